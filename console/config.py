@@ -1,0 +1,317 @@
+"""Settings: defaults < config file < per-context config < environment < command-line flags.
+
+The config file is TOML at $XDG_CONFIG_HOME/mlops-console/config.toml (or --config / 
+MLOPS_CONSOLE_CONFIG). Validation is strict: an unknown key or a wrong type is an error that names
+the file, the line and the key.
+
+    catalog = "~/models/catalog.db"
+    read_only = false
+    prometheus_url = "https://prometheus.example:9090"
+    kfp_url = "https://kfp.example"
+
+    [prometheus]          # auth for Prometheus
+    bearer_token_file = "/run/secrets/prom-token"
+    ca_file = "/etc/ssl/corp-ca.pem"
+    timeout = 10
+
+    [kfp]                 # auth for Kubeflow Pipelines
+    token_env = "KFP_TOKEN"
+    user_header = "kubeflow-userid: oncall@example.com"
+
+    [rollout]
+    step = 10
+
+    [drift]
+    warn = 0.1
+    drift = 0.25
+    floor_factor = 3
+    min_samples = 50
+
+    [health]
+    min_success_rate = 0.99
+    max_p99_seconds = 0.5
+
+    [contexts."prod-eu"]  # per kube context
+    prometheus_url = "..."
+    kfp_url = "..."
+    read_only = true
+    namespace = "fraud"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from adapters.errors import InvalidInput
+from console import paths
+
+
+@dataclass
+class PrometheusAuth:
+    bearer_token: str | None = None
+    bearer_token_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass
+class KfpAuth:
+    token: str | None = None
+    token_file: str | None = None
+    token_env: str | None = None
+    cookie: str | None = None
+    user_header: str | None = None  # "Header-Name: value"
+    ca_file: str | None = None
+    namespace: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass
+class RolloutSettings:
+    step: int = 10
+
+
+@dataclass
+class DriftSettings:
+    warn: float = 0.1
+    drift: float = 0.25
+    floor_factor: float = 3.0
+    min_samples: int = 50
+
+
+@dataclass
+class HealthSettings:
+    min_success_rate: float = 0.99
+    max_p99_seconds: float = 0.5
+
+
+@dataclass
+class ContextSettings:
+    prometheus_url: str | None = None
+    kfp_url: str | None = None
+    read_only: bool | None = None
+    namespace: str | None = None
+
+
+@dataclass
+class Settings:
+    config_path: Path | None = None
+    catalog: Path = field(default_factory=lambda: paths.data_dir() / "catalog.db")
+    audit: Path = field(default_factory=lambda: paths.data_dir() / "audit.db")
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    all_namespaces: bool = False
+    prometheus_url: str | None = None
+    kfp_url: str | None = None
+    read_only: bool = False
+    prometheus: PrometheusAuth = field(default_factory=PrometheusAuth)
+    kfp: KfpAuth = field(default_factory=KfpAuth)
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    contexts: dict[str, ContextSettings] = field(default_factory=dict)
+
+
+_SECTIONS = {
+    "prometheus": PrometheusAuth,
+    "kfp": KfpAuth,
+    "rollout": RolloutSettings,
+    "drift": DriftSettings,
+    "health": HealthSettings,
+}
+_TOP_LEVEL = {
+    "catalog": str, "audit": str, "kubeconfig": str, "context": str, "namespace": str,
+    "prometheus_url": str, "kfp_url": str, "read_only": bool,
+}
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _line_of(text: str, key: str, table: str | None) -> int | None:
+    """The line where `key` is set (inside `table` when given), for error messages."""
+    in_table = table is None
+    header = re.compile(r"^\s*\[(.+?)\]\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), 1):
+        match = header.match(line)
+        if match:
+            name = match.group(1).strip().replace('"', "").replace("'", "")
+            in_table = table is not None and name == table
+            if table is None:
+                in_table = False
+            continue
+        if in_table and re.match(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", line):
+            return number
+    return None
+
+
+class _ConfigFile:
+    def __init__(self, path: Path, text: str):
+        self.path, self.text = path, text
+
+    def fail(self, key: str, problem: str, table: str | None = None) -> InvalidInput:
+        line = _line_of(self.text, key, table)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        dotted = f"{table}.{key}" if table else key
+        return InvalidInput(f"config {where}: '{dotted}' {problem}")
+
+    def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise self.fail(key, f"must be {_TYPE_NAMES[expected]}, not {value!r}", table)
+        return value
+
+
+def _field_types(cls: type) -> dict[str, type]:
+    types = {}
+    for f in fields(cls):
+        hint = str(f.type)
+        types[f.name] = bool if "bool" in hint else int if "int" in hint else float if "float" in hint else str
+    return types
+
+
+def _section(cfg: _ConfigFile, cls: type, table: str, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise cfg.fail(table, "must be a table", None)
+    types = _field_types(cls)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in types:
+            raise cfg.fail(key, f"is not a known setting (known: {', '.join(types)})", table)
+        kwargs[key] = cfg.check(key, value, types[key], table)
+    return cls(**kwargs)
+
+
+def load_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse and validate a config file: (top-level values, section objects)."""
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"config {path} does not exist; create it or drop --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"config {path} cannot be read: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise InvalidInput(f"config {where}: invalid TOML: {exc}") from None
+    cfg = _ConfigFile(path, text)
+    top: dict[str, Any] = {}
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TOP_LEVEL:
+            top[key] = cfg.check(key, value, _TOP_LEVEL[key])
+        elif key in _SECTIONS:
+            sections[key] = _section(cfg, _SECTIONS[key], key, value)
+        elif key == "contexts":
+            if not isinstance(value, dict):
+                raise cfg.fail(key, "must be a table of [contexts.\"NAME\"] tables")
+            sections["contexts"] = {
+                name: _section(cfg, ContextSettings, f"contexts.{name}", body) for name, body in value.items()
+            }
+        else:
+            known = sorted([*_TOP_LEVEL, *_SECTIONS, "contexts"])
+            raise cfg.fail(key, f"is not a known setting (known: {', '.join(known)})")
+    return top, sections
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidInput(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
+
+
+def _expand(path: str) -> Path:
+    return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def kubeconfig_current_context(kubeconfig: str | None) -> str | None:
+    """current-context of the kubeconfig kubectl would use (first file of KUBECONFIG)."""
+    candidates = (kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube/config")).split(os.pathsep)
+    for candidate in candidates:
+        try:
+            text = Path(candidate).expanduser().read_text(encoding="utf-8")
+        except OSError:
+            continue
+        match = re.search(r"^current-context:\s*[\"']?([^\"'\n]+?)[\"']?\s*$", text, re.MULTILINE)
+        if match:
+            return match.group(1)
+    return None
+
+
+def resolve(flags: dict[str, Any], environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from the flags given (only those the user set) and the environment."""
+    env = os.environ if environ is None else environ
+    settings = Settings()
+
+    config_path = flags.get("config") or env.get("MLOPS_CONSOLE_CONFIG")
+    if config_path:
+        path = _expand(config_path)
+        explicit = True
+    else:
+        path = paths.default_config_file()
+        explicit = False
+    if explicit or path.exists():
+        top, sections = load_file(path)
+        settings.config_path = path
+        for key, value in top.items():
+            setattr(settings, key, _expand(value) if key in ("catalog", "audit") else value)
+        for key, value in sections.items():
+            setattr(settings, key, value)
+
+    env_strings = {
+        "MLOPS_CONSOLE_CATALOG": "catalog",
+        "MLOPS_CONSOLE_AUDIT": "audit",
+        "MLOPS_CONSOLE_PROMETHEUS_URL": "prometheus_url",
+        "MLOPS_CONSOLE_KFP_URL": "kfp_url",
+        "MLOPS_CONSOLE_CONTEXT": "context",
+        "MLOPS_CONSOLE_NAMESPACE": "namespace",
+        "KUBECONFIG": "kubeconfig",
+    }
+    env_values: dict[str, Any] = {}
+    for var, key in env_strings.items():
+        if env.get(var):
+            env_values[key] = _expand(env[var]) if key in ("catalog", "audit") else env[var]
+    if "MLOPS_CONSOLE_READ_ONLY" in env:
+        env_values["read_only"] = parse_bool("MLOPS_CONSOLE_READ_ONLY", env["MLOPS_CONSOLE_READ_ONLY"])
+
+    flag_values = {k: v for k, v in flags.items() if k != "config" and v is not None}
+    if "catalog" in flag_values:
+        flag_values["catalog"] = _expand(str(flag_values["catalog"]))
+    if flag_values.get("read_only") is False:
+        del flag_values["read_only"]  # --read-only can only switch it on
+
+    # Per-context settings sit between the file's top level and the environment.
+    context = flag_values.get("context") or env_values.get("context") or settings.context
+    if settings.contexts:
+        context = context or kubeconfig_current_context(
+            flag_values.get("kubeconfig") or env_values.get("kubeconfig") or settings.kubeconfig
+        )
+        per_context = settings.contexts.get(context or "")
+        if per_context:
+            for f in fields(ContextSettings):
+                value = getattr(per_context, f.name)
+                if value is not None:
+                    setattr(settings, f.name, value)
+
+    for key, value in {**env_values, **flag_values}.items():
+        setattr(settings, key, value)
+    if settings.read_only and not isinstance(settings.read_only, bool):
+        settings = replace(settings, read_only=bool(settings.read_only))
+    return settings

@@ -1,0 +1,85 @@
+"""What a command handler (or the app) needs: settings, the audit journal, the action path, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cached_property
+from typing import IO, Any, Callable
+
+from adapters.errors import Cancelled, InvalidInput
+from console.actions import Action, ActionPath, Outcome, describe
+from console.audit import AuditJournal, Identity
+from console.config import Settings
+
+
+class Context:
+    def __init__(self, settings: Settings, *, out: IO[str] | None = None, err: IO[str] | None = None,
+                 stdin: IO[str] | None = None, interactive: bool | None = None):
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.stdin = stdin or sys.stdin
+        if interactive is None:
+            interactive = bool(getattr(self.stdin, "isatty", lambda: False)()) and bool(
+                getattr(self.out, "isatty", lambda: False)())
+        self.interactive = interactive
+        self._closers: list[Callable[[], None]] = []
+
+    @cached_property
+    def audit(self) -> AuditJournal:
+        journal = AuditJournal(self.settings.audit)
+        self._closers.append(journal.close)
+        return journal
+
+    @cached_property
+    def actions(self) -> ActionPath:
+        return ActionPath(self.audit, read_only=self.settings.read_only, identity=Identity.current(),
+                          context=self.settings.context)
+
+    @cached_property
+    def catalog(self):
+        from adapters.catalog import Catalog
+
+        catalog = Catalog(self.settings.catalog)
+        self._closers.append(catalog.close)
+        return catalog
+
+    def print_json(self, obj: Any) -> None:
+        json.dump(obj, self.out, indent=2, ensure_ascii=False, default=str)
+        self.out.write("\n")
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def run_action(self, action: Action, *, reason: str | None, yes: bool = False, dry_run: bool = False) -> Outcome:
+        """The command-line side of the action path: show the change, confirm, apply, report."""
+        path = self.actions
+        change = path.prepare(action, reason)
+        for line in describe(change):
+            self.err.write(line + "\n")
+        if not dry_run and not yes:
+            if not self.interactive:
+                error = InvalidInput("refusing to change anything without a terminal to confirm on; pass --yes")
+                path.refuse(action, change, reason, error)
+                raise error
+            self.err.write("Apply this change? [y/N] ")
+            self.err.flush()
+            if self.stdin.readline().strip().lower() not in ("y", "yes"):
+                path.cancel(action, change, reason)
+                raise Cancelled(f"{action.kind} on {action.target} cancelled; nothing was changed")
+            if not reason:
+                self.err.write("Reason for this change: ")
+                self.err.flush()
+                reason = self.stdin.readline().strip() or None
+        outcome = path.execute(action, change, reason, dry_run=dry_run)
+        self.err.write(outcome.message + "\n")
+        return outcome
+
+    def close(self) -> None:
+        for close in reversed(self._closers):
+            try:
+                close()
+            except Exception:
+                pass
+        self._closers.clear()
