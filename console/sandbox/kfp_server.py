@@ -1,0 +1,394 @@
+"""A Kubeflow Pipelines v2beta1 REST endpoint on loopback, for the demo and the tests.
+
+    sandbox = KfpSandbox(state_dir, catalog_path, n_runs=50, time_scale=1.0, seed=7)
+    base_url = sandbox.start()        # e.g. http://127.0.0.1:41234 (without /apis/v2beta1)
+    sandbox.faults.add(r"/runs$", status=503, times=1)
+    sandbox.advance(600)              # jump the simulated clock 10 minutes ahead
+    sandbox.stop()
+
+Serves GET /apis/v2beta1/healthz, GET /runs (page_size, page_token, sort_by, filter, experiment_id,
+namespace), GET /runs/{id}, POST /runs/{id}:terminate, POST /runs/{id}:retry, GET /experiments and
+GET /experiments/{id}. The world is described in kfp_world.py; terminate and retry are kept in
+state_dir/kfp_state.json so a restarted sandbox remembers them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from console.sandbox.kfp_world import ApiError, World
+
+API = "/apis/v2beta1"
+STATE_FILE = "kfp_state.json"
+STATE_MAX_AGE = 12 * 3600  # an older saved world is started afresh
+
+_FAULT_MESSAGES = {
+    400: (3, "Invalid input error: the request was rejected by a fault injected in the sandbox"),
+    401: (16, "Unauthenticated: the request carries no valid credentials (token expired or missing)"),
+    403: (7, "PermissionDenied: user is not authorized to access runs in this namespace"),
+    404: (5, "Not Found"),
+    409: (6, "Conflict"),
+    429: (8, "ResourceExhausted: too many requests"),
+    500: (13, "Internal error: failed to query the run store: database is locked"),
+    502: (14, "upstream connect error or disconnect/reset before headers"),
+    503: (14, "Unavailable: the ml-pipeline API server is not ready"),
+    504: (4, "DeadlineExceeded: upstream request timeout"),
+}
+
+
+@dataclass
+class Fault:
+    pattern: re.Pattern
+    status: int | None = None
+    delay: float = 0.0
+    body: bytes | None = None
+    times: int | None = None  # None: until cleared
+    method: str | None = None
+    drop: bool = False  # close the connection without an answer
+    content_type: str = "application/json"
+    hits: int = 0
+
+
+class Faults:
+    """Injected failures, matched in the order they were added (path regex against the URL path)."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, path_regex: str, status: int | None = None, delay: float = 0.0,
+            body: str | bytes | dict | None = None, times: int | None = None, *, method: str | None = None,
+            drop: bool = False, content_type: str = "application/json") -> Fault:
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        fault = Fault(re.compile(path_regex), status, delay, body, times, method.upper() if method else None,
+                      drop, content_type)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method and fault.method != method:
+                    continue
+                if not fault.pattern.search(path):
+                    continue
+                fault.hits += 1
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    sandbox: "KfpSandbox"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep the terminal clean
+        pass
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def _send(self, code: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _serve(self, method: str) -> None:
+        sandbox = self.server.sandbox
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        sandbox._log(method, path, dict(self.headers.items()))
+        fault = sandbox.faults.take(method, path)
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            if fault.drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            if fault.status is not None or fault.body is not None:
+                code = fault.status or 200
+                body = fault.body
+                if body is None:
+                    rpc, message = _FAULT_MESSAGES.get(code, (2, f"HTTP {code}"))
+                    body = json.dumps({"code": rpc, "message": message, "details": []}).encode()
+                self._send(code, body, fault.content_type)
+                return
+        try:
+            if sandbox.token is not None:
+                auth = self.headers.get("Authorization", "")
+                if auth != f"Bearer {sandbox.token}":
+                    raise ApiError(16, "Unauthenticated: Request header error: there is no user identity header "
+                                       "or bearer token, or the token is not valid", 401)
+            result = sandbox._route(method, path, parse_qs(url.query, keep_blank_values=True))
+            body = json.dumps(result, separators=(",", ":")).encode()
+            self._send(200, body)
+        except ApiError as error:
+            self._send(error.http_status, json.dumps(error.body()).encode())
+        except Exception as error:  # a bug in the sandbox still answers in the API's error form
+            self._send(500, json.dumps({"code": 13, "message": f"Internal error: {error!r}", "details": []}).encode())
+
+
+_RUN = re.compile(rf"^{API}/runs/([^/:]+)$")
+_RUN_ACTION = re.compile(rf"^{API}/runs/([^/:]+):(terminate|retry)$")
+_EXPERIMENT = re.compile(rf"^{API}/experiments/([^/:]+)$")
+
+
+class KfpSandbox:
+    def __init__(self, state_dir: Path, catalog_path: Path | None = None, *, n_runs: int = 50,
+                 time_scale: float = 1.0, seed: int = 7, token: str | None = None, multi_user: bool = False,
+                 host: str = "127.0.0.1", port: int = 0):
+        self.state_dir = Path(state_dir)
+        self.catalog_path = catalog_path
+        self.n_runs = n_runs
+        self.time_scale = float(time_scale)
+        self.seed = seed
+        self.token = token
+        self.multi_user = multi_user
+        self.host, self.port = host, port
+        self.faults = Faults()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self._lock = threading.RLock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url: str | None = None
+        self._offset = 0.0
+        saved = self._load_state()
+        self._wall0 = saved["t0"] if saved else time.time()
+        self.world = World(n_runs=n_runs, seed=seed, t0=self._wall0)
+        if saved:
+            self._offset = float(saved.get("offset", 0.0))
+            for run_id, mutations in saved.get("mutations", {}).items():
+                plan = self.world.runs.get(run_id)
+                if plan is not None:
+                    for when, kind in mutations:
+                        plan.add_mutation(float(when), kind)
+
+    # -- clock ----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The simulated time: wall clock since the world began, times time_scale, plus advance()."""
+        return self._wall0 + (time.time() - self._wall0) * self.time_scale + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the simulated clock forward (tests and demos that cannot wait)."""
+        with self._lock:
+            self._offset += seconds
+            self._save_state()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        if self._server is not None:
+            assert self.base_url is not None
+            return self.base_url
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.sandbox = self
+        host, port = self._server.server_address[:2]
+        self.base_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="kfp-sandbox", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "KfpSandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- helpers for tests and the demo ----------------------------------------------------------
+
+    def expire_page_tokens(self) -> None:
+        with self._lock:
+            self.world.expire_page_tokens()
+
+    def runs_in_state(self, *states: str) -> list[str]:
+        now = self.now()
+        with self._lock:
+            return [r.run_id for r in self.world.runs.values() if r.state_at(now) in states]
+
+    def delete_run(self, run_id: str) -> None:
+        """A run that vanishes (as when someone deletes it in the KFP UI)."""
+        with self._lock:
+            self.world.runs.pop(run_id, None)
+
+    def _log(self, method: str, path: str, headers: dict[str, str]) -> None:
+        with self._lock:
+            self.requests.append((method, path, headers))
+            if len(self.requests) > 500:
+                del self.requests[:250]
+
+    # -- routing --------------------------------------------------------------------------------
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        def q(name: str) -> str | None:
+            values = query.get(name)
+            return values[-1] if values else None
+
+        def int_q(name: str) -> int | None:
+            value = q(name)
+            if value in (None, ""):
+                return None
+            try:
+                return int(value)
+            except ValueError:
+                raise ApiError(3, f"Invalid input error: {name} must be an integer, not {value!r}") from None
+
+        now = self.now()
+        with self._lock:
+            if path == f"{API}/healthz":
+                self._only(method, "GET")
+                out: dict[str, Any] = {"pipeline_store": "database"}
+                if self.multi_user:
+                    out["multi_user"] = True
+                return out
+            if path == f"{API}/runs":
+                self._only(method, "GET")
+                namespace = q("namespace") or None
+                if self.multi_user and not namespace and not q("experiment_id"):
+                    raise ApiError(3, "Invalid input error: ListRuns must filter by namespace or experiment "
+                                      "in multi-user mode")
+                return self.world.list_runs(now, page_size=int_q("page_size"), page_token=q("page_token") or None,
+                                            sort_by=q("sort_by"), filter_json=q("filter") or None,
+                                            experiment_id=q("experiment_id") or None, namespace=namespace)
+            match = _RUN_ACTION.match(path)
+            if match:
+                self._only(method, "POST")
+                run_id, verb = match.groups()
+                if verb == "terminate":
+                    self.world.terminate(run_id, now)
+                else:
+                    self.world.retry(run_id, now)
+                self._save_state()
+                return {}
+            match = _RUN.match(path)
+            if match:
+                self._only(method, "GET")
+                return self.world.run(match.group(1)).render(now, details=True)
+            if path == f"{API}/experiments":
+                self._only(method, "GET")
+                return self.world.list_experiments(
+                    now, page_size=int_q("page_size"), page_token=q("page_token") or None, sort_by=q("sort_by"),
+                    filter_json=q("filter") or None, namespace=q("namespace") or None)
+            match = _EXPERIMENT.match(path)
+            if match:
+                self._only(method, "GET")
+                return self.world.render_experiment(self.world.experiment(match.group(1)), now)
+        raise ApiError(5, "Not Found", 404)
+
+    @staticmethod
+    def _only(method: str, allowed: str) -> None:
+        if method != allowed:
+            raise ApiError(12, "Method Not Allowed", 405)
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def _state_path(self) -> Path:
+        return self.state_dir / STATE_FILE
+
+    def _load_state(self) -> dict[str, Any] | None:
+        try:
+            saved = json.loads(self._state_path().read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(saved, dict):
+            return None
+        same = (saved.get("seed") == self.seed and saved.get("n_runs") == self.n_runs
+                and saved.get("time_scale") == self.time_scale)
+        fresh = isinstance(saved.get("t0"), (int, float)) and time.time() - saved["t0"] < STATE_MAX_AGE
+        return saved if same and fresh else None
+
+    def _save_state(self) -> None:
+        mutations = {r.run_id: [list(m) for m in r.mutations] for r in self.world.runs.values()
+                     if any(m[0] > self.world.t0 - 1 for m in r.mutations)}
+        data = {"t0": self._wall0, "seed": self.seed, "n_runs": self.n_runs, "time_scale": self.time_scale,
+                "offset": self._offset, "mutations": mutations}
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self._state_path().with_suffix(".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self._state_path())
+        except OSError:
+            pass  # persistence is a convenience; the sandbox keeps serving from memory
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the endpoint alone: python -m console.sandbox.kfp_server [--state DIR] [--runs N] [--scale X]."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="kfp_server")
+    parser.add_argument("--state", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    state = args.state or Path(tempfile.mkdtemp(prefix="kfp-sandbox-"))
+    sandbox = KfpSandbox(state, n_runs=args.runs, time_scale=args.scale, seed=args.seed, port=args.port)
+    print(sandbox.start(), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
