@@ -34,7 +34,7 @@ class Change:
     after: dict[str, Any]
     lines: list[str]  # e.g. "canaryTrafficPercent: 20 -> 0"
     notes: list[str] = field(default_factory=list)  # what the action cannot do, caveats
-    precondition: str | None = None  # e.g. the resourceVersion the change is based on
+    precondition: str | None = None  # what must still hold, e.g. "resourceVersion 1234"
     dry_run: str | None = None  # the server's dry-run verdict, when there was one
     payload: Any = None  # what apply() sends (e.g. the patch), for display
 
@@ -160,7 +160,7 @@ def describe(change: Change) -> list[str]:
     lines = [f"{change.kind} on {change.target}:"]
     lines += [f"  {line}" for line in change.lines]
     if change.precondition:
-        lines.append(f"  (only if unchanged since version {change.precondition})")
+        lines.append(f"  precondition: {change.precondition}")
     if change.dry_run:
         lines.append(f"  dry-run: {change.dry_run}")
     lines += [f"  note: {note}" for note in change.notes]

@@ -1,0 +1,123 @@
+"""The Textual application: composes the screens with the services they ask through."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from console.context import Context
+from console.services import ThreadBound
+from screens.placeholder import NotBuiltScreen
+
+SCREEN_KEYS = (
+    ("1", "catalog", "Catalog"),
+    ("2", "pipelines", "Pipelines"),
+    ("3", "rollouts", "Rollouts"),
+    ("4", "drift", "Drift"),
+)
+
+
+def _screen_factories() -> dict[str, Callable[[], Screen]]:
+    from screens.catalog import CatalogScreen
+
+    factories: dict[str, Callable[[], Screen]] = {"catalog": CatalogScreen}
+    for _, mode, title in SCREEN_KEYS:
+        factories.setdefault(mode, lambda title=title: NotBuiltScreen(title))
+    return factories
+
+
+class MlopsConsole(App):
+    CSS_PATH = str(Path(__file__).resolve().parent.parent / "screens" / "app.tcss")
+    TITLE = "mlops-console"
+    ENABLE_COMMAND_PALETTE = True
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS = [
+        *(Binding(key, f"show_screen('{mode}')", title, priority=False) for key, mode, title in SCREEN_KEYS),
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command_palette", "Commands", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, ctx: Context, *, clock: Callable[[], float] = time.time,
+                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True):
+        self.ctx = ctx
+        self.clock = clock
+        self.cursor_blink = cursor_blink
+        self._factories = screen_factories or _screen_factories()
+        self.MODES = dict(self._factories)
+        super().__init__()
+        self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
+        self.actions_path = None  # opened on first use, on a worker thread
+
+    # -- what the header shows -------------------------------------------------------------
+    def connection_summary(self) -> list[tuple[str, str]]:
+        settings = self.ctx.settings
+        parts = [("catalog", str(settings.catalog))]
+        if settings.context or settings.kubeconfig:
+            parts.append(("kube", f"{settings.context or 'current-context'}/{settings.namespace or ('*' if settings.all_namespaces else 'default')}"))
+        return parts
+
+    @property
+    def read_only(self) -> bool:
+        return self.ctx.settings.read_only
+
+    def on_mount(self) -> None:
+        self.switch_mode("catalog")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Snapshot tests switch blinking off so that every frame renders the same.
+        if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
+
+    def action_show_screen(self, mode: str) -> None:
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for key, mode, title in SCREEN_KEYS:
+            yield SystemCommand(f"Go to {title}", f"Open the {title} screen (key {key})",
+                                lambda mode=mode: self.action_show_screen(mode))
+        yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
+        if not self.read_only:
+            yield SystemCommand("Read-only mode", "Refuse every change for the rest of this session",
+                                self.action_lock_read_only)
+        yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
+
+    def action_lock_read_only(self) -> None:
+        self.ctx.settings.read_only = True
+        if "actions" in self.ctx.__dict__:
+            self.ctx.actions.read_only = True
+        self.refresh_headers()
+        self.notify("Read-only: every change is refused until restart.")
+
+    def refresh_headers(self) -> None:
+        from screens.header import StatusHeader
+
+        for header in self.screen.query(StatusHeader):
+            header.refresh_status()
+
+    def on_unmount(self) -> None:
+        self.catalog.close()
+
+
+def _open_catalog(ctx: Context) -> Any:
+    from adapters.catalog import Catalog
+
+    return Catalog(ctx.settings.catalog)
+
+
+def run_app(ctx: Context) -> int:
+    MlopsConsole(ctx).run()
+    return 0

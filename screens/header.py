@@ -1,0 +1,31 @@
+"""The one-line header: what the console is connected to, and a lock when read-only."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class StatusHeader(Static):
+    DEFAULT_CSS = """
+    StatusHeader { height: 1; background: $panel; color: $text; }
+    """
+
+    def __init__(self, title: str):
+        super().__init__("", markup=False)
+        self.screen_title = title
+
+    def on_mount(self) -> None:
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        text = Text()
+        text.append(" mlops-console ", style="bold reverse")
+        text.append(f" {self.screen_title} ", style="bold")
+        for label, value in self.app.connection_summary():
+            text.append(f"│ {label}: ", style="dim")
+            text.append(value)  # user-supplied: appended literally, never parsed as markup
+            text.append(" ")
+        if self.app.read_only:
+            text.append(" 🔒 READ-ONLY ", style="bold reverse red")
+        self.update(text)
