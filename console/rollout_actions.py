@@ -1,0 +1,204 @@
+"""Action objects for KServe canary rollouts, run by console.actions.ActionPath.
+
+Each one: validate (input only, no I/O) -> check_permission (SelfSubjectAccessReview: may this
+user patch this InferenceService?) -> plan (read the object, refuse what KServe cannot do, build the
+merge patch, server-side dry-run, Change with lines/notes and precondition = resourceVersion) ->
+apply (the same patch with metadata.resourceVersion = the precondition: a concurrent change gives
+Conflict "changed since you looked", never a silent overwrite).
+
+No Textual import: the CLI and the Rollouts screen use these alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from adapters.errors import ConsoleError, Forbidden, InvalidInput
+from adapters.kube import GROUP, PLURAL, InferenceService, KubeClient, parse_inference_service
+from console import rollouts
+from console.actions import Change
+
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+class RolloutAction:
+    """Shared steps; subclasses give kind, refusal() and patch()."""
+
+    kind = "rollout"
+
+    def __init__(self, client: KubeClient, namespace: str, name: str):
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.target = f"{namespace}/{name}"
+        self._actor: str | None = None
+        self.before_object: InferenceService | None = None  # what plan() read
+        self.after_object: InferenceService | None = None  # what apply() got back
+
+    # -- identity for the audit row --------------------------------------------------------
+    def actor(self) -> str | None:
+        """The kube identity (SelfSubjectReview, else the kubeconfig user); asked once."""
+        if self._actor is None:
+            try:
+                self._actor = self.client.whoami()
+            except ConsoleError:
+                self._actor = self.client.user
+        return self._actor
+
+    # -- the Action protocol ----------------------------------------------------------------
+    def validate(self) -> None:
+        for label, value in (("namespace", self.namespace), ("name", self.name)):
+            if not value or not _DNS_NAME.match(str(value)) or len(str(value)) > 253:
+                raise InvalidInput(f"{label} {value!r} is not a valid Kubernetes name"
+                                   + (" (pass -n NAMESPACE)" if label == "namespace" else ""))
+        self.validate_params()
+
+    def validate_params(self) -> None:
+        pass
+
+    def check_permission(self) -> None:
+        allowed, why = self.client.can_i("patch", PLURAL, GROUP, self.namespace, self.name)
+        if not allowed:
+            who = self.actor() or self.client.user
+            raise Forbidden(f"not allowed to patch {PLURAL} in {self.namespace} as {who}"
+                            + (f": {why}" if why else " (the API server's access review said no)")
+                            + "; ask for the permission or use another --context")
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        raise NotImplementedError
+
+    def patch(self, isvc: InferenceService) -> dict:
+        raise NotImplementedError
+
+    def expected_percent(self, isvc: InferenceService) -> int | None:
+        return None
+
+    def plan(self) -> Change:
+        raw = self.client.get_raw(self.namespace, self.name)
+        isvc = parse_inference_service(raw)
+        self.before_object = isvc
+        why = self.refusal(isvc)
+        if why:
+            raise InvalidInput(f"{self.kind} on {self.target} refused: {why}")
+        patch = self.patch(isvc)
+        dry = self.client.patch_inference_service(self.namespace, self.name, patch,
+                                                  resource_version=isvc.resource_version, dry_run=True)
+        after = parse_inference_service(dry)
+        lines = rollouts.change_lines(isvc, after) or rollouts.patch_lines(isvc, patch)
+        return Change(
+            kind=self.kind,
+            target=self.target,
+            before=rollouts.spec_view(isvc),
+            after=_spec_only(rollouts.spec_view(after)),
+            lines=lines,
+            notes=rollouts.notes_for(self.kind, isvc, self.expected_percent(isvc)),
+            precondition=isvc.resource_version,
+            dry_run="accepted by the API server (server-side dry run)",
+            payload=patch,
+        )
+
+    def apply(self, change: Change) -> dict[str, Any]:
+        result = self.client.patch_inference_service(self.namespace, self.name, change.payload,
+                                                      resource_version=change.precondition, dry_run=False)
+        after = parse_inference_service(result)
+        self.after_object = after
+        return _spec_only(rollouts.spec_view(after))
+
+
+def _spec_only(view: dict[str, Any]) -> dict[str, Any]:
+    """After a patch the status has not moved yet: keep only what the patch decides."""
+    return {"canaryTrafficPercent": view.get("canaryTrafficPercent"), "storageUri": view.get("storageUri"),
+            "resourceVersion": view.get("resourceVersion")}
+
+
+class SetCanaryPercent(RolloutAction):
+    kind = "rollout.set"
+
+    def __init__(self, client: KubeClient, namespace: str, name: str, percent: Any):
+        super().__init__(client, namespace, name)
+        self.raw_percent = percent
+        self.percent: int | None = None
+
+    def validate_params(self) -> None:
+        self.percent = rollouts.parse_percent(self.raw_percent)
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        return rollouts.set_percent_refusal(isvc, self.percent)
+
+    def patch(self, isvc: InferenceService) -> dict:
+        return rollouts.set_percent_patch(self.percent)
+
+    def expected_percent(self, isvc: InferenceService) -> int | None:
+        return self.percent
+
+
+class StepCanary(SetCanaryPercent):
+    """+/- on the screen: the target is computed from the object as read in plan()."""
+
+    kind = "rollout.set"
+
+    def __init__(self, client: KubeClient, namespace: str, name: str, direction: int, step: int = 10):
+        super().__init__(client, namespace, name, None)
+        self.direction = 1 if direction > 0 else -1
+        self.step = step
+
+    def validate_params(self) -> None:
+        self.step = rollouts.parse_step(self.step)
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        self.percent = rollouts.stepped_percent(isvc, self.direction, self.step)
+        if rollouts.current_percent(isvc) == self.percent:
+            return f"canary traffic is already at {self.percent}%; cannot step further"
+        return rollouts.set_percent_refusal(isvc, self.percent)
+
+
+class Promote(RolloutAction):
+    kind = "rollout.promote"
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        return rollouts.promote_refusal(isvc)
+
+    def patch(self, isvc: InferenceService) -> dict:
+        return rollouts.promote_patch()
+
+    def expected_percent(self, isvc: InferenceService) -> int | None:
+        return None
+
+
+class Rollback(RolloutAction):
+    kind = "rollout.rollback"
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        return rollouts.rollback_refusal(isvc)
+
+    def patch(self, isvc: InferenceService) -> dict:
+        return rollouts.rollback_patch()
+
+    def expected_percent(self, isvc: InferenceService) -> int | None:
+        return 0
+
+
+class StartCanary(RolloutAction):
+    """Serve a catalog version as a canary: new storageUri + canaryTrafficPercent."""
+
+    kind = "rollout.start-canary"
+
+    def __init__(self, client: KubeClient, namespace: str, name: str, storage_uri: str, percent: Any = 10):
+        super().__init__(client, namespace, name)
+        self.storage_uri = storage_uri
+        self.raw_percent = percent
+        self.percent: int | None = None
+
+    def validate_params(self) -> None:
+        self.storage_uri = rollouts.validate_storage_uri(self.storage_uri)
+        self.percent = rollouts.parse_percent(self.raw_percent)
+
+    def refusal(self, isvc: InferenceService) -> str | None:
+        return rollouts.start_canary_refusal(isvc, self.storage_uri, self.percent)
+
+    def patch(self, isvc: InferenceService) -> dict:
+        return rollouts.start_canary_patch(isvc, self.storage_uri, self.percent)
+
+    def expected_percent(self, isvc: InferenceService) -> int | None:
+        return self.percent

@@ -1,0 +1,352 @@
+"""Canary rollout logic for KServe InferenceServices: pure, no I/O, no Textual.
+
+Shared by the CLI (console/commands/rollout.py), the Action objects (console/rollout_actions.py)
+and the Rollouts screen. KServe facts it encodes (DESIGN section 4):
+
+- canary traffic (spec.predictor.canaryTrafficPercent) works only in Serverless (Knative) mode,
+  and only once a rolled-out revision exists (the first revision always takes 100%);
+- promote = remove the field (JSON merge patch null); roll back = 0, which pins traffic to the
+  previous revision but leaves the new model in the spec;
+- a canary of a catalog version = a new storageUri (at spec.predictor.model.storageUri, or
+  spec.predictor.<framework>.storageUri when the object uses the older layout) plus
+  canaryTrafficPercent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.errors import InvalidInput
+from adapters.kube import InferenceService, parse_inference_service
+
+PERCENT_PATH = "spec.predictor.canaryTrafficPercent"
+UNSET = "(unset)"
+
+ROLLBACK_NOTE = ("a rollback sends all traffic back to the previous revision but leaves the new model "
+                 "in the spec: the next change to the InferenceService (or a promote) serves it again")
+RAW_REASON = ("canary traffic is not possible in {mode} mode: KServe splits traffic between revisions "
+              "only in Serverless (Knative) mode")
+FIRST_REVISION_REASON = ("no rolled-out revision yet: the first revision always takes 100% of the "
+                         "traffic, so there is nothing to split with")
+
+
+# ----------------------------------------------------------------------------------------------
+# Input parsing
+
+
+def parse_percent(value: Any) -> int:
+    """A traffic percentage 0..100 from user input; InvalidInput otherwise (exit 2)."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"percent must be a whole number from 0 to 100, not {value!r}")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip().rstrip("%").strip()
+        try:
+            number = int(text, 10)
+        except ValueError:
+            raise InvalidInput(f"percent must be a whole number from 0 to 100, not {str(value)!r}") from None
+    if not 0 <= number <= 100:
+        raise InvalidInput(f"percent must be from 0 to 100, not {number}")
+    return number
+
+
+def parse_step(value: Any) -> int:
+    """A step size 1..100 (the configurable +/- step)."""
+    try:
+        number = int(str(value).strip().rstrip("%"))
+    except ValueError:
+        raise InvalidInput(f"step must be a whole number from 1 to 100, not {value!r}") from None
+    if not 1 <= number <= 100:
+        raise InvalidInput(f"step must be from 1 to 100, not {number}")
+    return number
+
+
+def clamp_percent(value: int) -> int:
+    return max(0, min(100, int(value)))
+
+
+def current_percent(isvc: InferenceService) -> int:
+    """The canary percentage the spec asks for now: canaryTrafficPercent, or 100 when unset
+    (KServe's default: the latest revision takes everything)."""
+    if isvc.canary_traffic_percent is not None:
+        return clamp_percent(isvc.canary_traffic_percent)
+    return 100
+
+
+def stepped_percent(isvc: InferenceService, direction: int, step: int = 10) -> int:
+    """The next percentage when stepping up (+1) or down (-1) by `step`, clamped to 0..100.
+
+    Steps land on multiples of the step (17 -> 20 up, 17 -> 10 down), like a detent."""
+    step = parse_step(step)
+    now = current_percent(isvc)
+    if direction > 0:
+        target = (now // step + 1) * step
+    elif direction < 0:
+        target = ((now - 1) // step) * step
+    else:
+        return now
+    return clamp_percent(target)
+
+
+# ----------------------------------------------------------------------------------------------
+# What an action cannot do
+
+
+def canary_refusal(isvc: InferenceService) -> str | None:
+    """Why no canary traffic can be set on this InferenceService, or None."""
+    if isvc.is_raw:
+        return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
+    if not isvc.latest_rolledout_revision:
+        return FIRST_REVISION_REASON
+    return None
+
+
+def has_canary_revision(isvc: InferenceService) -> bool:
+    """A revision newer than the rolled-out one exists (the thing a canary percentage moves)."""
+    newest = isvc.latest_created_revision or isvc.latest_ready_revision or isvc.latest_revision
+    return bool(newest) and newest != isvc.latest_rolledout_revision
+
+
+def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
+    reason = canary_refusal(isvc)
+    if reason:
+        return reason
+    if not has_canary_revision(isvc):
+        return (f"no canary to steer: the latest revision {isvc.latest_rolledout_revision} is already "
+                f"rolled out; start a canary of another model version first")
+    if isvc.canary_traffic_percent is not None and isvc.canary_traffic_percent == percent:
+        return f"canaryTrafficPercent is already {percent}; nothing to change"
+    return None
+
+
+def promote_refusal(isvc: InferenceService) -> str | None:
+    if isvc.is_raw:
+        return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
+    if isvc.canary_traffic_percent is None:
+        if isvc.latest_percent in (None, 100) or not has_canary_revision(isvc):
+            return ("nothing to promote: no canary is set (canaryTrafficPercent is unset) and the latest "
+                    "revision already takes all traffic")
+        return ("nothing to promote: canaryTrafficPercent is already unset; KServe is moving traffic to "
+                "the latest revision")
+    return None
+
+
+def rollback_refusal(isvc: InferenceService) -> str | None:
+    reason = canary_refusal(isvc)
+    if reason:
+        return reason
+    if not has_canary_revision(isvc):
+        return (f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the rolled-out "
+                f"one; to go back to an earlier model, start a canary of that version")
+    if isvc.canary_traffic_percent == 0:
+        return "already rolled back: canaryTrafficPercent is 0"
+    return None
+
+
+def start_canary_refusal(isvc: InferenceService, storage_uri: str, percent: int) -> str | None:
+    reason = canary_refusal(isvc)
+    if reason:
+        return reason
+    if isvc.predictor_key is None:
+        return "the predictor has no model with a storageUri to replace (spec.predictor.model is missing)"
+    if storage_uri == isvc.storage_uri:
+        return f"{storage_uri} is already the model in the spec; pick another version"
+    return None
+
+
+def validate_storage_uri(uri: Any) -> str:
+    text = str(uri or "").strip()
+    if not text or "://" not in text or any(c.isspace() for c in text):
+        raise InvalidInput(f"storage URI must look like s3://bucket/path, not {str(uri)!r}")
+    return text
+
+
+# ----------------------------------------------------------------------------------------------
+# Patches (JSON merge patch bodies; the adapter adds metadata.resourceVersion)
+
+
+def set_percent_patch(percent: int) -> dict:
+    return {"spec": {"predictor": {"canaryTrafficPercent": parse_percent(percent)}}}
+
+
+def promote_patch() -> dict:
+    """Remove canaryTrafficPercent: merge-patch null deletes the field, the latest revision gets 100%."""
+    return {"spec": {"predictor": {"canaryTrafficPercent": None}}}
+
+
+def rollback_patch() -> dict:
+    return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
+
+
+def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict:
+    """New storageUri at whichever place the object keeps it, plus canaryTrafficPercent."""
+    key = isvc.predictor_key or "model"
+    return {"spec": {"predictor": {key: {"storageUri": validate_storage_uri(storage_uri)},
+                                   "canaryTrafficPercent": parse_percent(percent)}}}
+
+
+# ----------------------------------------------------------------------------------------------
+# What the person confirming sees
+
+
+def spec_view(isvc: InferenceService) -> dict[str, Any]:
+    """The fields an action changes, plus the served split, as a flat dict (Change.before/after)."""
+    return {
+        "canaryTrafficPercent": isvc.canary_traffic_percent,
+        "storageUri": isvc.storage_uri,
+        "latestRevision": isvc.latest_revision,
+        "latestPercent": isvc.latest_percent,
+        "prevRevision": isvc.prev_revision,
+        "prevPercent": isvc.prev_percent,
+        "resourceVersion": isvc.resource_version,
+    }
+
+
+def _show(value: Any) -> str:
+    return UNSET if value is None else str(value)
+
+
+def change_lines(before: InferenceService, after: InferenceService) -> list[str]:
+    """Lines like "spec.predictor.canaryTrafficPercent: 20 -> 0", one per changed spec field."""
+    lines = []
+    if before.storage_uri != after.storage_uri:
+        key = after.predictor_key or before.predictor_key or "model"
+        lines.append(f"spec.predictor.{key}.storageUri: {_show(before.storage_uri)} -> {_show(after.storage_uri)}")
+    if before.canary_traffic_percent != after.canary_traffic_percent:
+        lines.append(f"{PERCENT_PATH}: {_show(before.canary_traffic_percent)} -> "
+                     f"{_show(after.canary_traffic_percent)}")
+    return lines
+
+
+def patch_lines(isvc: InferenceService, patch: dict) -> list[str]:
+    """The same lines, predicted from a patch without a server (for a screen's preview)."""
+    after_obj = apply_merge_patch(_as_object(isvc), patch)
+    return change_lines(isvc, parse_inference_service(after_obj))
+
+
+def _as_object(isvc: InferenceService) -> dict:
+    predictor: dict[str, Any] = {}
+    if isvc.canary_traffic_percent is not None:
+        predictor["canaryTrafficPercent"] = isvc.canary_traffic_percent
+    if isvc.predictor_key:
+        predictor[isvc.predictor_key] = {"storageUri": isvc.storage_uri}
+    return {"metadata": {"name": isvc.name, "namespace": isvc.namespace}, "spec": {"predictor": predictor}}
+
+
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
+    """What the served split should become once KServe acts on a canaryTrafficPercent."""
+    latest = isvc.latest_created_revision or isvc.latest_revision or "latest"
+    prev = isvc.latest_rolledout_revision or isvc.prev_revision or "previous"
+    pct = 100 if canary_percent is None else clamp_percent(canary_percent)
+    if latest == prev or pct == 100:
+        return f"{latest} 100%"
+    return f"{prev} {100 - pct}% / {latest} {pct}%"
+
+
+def split_text(isvc: InferenceService) -> str:
+    """The served split now, from status traffic ("00001 80% / 00002 20%")."""
+    if not isvc.traffic:
+        return "no traffic split reported" if not isvc.is_raw else "no traffic split (RawDeployment)"
+    parts = []
+    for t in sorted(isvc.traffic, key=lambda t: (t.latest, t.revision or "")):
+        parts.append(f"{t.revision or '?'} {t.percent if t.percent is not None else '?'}%")
+    return " / ".join(parts)
+
+
+def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = None) -> list[str]:
+    """Caveats shown with a change: what the action cannot do, and what the split will become."""
+    notes: list[str] = []
+    if kind == "rollout.rollback":
+        notes.append(ROLLBACK_NOTE)
+    if kind in ("rollout.set", "rollout.rollback", "rollout.promote"):
+        notes.append(f"traffic now: {split_text(isvc)}; expected after: {expected_split(isvc, canary_percent)}")
+    if kind == "rollout.start-canary":
+        notes.append("a new revision is created from the new model; it takes its share only once ready")
+    if isvc.failing_revision:
+        notes.append(f"revision {isvc.latest_created_revision} is not ready "
+                     f"(latest ready: {isvc.latest_ready_revision or 'none'})")
+    for problem in isvc.problems:
+        notes.append(f"object looks malformed: {problem}")
+    return notes
+
+
+def row(isvc: InferenceService) -> dict[str, Any]:
+    """The JSON shape of one InferenceService for `rollout list --json`."""
+    return {
+        "namespace": isvc.namespace,
+        "name": isvc.name,
+        "mode": isvc.mode,
+        "ready": isvc.ready,
+        "latest_revision": isvc.latest_revision,
+        "prev_revision": isvc.prev_revision,
+        "latest_percent": isvc.latest_percent,
+        "prev_percent": isvc.prev_percent,
+        "canary_traffic_percent": isvc.canary_traffic_percent,
+        "storage_uri": isvc.storage_uri,
+        "url": isvc.url,
+        "created_at": isvc.created_at,
+        "problems": list(isvc.problems),
+    }
+
+
+def status(isvc: InferenceService) -> dict[str, Any]:
+    """The JSON shape of `rollout status --json`: row() plus conditions and revisions."""
+    data = row(isvc)
+    data.update({
+        "latest_created_revision": isvc.latest_created_revision,
+        "latest_ready_revision": isvc.latest_ready_revision,
+        "latest_rolledout_revision": isvc.latest_rolledout_revision,
+        "previous_rolledout_revision": isvc.previous_rolledout_revision,
+        "resource_version": isvc.resource_version,
+        "conditions": [
+            {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
+             "last_transition": c.last_transition} for c in isvc.conditions
+        ],
+        "traffic": [
+            {"revision": t.revision, "percent": t.percent, "latest": t.latest, "tag": t.tag} for t in isvc.traffic
+        ],
+        "revisions": revisions(isvc),
+        "can_canary": canary_refusal(isvc) is None,
+        "cannot": canary_refusal(isvc),
+    })
+    return data
+
+
+def revisions(isvc: InferenceService) -> list[dict[str, Any]]:
+    """Known revisions, newest first, with their role and served percent."""
+    served = {t.revision: t.percent for t in isvc.traffic if t.revision}
+    names: list[str] = []
+    for name in (isvc.latest_created_revision, isvc.latest_ready_revision, isvc.latest_revision,
+                 isvc.latest_rolledout_revision, isvc.prev_revision, isvc.previous_rolledout_revision,
+                 *served.keys()):
+        if name and name not in names:
+            names.append(name)
+    names.sort(reverse=True)
+    out = []
+    for name in names:
+        roles = []
+        if name == isvc.latest_created_revision:
+            roles.append("latest-created")
+        if name == isvc.latest_ready_revision:
+            roles.append("latest-ready")
+        if name == isvc.latest_rolledout_revision:
+            roles.append("rolled-out")
+        if name == isvc.previous_rolledout_revision:
+            roles.append("previous-rolled-out")
+        out.append({"name": name, "roles": roles, "percent": served.get(name),
+                    "ready": None if name != isvc.latest_created_revision else not isvc.failing_revision})
+    return out
