@@ -1,0 +1,92 @@
+"""Layered settings: config file < per-context section < environment < flags; strict validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.errors import InvalidInput
+from console import config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_live_in_xdg_dirs(_isolated_xdg):
+    settings = config.resolve({}, environ={"XDG_DATA_HOME": str(_isolated_xdg / "data")})
+    assert settings.catalog == _isolated_xdg / "data" / "mlops-console" / "catalog.db"
+    assert settings.read_only is False
+    assert settings.config_path is None
+
+
+def test_flags_beat_environment_beat_file(tmp_path):
+    path = write(tmp_path, 'prometheus_url = "http://file"\nkfp_url = "http://file-kfp"\ncatalog = "/file.db"\n')
+    env = {"MLOPS_CONSOLE_PROMETHEUS_URL": "http://env", "MLOPS_CONSOLE_CATALOG": "/env.db"}
+    settings = config.resolve({"config": str(path), "catalog": "/flag.db"}, environ=env)
+    assert settings.prometheus_url == "http://env"
+    assert settings.kfp_url == "http://file-kfp"
+    assert settings.catalog == Path("/flag.db")
+
+
+def test_default_config_file_is_read(_isolated_xdg, monkeypatch):
+    cfg_dir = _isolated_xdg / "config" / "mlops-console"
+    cfg_dir.mkdir(parents=True)
+    (cfg_dir / "config.toml").write_text("read_only = true\n[rollout]\nstep = 5\n")
+    settings = config.resolve({})
+    assert settings.read_only is True
+    assert settings.rollout.step == 5
+
+
+def test_per_context_section_applies_to_the_active_context(tmp_path):
+    path = write(tmp_path, 'prometheus_url = "http://top"\n[contexts."prod"]\nprometheus_url = "http://prod"\n'
+                           'read_only = true\n[contexts."dev"]\nprometheus_url = "http://dev"\n')
+    prod = config.resolve({"config": str(path), "context": "prod"}, environ={})
+    dev = config.resolve({"config": str(path), "context": "dev"}, environ={})
+    assert (prod.prometheus_url, prod.read_only) == ("http://prod", True)
+    assert (dev.prometheus_url, dev.read_only) == ("http://dev", False)
+
+
+def test_context_defaults_to_kubeconfig_current_context(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod\ncontexts: []\n")
+    path = write(tmp_path, '[contexts."prod"]\nkfp_url = "http://prod-kfp"\n')
+    settings = config.resolve({"config": str(path)}, environ={"KUBECONFIG": str(kubeconfig)})
+    assert settings.kfp_url == "http://prod-kfp"
+
+
+def test_read_only_from_environment(tmp_path):
+    assert config.resolve({}, environ={"MLOPS_CONSOLE_READ_ONLY": "yes"}).read_only is True
+    assert config.resolve({}, environ={"MLOPS_CONSOLE_READ_ONLY": "0"}).read_only is False
+    with pytest.raises(InvalidInput, match="MLOPS_CONSOLE_READ_ONLY"):
+        config.resolve({}, environ={"MLOPS_CONSOLE_READ_ONLY": "maybe"})
+
+
+def test_invalid_toml_names_file_and_line(tmp_path):
+    path = write(tmp_path, 'catalog = "/x.db"\nprometheus_url = \n')
+    with pytest.raises(InvalidInput) as error:
+        config.resolve({"config": str(path)}, environ={})
+    assert f"{path}:2" in error.value.message
+    assert "invalid TOML" in error.value.message
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path):
+    path = write(tmp_path, 'catalog = "/x.db"\n\n[drift]\nwarn = 0.2\nwran = 0.3\n')
+    with pytest.raises(InvalidInput) as error:
+        config.resolve({"config": str(path)}, environ={})
+    assert f"{path}:5" in error.value.message
+    assert "'drift.wran'" in error.value.message
+
+
+def test_wrong_type_is_refused(tmp_path):
+    path = write(tmp_path, 'read_only = "yes"\n')
+    with pytest.raises(InvalidInput, match=r"config .*:1: 'read_only' must be true or false"):
+        config.resolve({"config": str(path)}, environ={})
+
+
+def test_missing_explicit_config_is_an_error(tmp_path):
+    with pytest.raises(InvalidInput, match="does not exist"):
+        config.resolve({"config": str(tmp_path / "nope.toml")}, environ={})
