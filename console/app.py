@@ -24,12 +24,22 @@ SCREEN_KEYS = (
 
 
 def _screen_factories() -> dict[str, Callable[[], Screen]]:
-    from screens.catalog import CatalogScreen
+    """Each screen module is imported when its screen is built, so start-up pays for one screen."""
+    import importlib
 
-    factories: dict[str, Callable[[], Screen]] = {"catalog": CatalogScreen}
-    for _, mode, title in SCREEN_KEYS:
-        factories.setdefault(mode, lambda title=title: NotBuiltScreen(title))
-    return factories
+    def factory(module_name: str, class_name: str, title: str) -> Callable[[], Screen]:
+        def build() -> Screen:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                return NotBuiltScreen(title)
+            return getattr(module, class_name)()
+
+        return build
+
+    return {mode: factory(f"screens.{mode}", f"{mode.capitalize()}Screen", title) for _, mode, title in SCREEN_KEYS}
 
 
 class MlopsConsole(App):
@@ -53,7 +63,16 @@ class MlopsConsole(App):
         self.MODES = dict(self._factories)
         super().__init__()
         self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
-        self.actions_path = None  # opened on first use, on a worker thread
+        # Clients are made on first use, from a worker: opening one may read files or fail.
+        self._clients: dict[str, Any] = {}
+
+    def client(self, name: str) -> Any:
+        """The shared "kube", "metrics" or "pipelines" client; raises ConsoleError if unusable."""
+        if name not in self._clients:
+            from console import clients
+
+            self._clients[name] = getattr(clients, f"{name}_client")(self.ctx.settings)
+        return self._clients[name]
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
@@ -110,6 +129,9 @@ class MlopsConsole(App):
 
     def on_unmount(self) -> None:
         self.catalog.close()
+        for client in self._clients.values():
+            if hasattr(client, "close"):
+                client.close()
 
 
 def _open_catalog(ctx: Context) -> Any:
