@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -65,14 +66,16 @@ class MlopsConsole(App):
         self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
         # Clients are made on first use, from a worker: opening one may read files or fail.
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
 
     def client(self, name: str) -> Any:
         """The shared "kube", "metrics" or "pipelines" client; raises ConsoleError if unusable."""
-        if name not in self._clients:
-            from console import clients
+        with self._clients_lock:
+            if name not in self._clients:
+                from console import clients
 
-            self._clients[name] = getattr(clients, f"{name}_client")(self.ctx.settings)
-        return self._clients[name]
+                self._clients[name] = getattr(clients, f"{name}_client")(self.ctx.settings)
+            return self._clients[name]
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
