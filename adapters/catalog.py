@@ -1,0 +1,1086 @@
+"""The model catalog: one SQLite file (sqlite-utils), WAL mode, migrations through PRAGMA user_version.
+
+No Textual, no console imports: plain dataclasses out, adapters.errors raised.
+
+Schema (user_version 1)
+-----------------------
+versions         one row per (model, version)
+    model, version        TEXT, the primary key
+    version_key           TEXT, numeric-aware sort key ("10" sorts after "9")
+    created_at            TEXT, exactly as imported (ISO 8601) or NULL
+    created_key           REAL, created_at as UTC epoch seconds (naive times are taken as UTC)
+    author, description, framework, artifact_uri, run_id    TEXT, copies for queries/indexes
+    artifact_key          TEXT, artifact_uri without trailing '/'
+    tags                  TEXT, JSON list (copy, for the per-model tag union)
+    record                TEXT, the imported record as JSON (sorted keys): the source of truth
+                          for VersionRecord and to_record(); values round-trip unchanged
+    record_hash           TEXT, blake2b of the canonical record JSON: import idempotency
+    source, imported_at   TEXT, the file (or label) the record came from, and when
+version_metrics  (model, version, name, value) one row per sortable metric; split metrics are
+                 named "<split>.<name>" (e.g. "test.auc"); index (model, name, value)
+aliases          (model, alias) -> version, updated_at
+models           the per-model summary kept in step on every import and alias change:
+                 name, name_lower, versions (count), latest_version, latest_created_at,
+                 description, tags (JSON union over versions), framework (of the latest version)
+models_fts       FTS5 (name, description, tags) with rowid = models.rowid
+imports          one row per import: source, imported_at, inserted, updated, unchanged
+meta             key/value: who created the file
+
+"latest" = the version with the newest created_at (versions without one come last), ties broken
+by the numeric-aware version order. The summary's description is the latest version's (or,
+when it has none, that of the newest version that has one); its tags are the union over versions.
+
+Import semantics
+----------------
+* One transaction per import; idempotent on (model, version): a record identical to what is
+  stored is "unchanged" and touches nothing (not even aliases); a different record for an
+  existing (model, version) replaces it ("updated").
+* "aliases" in an inserted or updated record declares that version's aliases: each listed alias
+  moves to it, and aliases pointing at it that are not listed are removed. A record without the
+  key leaves aliases alone. Two records of one file claiming the same alias is invalid input.
+* Unknown top-level keys are refused (typos would otherwise vanish silently).
+* VersionRecord.to_record() returns exactly the keys given on import, values unchanged, with one
+  exception: "aliases" shows the catalog's current aliases of that version when they changed
+  since import (set_alias), and is present whenever the record had the key or the version now
+  has an alias. Keys not given on import are omitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+from adapters.errors import (
+    BackendUnavailable,
+    Conflict,
+    ConsoleError,
+    DataError,
+    InvalidInput,
+    NotFound,
+    ReadOnly,
+)
+
+SCHEMA_VERSION = 1
+DEFAULT_BUSY_TIMEOUT = 2.0
+ALIAS_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+SORTS = ("created_at", "version")
+KNOWN_FIELDS = (
+    "model", "version", "aliases", "description", "tags", "author", "created_at", "training_data",
+    "hyperparameters", "metrics", "artifact_uri", "framework", "framework_version", "environment",
+    "run_id", "reference_histograms",
+)
+_STRING_FIELDS = ("description", "author", "artifact_uri", "framework", "framework_version", "run_id")
+_OUR_TABLES = {"versions", "version_metrics", "aliases", "models", "imports", "meta"}
+_BATCH = 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataclasses
+
+
+@dataclass
+class ModelSummary:
+    model: str
+    versions: int
+    aliases: dict[str, str]  # alias -> version
+    latest_version: str | None
+    latest_created_at: str | None
+    description: str | None
+    tags: list[str]
+    framework: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model, "versions": self.versions, "aliases": dict(self.aliases),
+            "latest_version": self.latest_version, "latest_created_at": self.latest_created_at,
+            "description": self.description, "tags": list(self.tags), "framework": self.framework,
+        }
+
+
+@dataclass
+class VersionRecord:
+    model: str
+    version: str
+    aliases: list[str]
+    description: str | None
+    tags: list[str]
+    author: str | None
+    created_at: str | None
+    training_data: dict | None
+    hyperparameters: dict
+    metrics: dict
+    artifact_uri: str | None
+    framework: str | None
+    framework_version: str | None
+    environment: dict
+    run_id: str | None
+    reference_histograms: dict
+    imported_at: str | None = None
+    source: str | None = None
+    _record: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def flat_metrics(self) -> dict[str, float]:
+        """Metrics as sortable keys: "auc" for flat ones, "test.auc" for split ones."""
+        return dict(_flatten_metrics(self.metrics))
+
+    def to_record(self) -> dict[str, Any]:
+        """Every imported key with its value unchanged (see the module docstring for aliases)."""
+        record = json.loads(json.dumps(self._record))
+        imported = record.get("aliases")
+        if "aliases" in record or self.aliases:
+            if not (isinstance(imported, list) and sorted(imported) == sorted(self.aliases)):
+                record["aliases"] = list(self.aliases)
+        return record
+
+
+@dataclass
+class ImportResult:
+    inserted: int
+    updated: int
+    unchanged: int
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: keys, validation, file loading
+
+
+def version_key(version: str) -> str:
+    """Numeric-aware sort key: digit runs are zero-padded, so "10" > "9" and "1.10" > "1.9"."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(20), version)
+
+
+def _created_key(text: str) -> float:
+    dt = datetime.fromisoformat(text.strip())
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _flatten_metrics(metrics: Any) -> Iterator[tuple[str, float]]:
+    if not isinstance(metrics, dict):
+        return
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            for inner, number in value.items():
+                if _is_number(number):
+                    yield f"{name}.{inner}", float(number)
+        elif _is_number(value):
+            yield name, float(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+class _Bad(Exception):
+    def __init__(self, field_name: str, problem: str):
+        super().__init__(field_name, problem)
+        self.field = field_name
+        self.problem = problem
+
+
+def _check_name(value: Any, field_name: str, *, max_len: int, allow_colon: bool) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and field_name == "version":
+        value = str(value)
+    if not isinstance(value, str):
+        raise _Bad(field_name, f"must be a string, not {_kind(value)}")
+    if not value or value != value.strip():
+        raise _Bad(field_name, "must be non-empty, without leading or trailing spaces")
+    if len(value) > max_len:
+        raise _Bad(field_name, f"is longer than {max_len} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise _Bad(field_name, "must not contain control characters")
+    if not allow_colon and (":" in value or any(c.isspace() for c in value)):
+        raise _Bad(field_name, f"{value!r} must not contain ':' or spaces")
+    return value
+
+
+def _validate(record: Any) -> dict[str, Any]:
+    """Check one record; returns the derived column values. Raises _Bad(field, problem)."""
+    if not isinstance(record, dict):
+        raise _Bad("", f"a record must be a JSON object, not {_kind(record)}")
+    for key in record:
+        if key not in KNOWN_FIELDS:
+            raise _Bad(str(key), f"is not a known field (known fields: {', '.join(KNOWN_FIELDS)})")
+    for key in ("model", "version"):
+        if key not in record or record[key] is None:
+            raise _Bad(key, "is required")
+    model = _check_name(record["model"], "model", max_len=200, allow_colon=True)
+    version = _check_name(record["version"], "version", max_len=64, allow_colon=False)
+    for key in _STRING_FIELDS:
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _Bad(key, f"must be a string, not {_kind(value)}")
+    created_at = record.get("created_at")
+    created_key = None
+    if created_at is not None:
+        if not isinstance(created_at, str):
+            raise _Bad("created_at", f"must be an ISO 8601 timestamp string, not {_kind(created_at)}")
+        try:
+            created_key = _created_key(created_at)
+        except ValueError:
+            raise _Bad("created_at", f"{created_at!r} is not an ISO 8601 timestamp (like 2026-11-20T09:30:00Z)") from None
+    for key in ("tags", "aliases"):
+        value = record.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            raise _Bad(key, f"must be a list of strings, not {_kind(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                raise _Bad(f"{key}[{i}]", f"must be a string, not {_kind(item)}")
+            if key == "aliases" and not ALIAS_RE.fullmatch(item):
+                raise _Bad(f"{key}[{i}]", f"{item!r} is not a valid alias (lower-case letter, then up to 62 of a-z 0-9 _ -)")
+        if key == "aliases" and len(set(value)) != len(value):
+            raise _Bad(key, "lists an alias twice")
+    for key in ("hyperparameters", "environment"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise _Bad(key, f"must be an object, not {_kind(value)}")
+    training = record.get("training_data")
+    if training is not None:
+        if not isinstance(training, dict):
+            raise _Bad("training_data", f"must be an object with uri, hash and rows, not {_kind(training)}")
+        for key in ("uri", "hash"):
+            if training.get(key) is not None and not isinstance(training[key], str):
+                raise _Bad(f"training_data.{key}", f"must be a string, not {_kind(training[key])}")
+        rows = training.get("rows")
+        if rows is not None and (not isinstance(rows, int) or isinstance(rows, bool) or rows < 0):
+            raise _Bad("training_data.rows", "must be a whole number >= 0")
+    metrics = record.get("metrics")
+    if metrics is not None:
+        if not isinstance(metrics, dict):
+            raise _Bad("metrics", f"must be an object (name -> number, or split -> {{name -> number}}), not {_kind(metrics)}")
+        for name, value in metrics.items():
+            if isinstance(value, dict):
+                for inner, number in value.items():
+                    if not _is_number(number):
+                        raise _Bad(f"metrics.{name}.{inner}", f"must be a number, not {_kind(number)}"
+                                   + (" (finite)" if isinstance(number, float) else ""))
+            elif not _is_number(value):
+                raise _Bad(f"metrics.{name}", f"must be a number (or an object of split metrics), not {_kind(value)}")
+    histograms = record.get("reference_histograms")
+    if histograms is not None:
+        if not isinstance(histograms, dict):
+            raise _Bad("reference_histograms", f"must be an object (feature -> {{edges, counts}}), not {_kind(histograms)}")
+        for feature, hist in histograms.items():
+            where = f"reference_histograms.{feature}"
+            if not isinstance(hist, dict):
+                raise _Bad(where, f"must be an object with edges and counts, not {_kind(hist)}")
+            edges, counts = hist.get("edges"), hist.get("counts")
+            if not isinstance(edges, list) or len(edges) < 2:
+                raise _Bad(f"{where}.edges", "must be a list of at least 2 numbers")
+            if not isinstance(counts, list):
+                raise _Bad(f"{where}.counts", "must be a list of numbers")
+            for i, e in enumerate(edges):
+                if not _is_number(e):
+                    raise _Bad(f"{where}.edges[{i}]", f"must be a number, not {_kind(e)}")
+                if i and e <= edges[i - 1]:
+                    raise _Bad(f"{where}.edges[{i}]", "must be greater than the edge before it")
+            for i, c in enumerate(counts):
+                if not _is_number(c) or c < 0:
+                    raise _Bad(f"{where}.counts[{i}]", "must be a number >= 0")
+            if len(counts) != len(edges) - 1:
+                raise _Bad(f"{where}.counts", f"has {len(counts)} counts for {len(edges)} edges (needs one fewer count than edges)")
+    uri = record.get("artifact_uri")
+    return {
+        "model": model,
+        "version": version,
+        "created_key": created_key,
+        "artifact_key": uri.rstrip("/") if isinstance(uri, str) else None,
+    }
+
+
+def _canonical(record: dict) -> str:
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJson(f"{name} is not valid JSON")
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def load_file(path: str | Path) -> Iterator[tuple[str, dict]]:
+    """Yield (location, record) from a JSON array or JSON Lines file, detected from its first
+    character. Locations read "FILE line 7" (JSON Lines) or "FILE index 3 (line 12)" (array).
+    Malformed JSON raises InvalidInput naming the line and column; records are not validated here.
+    """
+    name = str(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise InvalidInput(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{name}: is a directory, not a JSON or JSON Lines file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{name}: cannot be read ({exc.strerror})") from None
+    decoder = json.JSONDecoder(parse_constant=_no_constants)
+    with handle:
+        head = handle.read(4096)
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped.startswith(b"["):
+            data = head + handle.read()
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+                raise InvalidInput(f"{name} line {line}: not UTF-8 text") from None
+            yield from _array_records(name, text, decoder)
+            return
+        handle.seek(0)
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{name} line {lineno}: not UTF-8 text") from None
+            if not line.strip():
+                continue
+            try:
+                record = decoder.decode(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{name} line {lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
+            except _NotJson as exc:
+                raise InvalidInput(f"{name} line {lineno}: invalid JSON: {exc}") from None
+            yield f"{name} line {lineno}", record
+
+
+def _array_records(name: str, text: str, decoder: json.JSONDecoder) -> Iterator[tuple[str, dict]]:
+    pos = _WS.match(text, 0).end() + 1  # past '['
+    line, counted = 1, 0
+    index = 0
+
+    def fail(at: int, msg: str) -> InvalidInput:
+        ln = text.count("\n", 0, at) + 1
+        col = at - (text.rfind("\n", 0, at) + 1) + 1
+        return InvalidInput(f"{name} line {ln} column {col}: invalid JSON: {msg}")
+
+    pos = _WS.match(text, pos).end()
+    if pos < len(text) and text[pos] == "]":
+        pos = _WS.match(text, pos + 1).end()
+        if pos != len(text):
+            raise fail(pos, "extra data after the array")
+        return
+    while True:
+        try:
+            record, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{name} line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from None
+        except _NotJson as exc:
+            raise fail(pos, str(exc)) from None
+        line += text.count("\n", counted, pos)
+        counted = pos
+        yield f"{name} index {index} (line {line})", record
+        index += 1
+        pos = _WS.match(text, end).end()
+        if pos >= len(text):
+            raise fail(pos, "the array is not closed with ']'")
+        if text[pos] == "]":
+            pos = _WS.match(text, pos + 1).end()
+            if pos != len(text):
+                raise fail(pos, "extra data after the array")
+            return
+        if text[pos] != ",":
+            raise fail(pos, "expected ',' or ']' between records")
+        pos = _WS.match(text, pos + 1).end()
+
+
+# ---------------------------------------------------------------------------------------------
+# The catalog
+
+
+def _guarded(method):
+    """Serialise access (workers share one connection) and turn sqlite3 errors into ours."""
+
+    @wraps(method)
+    def wrapper(self: "Catalog", *args, **kwargs):
+        with self._lock:
+            if self._conn is None:
+                raise DataError(f"catalog {self.path} is closed")
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                if self._conn is not None and self._conn.in_transaction:
+                    try:
+                        self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                raise self._translate(exc) from None
+
+    return wrapper
+
+
+class Catalog:
+    """A model catalog in one SQLite file. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
+        import sqlite_utils  # lazily: the CLI's other commands do not pay for it
+
+        self.path = Path(path).expanduser()
+        self.read_only = read_only
+        self.read_only_reason: str | None = "opened read-only" if read_only else None
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        if self.path.is_dir():
+            raise DataError(f"catalog {self.path} is a directory; pass --catalog with a file path")
+        exists = self.path.exists()
+        if not exists:
+            if not create or read_only:
+                raise NotFound(f"catalog {self.path} does not exist; import records with "
+                               "'mlops-console catalog import FILE' or run 'mlops-console demo'")
+            self._create_file()
+        try:
+            self._conn = self._connect()
+            self.db = sqlite_utils.Database(self._conn)
+            self._prepare()
+        except sqlite3.Error as exc:
+            error = self._translate(exc)
+            self.close()
+            raise error from None
+        except ConsoleError:
+            self.close()
+            raise
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def _create_file(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            os.close(fd)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            where = self.path if self.path.parent.exists() else self.path.parent
+            raise ReadOnly(f"catalog {self.path} cannot be created: {where}: {exc.strerror}; "
+                           "pass --catalog with a writable path") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        kwargs = dict(timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        if self.read_only:
+            return sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro", uri=True, **kwargs)
+        conn = sqlite3.connect(str(self.path), **kwargs)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) or self._dir_writable():
+                conn.close()
+                raise
+            conn.close()
+        # A WAL database on a read-only filesystem cannot create its -shm file: open it
+        # immutable, read-only, so it can still be browsed.
+        self.read_only = True
+        self.read_only_reason = f"{self.path.parent} is not writable (read-only filesystem?)"
+        return sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro&immutable=1", uri=True, **kwargs)
+
+    def _dir_writable(self) -> bool:
+        return os.access(self.path.parent, os.W_OK)
+
+    def _prepare(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise DataError(f"catalog {self.path} was written by a newer mlops-console "
+                            f"(schema {version} > {SCHEMA_VERSION}); upgrade mlops-console")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables - {"sqlite_sequence"}:
+            foreign = sorted(t for t in tables if not t.startswith("sqlite_"))[:5]
+            raise DataError(f"catalog {self.path} is a SQLite database but not an mlops-console catalog "
+                            f"(it has tables {', '.join(foreign)}); pass --catalog with another path")
+        if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise ReadOnly(f"catalog {self.path} needs its schema created or upgraded "
+                               f"({version} -> {SCHEMA_VERSION}) but it is read-only "
+                               f"({self.read_only_reason}); open it once with write access")
+            if version == 0:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise ReadOnly(f"catalog {self.path} cannot be switched to WAL mode; "
+                                   "is its directory writable?")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+                for step in range(current + 1, SCHEMA_VERSION + 1):
+                    for statement in MIGRATIONS[step]:
+                        conn.execute(statement)
+                    if step == 1:
+                        conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('created_at', ?)", (_now(),))
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Touch the tables once, so a damaged file is reported now rather than on first click.
+        conn.execute("SELECT count(*) FROM models").fetchone()
+        conn.execute("SELECT rowid FROM versions ORDER BY rowid DESC LIMIT 1").fetchone()
+
+    def _translate(self, exc: sqlite3.Error) -> ConsoleError:
+        text = str(exc)
+        low = text.lower()
+        if "locked" in low or "busy" in low:
+            return BackendUnavailable(f"catalog {self.path} is locked by another process that is writing; try again")
+        if "readonly" in low or "read-only" in low:
+            why = f" ({self.read_only_reason})" if self.read_only_reason else ""
+            return ReadOnly(f"catalog {self.path} is read-only{why}; it can be browsed but not changed. "
+                            "Check the file's and directory's permissions or copy it somewhere writable")
+        if "not a database" in low or "malformed" in low or "corrupt" in low:
+            return DataError(f"catalog {self.path} is corrupt or not a SQLite file ({text}); nothing was "
+                             "changed: restore it from a backup or pass --catalog with another file")
+        if "no such table" in low or "no such column" in low:
+            return DataError(f"catalog {self.path} has an unexpected schema ({text}); was it changed by "
+                             "another tool? pass --catalog with another file")
+        if "unable to open" in low:
+            return DataError(f"catalog {self.path} cannot be opened ({text}); check the path and its permissions")
+        if "disk i/o" in low or "full" in low:
+            return DataError(f"catalog {self.path}: {text}; check the disk")
+        return DataError(f"catalog {self.path}: {text}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _writable(self, what: str) -> None:
+        if self.read_only:
+            raise ReadOnly(f"catalog {self.path} is read-only ({self.read_only_reason}); cannot {what}")
+
+    # -- import ---------------------------------------------------------------------------------
+
+    load_file = staticmethod(load_file)
+
+    def import_file(self, path: str | Path, *, now: str | None = None) -> ImportResult:
+        """Import a JSON array or JSON Lines file (see load_file) in one transaction."""
+        return self.import_records(load_file(path), source=str(path), now=now)
+
+    @_guarded
+    def import_records(self, records: Iterable[dict | tuple[str, dict]], *, source: str = "input",
+                       now: str | None = None) -> ImportResult:
+        """Import version records in one transaction. Items are dicts (located as
+        "SOURCE index N") or (location, dict) pairs as load_file yields them. A bad record raises
+        InvalidInput naming its location and the field, and nothing is imported. `now` fixes the
+        imported_at stamp (the demo uses it to be deterministic)."""
+        self._writable("import records")
+        conn = self._conn
+        assert conn is not None
+        stamp = now or _now()
+        seen: dict[tuple[str, str], str] = {}
+        claimed: dict[tuple[str, str], tuple[str, str]] = {}  # (model, alias) -> (version, where)
+        alias_ops: list[tuple[str, str, list[str]]] = []
+        hashes: dict[str, dict[str, str]] = {}
+        inserted = updated = unchanged = 0
+        rows: list[tuple] = []
+        metric_rows: list[tuple] = []
+        deletes: list[tuple[str, str]] = []
+        affected: set[str] = set()
+
+        def flush() -> None:
+            if deletes:
+                conn.executemany("DELETE FROM version_metrics WHERE model = ? AND version = ?", deletes)
+                conn.executemany("DELETE FROM versions WHERE model = ? AND version = ?", deletes)
+                deletes.clear()
+            if rows:
+                conn.executemany(_INSERT_VERSION, rows)
+                rows.clear()
+            if metric_rows:
+                conn.executemany("INSERT INTO version_metrics(model, version, name, value) VALUES (?,?,?,?)",
+                                 metric_rows)
+                metric_rows.clear()
+
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for index, item in enumerate(records):
+                if isinstance(item, tuple):
+                    where, record = item
+                else:
+                    where, record = f"{source} index {index}", item
+                try:
+                    derived = _validate(record)
+                except _Bad as bad:
+                    prefix = f"{where}: field '{bad.field}' " if bad.field else f"{where}: "
+                    raise InvalidInput(prefix + bad.problem) from None
+                model, version = derived["model"], derived["version"]
+                key = (model, version)
+                if key in seen:
+                    raise InvalidInput(f"{where}: model {model!r} version {version!r} already appears at {seen[key]}")
+                seen[key] = where
+                for alias in record.get("aliases") or ():
+                    other = claimed.get((model, alias))
+                    if other is not None:
+                        raise InvalidInput(f"{where}: field 'aliases': alias {alias!r} of {model} is also given "
+                                           f"to version {other[0]} at {other[1]}")
+                    claimed[(model, alias)] = (version, where)
+                try:
+                    text = _canonical(record)
+                except ValueError:
+                    raise InvalidInput(f"{where}: NaN and Infinity are not valid JSON values") from None
+                digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+                stored = hashes.get(model)
+                if stored is None:
+                    stored = hashes[model] = {
+                        r[0]: r[1] for r in conn.execute(
+                            "SELECT version, record_hash FROM versions WHERE model = ?", (model,))
+                    }
+                old = stored.get(version)
+                if old == digest:
+                    unchanged += 1
+                    continue
+                if old is None:
+                    inserted += 1
+                else:
+                    updated += 1
+                    deletes.append(key)
+                stored[version] = digest
+                affected.add(model)
+                tags = record.get("tags") or []
+                rows.append((
+                    model, version, version_key(version), record.get("created_at"), derived["created_key"],
+                    record.get("author"), record.get("description"), json.dumps(tags, ensure_ascii=False),
+                    record.get("framework"), record.get("artifact_uri"), derived["artifact_key"],
+                    record.get("run_id"), text, digest, source, stamp,
+                ))
+                metric_rows.extend((model, version, n, v) for n, v in _flatten_metrics(record.get("metrics")))
+                if "aliases" in record:
+                    alias_ops.append((model, version, list(record.get("aliases") or [])))
+                if len(rows) >= _BATCH:
+                    flush()
+            flush()
+            for model, version, names in alias_ops:
+                marks = ",".join("?" * len(names))
+                conn.execute(f"DELETE FROM aliases WHERE model = ? AND version = ? AND alias NOT IN ({marks})",
+                             (model, version, *names))
+                conn.executemany(
+                    "INSERT INTO aliases(model, alias, version, updated_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT(model, alias) DO UPDATE SET version = excluded.version, "
+                    "updated_at = excluded.updated_at WHERE aliases.version != excluded.version",
+                    [(model, a, version, stamp) for a in names],
+                )
+            self._refresh_summaries(affected, stamp)
+            conn.execute("INSERT INTO imports(source, imported_at, inserted, updated, unchanged) VALUES (?,?,?,?,?)",
+                         (source, stamp, inserted, updated, unchanged))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return ImportResult(inserted, updated, unchanged)
+
+    def _refresh_summaries(self, models: Iterable[str], stamp: str) -> None:
+        conn = self._conn
+        assert conn is not None
+        models = list(models)
+        if not models:
+            return
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS affected (name TEXT PRIMARY KEY, name_lower TEXT)")
+        conn.execute("DELETE FROM temp.affected")
+        conn.executemany("INSERT INTO temp.affected(name, name_lower) VALUES (?, ?)",
+                         [(m, m.lower()) for m in models])
+        conn.execute(_REFRESH_SUMMARIES, {"now": stamp})
+        conn.execute("DELETE FROM models_fts WHERE rowid IN "
+                     "(SELECT rowid FROM models WHERE name IN (SELECT name FROM temp.affected))")
+        conn.execute(
+            "INSERT INTO models_fts(rowid, name, description, tags) "
+            "SELECT rowid, name, coalesce(description, ''), "
+            "coalesce((SELECT group_concat(value, ' ') FROM json_each(models.tags)), '') "
+            "FROM models WHERE name IN (SELECT name FROM temp.affected)"
+        )
+        conn.execute("DELETE FROM temp.affected")
+
+    # -- models ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filter_sql(filter: str | None) -> tuple[str, dict[str, Any]]:
+        if filter is None or not filter.strip():
+            return "", {}
+        text = filter.strip()
+        params: dict[str, Any] = {"needle": text.lower()}
+        clause = "instr(name_lower, :needle) > 0"
+        tokens = re.findall(r"\w+", text.lower())
+        if tokens:
+            params["match"] = " AND ".join(f'"{t}"*' for t in tokens)
+            clause += " OR rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH :match)"
+        return f" WHERE ({clause})", params
+
+    @_guarded
+    def count_models(self, filter: str | None = None) -> int:
+        where, params = self._filter_sql(filter)
+        return int(self._conn.execute("SELECT count(*) FROM models" + where, params).fetchone()[0])
+
+    @_guarded
+    def list_models(self, filter: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[ModelSummary]:
+        """Models sorted by name (case-insensitive). filter: a case-insensitive substring of the
+        name, or words that prefix-match the description or tags (FTS5)."""
+        where, params = self._filter_sql(filter)
+        params.update(limit=-1 if limit is None else int(limit), offset=max(0, int(offset)))
+        rows = self._conn.execute(
+            "SELECT name, versions, latest_version, latest_created_at, description, tags, framework "
+            "FROM models" + where + " ORDER BY name_lower, name LIMIT :limit OFFSET :offset", params,
+        ).fetchall()
+        aliases = self._aliases_for([r[0] for r in rows])
+        return [
+            ModelSummary(r[0], int(r[1]), aliases.get(r[0], {}), r[2], r[3], r[4], sorted(json.loads(r[5] or "[]")), r[6])
+            for r in rows
+        ]
+
+    def _aliases_for(self, models: list[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for start in range(0, len(models), 500):
+            chunk = models[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for model, alias, version in self._conn.execute(
+                f"SELECT model, alias, version FROM aliases WHERE model IN ({marks}) ORDER BY model, alias", chunk
+            ):
+                out.setdefault(model, {})[alias] = version
+        return out
+
+    @_guarded
+    def get_model(self, model: str) -> ModelSummary:
+        row = self._conn.execute(
+            "SELECT name, versions, latest_version, latest_created_at, description, tags, framework "
+            "FROM models WHERE name = ?", (model,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"model {model!r} is not in catalog {self.path}")
+        return ModelSummary(row[0], int(row[1]), self._aliases_for([model]).get(model, {}), row[2], row[3],
+                            row[4], sorted(json.loads(row[5] or "[]")), row[6])
+
+    @_guarded
+    def has_model(self, model: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM models WHERE name = ?", (model,)).fetchone() is not None
+
+    # -- versions -------------------------------------------------------------------------------
+
+    @_guarded
+    def count_versions(self, model: str) -> int:
+        row = self._conn.execute("SELECT versions FROM models WHERE name = ?", (model,)).fetchone()
+        return int(row[0]) if row else 0
+
+    @_guarded
+    def list_versions(self, model: str, *, sort: str = "created_at", descending: bool = True,
+                      offset: int = 0, limit: int | None = None) -> list[VersionRecord]:
+        """A model's versions. sort: "created_at", "version" (numeric-aware) or "metric:<name>"
+        ("metric:test.auc" for split metrics); versions without the metric sort last either way."""
+        direction = "DESC" if descending else "ASC"
+        params: dict[str, Any] = {"model": model, "limit": -1 if limit is None else int(limit),
+                                  "offset": max(0, int(offset))}
+        join = ""
+        if sort == "created_at":
+            order = f"v.created_key IS NULL, v.created_key {direction}, v.version_key {direction}"
+        elif sort == "version":
+            order = f"v.version_key {direction}, v.version {direction}"
+        elif sort.startswith("metric:") and len(sort) > len("metric:"):
+            params["metric"] = sort[len("metric:"):]
+            join = (" LEFT JOIN version_metrics m ON m.model = v.model AND m.version = v.version"
+                    " AND m.name = :metric")
+            order = f"m.value IS NULL, m.value {direction}, v.version_key DESC"
+        else:
+            raise InvalidInput(f"unknown sort {sort!r}; use created_at, version or metric:<name>")
+        rows = self._conn.execute(
+            "SELECT v.model, v.version, v.record, v.imported_at, v.source FROM versions v" + join
+            + f" WHERE v.model = :model ORDER BY {order} LIMIT :limit OFFSET :offset", params,
+        ).fetchall()
+        by_version = self._version_aliases(model)
+        return [self._record_of(r, by_version) for r in rows]
+
+    def _version_aliases(self, model: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for alias, version in self._conn.execute(
+            "SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias", (model,)
+        ):
+            out.setdefault(version, []).append(alias)
+        return out
+
+    @staticmethod
+    def _record_of(row: tuple, aliases_by_version: dict[str, list[str]]) -> VersionRecord:
+        model, version, text, imported_at, source = row
+        record = json.loads(text)
+        return VersionRecord(
+            model=model,
+            version=version,
+            aliases=list(aliases_by_version.get(version, [])),
+            description=record.get("description"),
+            tags=list(record.get("tags") or []),
+            author=record.get("author"),
+            created_at=record.get("created_at"),
+            training_data=record.get("training_data"),
+            hyperparameters=record.get("hyperparameters") or {},
+            metrics=record.get("metrics") or {},
+            artifact_uri=record.get("artifact_uri"),
+            framework=record.get("framework"),
+            framework_version=record.get("framework_version"),
+            environment=record.get("environment") or {},
+            run_id=record.get("run_id"),
+            reference_histograms=record.get("reference_histograms") or {},
+            imported_at=imported_at,
+            source=source,
+            _record=record,
+        )
+
+    @_guarded
+    def metric_names(self, model: str) -> list[str]:
+        return [r[0] for r in self._conn.execute(
+            "SELECT DISTINCT name FROM version_metrics WHERE model = ? ORDER BY name", (model,))]
+
+    @_guarded
+    def get_version(self, model: str, version: str) -> VersionRecord:
+        row = self._conn.execute(
+            "SELECT model, version, record, imported_at, source FROM versions WHERE model = ? AND version = ?",
+            (model, str(version)),
+        ).fetchone()
+        if row is None:
+            if not self.has_model(model):
+                raise NotFound(f"model {model!r} is not in catalog {self.path}")
+            raise NotFound(f"{model}:{version} is not in catalog {self.path} (model {model!r} has no version {version!r})")
+        return self._record_of(row, self._version_aliases(model))
+
+    @_guarded
+    def versions_by_run_id(self, run_id: str) -> list[VersionRecord]:
+        rows = self._conn.execute(
+            "SELECT model, version, record, imported_at, source FROM versions WHERE run_id = ? "
+            "ORDER BY model, version_key", (run_id,)
+        ).fetchall()
+        cache: dict[str, dict[str, list[str]]] = {}
+        out = []
+        for r in rows:
+            if r[0] not in cache:
+                cache[r[0]] = self._version_aliases(r[0])
+            out.append(self._record_of(r, cache[r[0]]))
+        return out
+
+    @_guarded
+    def version_by_artifact_uri(self, uri: str) -> VersionRecord | None:
+        row = self._conn.execute(
+            "SELECT model, version, record, imported_at, source FROM versions WHERE artifact_key = ? "
+            "ORDER BY created_key DESC LIMIT 1", (uri.rstrip("/"),)
+        ).fetchone()
+        if row is None:
+            return None
+        return self._record_of(row, self._version_aliases(row[0]))
+
+    # -- aliases --------------------------------------------------------------------------------
+
+    @_guarded
+    def aliases(self, model: str) -> dict[str, str]:
+        return {a: v for a, v in self._conn.execute(
+            "SELECT alias, version FROM aliases WHERE model = ? ORDER BY alias", (model,))}
+
+    @staticmethod
+    def check_alias_name(alias: str) -> None:
+        if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
+            raise InvalidInput(f"alias {alias!r} is not valid: a lower-case letter, then up to 62 of a-z 0-9 _ -")
+
+    @_guarded
+    def set_alias(self, model: str, alias: str, version: str, *, expected: str | None) -> tuple[str | None, str]:
+        """Point `alias` of `model` at `version`, only if it still points at `expected` (None:
+        unset). Returns (before, after). Conflict if someone moved it since it was read."""
+        self.check_alias_name(alias)
+        version = str(version)
+        self._writable(f"set alias {alias!r} of {model}")
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM models WHERE name = ?", (model,)).fetchone() is None:
+                raise NotFound(f"model {model!r} is not in catalog {self.path}")
+            if conn.execute("SELECT 1 FROM versions WHERE model = ? AND version = ?", (model, version)).fetchone() is None:
+                raise NotFound(f"{model}:{version} is not in catalog {self.path}")
+            row = conn.execute("SELECT version FROM aliases WHERE model = ? AND alias = ?", (model, alias)).fetchone()
+            current = row[0] if row else None
+            if current != (None if expected is None else str(expected)):
+                now = "unset" if current is None else current
+                raise Conflict(f"alias {alias!r} of {model} changed since you looked: now {now}")
+            if current != version:
+                conn.execute(
+                    "INSERT INTO aliases(model, alias, version, updated_at) VALUES (?,?,?,?) "
+                    "ON CONFLICT(model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    (model, alias, version, _now()),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return current, version
+
+    @_guarded
+    def remove_alias(self, model: str, alias: str, *, expected: str | None) -> str | None:
+        """Remove `alias` of `model` if it still points at `expected`. Returns what it pointed at."""
+        self.check_alias_name(alias)
+        self._writable(f"remove alias {alias!r} of {model}")
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT version FROM aliases WHERE model = ? AND alias = ?", (model, alias)).fetchone()
+            current = row[0] if row else None
+            if current != (None if expected is None else str(expected)):
+                now = "unset" if current is None else current
+                raise Conflict(f"alias {alias!r} of {model} changed since you looked: now {now}")
+            conn.execute("DELETE FROM aliases WHERE model = ? AND alias = ?", (model, alias))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return current
+
+    # -- misc -----------------------------------------------------------------------------------
+
+    @_guarded
+    def stats(self) -> dict[str, Any]:
+        conn = self._conn
+        models, versions = conn.execute("SELECT count(*), coalesce(sum(versions), 0) FROM models").fetchone()
+        last = conn.execute("SELECT source, imported_at FROM imports ORDER BY id DESC LIMIT 1").fetchone()
+        return {
+            "path": str(self.path), "schema": SCHEMA_VERSION, "models": int(models), "versions": int(versions),
+            "aliases": int(conn.execute("SELECT count(*) FROM aliases").fetchone()[0]),
+            "read_only": self.read_only, "last_import": {"source": last[0], "imported_at": last[1]} if last else None,
+        }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_INSERT_VERSION = (
+    "INSERT INTO versions(model, version, version_key, created_at, created_key, author, description, tags,"
+    " framework, artifact_uri, artifact_key, run_id, record, record_hash, source, imported_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+_REFRESH_SUMMARIES = """
+WITH ranked AS (
+    SELECT v.model, v.version, v.created_at, v.description, v.framework,
+           row_number() OVER (PARTITION BY v.model ORDER BY v.created_key IS NULL, v.created_key DESC,
+                              v.version_key DESC) AS rn,
+           count(*) OVER (PARTITION BY v.model) AS n
+    FROM versions v WHERE v.model IN (SELECT name FROM temp.affected)
+),
+tag_union AS (
+    SELECT model, json_group_array(value) AS tags FROM (
+        SELECT DISTINCT v.model AS model, j.value AS value
+        FROM versions v, json_each(v.tags) j
+        WHERE v.model IN (SELECT name FROM temp.affected)
+        ORDER BY 1, 2
+    ) GROUP BY model
+)
+INSERT INTO models(name, name_lower, versions, latest_version, latest_created_at, description, tags,
+                   framework, updated_at)
+SELECT r.model, a.name_lower, r.n, r.version, r.created_at,
+       coalesce(r.description, (SELECT d.description FROM versions d
+                                WHERE d.model = r.model AND d.description IS NOT NULL
+                                ORDER BY d.created_key IS NULL, d.created_key DESC, d.version_key DESC
+                                LIMIT 1)),
+       coalesce(t.tags, '[]'),
+       r.framework, :now
+FROM ranked r JOIN temp.affected a ON a.name = r.model LEFT JOIN tag_union t ON t.model = r.model
+WHERE r.rn = 1
+ON CONFLICT(name) DO UPDATE SET
+    name_lower = excluded.name_lower, versions = excluded.versions,
+    latest_version = excluded.latest_version, latest_created_at = excluded.latest_created_at,
+    description = excluded.description, tags = excluded.tags, framework = excluded.framework,
+    updated_at = excluded.updated_at
+"""
+
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)""",
+        """CREATE TABLE versions (
+            model TEXT NOT NULL,
+            version TEXT NOT NULL,
+            version_key TEXT NOT NULL,
+            created_at TEXT,
+            created_key REAL,
+            author TEXT,
+            description TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            framework TEXT,
+            artifact_uri TEXT,
+            artifact_key TEXT,
+            run_id TEXT,
+            record TEXT NOT NULL,
+            record_hash TEXT NOT NULL,
+            source TEXT,
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (model, version)
+        )""",
+        "CREATE INDEX versions_model_created ON versions(model, created_key)",
+        "CREATE INDEX versions_model_vkey ON versions(model, version_key)",
+        "CREATE INDEX versions_run_id ON versions(run_id) WHERE run_id IS NOT NULL",
+        "CREATE INDEX versions_artifact ON versions(artifact_key) WHERE artifact_key IS NOT NULL",
+        """CREATE TABLE version_metrics (
+            model TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+            PRIMARY KEY (model, version, name)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX version_metrics_sort ON version_metrics(model, name, value)",
+        """CREATE TABLE aliases (
+            model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (model, alias)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX aliases_version ON aliases(model, version)",
+        """CREATE TABLE models (
+            name TEXT PRIMARY KEY,
+            name_lower TEXT NOT NULL,
+            versions INTEGER NOT NULL,
+            latest_version TEXT,
+            latest_created_at TEXT,
+            description TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            framework TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX models_name_lower ON models(name_lower, name)",
+        "CREATE VIRTUAL TABLE models_fts USING fts5(name, description, tags, tokenize = 'unicode61')",
+        """CREATE TABLE imports (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT, imported_at TEXT NOT NULL,
+            inserted INTEGER NOT NULL, updated INTEGER NOT NULL, unchanged INTEGER NOT NULL
+        )""",
+    ],
+}
