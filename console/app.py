@@ -92,6 +92,12 @@ class MlopsConsole(App):
     def on_mount(self) -> None:
         self.switch_mode("catalog")
 
+    def show_catalog_version(self, model: str, version: str | None = None) -> None:
+        """Jump to a model (and version) on the Catalog screen, from anywhere."""
+        self.action_show_screen("catalog")
+        self.call_after_refresh(lambda: self.screen.show_version(model, version)
+                                if hasattr(self.screen, "show_version") else None)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.
         if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):

@@ -111,6 +111,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         self._versions_total = 0
         self._versions: dict[str, Any] = {}
         self._loading_more = False
+        self._pending: tuple[str, str | None] | None = None  # a jump from another screen
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.screen_title)
@@ -203,8 +204,10 @@ class CatalogScreen(ActionFlowMixin, Screen):
         table.border_title = f"Models {shown}/{page.total}" + (f" · filter: {self.filter_text}" if self.filter_text else "")
         if not message.append:
             if page.rows:
-                table.move_cursor(row=0)
-                self._select_model(page.rows[0].model)
+                wanted = self._pending[0] if self._pending else None
+                first = next((row.model for row in page.rows if row.model == wanted), page.rows[0].model)
+                table.move_cursor(row=table.get_row_index(first))
+                self._select_model(first)
             else:
                 self.model = None
                 self.query_one("#versions", DataTable).clear(columns=True)
@@ -241,6 +244,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
         if not message.append and page.rows:
             table.move_cursor(row=0)
             self._show_detail(page.rows[0])
+        if not message.append:
+            self._apply_pending(message.model)
 
     def on_catalog_screen_failed(self, message: Failed) -> None:
         self._loading_more = False
@@ -306,6 +311,40 @@ class CatalogScreen(ActionFlowMixin, Screen):
         if filter_input.has_focus:
             filter_input.can_focus = False
             self.query_one("#models", DataTable).focus()
+
+    def show_version(self, model: str, version: str | None) -> None:
+        """Select `model` (filtered to it) and, when given, show `version` in the detail panel."""
+        self._pending = (model, version)
+        filter_input = self.query_one("#catalog-filter", Input)
+        if filter_input.value == model:
+            self.model = None
+            self.load_models()
+        else:
+            filter_input.value = model  # Input.Changed reloads the models
+
+    def _apply_pending(self, model: str) -> None:
+        if not self._pending or self._pending[0] != model:
+            return
+        version = self._pending[1]
+        self._pending = None
+        if version is None:
+            return
+        table = self.query_one("#versions", DataTable)
+        if version in self._versions:
+            table.move_cursor(row=table.get_row_index(version))
+            table.focus()
+            self._show_detail(self._versions[version])
+        else:
+            self._fetch_one(model, version)
+
+    @work(thread=True, group="versions-one", exclusive=True, exit_on_error=False)
+    def _fetch_one(self, model: str, version: str) -> None:
+        try:
+            record = self.app.catalog.get_version(model, version)
+        except ConsoleError as error:
+            self.post_message(self.Failed("detail", error.message))
+            return
+        self.app.call_from_thread(self._show_detail, record)
 
     def action_reload(self) -> None:
         self.model = None
