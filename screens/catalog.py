@@ -315,9 +315,9 @@ class CatalogScreen(ActionFlowMixin, Screen):
     def show_version(self, model: str, version: str | None) -> None:
         """Select `model` (filtered to it) and, when given, show `version` in the detail panel."""
         self._pending = (model, version)
+        self.model = None  # so the versions of `model` load again and the pending jump completes
         filter_input = self.query_one("#catalog-filter", Input)
         if filter_input.value == model:
-            self.model = None
             self.load_models()
         else:
             filter_input.value = model  # Input.Changed reloads the models
