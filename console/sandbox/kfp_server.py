@@ -180,7 +180,7 @@ _EXPERIMENT = re.compile(rf"^{API}/experiments/([^/:]+)$")
 class KfpSandbox:
     def __init__(self, state_dir: Path, catalog_path: Path | None = None, *, n_runs: int = 50,
                  time_scale: float = 1.0, seed: int = 7, token: str | None = None, multi_user: bool = False,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None):
         self.state_dir = Path(state_dir)
         self.catalog_path = catalog_path
         self.n_runs = n_runs
@@ -189,6 +189,7 @@ class KfpSandbox:
         self.token = token
         self.multi_user = multi_user
         self.host, self.port = host, port
+        self.ssl_context = ssl_context  # an ssl.SSLContext (server side) serves https
         self.faults = Faults()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
@@ -227,8 +228,11 @@ class KfpSandbox:
             return self.base_url
         self._server = _Server((self.host, self.port), _Handler)
         self._server.sandbox = self
+        if self.ssl_context is not None:
+            self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
         host, port = self._server.server_address[:2]
-        self.base_url = f"http://{host}:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="kfp-sandbox", daemon=True)
         self._thread.start()
