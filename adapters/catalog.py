@@ -136,11 +136,14 @@ class VersionRecord:
 
     def to_record(self) -> dict[str, Any]:
         """Every imported key with its value unchanged (see the module docstring for aliases)."""
-        record = json.loads(json.dumps(self._record))
+        stored = json.loads(json.dumps(self._record))
+        # KNOWN_FIELDS order (model, version, aliases, ...), not the stored sorted order
+        record = {k: stored[k] for k in KNOWN_FIELDS if k in stored}
         imported = record.get("aliases")
         if "aliases" in record or self.aliases:
             if not (isinstance(imported, list) and sorted(imported) == sorted(self.aliases)):
                 record["aliases"] = list(self.aliases)
+                record = {k: record[k] for k in KNOWN_FIELDS if k in record}
         return record
 
 
