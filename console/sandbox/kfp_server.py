@@ -106,6 +106,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls on keep-alive connections
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # keep the terminal clean
@@ -127,8 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one write
+        self.flush_headers()
 
     def _serve(self, method: str) -> None:
         sandbox = self.server.sandbox
