@@ -492,8 +492,7 @@ class Catalog:
         except FileExistsError:
             pass
         except OSError as exc:
-            where = self.path if self.path.parent.exists() else self.path.parent
-            raise ReadOnly(f"catalog {self.path} cannot be created: {where}: {exc.strerror}; "
+            raise ReadOnly(f"catalog {self.path} cannot be created ({exc.strerror}); "
                            "pass --catalog with a writable path") from None
 
     def _connect(self) -> sqlite3.Connection:
@@ -505,18 +504,26 @@ class Catalog:
             conn.execute("PRAGMA user_version").fetchone()
             return conn
         except sqlite3.OperationalError as exc:
-            if "unable to open" not in str(exc) or self._dir_writable():
-                conn.close()
-                raise
+            text = str(exc)
             conn.close()
-        # A WAL database on a read-only filesystem cannot create its -shm file: open it
-        # immutable, read-only, so it can still be browsed.
+            if not ("unable to open" in text or "readonly" in text) or self._writable_on_disk():
+                raise
+        # A WAL database whose file or directory cannot be written (read-only filesystem, or
+        # permissions) cannot create its -shm file: open it read-only so it can still be browsed.
         self.read_only = True
-        self.read_only_reason = f"{self.path.parent} is not writable (read-only filesystem?)"
-        return sqlite3.connect(self.path.absolute().as_uri() + "?mode=ro&immutable=1", uri=True, **kwargs)
+        where = self.path.parent if not os.access(self.path.parent, os.W_OK) else self.path
+        self.read_only_reason = f"{where} is not writable"
+        base = self.path.absolute().as_uri() + "?mode=ro"
+        try:
+            conn = sqlite3.connect(base, uri=True, **kwargs)
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        return sqlite3.connect(base + "&immutable=1", uri=True, **kwargs)
 
-    def _dir_writable(self) -> bool:
-        return os.access(self.path.parent, os.W_OK)
+    def _writable_on_disk(self) -> bool:
+        return os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK)
 
     def _prepare(self) -> None:
         conn = self._conn
@@ -595,7 +602,8 @@ class Catalog:
 
     def _writable(self, what: str) -> None:
         if self.read_only:
-            raise ReadOnly(f"catalog {self.path} is read-only ({self.read_only_reason}); cannot {what}")
+            raise ReadOnly(f"catalog {self.path} is read-only ({self.read_only_reason}); cannot {what}. "
+                           "Fix its permissions, or copy it somewhere writable and pass --catalog")
 
     # -- import ---------------------------------------------------------------------------------
 
