@@ -224,6 +224,9 @@ class MetricsClient:
             raise BackendUnavailable(f"Prometheus at {self.url} did not answer within {self.timeout:g} s; "
                                      "it may be overloaded, or raise prometheus.timeout") from None
         except requests.exceptions.ConnectionError as exc:
+            if "Read timed out" in str(exc):  # with retries off, urllib3 wraps the read timeout
+                raise BackendUnavailable(f"Prometheus at {self.url} did not answer within {self.timeout:g} s; "
+                                         "it may be overloaded, or raise prometheus.timeout") from None
             raise BackendUnavailable(f"Prometheus at {self.url} is not reachable ({_short(exc)}); "
                                      "check the URL and that it is running") from None
         except requests.exceptions.RequestException as exc:
