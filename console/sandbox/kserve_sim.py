@@ -1,0 +1,396 @@
+"""A KServe controller simulator: turns InferenceService spec changes into revisions, readiness,
+traffic and status, the way KServe (on Knative Serving) does.
+
+`reconcile()` is pure: (object, per-object record, now) -> (record, status, next wake-up).
+`KServeController` runs it in a thread against a ClusterState, so status changes are ordinary
+store writes (watch MODIFIED events, resourceVersion bumps).
+
+Semantics (Serverless mode):
+- a revision `<name>-predictor-0000N` is created when the predictor's template changes (model,
+  runtime, resources, ...); a change of canaryTrafficPercent alone creates none;
+- with no rolled-out revision yet the latest ready revision gets 100% (no canary possible);
+- canaryTrafficPercent P with a rolled-out revision: the latest ready revision gets P
+  (latestRevision true, tag "latest"), the last rolled-out revision 100-P (tag "prev");
+- latestRolledoutRevision advances when the latest ready revision holds 100% (field removed or
+  100); previousRolledoutRevision keeps the one before;
+- P = 0 is a rollback: the latest gets 0%, prev 100%; the spec keeps the new model;
+- a revision that never becomes ready leaves latestCreatedRevision != latestReadyRevision; the
+  `latestRevision: true` target keeps resolving to the latest *ready* revision, as Knative does,
+  and the conditions say why (RevisionFailed);
+- RawDeployment (annotation serving.kserve.io/deploymentMode: RawDeployment or Standard): one
+  Deployment, no revisions, no traffic split; canaryTrafficPercent is ignored, as KServe does.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+NEVER_READY_ANNOTATION = "sandbox.mlops-console.dev/never-ready"
+RAW_MODES = {"RawDeployment", "Standard"}
+FRAMEWORK_KEYS = ("model", "sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "triton",
+                  "huggingface", "pmml", "paddle")
+
+
+@dataclass
+class Revision:
+    name: str
+    number: int
+    template: str
+    created: float
+    ready_at: float | None  # None: never becomes ready
+    failure: str | None = None
+    storage_uri: str | None = None
+
+
+@dataclass
+class SimRecord:
+    uid: str
+    revisions: list[Revision] = field(default_factory=list)
+    latest_rolledout: str | None = None
+    previous_rolledout: str | None = None
+
+
+def deployment_mode(obj: dict) -> str:
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    mode = ann.get(DEPLOYMENT_MODE_ANNOTATION, "Serverless")
+    return "RawDeployment" if mode in RAW_MODES else "Serverless"
+
+
+def predictor_storage_uri(pred: dict) -> str | None:
+    for key in FRAMEWORK_KEYS:
+        body = pred.get(key)
+        if isinstance(body, dict) and isinstance(body.get("storageUri"), str):
+            return body["storageUri"]
+    return None
+
+
+def revision_template(pred: dict) -> str:
+    """What makes a new revision: the predictor spec except the traffic setting."""
+    tpl = {k: v for k, v in pred.items() if k != "canaryTrafficPercent"}
+    return json.dumps(tpl, sort_keys=True, separators=(",", ":"))
+
+
+def default_failure(obj: dict, pred: dict, broken_uris: set[str] | frozenset = frozenset()) -> str | None:
+    """Why a new revision of this object would never become ready, or None."""
+    ann = (obj.get("metadata") or {}).get("annotations") or {}
+    uri = predictor_storage_uri(pred)
+    if ann.get(NEVER_READY_ANNOTATION, "").lower() == "true" or (uri and uri in broken_uris):
+        return (f"Container failed with: ModelLoadFailed: failed to load model from {uri or 'the container'}: "
+                f"ContainerHealthCheckFailed: readiness probe failed: HTTP probe failed with statuscode: 503")
+    return None
+
+
+def _condition(prev: dict[str, dict], now_s: str, type_: str, status: str, reason: str | None = None,
+               message: str | None = None, severity: str | None = None) -> dict:
+    cond = {"type": type_, "status": status}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    if severity:
+        cond["severity"] = severity
+    old = prev.get(type_)
+    if old and old.get("status") == status and old.get("lastTransitionTime"):
+        cond["lastTransitionTime"] = old["lastTransitionTime"]
+    else:
+        cond["lastTransitionTime"] = now_s
+    return cond
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: float = 0.0,
+              failure: Callable[[dict, dict], str | None] | None = None) -> tuple[SimRecord, dict, float | None]:
+    """One reconcile pass. Returns (record, status, when to reconcile again or None)."""
+    meta = obj.get("metadata") or {}
+    name, ns = meta.get("name", ""), meta.get("namespace", "default")
+    uid = meta.get("uid", "")
+    if rec is None or rec.uid != uid:
+        rec = SimRecord(uid=uid)
+    else:
+        rec = copy.deepcopy(rec)
+    pred = ((obj.get("spec") or {}).get("predictor")) or {}
+    mode = deployment_mode(obj)
+    fail_fn = failure or (lambda o, p: default_failure(o, p))
+
+    template = revision_template(pred)
+    if not rec.revisions or rec.revisions[-1].template != template:
+        number = len(rec.revisions) + 1
+        why = fail_fn(obj, pred)
+        rec.revisions.append(Revision(
+            name=f"{name}-predictor-{number:05d}", number=number, template=template, created=now,
+            ready_at=None if why else now + max(0.0, ready_delay), failure=why,
+            storage_uri=predictor_storage_uri(pred)))
+
+    latest = rec.revisions[-1]
+    ready = [r for r in rec.revisions if r.ready_at is not None and r.ready_at <= now]
+    latest_ready = ready[-1] if ready else None
+    latest_ok = latest.ready_at is not None and latest.ready_at <= now
+    pending = [r.ready_at for r in rec.revisions if r.ready_at is not None and r.ready_at > now]
+    next_wake = min(pending) if pending else None
+
+    old_status = obj.get("status") or {}
+    prev_conds = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
+    now_s = _rfc3339(now)
+    host = f"{name}.{ns}.example.com"
+    status: dict = {"observedGeneration": meta.get("generation", 1), "deploymentMode": mode}
+    conditions: list[dict] = []
+
+    if latest_ok:
+        config = ("True", None, None)
+    elif latest.failure:
+        config = ("False", "RevisionFailed", f'Revision "{latest.name}" failed with message: {latest.failure}.')
+    else:
+        config = ("Unknown", "RevisionMissing" if latest_ready is None else "Deploying",
+                  f'Revision "{latest.name}" is being deployed and is not ready yet.')
+
+    if mode == "RawDeployment":
+        component: dict = {}
+        if latest_ready is not None:
+            component["url"] = f"http://{name}-predictor.{ns}.svc.cluster.local"
+            status["url"] = f"http://{host}"
+            status["address"] = {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}
+        status["components"] = {"predictor": component}
+        conditions.append(_condition(prev_conds, now_s, "IngressReady",
+                                     "True" if latest_ready else "Unknown"))
+        conditions.append(_condition(prev_conds, now_s, "PredictorReady", *config))
+        conditions.append(_condition(prev_conds, now_s, "Ready", *config))
+    else:
+        canary_pct = pred.get("canaryTrafficPercent")
+        traffic: list[dict] = []
+        if latest_ready is not None:
+            if canary_pct is not None and rec.latest_rolledout is not None:
+                p = max(0, min(100, int(canary_pct)))
+                traffic = [
+                    {"tag": "latest", "revisionName": latest_ready.name, "percent": p, "latestRevision": True,
+                     "url": f"http://latest-{name}-predictor.{ns}.example.com"},
+                    {"tag": "prev", "revisionName": rec.latest_rolledout, "percent": 100 - p,
+                     "latestRevision": False, "url": f"http://prev-{name}-predictor.{ns}.example.com"},
+                ]
+            else:
+                traffic = [{"revisionName": latest_ready.name, "percent": 100, "latestRevision": True}]
+            for t in traffic:
+                if t["revisionName"] == latest_ready.name and t["percent"] == 100 \
+                        and rec.latest_rolledout != latest_ready.name:
+                    rec.previous_rolledout = rec.latest_rolledout
+                    rec.latest_rolledout = latest_ready.name
+        component = {"latestCreatedRevision": latest.name}
+        if latest_ready is not None:
+            component["latestReadyRevision"] = latest_ready.name
+            component["url"] = f"http://{name}-predictor.{ns}.example.com"
+            component["address"] = {"url": f"http://{name}-predictor.{ns}.svc.cluster.local"}
+            status["url"] = f"http://{host}"
+            status["address"] = {"url": f"http://{name}.{ns}.svc.cluster.local"}
+        if rec.latest_rolledout:
+            component["latestRolledoutRevision"] = rec.latest_rolledout
+        if rec.previous_rolledout:
+            component["previousRolledoutRevision"] = rec.previous_rolledout
+        if traffic:
+            component["traffic"] = traffic
+        status["components"] = {"predictor": component}
+        route = ("True", None, None) if latest_ready else (
+            "Unknown", "RevisionMissing", f'Configuration "{name}-predictor" is waiting for a Revision to become ready.')
+        conditions.append(_condition(prev_conds, now_s, "IngressReady", route[0], route[1], route[2]))
+        conditions.append(_condition(prev_conds, now_s, "LatestDeploymentReady", *config))
+        conditions.append(_condition(prev_conds, now_s, "PredictorConfigurationReady", *config))
+        both = config if config[0] != "True" else route
+        conditions.append(_condition(prev_conds, now_s, "PredictorReady", *both))
+        conditions.append(_condition(prev_conds, now_s, "PredictorRouteReady", *route))
+        conditions.append(_condition(prev_conds, now_s, "Ready", *both))
+    status["conditions"] = conditions
+
+    if latest_ok:
+        model_status = {"transitionStatus": "UpToDate",
+                        "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+                        "copies": {"failedCopies": 0, "totalCopies": 1}}
+    elif latest.failure:
+        model_status = {"transitionStatus": "BlockedByFailedLoad",
+                        "states": {"activeModelState": "Loaded" if latest_ready else "FailedToLoad",
+                                   "targetModelState": "FailedToLoad"},
+                        "copies": {"failedCopies": 1, "totalCopies": 1},
+                        "lastFailureInfo": {"reason": "ModelLoadFailed", "message": latest.failure,
+                                            "modelRevisionName": latest.name,
+                                            "time": _rfc3339(latest.created)}}
+        old_fail = ((old_status.get("modelStatus") or {}).get("lastFailureInfo") or {})
+        if old_fail.get("modelRevisionName") == latest.name and old_fail.get("time"):
+            model_status["lastFailureInfo"]["time"] = old_fail["time"]
+    else:
+        model_status = {"transitionStatus": "InProgress",
+                        "states": {"activeModelState": "Loaded" if latest_ready else "Pending",
+                                   "targetModelState": "Loading"},
+                        "copies": {"failedCopies": 0}}
+    status["modelStatus"] = model_status
+    return rec, status, next_wake
+
+
+def traffic_split(isvc: dict) -> list[tuple[str, int]]:
+    """[(revision, percent)] actually served, summed per revision (for the metrics exporter).
+
+    RawDeployment has no revisions: its one Deployment is reported as `<name>-predictor`.
+    """
+    status = isvc.get("status") or {}
+    meta = isvc.get("metadata") or {}
+    pred = (status.get("components") or {}).get("predictor") or {}
+    if status.get("deploymentMode") == "RawDeployment" or deployment_mode(isvc) == "RawDeployment":
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        return [(f"{meta.get('name')}-predictor", 100)] if ready or pred.get("url") else []
+    out: dict[str, int] = {}
+    for t in pred.get("traffic") or []:
+        if t.get("revisionName"):
+            out[t["revisionName"]] = out.get(t["revisionName"], 0) + int(t.get("percent") or 0)
+    return list(out.items())
+
+
+class KServeController:
+    """Runs reconcile() for every InferenceService change, and again when a revision gets ready."""
+
+    def __init__(self, cluster, *, ready_delay: float = 0.5, broken_uris: set[str] | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.cluster = cluster
+        self.ready_delay = ready_delay
+        self.broken_uris: set[str] = set(broken_uris or ())
+        self.clock = clock
+        self.records: dict[str, SimRecord] = {}
+        self._lock = threading.RLock()
+        self._cv = threading.Condition()
+        self._queue: set[tuple[str, str]] = set()
+        self._timers: list[tuple[float, str, str]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        cluster.add_listener(self._on_event)
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _on_event(self, ev) -> None:
+        if ev.resource != "inferenceservices":
+            return
+        if ev.type == "DELETED":
+            with self._lock:
+                self.records.pop(ev.obj["metadata"].get("uid", ""), None)
+            return
+        with self._cv:
+            self._queue.add((ev.namespace, ev.obj["metadata"]["name"]))
+            self._cv.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kserve-sim", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cv:
+                now = self.clock()
+                while self._timers and self._timers[0][0] <= now:
+                    _, ns, name = heapq.heappop(self._timers)
+                    self._queue.add((ns, name))
+                if not self._queue:
+                    wait = (self._timers[0][0] - now) if self._timers else 1.0
+                    self._cv.wait(max(0.005, min(wait, 1.0)))
+                    continue
+                batch = sorted(self._queue)
+                self._queue.clear()
+            for ns, name in batch:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.sync(ns, name)
+                except Exception:
+                    pass
+
+    # -- the work ----------------------------------------------------------------------------
+    def failure_for(self, obj: dict, pred: dict) -> str | None:
+        return default_failure(obj, pred, self.broken_uris)
+
+    def sync(self, namespace: str, name: str, *, ready_delay: float | None = None) -> dict | None:
+        """Reconcile one InferenceService now; returns its new status (None if it is gone)."""
+        with self._lock:
+            try:
+                obj = self.cluster.get("inferenceservices", namespace, name)
+            except Exception:
+                return None
+            uid = obj["metadata"]["uid"]
+            now = self.clock()
+            rec, status, wake = reconcile(obj, self.records.get(uid), now,
+                                          ready_delay=self.ready_delay if ready_delay is None else ready_delay,
+                                          failure=self.failure_for)
+            self.records[uid] = rec
+            self.cluster.update_status(namespace, name, status, expected_uid=uid)
+        if wake is not None:
+            with self._cv:
+                heapq.heappush(self._timers, (wake, namespace, name))
+                self._cv.notify()
+        return status
+
+    def revisions(self, namespace: str, name: str) -> list[Revision]:
+        """The revision history of an InferenceService (oldest first)."""
+        try:
+            uid = self.cluster.get("inferenceservices", namespace, name)["metadata"]["uid"]
+        except Exception:
+            return []
+        with self._lock:
+            rec = self.records.get(uid)
+            return list(rec.revisions) if rec else []
+
+
+# -- the demo world --------------------------------------------------------------------------
+
+def demo_isvc(served, version: str, canary: int | None = None) -> dict:
+    """The InferenceService manifest for a demo ServedModel serving `version`."""
+    from console import demo_data
+
+    model = demo_data.MODELS_BY_NAME[served.model]
+    annotations = {"mlops-console.dev/story": served.story}
+    if served.deployment_mode != "Serverless":
+        annotations[DEPLOYMENT_MODE_ANNOTATION] = served.deployment_mode
+    pred: dict = {"minReplicas": 1, "model": {
+        "modelFormat": {"name": model.framework, "version": model.framework_version.split(".")[0]},
+        "storageUri": demo_data.storage_uri(served.model, version)}}
+    if canary is not None:
+        pred["canaryTrafficPercent"] = canary
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": served.name, "namespace": served.namespace, "annotations": annotations,
+                     "labels": {"app.kubernetes.io/part-of": "mlops-console-demo",
+                                "mlops-console.dev/model": served.model}},
+        "spec": {"predictor": pred},
+    }
+
+
+def seed_demo(cluster, controller: KServeController, served=None) -> list[tuple[str, str]]:
+    """Create the demo InferenceServices (console.demo_data.SERVED) in their final story state."""
+    from console import demo_data
+
+    served = demo_data.SERVED if served is None else served
+    created_at = time.time() - 3 * 86400
+    for ns in ("default", "kube-system") + tuple(dict.fromkeys(s.namespace for s in served)):
+        cluster.ensure_namespace(ns, created_at=created_at - 86400)
+    keys = []
+    for s in served:
+        if s.story == "failing":
+            controller.broken_uris.add(demo_data.storage_uri(s.model, s.latest_version))
+        first = s.prev_version or s.latest_version
+        cluster.create("inferenceservices", s.namespace, demo_isvc(s, first), created_at=created_at)
+        controller.sync(s.namespace, s.name, ready_delay=0)
+        if s.prev_version:
+            cur = cluster.get("inferenceservices", s.namespace, s.name)
+            new = demo_isvc(s, s.latest_version, s.canary_percent)
+            new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            cluster.update("inferenceservices", s.namespace, s.name, new)
+            controller.sync(s.namespace, s.name, ready_delay=0)
+        keys.append((s.namespace, s.name))
+    return keys

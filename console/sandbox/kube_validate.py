@@ -1,0 +1,245 @@
+"""Validation of InferenceService objects, as the API server (CRD schema) and KServe's webhook do.
+
+The sandbox does not ship the CRD: it checks what matters in code (required fields, types, ranges,
+names) and knows the field names of the levels we touch, so it can report or drop unknown fields
+the way fieldValidation=Strict/Warn/Ignore asks. Deeper levels (containers, resources, ...) are
+accepted as they come.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+TOP_FIELDS = {"apiVersion", "kind", "metadata", "spec", "status"}
+META_FIELDS = {
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+    "ownerReferences", "finalizers", "managedFields",
+}
+SPEC_FIELDS = {"predictor", "explainer", "transformer", "canary"}
+# Field names of the PredictorSpec level (KServe v1beta1): component extension + pod spec + frameworks.
+PREDICTOR_FIELDS = {
+    "activeDeadlineSeconds", "affinity", "annotations", "autoScaling", "automountServiceAccountToken",
+    "batcher", "canaryTrafficPercent", "containerConcurrency", "containers", "deploymentStrategy",
+    "dnsConfig", "dnsPolicy", "enableServiceLinks", "hostAliases", "hostIPC", "hostNetwork", "hostPID",
+    "hostUsers", "hostname", "hostnameOverride", "huggingface", "imagePullSecrets", "initContainers",
+    "labels", "lightgbm", "logger", "maxReplicas", "minReplicas", "model", "name", "nodeName",
+    "nodeSelector", "onnx", "os", "overhead", "paddle", "pmml", "preemptionPolicy", "priority",
+    "priorityClassName", "pytorch", "readinessGates", "resourceClaims", "resources", "restartPolicy",
+    "runtimeClassName", "scaleMetric", "scaleMetricType", "scaleTarget", "schedulerName",
+    "schedulingGates", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN",
+    "shareProcessNamespace", "sklearn", "storageContainerName", "storageUris", "subdomain", "tensorflow",
+    "terminationGracePeriodSeconds", "timeout", "tolerations", "topologySpreadConstraints", "triton",
+    "volumes", "workerSpec", "xgboost",
+}
+FRAMEWORKS = {"huggingface", "lightgbm", "model", "onnx", "paddle", "pmml", "pytorch", "sklearn",
+              "tensorflow", "triton", "xgboost"}
+MODEL_FIELDS = {
+    "args", "command", "confidential", "env", "envFrom", "image", "imagePullPolicy", "lifecycle",
+    "livenessProbe", "modelFormat", "name", "ports", "protocolVersion", "readinessProbe", "resizePolicy",
+    "resources", "restartPolicy", "restartPolicyRules", "runtime", "runtimeVersion", "securityContext",
+    "startupProbe", "stdin", "stdinOnce", "storage", "storageUri", "terminationMessagePath",
+    "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts", "workingDir",
+}
+INT_FIELDS = {"canaryTrafficPercent", "minReplicas", "maxReplicas", "containerConcurrency", "timeout",
+              "scaleTarget", "activeDeadlineSeconds", "terminationGracePeriodSeconds", "priority"}
+STR_FIELDS = {"serviceAccountName", "scaleMetric", "scaleMetricType", "priorityClassName", "nodeName",
+              "schedulerName", "dnsPolicy", "restartPolicy", "runtimeClassName", "hostname", "subdomain"}
+
+
+class FieldError:
+    def __init__(self, path: str, kind: str, detail: str, value: Any = None):
+        self.path, self.kind, self.detail, self.value = path, kind, detail, value
+
+    def text(self) -> str:
+        if self.kind == "Required":
+            return f"{self.path}: Required value"
+        if self.kind == "Unknown":
+            return f'unknown field "{self.path}"'
+        if self.kind == "Type":
+            return f'{self.path}: Invalid value: "{_type_name(self.value)}": {self.detail}'
+        return f"{self.path}: Invalid value: {_render(self.value)}: {self.detail}"
+
+    def cause(self) -> dict:
+        reason = {"Required": "FieldValueRequired", "Unknown": "FieldValueInvalid",
+                  "Type": "FieldValueTypeInvalid"}.get(self.kind, "FieldValueInvalid")
+        return {"reason": reason, "message": self.text(), "field": self.path}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def _is_int(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _unknown(obj: dict, known: set[str], prefix: str, out: list[FieldError], prune: bool) -> None:
+    for key in list(obj):
+        if key not in known:
+            out.append(FieldError(f"{prefix}{key}", "Unknown", "unknown field"))
+            if prune:
+                del obj[key]
+
+
+def find_unknown_fields(obj: dict, prune: bool = False) -> list[FieldError]:
+    """Fields the InferenceService schema does not know (on the levels we model). Prunes if asked."""
+    out: list[FieldError] = []
+    _unknown(obj, TOP_FIELDS, "", out, prune)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        _unknown(meta, META_FIELDS, "metadata.", out, prune)
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _unknown(spec, SPEC_FIELDS, "spec.", out, prune)
+        pred = spec.get("predictor")
+        if isinstance(pred, dict):
+            _unknown(pred, PREDICTOR_FIELDS, "spec.predictor.", out, prune)
+            for fw in FRAMEWORKS:
+                body = pred.get(fw)
+                if isinstance(body, dict):
+                    _unknown(body, MODEL_FIELDS, f"spec.predictor.{fw}.", out, prune)
+    return out
+
+
+def _check_string_map(value: Any, path: str, out: list[FieldError]) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        out.append(FieldError(path, "Type", "must be of type object", value))
+        return
+    for k, v in value.items():
+        if not isinstance(v, str):
+            out.append(FieldError(f"{path}.{k}", "Type", "must be of type string", v))
+
+
+def validate_metadata(meta: Any, out: list[FieldError], *, name_rule: str = "dns1123") -> None:
+    if not isinstance(meta, dict):
+        out.append(FieldError("metadata", "Type", "must be of type object", meta))
+        return
+    name = meta.get("name")
+    if not name:
+        out.append(FieldError("metadata.name", "Required", "name or generateName is required"))
+    elif not isinstance(name, str):
+        out.append(FieldError("metadata.name", "Type", "must be of type string", name))
+    _check_string_map(meta.get("labels"), "metadata.labels", out)
+    _check_string_map(meta.get("annotations"), "metadata.annotations", out)
+
+
+def validate_isvc(obj: dict) -> list[FieldError]:
+    """Schema and webhook checks for an InferenceService. Returns the errors (empty = valid)."""
+    out: list[FieldError] = []
+    meta = obj.get("metadata")
+    validate_metadata(meta, out)
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]:
+        name = meta["name"]
+        if len(name) > 63 or not DNS1035.match(name):
+            out.append(FieldError(
+                "metadata.name", "Invalid",
+                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+                "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+                "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')", name))
+    spec = obj.get("spec")
+    if spec is None:
+        out.append(FieldError("spec", "Required", ""))
+        return out
+    if not isinstance(spec, dict):
+        out.append(FieldError("spec", "Type", "must be of type object", spec))
+        return out
+    pred = spec.get("predictor")
+    if pred is None:
+        out.append(FieldError("spec.predictor", "Required", ""))
+        return out
+    if not isinstance(pred, dict):
+        out.append(FieldError("spec.predictor", "Type", "must be of type object", pred))
+        return out
+    for key in INT_FIELDS:
+        if key in pred and pred[key] is not None and not _is_int(pred[key]):
+            out.append(FieldError(f"spec.predictor.{key}", "Type", "must be of type integer", pred[key]))
+    for key in STR_FIELDS:
+        if key in pred and pred[key] is not None and not isinstance(pred[key], str):
+            out.append(FieldError(f"spec.predictor.{key}", "Type", "must be of type string", pred[key]))
+    ctp = pred.get("canaryTrafficPercent")
+    if _is_int(ctp) and not 0 <= ctp <= 100:
+        out.append(FieldError("spec.predictor.canaryTrafficPercent", "Invalid",
+                              "must be between 0 and 100", ctp))
+    for key in ("minReplicas", "maxReplicas"):
+        if _is_int(pred.get(key)) and pred[key] < 0:
+            out.append(FieldError(f"spec.predictor.{key}", "Invalid", "must be greater than or equal to 0",
+                                  pred[key]))
+    if _is_int(pred.get("minReplicas")) and _is_int(pred.get("maxReplicas")) and pred["maxReplicas"] \
+            and pred["minReplicas"] > pred["maxReplicas"]:
+        out.append(FieldError("spec.predictor.maxReplicas", "Invalid",
+                              "MinReplicas cannot be greater than MaxReplicas", pred["maxReplicas"]))
+    _check_string_map(pred.get("annotations"), "spec.predictor.annotations", out)
+    _check_string_map(pred.get("labels"), "spec.predictor.labels", out)
+    frameworks = [fw for fw in FRAMEWORKS if fw in pred]
+    for fw in frameworks:
+        body = pred[fw]
+        path = f"spec.predictor.{fw}"
+        if not isinstance(body, dict):
+            out.append(FieldError(path, "Type", "must be of type object", body))
+            continue
+        for key in ("storageUri", "runtime", "runtimeVersion", "protocolVersion", "image", "name"):
+            if key in body and body[key] is not None and not isinstance(body[key], str):
+                out.append(FieldError(f"{path}.{key}", "Type", "must be of type string", body[key]))
+        mf = body.get("modelFormat")
+        if mf is not None:
+            if not isinstance(mf, dict):
+                out.append(FieldError(f"{path}.modelFormat", "Type", "must be of type object", mf))
+            elif not isinstance(mf.get("name"), str) or not mf.get("name"):
+                out.append(FieldError(f"{path}.modelFormat.name", "Required", ""))
+    if len(frameworks) > 1:
+        out.append(FieldError("spec.predictor", "Invalid",
+                              "exactly one predictor implementation must be specified, found "
+                              + ", ".join(sorted(frameworks)), "..."))
+    containers = pred.get("containers")
+    if containers is not None and not isinstance(containers, list):
+        out.append(FieldError("spec.predictor.containers", "Type", "must be of type array", containers))
+    if not frameworks and not containers:
+        out.append(FieldError("spec.predictor", "Invalid",
+                              "no predictor implementation: set model (modelFormat + storageUri), a "
+                              "framework such as sklearn, or containers", "{}"))
+    status = obj.get("status")
+    if status is not None and not isinstance(status, dict):
+        out.append(FieldError("status", "Type", "must be of type object", status))
+    return out
+
+
+def validate_namespace(obj: dict) -> list[FieldError]:
+    out: list[FieldError] = []
+    meta = obj.get("metadata")
+    validate_metadata(meta, out)
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]:
+        name = meta["name"]
+        if len(name) > 63 or not DNS1123_LABEL.match(name):
+            out.append(FieldError(
+                "metadata.name", "Invalid",
+                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+                "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+                "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')", name))
+    return out
