@@ -404,3 +404,27 @@ def test_official_generated_client_lists_and_gets_runs(sandbox):
         with pytest.raises(kfp_server_api.ApiException) as info:
             runs_api.run_service_get_run("nope")
         assert info.value.status == 404
+
+
+def test_runs_follow_a_catalog_file(tmp_path):
+    from adapters.catalog import Catalog
+    from console.demo_catalog import build_demo_catalog
+
+    catalog_path = tmp_path / "catalog.db"
+    build_demo_catalog(catalog_path)
+    with KfpSandbox(tmp_path / "kfp", catalog_path, n_runs=50) as sb, \
+            httpx.Client(base_url=sb.base_url + API) as http, Catalog(catalog_path, read_only=True) as catalog:
+        runs, _ = all_runs(http, page_size=50)
+        linked = []
+        for run in runs:
+            versions = catalog.versions_by_run_id(run["run_id"])
+            if versions:
+                version = versions[0]
+                assert run["state"] == "SUCCEEDED"
+                params = run["runtime_config"]["parameters"]
+                assert (params["model_name"], params["version"]) == (version.model, version.version)
+                assert run["finished_at"] < version.created_at  # trained, then registered
+                linked.append(version)
+        assert len(linked) >= 30
+        latest = {m.name for m in demo_data.MODELS}
+        assert {v.model for v in linked} == latest

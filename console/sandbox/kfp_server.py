@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from console.sandbox.kfp_world import ApiError, World
+from console.sandbox.kfp_world import ApiError, World, read_catalog_versions
 
 API = "/apis/v2beta1"
 STATE_FILE = "kfp_state.json"
@@ -200,7 +200,8 @@ class KfpSandbox:
         self._offset = 0.0
         saved = self._load_state()
         self._wall0 = saved["t0"] if saved else time.time()
-        self.world = World(n_runs=n_runs, seed=seed, t0=self._wall0)
+        self.world = World(n_runs=n_runs, seed=seed, t0=self._wall0,
+                           catalog_versions=read_catalog_versions(catalog_path))
         if saved:
             self._offset = float(saved.get("offset", 0.0))
             for run_id, mutations in saved.get("mutations", {}).items():

@@ -370,7 +370,8 @@ FILLER_FAILURES = (
 class World:
     """Experiments and runs, and the queries the API answers."""
 
-    def __init__(self, *, n_runs: int = 50, seed: int = 7, t0: float | None = None):
+    def __init__(self, *, n_runs: int = 50, seed: int = 7, t0: float | None = None,
+                 catalog_versions: list[tuple[str, str, float | None, str]] | None = None):
         self.rng = random.Random(seed)
         self.t0 = float(int(t0 if t0 is not None else time.time()))
         self.experiments: dict[str, Experiment] = {}
@@ -381,7 +382,7 @@ class World:
         self.token_ttl: float | None = None  # wall seconds a page token lives; None: forever
         self._context_ids = 100
         self._build_experiments()
-        self._build_runs(n_runs)
+        self._build_runs(n_runs, catalog_versions)
 
     # -- building -------------------------------------------------------------------------------
 
@@ -401,7 +402,7 @@ class World:
     def _new_run(self, *, run_id: str, model: str, version: str | None, created_ago: float,
                  pending: float = 20.0, durations: dict[str, float] | None = None,
                  failure: tuple[str, dict, bool] | None = None, kind: str = "train",
-                 experiment_id: str | None = None) -> RunPlan:
+                 experiment_id: str | None = None, finish_before: float | None = None) -> RunPlan:
         rng = self.rng
         if kind == "train":
             pipeline = f"train-{model.replace('[', '-').replace(']', '')}"
@@ -430,6 +431,8 @@ class World:
                 if task.name == task_name:
                     task.failure = error
                     task.transient = transient
+        if finish_before is not None:  # a catalog version: its run finished a little before it was registered
+            created_ago = self.t0 - (finish_before - 120 - pending - sum(t.duration for t in tasks))
         workflow = f"{pipeline[:40]}-{''.join(rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
         self._context_ids += 10
         plan = RunPlan(
@@ -448,7 +451,7 @@ class World:
         self.runs[plan.run_id] = plan
         return plan
 
-    def _build_runs(self, n_runs: int) -> None:
+    def _build_runs(self, n_runs: int, catalog_versions: list[tuple[str, str, float | None, str]] | None) -> None:
         rng = self.rng
         stories: list[Callable[[], RunPlan]] = [
             # an OOMKilled trainer: the next churn-predictor version never made it
@@ -483,21 +486,30 @@ class World:
         ]
         for make in stories[:n_runs]:
             make()
-        # the runs that trained the catalog's recent versions (all succeeded)
+        # the runs that trained the catalog's recent versions (all succeeded): from the catalog file
+        # when there is one (its run ids and registration times), else from the demo world
         per_model = 3
-        catalog_runs = []
-        for m_index, model in enumerate(demo_data.MODELS):
-            for back in range(per_model):
-                version = model.versions - back
-                if version < 1:
+        catalog_runs: list[tuple[str, str, float, float | None, str]] = []
+        if catalog_versions:
+            taken: dict[str, int] = {}
+            for model, version, created, run_id in catalog_versions:  # newest first
+                if taken.get(model, 0) >= per_model or (created is not None and created > self.t0 - 3600):
                     continue
-                catalog_runs.append((model.name, str(version),
-                                     86400 * (2 * back + 1) + 3600 * m_index + 600))
-        for model, version, ago in catalog_runs:
+                taken[model] = taken.get(model, 0) + 1
+                catalog_runs.append((model, version, 86400.0 * taken[model], created, run_id))
+        else:
+            for m_index, model in enumerate(demo_data.MODELS):
+                for back in range(per_model):
+                    version = model.versions - back
+                    if version >= 1:
+                        catalog_runs.append((model.name, str(version), 86400 * (2 * back + 1) + 3600 * m_index + 600,
+                                             None, demo_data.run_id_for(model.name, str(version))))
+        for model, version, ago, created, run_id in catalog_runs:
             if len(self.runs) >= n_runs:
                 break
-            self._new_run(run_id=demo_data.run_id_for(model, version), model=model, version=version,
-                          created_ago=ago)
+            if run_id in self.runs:
+                continue
+            self._new_run(run_id=run_id, model=model, version=version, created_ago=ago, finish_before=created)
         # other runs: batch scoring and ad-hoc trainings over the past weeks
         span = max(30 * 86400, n_runs * 3600)
         names = [m.name for m in demo_data.MODELS]
@@ -704,6 +716,27 @@ class World:
     def expire_page_tokens(self) -> None:
         """Invalidate every page token issued so far (as a server restart or a TTL would)."""
         self.token_generation += 1
+
+
+def read_catalog_versions(path: Any) -> list[tuple[str, str, float | None, str]] | None:
+    """(model, version, created epoch, run_id) of a catalog file's versions with a run id, newest
+    first; None when the file is absent or not a catalog. Read-only, stdlib sqlite3."""
+    import sqlite3
+    from pathlib import Path
+
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=2)
+        try:
+            rows = conn.execute(
+                "SELECT model, version, created_key, run_id FROM versions WHERE run_id IS NOT NULL AND run_id != '' "
+                "ORDER BY created_key IS NULL, created_key DESC").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return [(str(m), str(v), float(c) if c is not None else None, str(r)) for m, v, c, r in rows] or None
 
 
 # ---------------------------------------------------------------------------------------------
