@@ -464,10 +464,17 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
             if fault.status is not None or fault.body is not None:
                 code = fault.status or 200
                 if fault.body is not None:
-                    self._send(code, fault.body, headers=fault.headers)
+                    self._send(code, fault.body, fault.content_type, headers=fault.headers)
                 else:
                     reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
                               504: "Timeout", 403: "Forbidden", 409: "Conflict", 410: "Expired"}.get(code, "Unknown")

@@ -114,35 +114,41 @@ class Event:
 
 @dataclass
 class Fault:
-    method: str | None
     path_regex: re.Pattern
+    method: str | None
     status: int | None
     delay: float
     body: bytes | None
-    times: int | None  # None = forever
+    times: int | None  # None = until cleared
     headers: dict = field(default_factory=dict)
+    drop: bool = False
+    content_type: str = "application/json"
     hits: int = 0
 
 
 class Faults:
-    """Injected failures, matched by method and path regex, checked before routing.
+    """Injected failures, matched by path regex (on path?query) and method, checked before routing.
 
-    add(method=None, path_regex=r"inferenceservices", status=503, delay=0, body=None, times=1)
-    - status: answer with that code (a Status body unless `body` is given); None = no error
-    - delay: sleep that many seconds first (a slow server)
-    - body: raw bytes to send instead (garbage); with status None, sent with 200
+    add(r"inferenceservices", status=503, times=1)
+    - status: answer with that code (a Status body unless `body` is given)
+    - delay: sleep that many seconds first (a slow server); alone, the request then proceeds
+    - body: bytes/str to send instead (garbage); with no status, sent with 200
+    - drop: close the connection without an answer
     - times: how many requests it hits; None = until cleared
+    Same call shape as console.sandbox.kfp_server's Faults.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
 
-    def add(self, method: str | None = None, path_regex: str = ".*", status: int | None = 503,
-            delay: float = 0.0, body: bytes | None = None, times: int | None = 1,
-            headers: dict | None = None) -> Fault:
-        fault = Fault(method.upper() if method else None, re.compile(path_regex), status, delay, body, times,
-                      dict(headers or {}))
+    def add(self, path_regex: str = ".*", status: int | None = None, delay: float = 0.0,
+            body: bytes | str | None = None, times: int | None = 1, *, method: str | None = None,
+            drop: bool = False, headers: dict | None = None, content_type: str = "application/json") -> Fault:
+        if isinstance(body, str):
+            body = body.encode()
+        fault = Fault(re.compile(path_regex), method.upper() if method else None, status, delay, body, times,
+                      dict(headers or {}), drop, content_type)
         with self._lock:
             self._faults.append(fault)
         return fault
