@@ -51,7 +51,7 @@ class MlopsConsole(App):
     BINDINGS = [
         *(Binding(key, f"show_screen('{mode}')", title, priority=False) for key, mode, title in SCREEN_KEYS),
         Binding("question_mark", "help", "Help"),
-        Binding("colon", "command_palette", "Commands", show=False),
+        Binding("colon", "command_palette", "Command palette (also ctrl+p)", show=False),
         Binding("q", "quit", "Quit"),
     ]
 

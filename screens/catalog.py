@@ -46,6 +46,14 @@ def flat_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
     return flat
 
 
+ALIAS_ORDER = ("production", "canary", "champion", "staging")
+
+
+def alias_rank(alias: str) -> tuple[int, str]:
+    """The aliases an on-call engineer looks for first come first."""
+    return (ALIAS_ORDER.index(alias) if alias in ALIAS_ORDER else len(ALIAS_ORDER), alias)
+
+
 def lower_is_better(metric: str) -> bool:
     leaf = metric.rsplit(".", 1)[-1].lower()
     return any(word in leaf for word in LOWER_IS_BETTER)
@@ -72,7 +80,8 @@ class Page:
 class CatalogScreen(ActionFlowMixin, Screen):
     screen_title = "Catalog"
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
+        # priority: the focus must move before the keys typed right after "/" are routed
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("c", "compare", "Compare"),
@@ -197,7 +206,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
             if not message.append:
                 table.clear()
             for summary in page.rows:
-                aliases = ", ".join(f"{alias}={version}" for alias, version in sorted(summary.aliases.items()))
+                aliases = ", ".join(f"{alias}={version}" for alias, version in
+                                    sorted(summary.aliases.items(), key=lambda item: alias_rank(item[0])))
                 table.add_row(literal(summary.model), literal(summary.versions), literal(aliases, "cyan"),
                               key=summary.model)
         shown = table.row_count
@@ -227,17 +237,18 @@ class CatalogScreen(ActionFlowMixin, Screen):
                 self.metric = message.metric
                 table.clear(columns=True)
                 self._versions.clear()
-                table.add_column("ver", key="version")
-                table.add_column("created", key="created")
-                table.add_column(self.metric or "metric", key="metric")
-                table.add_column("aliases", key="aliases")
+                table.add_column("ver", key="version", width=5)
+                table.add_column("created", key="created", width=10)
+                table.add_column(literal((self.metric or "metric").rsplit(".", 1)[-1]), key="metric", width=8)
+                table.add_column("aliases", key="aliases", width=12)
                 table.add_column("author", key="author")
             for record in page.rows:
                 self._versions[record.version] = record
                 metric = flat_metrics(record.metrics).get(self.metric) if self.metric else None
                 mark = "● " if self.marked == (record.model, record.version) else ""
                 table.add_row(literal(mark + record.version), literal(short_date(record.created_at)),
-                              literal(format_number(metric)), literal(", ".join(record.aliases), "cyan"),
+                              literal(format_number(metric)),
+                              literal(", ".join(sorted(record.aliases, key=alias_rank)), "cyan"),
                               literal(record.author), key=record.version)
         sort = self.sort_keys[self.sort_index] if self.sort_index < len(self.sort_keys) else "created_at"
         table.border_title = f"Versions of {self.model} {table.row_count}/{page.total} · sort: {sort.replace('metric:', '')}"
@@ -303,14 +314,17 @@ class CatalogScreen(ActionFlowMixin, Screen):
     # -- actions ---------------------------------------------------------------------------
     def action_filter(self) -> None:
         filter_input = self.query_one("#catalog-filter", Input)
+        if filter_input.has_focus:
+            filter_input.insert_text_at_cursor("/")
+            return
         filter_input.can_focus = True
-        filter_input.focus()
+        self.set_focus(filter_input)  # at once, not later: keys typed right after / belong to the filter
 
     def action_leave_filter(self) -> None:
         filter_input = self.query_one("#catalog-filter", Input)
         if filter_input.has_focus:
             filter_input.can_focus = False
-            self.query_one("#models", DataTable).focus()
+            self.set_focus(self.query_one("#models", DataTable))
 
     def show_version(self, model: str, version: str | None) -> None:
         """Select `model` (filtered to it) and, when given, show `version` in the detail panel."""
@@ -427,7 +441,7 @@ def render_detail(record: Any) -> Text:
     def row(label: str, value: Any) -> None:
         if value in (None, "", [], {}):
             return
-        text.append(f"  {label:<18}", style="dim")
+        text.append(f"  {label:<14}", style="dim")
         text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
         text.append("\n")
 

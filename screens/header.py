@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.widgets import Static
+
+
+def shorten(value: str, limit: int = 40) -> str:
+    """~ for the home directory, and an ellipsis in the middle of a long path or URL."""
+    home = str(Path.home())
+    if value.startswith(home + "/"):
+        value = "~" + value[len(home):]
+    if len(value) <= limit:
+        return value
+    keep = limit - 1
+    return value[: keep // 3] + "…" + value[-(keep - keep // 3):]
 
 
 class StatusHeader(Static):
@@ -24,7 +37,7 @@ class StatusHeader(Static):
         text.append(f" {self.screen_title} ", style="bold")
         for label, value in self.app.connection_summary():
             text.append(f"│ {label}: ", style="dim")
-            text.append(value)  # user-supplied: appended literally, never parsed as markup
+            text.append(shorten(value))  # user-supplied: appended literally, never parsed as markup
             text.append(" ")
         if self.app.read_only:
             text.append(" 🔒 READ-ONLY ", style="bold reverse red")

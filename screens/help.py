@@ -40,7 +40,6 @@ class HelpScreen(ModalScreen[None]):
                 seen.add(label)
                 rows.append((label, binding.description))
             if owner is self.app:
-                rows.append(("ctrl+p", "command palette"))
                 text.append("\nEverywhere\n", style="bold")
             for label, description in rows:
                 text.append(f"  {label:<12}", style="bold cyan")

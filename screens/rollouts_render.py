@@ -1,0 +1,340 @@
+"""What the Rollouts screen draws, as rich Text: table cells, the traffic bar, the detail view and
+the canary health panel. Pure functions of plain data (adapters.kube.InferenceService,
+console.canary.Verdict): no Textual, no I/O, so they are cheap to test and to benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from rich.text import Text
+
+from console import rollouts
+
+BAR_WIDTH = 20
+FULL, EMPTY = "█", "░"
+
+# Table columns: (key, label). Values come from row_cells() in the same order.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("namespace", "namespace"),
+    ("name", "name"),
+    ("mode", "mode"),
+    ("ready", "ready"),
+    ("prev", "prev"),
+    ("latest", "latest"),
+    ("prev_pct", "prev%"),
+    ("latest_pct", "lat%"),
+    ("age", "age"),
+)
+COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+
+
+def literal(value: Any, style: str = "") -> Text:
+    """Server- or user-supplied text: never parsed as markup."""
+    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def short_revision(isvc: Any, revision: str | None) -> str:
+    """"fraud-detector-predictor-00002" -> "00002" (the part that changes); other names as they are."""
+    if not revision:
+        return ""
+    prefix = f"{isvc.name}-predictor-"
+    if isvc.name and revision.startswith(prefix) and len(revision) > len(prefix):
+        return revision[len(prefix):]
+    return revision
+
+
+def parse_timestamp(value: str | None) -> float | None:
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return stamp.timestamp()
+
+
+def age(created_at: str | None, now: float) -> str:
+    """kubectl's AGE: 45s, 12m, 5h, 3d (blank when unknown)."""
+    created = parse_timestamp(created_at)
+    if created is None:
+        return ""
+    seconds = max(0, int(now - created))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def clock_text(stamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(stamp))
+
+
+def mode_label(isvc: Any, short: bool = False) -> str:
+    """The deployment mode; short for the table ("Svl" / "Raw"), in full for the detail view."""
+    if isvc.is_raw:
+        return "Raw" if short else (isvc.raw_deployment_mode or "RawDeployment")
+    if isvc.mode == "Serverless":
+        return "Svl" if short else "Serverless"
+    return str(isvc.mode)
+
+
+def ready_cell(isvc: Any) -> Text:
+    if isvc.ready is True and not isvc.failing_revision:
+        return Text("True", style="green")
+    if isvc.ready is True:  # served, but the newest revision never became ready
+        return Text("True!", style="yellow")
+    if isvc.ready is False:
+        return Text("False", style="bold red")
+    return Text("?", style="yellow")
+
+
+def _percent(value: int | None) -> str:
+    return "" if value is None else f"{value}"
+
+
+def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
+    """One table row, in COLUMNS order. Every cell is literal Text."""
+    problems = bool(isvc.problems)
+    prev = short_revision(isvc, isvc.prev_revision) if isvc.prev_revision != isvc.latest_revision else ""
+    latest_style = "yellow" if isvc.latest_percent not in (None, 100) and prev else ""
+    return (
+        literal(isvc.namespace),
+        literal(isvc.name + (" ⚠" if problems else ""), "bold yellow" if problems else "bold"),
+        literal(mode_label(isvc, short=True), "dim" if isvc.is_raw else ""),
+        ready_cell(isvc),
+        literal(prev),
+        literal(short_revision(isvc, isvc.latest_revision)),
+        literal(_percent(isvc.prev_percent) if prev else ""),
+        literal(_percent(isvc.latest_percent), latest_style),
+        literal(age(isvc.created_at, now), "dim"),
+    )
+
+
+def matches(isvc: Any, text: str) -> bool:
+    """The `/` filter: every word must appear in namespace/name, mode or the model URI."""
+    if not text:
+        return True
+    hay = f"{isvc.namespace}/{isvc.name} {mode_label(isvc)} {mode_label(isvc, True)} {isvc.storage_uri or ''}".lower()
+    return all(word in hay for word in text.lower().split())
+
+
+# -- the traffic bar --------------------------------------------------------------------------
+
+def bar(percent: int | None, width: int = BAR_WIDTH) -> str:
+    if percent is None:
+        return EMPTY * width
+    cells = int(round(max(0, min(100, percent)) * width / 100))
+    if percent > 0 and cells == 0:
+        cells = 1  # a 1% canary is still visible
+    return FULL * cells + EMPTY * (width - cells)
+
+
+def traffic_bar(isvc: Any, width: int = BAR_WIDTH) -> Text:
+    """The served split, one line per revision:
+
+        prev   00001 ████████████████░░░░  80%
+        latest 00002 ████░░░░░░░░░░░░░░░░  20%
+    """
+    text = Text()
+    if isvc.is_raw:
+        text.append("  no traffic split: RawDeployment serves one Deployment, without revisions\n", style="dim")
+        return text
+    if not isvc.traffic:
+        text.append("  no traffic reported in status yet\n", style="yellow")
+        return text
+    lines: list[tuple[str, str | None, int | None, str]] = []
+    if isvc.prev_revision and isvc.prev_revision != isvc.latest_revision:
+        lines.append(("prev", isvc.prev_revision, isvc.prev_percent, "blue"))
+    if isvc.latest_revision:
+        lines.append(("latest", isvc.latest_revision, isvc.latest_percent,
+                      "magenta" if lines else "green"))
+    seen = {rev for _, rev, _, _ in lines}
+    for target in isvc.traffic:  # anything else the status lists (tags, stray revisions)
+        if target.revision not in seen:
+            lines.append((target.tag or "other", target.revision, target.percent, "yellow"))
+            seen.add(target.revision)
+    for label, revision, percent, style in lines:
+        text.append(f"  {label:<6} ", style="dim")
+        text.append(f"{short_revision(isvc, revision):<6}", style="bold")
+        text.append(bar(percent, width), style=style)
+        text.append(f" {'?' if percent is None else percent:>3}%\n", style="bold" if label == "latest" else "")
+    return text
+
+
+# -- the detail view --------------------------------------------------------------------------
+
+def _section(text: Text, title: str) -> None:
+    text.append(f"\n{title}\n", style="bold underline")
+
+
+def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str | None = None) -> Text:
+    """Everything about one InferenceService. `catalog` maps storage URI -> (model, version) or
+    an error string / None while unknown."""
+    text = Text()
+    text.append(f"{isvc.namespace}/{isvc.name}", style="bold")
+    text.append(f"  {mode_label(isvc)}", style="dim")
+    if isvc.resource_version:
+        text.append(f" · rv {isvc.resource_version}", style="dim")
+    text.append("\n")
+    if last_result:
+        text.append(f"  {last_result}\n", style="green")
+    text.append_text(traffic_bar(isvc))
+    if not isvc.is_raw:
+        spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
+        text.append("  spec canaryTrafficPercent: ", style="dim")
+        text.append(spec + "\n")
+    elif isvc.canary_traffic_percent is not None:
+        text.append(f"  spec canaryTrafficPercent {isvc.canary_traffic_percent} is ignored in this mode\n",
+                    style="yellow")
+
+    cannot = cannot_lines(isvc)
+    if cannot:
+        _section(text, "What actions cannot do here")
+        for line in cannot:
+            text.append(f"  • {line}\n", style="magenta")
+
+    _section(text, "Model")
+    if isvc.storage_uri:
+        text.append("  storageUri ", style="dim")
+        text.append(isvc.storage_uri + "\n")
+        found = (catalog or {}).get(isvc.storage_uri)
+        if found is None:
+            text.append("  catalog    looking up…\n", style="dim")
+        elif isinstance(found, tuple):
+            text.append("  catalog    ", style="dim")
+            text.append(f"{found[0]} v{found[1]}", style="bold cyan")
+            text.append("  (c: open in the catalog)\n", style="dim")
+        else:
+            text.append(f"  catalog    {found}\n", style="yellow")
+    else:
+        text.append("  no storageUri in the predictor spec\n", style="yellow")
+
+    _section(text, "Revisions")
+    revisions = rollouts.revisions(isvc)
+    if not revisions:
+        text.append("  none reported\n", style="dim")
+    for revision in revisions:
+        name = short_revision(isvc, revision["name"])
+        text.append(f"  {name:<8}", style="bold")
+        percent = revision.get("percent")
+        text.append(f"{'' if percent is None else str(percent) + '%':>5} ")
+        if revision.get("ready") is False:
+            text.append("NOT READY ", style="bold red")
+        text.append(", ".join(revision["roles"]) + "\n", style="dim")
+
+    _section(text, "Conditions")
+    if not isvc.conditions:
+        text.append("  none reported\n", style="dim")
+    for condition in isvc.conditions:
+        mark, style = {"True": ("✓", "green"), "False": ("✗", "bold red")}.get(condition.status, ("?", "yellow"))
+        text.append(f"  {mark} ", style=style)
+        text.append(condition.type)
+        if condition.reason:
+            text.append(f" {condition.reason}", style=style)
+        text.append("\n")
+        if condition.message and condition.status != "True":
+            text.append(f"      {condition.message}\n", style="dim")
+
+    if isvc.problems:
+        _section(text, "Problems with this object")
+        for problem in isvc.problems:
+            text.append(f"  ⚠ {problem}\n", style="yellow")
+    return text
+
+
+def cannot_lines(isvc: Any) -> list[str]:
+    """What the actions cannot do on this InferenceService, in words (console/rollouts.py)."""
+    lines: list[str] = []
+    refusal = rollouts.canary_refusal(isvc)
+    if refusal:
+        lines.append(refusal)
+        return lines
+    if isvc.failing_revision:
+        lines.append(f"revision {short_revision(isvc, isvc.latest_created_revision)} is not ready: it takes no "
+                     f"traffic whatever the percentage (KServe routes to the latest ready revision)")
+    if rollouts.has_canary_revision(isvc):
+        lines.append("r (roll back) " + rollouts.ROLLBACK_NOTE)
+    else:
+        lines.append("no canary running: +/-/p/o/r have nothing to steer; n starts one")
+    return lines
+
+
+# -- the canary health panel ------------------------------------------------------------------
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value * 100:.2f}%"
+
+
+def _ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value * 1000:.0f} ms"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def health(verdict: Any, isvc: Any) -> Text:
+    """Canary against stable: the verdict, the figures side by side, top drifting features."""
+    text = Text()
+    style = {"healthy": "bold green", "failing": "bold red"}.get(verdict.status, "bold yellow")
+    text.append("verdict ", style="dim")
+    text.append(verdict.text.upper() if verdict.status == "failing" else verdict.text, style=style)
+    text.append("\n")
+    if verdict.reason:
+        text.append(f"{verdict.reason}\n", style="dim")
+    canary, stable = verdict.canary, verdict.stable
+    columns = [h for h in (canary, stable) if h is not None]
+    if columns:
+        text.append(f"\n{'':<9}")
+        for h in columns:
+            text.append(f"{h.role or 'canary':>10}", style="bold")
+        text.append("\n")
+        rows: Iterable[tuple[str, Any]] = (
+            ("revision", lambda h: short_revision(isvc, h.revision)),
+            ("traffic", lambda h: "n/a" if h.traffic_percent is None else f"{h.traffic_percent}%"),
+            ("success", lambda h: _pct(h.success_rate)),
+            ("p50", lambda h: _ms(h.p50_seconds)),
+            ("p99", lambda h: _ms(h.p99_seconds)),
+            ("req/s", lambda h: _num(h.request_rate, 2)),
+            ("requests", lambda h: _num(h.requests)),
+        )
+        for label, get in rows:
+            text.append(f"{label:<9}", style="dim")
+            for h in columns:
+                text.append(f"{get(h):>10}")
+            text.append("\n")
+    if verdict.checks:
+        text.append("\n")
+        for check in verdict.checks:
+            mark, mstyle = {True: ("✓", "green"), False: ("✗", "bold red")}.get(check.passed, ("?", "yellow"))
+            text.append(f"{mark} ", style=mstyle)
+            text.append(f"{check.text}\n")
+    if verdict.top_drift:
+        text.append("\ntop drift (PSI vs stable)\n", style="bold")
+        for feature in verdict.top_drift:
+            dstyle = {"drift": "bold red", "warn": "yellow"}.get(feature.status, "")
+            psi = "n/a" if feature.psi is None else f"{feature.psi:.3f}"
+            text.append(f"  {feature.feature[:14]:<14} {psi:>6} ", style="")
+            text.append(f"{feature.status}\n", style=dstyle)
+            if feature.live_count is not None and feature.reference_count is not None:
+                text.append(f"    n={feature.live_count:.0f}/{feature.reference_count:.0f}"
+                            f" floor {feature.noise_floor or 0:.3f}\n", style="dim")
+    elif canary is not None and stable is not None:
+        text.append("\nno feature drift data for this pair\n", style="dim")
+    return text

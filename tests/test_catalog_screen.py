@@ -1,0 +1,260 @@
+"""The catalog screen, driven with the keyboard as a person would, on a real SQLite catalog."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from adapters.catalog import Catalog
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+from console.demo_catalog import build_demo_catalog
+from screens.catalog import CatalogScreen, CompareScreen
+from screens.confirm import ConfirmChangeScreen
+
+FROZEN = 1_795_000_000.0  # 2026-11-18
+
+
+@pytest.fixture(scope="module")
+def demo_catalog_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "catalog.db"
+    build_demo_catalog(path)
+    return path
+
+
+@pytest.fixture
+def catalog_file(demo_catalog_file, tmp_path) -> Path:
+    """A private copy, so that alias changes in one test do not leak into another."""
+    path = tmp_path / "catalog.db"
+    shutil.copy(demo_catalog_file, path)
+    return path
+
+
+def make_app(catalog: Path, tmp_path: Path, *, read_only: bool = False) -> MlopsConsole:
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db", read_only=read_only)
+    return MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the screen did not reach the expected state in time")
+
+
+def models_table(app) -> DataTable:
+    return app.screen.query_one("#models", DataTable)
+
+
+def versions_table(app) -> DataTable:
+    return app.screen.query_one("#versions", DataTable)
+
+
+def row_keys(table: DataTable) -> list[str]:
+    return [row.key.value for row in table.ordered_rows]
+
+
+async def loaded(pilot, app) -> None:
+    await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen) and models_table(app).row_count > 0
+                   and versions_table(app).row_count > 0)
+
+
+async def test_filter_narrows_as_you_type_and_keys_work_from_the_first_frame(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        assert len(row_keys(models_table(app))) == 12
+        # Typing without "/" does not reach the filter: "s" sorts, it is not text.
+        await pilot.press("s")
+        assert app.screen.query_one("#catalog-filter", Input).value == ""
+        await pilot.press("slash", "f", "r")
+        await wait_for(pilot, lambda: len(row_keys(models_table(app))) < 12)
+        narrowed = row_keys(models_table(app))
+        assert "fraud-detector" in narrowed and "credit-risk" not in narrowed
+        await pilot.press("a", "u", "d")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+        await pilot.press("enter")  # leaves the filter; now keys are commands again
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.current_mode == "pipelines")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "catalog")
+        assert app.screen.query_one("#catalog-filter", Input).value == "fraud"
+
+
+async def test_version_detail_shows_user_text_literally(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"ranker[v", "enter")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["ranker[v2]"])
+        await wait_for(pilot, lambda: "ranker[v2]" in str(app.screen.query_one("#detail-body", Static).render()))
+        detail = str(app.screen.query_one("#detail-body", Static).render())
+        assert "[b]do not[/b]" in detail and "[red]beta[/red]" in detail
+        assert "[experimental]" in detail
+
+
+async def test_compare_two_versions_colours_better_and_worse(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("slash", *"fraud-detector", "enter")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+        await wait_for(pilot, lambda: versions_table(app).row_count == 40)
+        await pilot.press("tab")  # to the versions table
+        assert app.focused is versions_table(app)
+        await pilot.press("c", "down", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        first, second = compare.a, compare.b
+        assert (first.version, second.version) == ("40", "39")
+        table = compare.query_one("#compare", DataTable)
+        rows = {str(table.get_row_at(i)[0]): table.get_row_at(i) for i in range(table.row_count)}
+        metric_rows = {k: v for k, v in rows.items() if k.startswith("metric ")}
+        assert metric_rows, "metrics are compared"
+        for label, (_, a, b, delta) in metric_rows.items():
+            name = label.removeprefix("metric ")
+            va, vb = float(str(a)), float(str(b))
+            if va == vb:
+                continue
+            lower_better = any(w in name for w in ("loss", "error", "rmse", "mae"))
+            better = vb < va if lower_better else vb > va
+            assert ("green" if better else "red") in str(b.style), label
+        params = [k for k in rows if k.startswith("param ")]
+        assert params, "hyperparameters are compared"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))
+
+
+async def move_alias(pilot, app, reason: str | None) -> ConfirmChangeScreen:
+    await pilot.press("slash", *"fraud-detector", "enter")
+    await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+    await wait_for(pilot, lambda: versions_table(app).row_count == 40)
+    await pilot.press("tab", "a")  # newest version (40) is selected
+    await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+    assert app.screen.query_one("#alias-name", Input).value == "production"
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen))
+    confirm = app.screen
+    assert confirm.change.lines == ["fraud-detector alias production: 39 -> 40"]
+    assert app.focused.id == "confirm-cancel"  # cancel is the default
+    if reason is None:
+        await pilot.press("enter")
+    else:
+        await pilot.press("shift+tab", *reason, "enter")
+    return confirm
+
+
+async def test_alias_move_is_confirmed_applied_and_audited(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await move_alias(pilot, app, "promote v40 after review")
+        await wait_for(pilot, lambda: app.ctx.audit.list())
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))
+    [row] = app.ctx.audit.list()
+    assert (row.action, row.target, row.outcome) == ("catalog.set_alias", "fraud-detector@production", "applied")
+    assert row.reason == "promote v40 after review"
+    assert row.before["version"] == "39" and row.after["version"] == "40"
+    catalog = Catalog(catalog_file)
+    assert catalog.aliases("fraud-detector")["production"] == "40"
+    catalog.close()
+
+
+async def test_alias_cancel_changes_nothing_but_is_audited(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await move_alias(pilot, app, None)
+        await wait_for(pilot, lambda: app.ctx.audit.list())
+    assert [row.outcome for row in app.ctx.audit.list()] == ["cancelled"]
+    catalog = Catalog(catalog_file)
+    assert catalog.aliases("fraud-detector")["production"] == "39"
+    catalog.close()
+
+
+async def test_read_only_refuses_alias_change_and_shows_the_lock(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        assert "READ-ONLY" in str(app.screen.query_one("StatusHeader").render())
+        await pilot.press("tab", "a")
+        await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.ctx.audit.list())
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmChangeScreen)
+    [row] = app.ctx.audit.list()
+    assert row.outcome == "refused: read-only"
+
+
+async def test_corrupt_catalog_is_a_panel_state_not_a_crash(tmp_path):
+    bad = tmp_path / "catalog.db"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    app = make_app(bad, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "unavailable" in str(app.screen.query_one("#detail-body", Static).render()))
+        assert str(bad) in str(app.screen.query_one("#detail-body", Static).render())
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "rollouts")
+    assert bad.read_bytes() == b"this is not a database at all" * 100
+
+
+async def test_help_lists_every_key_of_the_screen(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        text = str(app.screen.query_one("#help-body Static", Static).render())
+        for binding in CatalogScreen.BINDINGS:
+            assert binding.description in text
+        for name in ("Catalog", "Pipelines", "Rollouts", "Drift", "Quit"):
+            assert name in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen))
+
+
+def snapshot_app(catalog_file, tmp_path):
+    """The header shows the catalog path, so snapshots use one fixed path."""
+    fixed = Path(tempfile.gettempdir()) / "mlops-console-snapshots" / "catalog.db"
+    fixed.parent.mkdir(exist_ok=True)
+    shutil.copy(catalog_file, fixed)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{fixed}{suffix}").unlink(missing_ok=True)
+    return make_app(fixed, tmp_path)
+
+
+async def _settle(pilot) -> None:
+    app = pilot.app
+    await loaded(pilot, app)
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+def test_snapshot_catalog_80x24(snap_compare, catalog_file, tmp_path):
+    assert snap_compare(snapshot_app(catalog_file, tmp_path), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_snapshot_catalog_filtered_120x35(snap_compare, catalog_file, tmp_path):
+    async def run_before(pilot):
+        await _settle(pilot)
+        await pilot.press("slash", *"fraud", "enter")
+        await wait_for(pilot, lambda: row_keys(models_table(pilot.app)) == ["fraud-detector"])
+        await wait_for(pilot, lambda: versions_table(pilot.app).row_count == 40)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+
+    assert snap_compare(snapshot_app(catalog_file, tmp_path), terminal_size=(120, 35), run_before=run_before)
+
+
+def test_snapshot_help(snap_compare, catalog_file, tmp_path):
+    async def run_before(pilot):
+        await _settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+
+    assert snap_compare(snapshot_app(catalog_file, tmp_path), terminal_size=(80, 24), run_before=run_before)
