@@ -63,7 +63,9 @@ class RunAction:
         lines, notes, after_state = self.describe(run)
         return Change(kind=self.kind, target=self.target, before=_summary(run),
                       after={**_summary(run), "state": after_state, "finished_at": None},
-                      lines=lines, notes=notes, precondition=f"state {run.state}")
+                      lines=lines, notes=notes + ["KFP has no server-side dry run: the run's state is checked "
+                                                  "again just before applying"],
+                      precondition=f"run still {run.state}")
 
     def describe(self, run: Run) -> tuple[list[str], list[str], str]:
         raise NotImplementedError

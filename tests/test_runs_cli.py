@@ -201,3 +201,29 @@ def test_read_only_refuses(fresh, capsys):
 def test_experiments_command(kfp, capsys):
     rows = run_json(capsys, "runs", "experiments", "--json")
     assert {"payments-training", "recsys-training"} <= {r["display_name"] for r in rows}
+
+
+def test_actions_refuse_a_run_that_moved_on_since_the_plan(fresh, tmp_path):
+    from adapters.errors import Conflict, InvalidInput
+    from adapters.pipelines import PipelinesClient
+    from console.actions import ActionPath
+    from console.pipeline_actions import RetryRun, TerminateRun
+
+    journal = AuditJournal(tmp_path / "audit2.db")
+    path = ActionPath(journal, read_only=False)
+    with PipelinesClient(fresh.base_url) as client:
+        target = next(r for r in client.iter_runs(state="RUNNING") if "product-embedder" in r.display_name)
+        action = TerminateRun(client, target.run_id)
+        change = path.prepare(action, "stop it")
+        assert change.before["state"] == "RUNNING" and change.after["state"] == "CANCELED"
+        assert any("RUNNING -> CANCELING -> CANCELED" in line for line in change.lines)
+        client.terminate_run(target.run_id)  # someone else was quicker
+        with pytest.raises(Conflict, match="changed since you looked"):
+            path.execute(action, change, "stop it")
+        assert journal.list(limit=1)[0].outcome == "failed: conflict"
+        finished = next(iter(client.iter_runs(state="SUCCEEDED")))
+        with pytest.raises(InvalidInput, match="only a FAILED or CANCELED run can be retried"):
+            path.prepare(RetryRun(client, finished.run_id), "why not")
+        with pytest.raises(InvalidInput, match="not valid"):
+            path.prepare(RetryRun(client, "a/b"), "bad id")
+    journal.close()
