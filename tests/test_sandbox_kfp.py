@@ -150,6 +150,8 @@ def test_experiment_and_namespace_scopes(http):
     assert in_exp and all(r["experiment_id"] == recsys["experiment_id"] for r in in_exp)
     in_ns, _ = all_runs(http, namespace="recsys")
     assert {r["run_id"] for r in in_ns} == {r["run_id"] for r in in_exp}
+    by_key, _ = all_runs(http, filter=flt({"key": "namespace", "operation": "EQUALS", "string_value": "recsys"}))
+    assert {r["run_id"] for r in by_key} == {r["run_id"] for r in in_exp}
     one = http.get(f"/experiments/{recsys['experiment_id']}").json()
     assert one["display_name"] == "recsys-training" and one["namespace"] == "recsys"
     missing = http.get("/experiments/nope")

@@ -619,6 +619,7 @@ class World:
             "scheduled_at": lambda r: r.created_at,
             "finished_at": lambda r: r.finished_at(now) or 0.0,
             "pipeline_version_id": lambda r: r.pipeline_version_id,
+            "namespace": lambda r: self.experiments[r.experiment_id].namespace,
         }.get(key)
 
     def _experiment_fields(self, key: str, now: float) -> Callable[[Experiment], Any] | None:
