@@ -55,9 +55,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     #isvcs { height: 2fr; min-height: 5; border: round $primary 50%; }
     #isvcs:focus { border: round $accent; }
     #rollouts-lower { height: 3fr; }
-    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; }
+    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
     #isvc-detail:focus { border: round $accent; }
-    #isvc-health { width: 36; border: round $primary 50%; padding: 0 1; }
+    #isvc-health { width: 36; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
     #isvc-health:focus { border: round $accent; }
     #rollouts-status { height: 1; padding: 0 1; }
     """
@@ -158,6 +158,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             table.add_column(label, key=key)
         table.focus()
         self._resume()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_detail)
 
     def on_screen_resume(self) -> None:
         self._resume()
@@ -382,7 +385,10 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         if isvc.storage_uri and isvc.storage_uri not in self._catalog and isvc.storage_uri not in self._catalog_pending:
             self._catalog_pending.add(isvc.storage_uri)
             self._lookup_catalog(isvc.storage_uri)
-        body.update(render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key)))
+        width = self.query_one("#isvc-detail").scrollable_content_region.width
+        bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
+        body.update(render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
+                                  bar_width=bar_width))
         self.query_one("#isvc-detail").border_title = f"Detail · {isvc.key}"
 
     @work(thread=True, group="rollouts-catalog", exit_on_error=False)

@@ -104,11 +104,21 @@ def _percent(value: int | None) -> str:
     return "" if value is None else f"{value}"
 
 
+def served_percent(isvc: Any, revision: str | None) -> int | None:
+    """The share a revision serves in total (status traffic may list one revision twice, e.g. as
+    both "latest" and "prev" while the newest revision is not ready)."""
+    if not revision:
+        return None
+    shares = [t.percent for t in isvc.traffic if t.revision == revision and t.percent is not None]
+    return sum(shares) if shares else None
+
+
 def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
     """One table row, in COLUMNS order. Every cell is literal Text."""
     problems = bool(isvc.problems)
     prev = short_revision(isvc, isvc.prev_revision) if isvc.prev_revision != isvc.latest_revision else ""
-    latest_style = "yellow" if isvc.latest_percent not in (None, 100) and prev else ""
+    latest_percent = isvc.latest_percent if prev else served_percent(isvc, isvc.latest_revision)
+    latest_style = "yellow" if latest_percent not in (None, 100) and prev else ""
     return (
         literal(isvc.namespace),
         literal(isvc.name + (" ⚠" if problems else ""), "bold yellow" if problems else "bold"),
@@ -117,7 +127,7 @@ def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
         literal(prev),
         literal(short_revision(isvc, isvc.latest_revision)),
         literal(_percent(isvc.prev_percent) if prev else ""),
-        literal(_percent(isvc.latest_percent), latest_style),
+        literal(_percent(latest_percent), latest_style),
         literal(age(isvc.created_at, now), "dim"),
     )
 
@@ -158,8 +168,8 @@ def traffic_bar(isvc: Any, width: int = BAR_WIDTH) -> Text:
     if isvc.prev_revision and isvc.prev_revision != isvc.latest_revision:
         lines.append(("prev", isvc.prev_revision, isvc.prev_percent, "blue"))
     if isvc.latest_revision:
-        lines.append(("latest", isvc.latest_revision, isvc.latest_percent,
-                      "magenta" if lines else "green"))
+        percent = isvc.latest_percent if lines else served_percent(isvc, isvc.latest_revision)
+        lines.append(("latest", isvc.latest_revision, percent, "magenta" if lines else "green"))
     seen = {rev for _, rev, _, _ in lines}
     for target in isvc.traffic:  # anything else the status lists (tags, stray revisions)
         if target.revision not in seen:
@@ -179,18 +189,19 @@ def _section(text: Text, title: str) -> None:
     text.append(f"\n{title}\n", style="bold underline")
 
 
-def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str | None = None) -> Text:
+def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str | None = None,
+           bar_width: int = BAR_WIDTH) -> Text:
     """Everything about one InferenceService. `catalog` maps storage URI -> (model, version) or
     an error string / None while unknown."""
     text = Text()
-    text.append(f"{isvc.namespace}/{isvc.name}", style="bold")
+    text.append(f"{isvc.namespace}/{isvc.name}\n", style="bold")
     text.append(f"  {mode_label(isvc)}", style="dim")
     if isvc.resource_version:
-        text.append(f" · rv {isvc.resource_version}", style="dim")
+        text.append(f" · resourceVersion {isvc.resource_version}", style="dim")
     text.append("\n")
     if last_result:
         text.append(f"  {last_result}\n", style="green")
-    text.append_text(traffic_bar(isvc))
+    text.append_text(traffic_bar(isvc, bar_width))
     if not isvc.is_raw:
         spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
         text.append("  spec canaryTrafficPercent: ", style="dim")
