@@ -207,3 +207,15 @@ def test_a_rollback_shows_in_prometheus(live):
         assert wait_until(canary_idle, timeout=20, interval=0.5)
     finally:
         cluster.set_canary_percent("fraud", "fraud-detector", 20)
+
+
+def test_two_traffic_entries_naming_one_revision_are_one_series():
+    from console.sandbox.metrics_model import revision_specs
+
+    isvc = FakeCluster().inference_services()[1]  # fraud/credit-risk, one revision at 100%
+    traffic = isvc["status"]["components"]["predictor"]["traffic"]
+    rev = traffic[0]["revisionName"]
+    traffic[:] = [{"revisionName": rev, "percent": 10, "latestRevision": True},
+                  {"revisionName": rev, "percent": 90, "latestRevision": False, "tag": "prev"}]
+    specs = revision_specs([isvc])
+    assert len(specs) == 1 and specs[0].percent == 100 and specs[0].rate == pytest.approx(4.0)

@@ -127,7 +127,24 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
                 latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if story_latest else 1.0),
                 rate=total_rate * float(t.get("percent") or 0) / 100.0,
             ))
-    return out
+    return _merge_duplicates(out)
+
+
+def _merge_duplicates(specs: list[RevisionSpec]) -> list[RevisionSpec]:
+    """One spec per revision. Two traffic entries can name the same revision (a canary whose new
+    revision never became ready: the latest and prev entries both point at the old one); the
+    revision then takes both shares and keeps serving what the non-latest entry says."""
+    merged: dict[tuple[str, str, str], RevisionSpec] = {}
+    for spec in specs:
+        seen = merged.get(spec.key)
+        if seen is None:
+            merged[spec.key] = spec
+            continue
+        keep = seen if not seen.latest else spec
+        merged[spec.key] = RevisionSpec(keep.namespace, keep.isvc, keep.revision, keep.model, keep.version,
+                                        seen.percent + spec.percent, keep.latest, keep.error_rate,
+                                        keep.latency_median, seen.rate + spec.rate)
+    return list(merged.values())
 
 
 def feature_shares(feature: demo_data.Feature, shift_sigmas: float) -> tuple[list[float], list[float]]:
