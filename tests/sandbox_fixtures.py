@@ -1,0 +1,75 @@
+"""Helpers for tests that need the sandbox Kubernetes API over real sockets.
+
+    from sandbox_fixtures import kube_sandbox  # module-scoped fixture
+    def test_x(kube_sandbox): ...
+
+or build your own:  sb = start_kube_sandbox(path, ready_delay=0.05); ...; sb.stop()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from console.sandbox.runner import Sandbox
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+CRD = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "kserve_inferenceservices.crd.yaml"
+
+
+def start_kube_sandbox(state_dir: Path, **kwargs) -> Sandbox:
+    """A sandbox with only the Kubernetes API (no catalog, KFP, Prometheus), started."""
+    opts = dict(prometheus=False, kfp=False, catalog=False, ready_delay=0.05, bookmark_interval=0.2)
+    opts.update(kwargs)
+    sb = Sandbox(state_dir, **opts)
+    sb.start()
+    return sb
+
+
+@pytest.fixture(scope="module")
+def kube_sandbox(tmp_path_factory):
+    sb = start_kube_sandbox(tmp_path_factory.mktemp("kube-sandbox"))
+    yield sb
+    sb.stop()
+
+
+def kubectl(sb: Sandbox, *args: str, input: str | None = None, context: str | None = None,
+            check: bool = False, timeout: float = 30) -> subprocess.CompletedProcess:
+    if not os.path.exists(KUBECTL):
+        pytest.skip("kubectl is not installed")
+    cmd = [KUBECTL, *(["--context", context] if context else []), *args]
+    res = subprocess.run(cmd, env=sb.kubectl_env(), capture_output=True, text=True, input=input, timeout=timeout)
+    if check and res.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed ({res.returncode}): {res.stderr}")
+    return res
+
+
+def api_client(sb: Sandbox, context: str = "sandbox-admin"):
+    """An official `kubernetes` ApiClient for a sandbox context (the global config is left alone)."""
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=str(sb.kubeconfig_path), context=context)
+
+
+def wait_until(fn, timeout: float = 5.0, interval: float = 0.02):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not reached in {timeout}s (last value: {last!r})")
+
+
+def split_of(obj: dict) -> dict[str, int]:
+    """{revisionName: percent} from status.components.predictor.traffic (summed per revision)."""
+    out: dict[str, int] = {}
+    for t in ((obj.get("status") or {}).get("components") or {}).get("predictor", {}).get("traffic") or []:
+        out[t["revisionName"]] = out.get(t["revisionName"], 0) + t["percent"]
+    return out
