@@ -108,6 +108,12 @@ class Target:
         return (self.namespace, self.name)
 
 
+def short_revision(revision: str, name: str) -> str:
+    """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
+    prefix = f"{name}-predictor-"
+    return "…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision
+
+
 def choose_model(models: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
     """The first model with metrics, preferring one with a canary (two or more revisions)."""
     for ns, name, revs in models:
@@ -239,8 +245,7 @@ class DriftScreen(Screen):
     DriftScreen #drift-bottom { height: 1fr; min-height: 8; }
     DriftScreen #drift-chart-pane { width: 3fr; border: round $primary 50%; }
     DriftScreen #drift-chart { height: 1fr; }
-    DriftScreen #drift-legend { height: 1; }
-    DriftScreen #drift-hist { width: 2fr; min-width: 26; border: round $primary 50%; padding: 0 1; }
+    DriftScreen #drift-hist { width: 2fr; min-width: 26; height: 1fr; border: round $primary 50%; }
     DriftScreen #drift-status { height: 1; padding: 0 1; }
     """
 
@@ -290,7 +295,6 @@ class DriftScreen(Screen):
         with Horizontal(id="drift-bottom"):
             with Vertical(id="drift-chart-pane"):
                 yield AnsiChart(id="drift-chart")
-                yield Static("", id="drift-legend", markup=False)
             yield Static("", id="drift-hist", markup=False)
         yield Static("", id="drift-status", markup=False)
         yield Footer()
@@ -487,26 +491,26 @@ class DriftScreen(Screen):
         else:
             text.append(f"{key[0]}/{key[1]}", style="bold")
         if target and target.live_revision:
-            text.append("  live ", style="dim")
-            text.append(target.live_revision)
+            text.append(" · live ", style="dim")
+            text.append(short_revision(target.live_revision, target.name))
             pct = target.traffic.get(target.live_revision)
             if pct is not None:
                 text.append(f" {pct}%", style="cyan")
         report = self.report
         ref = report.reference if report is not None else (self.reference or "auto")
         if report is not None and report.reference == "stable" and report.reference_revision:
-            text.append("  vs stable ", style="dim")
-            text.append(report.reference_revision)
+            text.append(" vs stable ", style="dim")
+            text.append(short_revision(report.reference_revision, target.name if target else ""))
             pct = target.traffic.get(report.reference_revision) if target else None
             if pct is not None:
                 text.append(f" {pct}%", style="cyan")
         elif report is not None:
-            text.append("  vs ", style="dim")
+            text.append(" vs ", style="dim")
             text.append(REFERENCE_WORDS.get(ref, ref))
-        text.append("  window ", style="dim")
+        text.append(" · ", style="dim")
         text.append(self.window, style="bold")
         if report is not None:
-            text.append("  at ", style="dim")
+            text.append(" at ", style="dim")
             text.append(self._clock_text(report.at))
         self.query_one("#drift-context", Static).update(text)
 
@@ -561,7 +565,6 @@ class DriftScreen(Screen):
 
     def _draw_chart(self) -> None:
         chart = self.query_one("#drift-chart", AnsiChart)
-        legend = self.query_one("#drift-legend", Static)
         pane = self.query_one("#drift-chart-pane")
         report = self.report
         names = self._chart_features()
@@ -569,7 +572,7 @@ class DriftScreen(Screen):
             chart.set_drawer(None)
             chart.update(Text(report.message if report is not None and report.message else "no feature selected",
                               style="dim"))
-            legend.update("")
+            pane.border_subtitle = ""
             return
         th = report.thresholds
         series = {n: [(p.t, p.psi) for p in report.series.get(n, [])] for n in names}
@@ -578,9 +581,9 @@ class DriftScreen(Screen):
         markers = list(self.markers)
         chart.set_drawer(lambda w, h: psi_chart(series, width=w, height=h, warn=th.warn, drift=th.drift,
                                                 span=span, markers=markers, floor=floor))
-        legend.update(chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None))
+        pane.border_subtitle = chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None)
         step = report.span[2]
-        pane.border_title = (f"PSI over time · {self.window} windows every {_duration(step)} · "
+        pane.border_title = (f"PSI · {self.window} windows, every {_duration(step)} · "
                              f"updated {self._clock_text(self.updated_at)}")
         has_points = any(v is not None for pts in series.values() for _, v in pts)
         if not has_points:

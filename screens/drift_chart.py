@@ -177,6 +177,8 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
             fig.line(m.t, 1, pixel=pixel(foreground=MARKER_COLOR))
     fig.ruler("x").lim(start, end)
     fig.ruler("y").lim(0.0, top)
+    y_ticks = [0.0, warn, drift] + ([top] if top > drift * 1.15 else [])
+    fig.ruler("y").ticks(y_ticks, [f"{v:.2f}" for v in y_ticks])
     positions, labels = _time_ticks(start, end, width, fmt_time)
     fig.ruler("x").ticks(positions, labels)
     # plotext fills a line's unset background from its white default: drop every background
@@ -186,21 +188,22 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
 
 def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Sequence[Marker],
                  fmt_time: Callable[[float], str] = local_hhmm, with_floor: bool = False) -> Text:
+    """One compact line naming the series, the threshold lines and the rollout markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
-        text.append("━ ", style=SERIES_STYLES[i])
-        text.append(name)
-        text.append("  ")
-    text.append("─ ", style="yellow")
-    text.append(f"warn {warn:g}  ")
-    text.append("─ ", style="red")
-    text.append(f"drift {drift:g}  ")
+        text.append("━", style=SERIES_STYLES[i])
+        text.append(f"{name} ")
+    text.append("─", style="yellow")
+    text.append(f"warn {warn:g} ")
+    text.append("─", style="red")
+    text.append(f"drift {drift:g} ")
     if with_floor:
-        text.append("─ ", style="bright_black")
-        text.append("noise floor  ")
+        text.append("─", style="bright_black")
+        text.append("floor ")
     for m in markers:
-        text.append("│ ", style="magenta")
-        text.append(f"{m.label} {fmt_time(m.t)}  ")
+        text.append("│", style="magenta")
+        text.append(f"{m.label} {fmt_time(m.t)} ")
+    text.rstrip()
     return text
 
 
