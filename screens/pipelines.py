@@ -25,7 +25,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from adapters.errors import ConsoleError, InvalidInput, NotFound
+from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
 from screens.action_flow import ActionFlowMixin
 from screens.header import StatusHeader
 from screens.pipelines_view import (
@@ -140,6 +140,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self._detail_timer: Timer | None = None
         self._filter_timer: Timer | None = None
         self._client: Any = None
+        self._name_width = 0
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.screen_title)
@@ -159,6 +160,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self.query_one("#runs-filter", Input).can_focus = False
         table = self.query_one("#runs", DataTable)
         widths = self._column_widths(self.app.size.width)
+        self._name_width = widths["name"]
         for label, key in COLUMNS:
             table.add_column(label, key=key, width=widths[key])
         table.focus()
@@ -170,7 +172,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     @staticmethod
     def _column_widths(width: int) -> dict[str, int]:
         experiment = 14 if width < 100 else 22
-        fixed = {"state": 11, "experiment": experiment, "started": 11, "duration": 7}
+        fixed = {"state": 11, "experiment": experiment, "started": 11, "duration": 8}
         # border 2, scrollbar 2, one cell of padding on each side of every column
         name = max(12, width - 4 - 2 * len(COLUMNS) - sum(fixed.values()))
         return {**fixed, "name": name}
@@ -184,6 +186,11 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             if wanted and column.width != wanted:
                 column.width = wanted
                 changed = True
+        if widths["name"] != self._name_width:
+            self._name_width = widths["name"]
+            with self.app.batch_update():
+                for run_id, run in self.runs.items():
+                    table.update_cell(run_id, "name", self._cells(run)[1])
         if changed:
             table.refresh(layout=True)
             table._require_update_dimensions = True  # DataTable recomputes its virtual size on idle
@@ -248,7 +255,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def _load_first(self, query: RunQuery, generation: int, want_experiments: bool) -> None:
         try:
             client = self._get_client()
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.Failed("runs", generation, error, retry=False))
             return
         experiments = None
@@ -261,7 +269,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
                     experiments, note = {}, f"experiments unavailable: {error.message}"
             pager = RunPager(client, query)
             runs = pager.next_page(FIRST_PAGE)
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.Failed("runs", generation, error))
             return
         self.post_message(self.RunsPage(generation, pager, runs, False, experiments, note))
@@ -271,7 +280,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         restarts = pager.restarts
         try:
             runs = pager.next_page(PAGE)
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.Failed("more", generation, error))
             return
         note = None
@@ -284,7 +294,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         try:
             client = self._get_client()
             runs, vanished, totals = refresh_runs(client, query, known_active)
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.Failed("refresh", generation, error))
             return
         self.post_message(self.Refreshed(generation, runs, vanished, totals))
@@ -300,7 +311,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         """(worker thread) get one run and the catalog versions it produced."""
         try:
             run = client.get_run(run_id)
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.DetailFailed(run_id, error))
             return
         versions, note = self._versions_of(run_id)
@@ -309,10 +321,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def _versions_of(self, run_id: str) -> tuple[list[ProducedVersion], str | None]:
         try:
             records = self.app.catalog.versions_by_run_id(run_id)
-        except ConsoleError as error:
-            return [], f"catalog: {error.message}"
-        except Exception as error:  # the catalog proxy may be closing
-            return [], f"catalog: {type(error).__name__}"
+        except Exception as exc:  # noqa: BLE001 - the catalog may be unavailable or closing
+            return [], f"catalog: {as_console_error(exc).message}"
         versions = [ProducedVersion(r.model, str(r.version)) for r in records]
         return versions, None if versions else "produced no catalog version"
 
@@ -320,7 +330,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def _fetch_detail(self, run_id: str) -> None:
         try:
             client = self._get_client()
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.DetailFailed(run_id, error))
             return
         self._load_detail_now(client, run_id)
@@ -329,7 +340,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def _find_versions(self, run_id: str) -> None:
         try:
             records = self.app.catalog.versions_by_run_id(run_id)
-        except ConsoleError as error:
+        except Exception as exc:  # noqa: BLE001 - a worker must always answer
+            error = as_console_error(exc)
             self.post_message(self.VersionsFound(run_id, [], error.message))
             return
         self.post_message(self.VersionsFound(run_id, [ProducedVersion(r.model, str(r.version)) for r in records]))
@@ -344,7 +356,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         return clock_dt(self.app.clock())
 
     def _cells(self, run: Any) -> tuple:
-        return row_cells(run, self._experiment_name(run.experiment_id), self._now(), self.query_state.sort_key(run))
+        return row_cells(run, self._experiment_name(run.experiment_id), self._now(), self.query_state.sort_key(run),
+                         self._name_width)
 
     def on_pipelines_screen_runs_page(self, message: RunsPage) -> None:
         if message.generation != self.generation:
@@ -714,6 +727,11 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             return None
 
     def _run_action(self, cls: Any) -> None:
+        from textual.worker import WorkerState
+
+        if any(w.group == "action" and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers):
+            self._set_status("A change is being prepared; wait for its confirmation.")
+            return
         run = self.selected_run()
         if run is None:
             self._set_status("Select a run first.")
@@ -739,6 +757,16 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self._set_status("Select a run first.")
             return
         self._find_versions(run.run_id)
+
+
+def as_console_error(exc: Exception) -> ConsoleError:
+    """Expected failures pass through; a bug becomes a visible state (and a log line), not a stall."""
+    if isinstance(exc, ConsoleError):
+        return exc
+    import logging
+
+    logging.getLogger("mlops-console.pipelines").error("unexpected error in a worker", exc_info=exc)
+    return DataError(f"unexpected {type(exc).__name__}: {exc} (details in the log)")
 
 
 def _duration(run: Any, now: Any) -> str:

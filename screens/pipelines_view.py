@@ -253,10 +253,23 @@ class ProducedVersion:
     version: str
 
 
-def row_cells(run: Run, experiment: str, now: datetime, sort_key: tuple = ()) -> tuple[Text, Text, Text, Text, Text]:
+def middle_truncate(text: str, width: int) -> str:
+    """Shorten a run name in the middle, keeping its tail (a version or a date tells runs apart)."""
+    if width <= 0 or len(text) <= width:
+        return text
+    if width < 8:
+        return text[: width - 1] + "…"
+    tail = max(4, (width - 1) * 2 // 5)
+    head = width - 1 - tail
+    return text[:head] + "…" + text[-tail:]
+
+
+def row_cells(run: Run, experiment: str, now: datetime, sort_key: tuple = (),
+              name_width: int = 0) -> tuple[Text, Text, Text, Text, Text]:
     started = KeyedText(fmt_start(run.created_at), no_wrap=True, overflow="ellipsis")
     started.sort_key = sort_key
-    return (state_text(run.state), literal(run.display_name, "bold" if run.state == "FAILED" else ""),
+    name = middle_truncate(run.display_name, name_width)
+    return (state_text(run.state), literal(name, "bold" if run.state == "FAILED" else ""),
             literal(experiment, "dim"), started, literal(fmt_duration(run.duration(now))))
 
 
@@ -339,13 +352,14 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
 def _task_lines(text: Text, task: Task, depth: int, name_w: int, now: datetime, width: int) -> None:
     icon, style = state_icon(task.state)
     indent = "  " * depth
-    label = (indent + task.display_name)
-    if len(label) > name_w:
-        label = label[: name_w - 1] + "…"
-    head = f"{label:<{name_w}} "
+    label = task.display_name
+    room = max(4, name_w - len(indent))
+    if len(label) > room:
+        label = label[: room - 1] + "…"
     line = Text()
+    line.append(indent)
     line.append(f"{icon} ", style=style)
-    line.append(head)
+    line.append(f"{label:<{room}} ")
     line.append(f"{task.state:<10}", style=style)
     line.append(f" {local(task.start_time, '%H:%M:%S') or '--:--:--'}", style="dim")
     line.append(f" {fmt_duration(task.duration(now)):>7}")
