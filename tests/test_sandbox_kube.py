@@ -494,7 +494,7 @@ def test_stored_objects_validate_against_the_kserve_crd(kube_sandbox):
         pytest.skip("../shared/reference/kserve_inferenceservices.crd.yaml is not present")
     jsonschema = pytest.importorskip("jsonschema")
     yaml = pytest.importorskip("yaml")
-    crd = yaml.safe_load(CRD.read_text())
+    crd = yaml.load(CRD.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     version = next(v for v in crd["spec"]["versions"] if v["name"] == V)
     schema = version["schema"]["openAPIV3Schema"]
     validator = jsonschema.Draft7Validator(schema)
