@@ -1,6 +1,6 @@
 """The one path every mutating action takes (DESIGN section 4), shared by the CLI and the screens.
 
-    validate -> refuse when read-only -> permission check -> plan (read + server-side dry-run)
+    refuse when read-only -> validate -> permission check -> plan (read + server-side dry-run)
     -> show the change and ask for a reason (the caller does this; cancel is the default)
     -> apply with a precondition -> audit row -> result
 
@@ -103,12 +103,13 @@ class ActionPath:
     def prepare(self, action: Action, reason: str | None = None) -> Change:
         """Check the action and plan it. Raises (after writing the audit row) when refused."""
         try:
-            action.validate()
+            # Read-only comes first: it must not depend on a backend being reachable.
             if self.read_only:
                 raise ReadOnly(
                     f"read-only: {action.kind} on {action.target} refused; the console runs read-only "
                     "(--read-only, MLOPS_CONSOLE_READ_ONLY or the config)"
                 )
+            action.validate()
             action.check_permission()
             return action.plan()
         except ConsoleError as error:

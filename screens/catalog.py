@@ -115,6 +115,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         self.metric: str | None = None
         self.marked: tuple[str, str] | None = None
         self._models_generation = 0
+        self.shown_models_generation = 0  # the filter generation on screen (benchmarks wait on it)
         self._versions_generation = 0
         self._models_total = 0
         self._versions_total = 0
@@ -201,6 +202,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
             return  # an older filter's answer
         self._loading_more = False
         self._models_total = page.total
+        self.shown_models_generation = page.generation
         table = self.query_one("#models", DataTable)
         with self.app.batch_update():
             if not message.append:

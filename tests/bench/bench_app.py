@@ -1,0 +1,130 @@
+"""Start-up and catalog-screen benchmarks (issue 2). Not part of the default run:
+
+    .venv/bin/python -m pytest tests/bench/bench_app.py -s -o python_files='bench_*.py'
+
+Every figure is printed next to a baseline measured in the same run, because absolute times on
+these 2-core machines drift by 25% or more.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 5
+
+BARE_APP = """
+import time; t0 = time.perf_counter()
+import asyncio
+from textual.app import App
+from textual.widgets import DataTable, Footer, Static
+class Bare(App):
+    def compose(self):
+        yield Static("bare"); yield DataTable(); yield Footer()
+async def main():
+    app = Bare()
+    async with app.run_test(size=(80, 24)) as pilot:
+        print(time.perf_counter() - t0)
+asyncio.run(main())
+"""
+
+CONSOLE_APP = """
+import time; t0 = time.perf_counter()
+import asyncio, json, resource, statistics, sys
+from pathlib import Path
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+catalog, audit, keys = sys.argv[1], sys.argv[2], sys.argv[3]
+async def main():
+    app = MlopsConsole(Context(Settings(catalog=Path(catalog), audit=Path(audit))), cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        first_frame = time.perf_counter() - t0
+        screen = app.screen
+        models = screen.query_one("#models"); versions = screen.query_one("#versions")
+        while not (models.row_count and versions.row_count):
+            await asyncio.sleep(0.002)
+        opened = time.perf_counter() - t0 - first_frame
+        keystrokes = []
+        await pilot.press("slash")
+        for key in keys:
+            generation = screen._models_generation
+            before = time.perf_counter()
+            await pilot.press(key)
+            while screen.shown_models_generation <= generation:
+                await asyncio.sleep(0.001)
+            await pilot.pause()
+            keystrokes.append(time.perf_counter() - before)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"first_frame": first_frame, "open": opened,
+                          "keystroke_median": statistics.median(keystrokes) if keystrokes else None,
+                          "rss_mb": rss_mb, "rows": models.row_count}))
+asyncio.run(main())
+"""
+
+
+def run(code: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600)
+    if out.returncode:
+        raise AssertionError(out.stderr[-2000:])
+    return out.stdout.strip().splitlines()[-1]
+
+
+def build_catalog(path: Path, versions: int, models: int) -> float:
+    import time
+
+    from adapters.catalog import Catalog
+    from console.demo_catalog import generate_records
+
+    catalog = Catalog(path)
+    start = time.perf_counter()
+    catalog.import_records(generate_records(versions, models, seed=1), source="bench")
+    elapsed = time.perf_counter() - start
+    catalog.close()
+    return elapsed
+
+
+def median_of(code: str, *args: str, key: str | None = None) -> float | dict:
+    results = [run(code, *args) for _ in range(RUNS)]
+    if key is None:
+        return statistics.median(float(r) for r in results)
+    parsed = [json.loads(r) for r in results]
+    return {k: statistics.median(p[k] for p in parsed) for k in parsed[0] if k != "rows" and parsed[0][k] is not None}
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bench")
+    small, large = base / "small.db", base / "large.db"
+    build_catalog(small, 1_000, 12)
+    import_seconds = build_catalog(large, 100_000, 1_000)
+    return small, large, import_seconds, base
+
+
+def test_first_frame_against_bare_textual(catalogs):
+    small, _, _, base = catalogs
+    bare = median_of(BARE_APP)
+    console = median_of(CONSOLE_APP, str(small), str(base / "audit.db"), "", key="first_frame")
+    ratio = console["first_frame"] / bare
+    print(f"\nfirst frame, 1,000-version catalog: {console['first_frame']*1000:.0f} ms; bare Textual app "
+          f"{bare*1000:.0f} ms; ratio {ratio:.2f} (budget <= 1.5)")
+
+
+def test_large_catalog_open_filter_and_memory(catalogs):
+    _, large, import_seconds, base = catalogs
+    figures = median_of(CONSOLE_APP, str(large), str(base / "audit.db"), "fraud", key="first_frame")
+    bare = median_of(BARE_APP)
+    print(f"\n100,000 versions / 1,000 models: import {import_seconds:.1f} s (budget <= 30 s)")
+    print(f"  first frame {figures['first_frame']*1000:.0f} ms (bare Textual {bare*1000:.0f} ms, "
+          f"ratio {figures['first_frame']/bare:.2f})")
+    print(f"  catalog screen filled {figures['open']*1000:.0f} ms after the first frame (budget <= 500 ms)")
+    print(f"  filter keystroke to updated table, median {figures['keystroke_median']*1000:.1f} ms (budget <= 50 ms)")
+    print(f"  max RSS {figures['rss_mb']:.0f} MB (budget <= 150 MB)")
