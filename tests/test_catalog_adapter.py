@@ -115,6 +115,11 @@ def test_import_is_idempotent_and_detects_changes(tmp_path, cat):
     path = write_jsonl(tmp_path / "r.jsonl", records)
     assert cat.import_file(path) == ImportResult(5, 0, 0)
     assert cat.import_file(path) == ImportResult(0, 0, 5)
+    # the same records written differently (an indented array, keys reversed) are unchanged too
+    reordered = tmp_path / "r.json"
+    reordered.write_text(json.dumps([dict(reversed(list(r.items()))) for r in records], indent=4))
+    assert cat.import_file(reordered) == ImportResult(0, 0, 5)
+    assert cat.import_records(records) == ImportResult(0, 0, 5)
     records[2]["metrics"] = {"auc": 0.99}
     records.append(rec("a", "6"))
     write_jsonl(path, records)
