@@ -774,7 +774,7 @@ class _Handler(BaseHTTPRequestHandler):
         return lambda o: lab(o) and fld(o)
 
     def _list(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None):
-        items, rv = api.cluster.list(rt.plural, ns)
+        items, rv = api.cluster.snapshot(rt.plural, ns)  # read-only: serialised, never changed
         keep = self._filters(req)
         items = [o for o in items if keep(o)]
         meta: dict = {"resourceVersion": str(rv)}
@@ -800,8 +800,9 @@ class _Handler(BaseHTTPRequestHandler):
             table = to_table(rt, items, str(rv), req.q("includeObject") or "Metadata")
             table["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
             return self._send_obj(200, table)
-        return self._send_obj(200, {"apiVersion": rt.api_version, "kind": f"{rt.kind}List", "metadata": meta,
-                                    "items": items})
+        head = dumps({"apiVersion": rt.api_version, "kind": f"{rt.kind}List", "metadata": meta})[:-1]
+        data = head + b',"items":[' + b",".join(api.cluster.encoded(o) for o in items) + b"]}"
+        return self._send(200, data)
 
     def _client_gone(self) -> bool:
         try:
@@ -849,7 +850,10 @@ class _Handler(BaseHTTPRequestHandler):
             if as_table and type_ in ("ADDED", "MODIFIED", "DELETED"):
                 obj = to_table(rt, [obj], None, include, columns=first)
                 first = False
-            data = dumps({"type": type_, "object": obj}) + b"\n"
+            if type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table:
+                data = b'{"type":"' + type_.encode() + b'","object":' + api.cluster.encoded(obj) + b"}\n"
+            else:
+                data = dumps({"type": type_, "object": obj}) + b"\n"
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
@@ -861,7 +865,7 @@ class _Handler(BaseHTTPRequestHandler):
                                     stop=lambda: stopping.is_set() or self._client_gone())
             initial_count = None
             if initial_end:
-                initial_count = len([o for o in api.cluster.list(rt.plural, ns)[0]])
+                initial_count = len(api.cluster.snapshot(rt.plural, ns)[0])
             seen = 0
             for type_, obj in gen:
                 if type_ == "BOOKMARK":

@@ -186,6 +186,7 @@ class ClusterState:
         self._watch_epoch = 0
         self._closed = False
         self._listeners: list[Callable[[Event], None]] = []
+        self._encoded: dict[tuple[str, str, str], bytes] = {}
         self.faults = Faults()
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -235,6 +236,29 @@ class ClusterState:
             items = [copy.deepcopy(o) for (r, ns, _), o in sorted(self._objects.items())
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
+
+    def snapshot(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+        """Like list(), without copies: the stored objects themselves. Read them, never mutate them
+        (the store replaces objects on every write and never changes one in place)."""
+        rt = RESOURCES[resource]
+        with self._lock:
+            items = [o for (r, ns, _), o in sorted(self._objects.items())
+                     if r == rt.plural and (namespace is None or ns == namespace)]
+            return items, self._rv
+
+    def encoded(self, obj: dict) -> bytes:
+        """The JSON of a stored object (from snapshot()), cached until the object changes."""
+        meta = obj["metadata"]
+        rt = next(r for r in RESOURCES.values() if r.kind == obj.get("kind"))
+        key = self._key(rt, meta.get("namespace"), meta["name"])
+        with self._lock:
+            cached = self._encoded.get(key)
+            if cached is not None and self._objects.get(key) is obj:
+                return cached
+            data = dumps(obj)
+            if self._objects.get(key) is obj:
+                self._encoded[key] = data
+            return data
 
     def inference_services(self, namespace: str | None = None) -> list[dict]:
         return self.list("inferenceservices", namespace)[0]
@@ -289,7 +313,7 @@ class ClusterState:
                 return obj
             meta["resourceVersion"] = str(self._next_rv())
             self._objects[key] = obj
-            ev = self._record("ADDED", rt, namespace or "", copy.deepcopy(obj))
+            ev = self._record("ADDED", rt, namespace or "", obj)
         self._notify(ev)
         return copy.deepcopy(obj)
 
@@ -344,7 +368,8 @@ class ClusterState:
                 return new
             new["metadata"]["resourceVersion"] = str(self._next_rv())
             self._objects[key] = new
-            ev = self._record("MODIFIED", rt, namespace or "", copy.deepcopy(new))
+            self._encoded.pop(key, None)
+            ev = self._record("MODIFIED", rt, namespace or "", new)
         self._notify(ev)
         return copy.deepcopy(new)
 
@@ -392,7 +417,8 @@ class ClusterState:
             del self._objects[key]
             gone = copy.deepcopy(current)
             gone["metadata"]["resourceVersion"] = str(self._next_rv())
-            ev = self._record("DELETED", rt, namespace or "", copy.deepcopy(gone))
+            ev = self._record("DELETED", rt, namespace or "", gone)
+            self._encoded.pop(key, None)
         self._notify(ev)
         return gone
 
@@ -470,7 +496,7 @@ class ClusterState:
         with self._lock:
             epoch = self._watch_epoch
             if since is None:
-                items, last = self.list(resource, namespace)
+                items, last = self.snapshot(resource, namespace)
                 initial = items
             else:
                 initial = []
