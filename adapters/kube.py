@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
@@ -625,7 +626,14 @@ class KubeClient:
         api = self._custom()
         rv = resource_version
         stop = stop_event or threading.Event()
+        empty_streams = 0  # streams that ended at once with nothing in them, in a row
         while not stop.is_set():
+            if empty_streams >= 3:
+                raise BackendUnavailable(
+                    f"{self._where()} keeps ending the watch of {PLURAL} without sending anything; "
+                    f"is a proxy in the way? retry later")
+            opened = time.monotonic()
+            got_line = False
             kwargs = dict(watch=True, allow_watch_bookmarks=True, timeout_seconds=int(server_timeout))
             if rv:
                 kwargs["resource_version"] = str(rv)
@@ -648,6 +656,7 @@ class KubeClient:
                         line, buffer = buffer.split(b"\n", 1)
                         if not line.strip():
                             continue
+                        got_line = True
                         event = self._decode_event(line, namespace)
                         if event is None:
                             continue
@@ -667,7 +676,16 @@ class KubeClient:
                 # Silent for idle_timeout: check stop, then resume from rv. A dropped
                 # connection is resumed too; if the server is gone the reconnect says so.
                 del exc
+                if got_line:
+                    empty_streams = 0
+                elif time.monotonic() - opened < min(1.0, idle_timeout):
+                    empty_streams += 1
                 continue
+            else:
+                if got_line or time.monotonic() - opened >= min(1.0, idle_timeout):
+                    empty_streams = 0
+                else:
+                    empty_streams += 1
             finally:
                 try:
                     resp.release_conn()
@@ -706,7 +724,11 @@ class KubeClient:
         BackendUnavailable: the caller shows them and calls again after a backoff."""
         stop = stop_event or threading.Event()
         relist = False
+        expiries = 0
         while not stop.is_set():
+            if expiries > 1:  # expiring again at once: do not hammer the server with lists
+                if stop.wait(min(0.1 * 2 ** expiries, 5.0)):
+                    return
             items, rv = self.list_inference_services(namespace)
             yield Snapshot(items, rv, relist=relist)
             try:
@@ -715,6 +737,7 @@ class KubeClient:
                 return
             except WatchExpired:
                 relist = True
+                expiries += 1
                 continue
 
     # -- writes -----------------------------------------------------------------------------

@@ -170,6 +170,15 @@ def test_garbage_bodies_are_data_errors(sb):
     assert "malformed watch event" in err.value.message
 
 
+def test_watch_that_keeps_ending_empty_gives_up(sb):
+    sb.cluster.faults.add(r"watch=true", status=200, body=b"", times=None)
+    with pytest.raises(BackendUnavailable) as err:
+        for _ in client(sb).watch_inference_services("fraud", None, threading.Event()):
+            pass
+    assert "keeps ending the watch" in err.value.message
+    assert sb.cluster.faults.match("GET", "/x?watch=true") is not None  # still armed: it was not a one-off
+
+
 def test_malformed_objects_are_shown_not_fatal(sb):
     items = [
         {"metadata": {"name": "no-status", "namespace": NS, "resourceVersion": "5"},
