@@ -511,10 +511,12 @@ def test_stored_objects_validate_against_the_kserve_crd(kube_sandbox):
 
 # -- the foreground command --------------------------------------------------------------------
 
-def test_runner_up_foreground_until_sigterm(tmp_path):
+@pytest.mark.parametrize("entry", [["console.sandbox.runner", "up"], ["console", "sandbox", "up"]],
+                         ids=["runner", "cli"])
+def test_sandbox_up_foreground_until_sigterm(tmp_path, entry):
     state = tmp_path / "state"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "console.sandbox.runner", "up", "--state-dir", str(state),
+    proc = subprocess.Popen([sys.executable, "-m", *entry, "--state-dir", str(state),
                              "--no-prometheus", "--no-kfp", "--no-catalog", "--ready-delay", "0"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -530,3 +532,11 @@ def test_runner_up_foreground_until_sigterm(tmp_path):
     assert proc.returncode == 0, err
     assert f"export KUBECONFIG={state / 'kubeconfig'}" in out and "kubectl get isvc -A" in out
     assert "Traceback" not in err
+
+
+def test_sandbox_up_bad_input_exits_2(tmp_path, capsys):
+    from console.cli import main
+
+    assert main(["sandbox", "up", "--state-dir", str(tmp_path), "--ready-delay", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--ready-delay" in err and "Traceback" not in err
