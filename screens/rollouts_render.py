@@ -202,6 +202,11 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if last_result:
         text.append(f"  {last_result}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
+    if isvc.failing_revision:
+        failed = next((c for c in isvc.conditions if c.status == "False" and c.reason), None)
+        text.append(f"  ✗ {short_revision(isvc, isvc.latest_created_revision)} (the new model) is not ready",
+                    style="bold red")
+        text.append(f": {failed.reason}\n" if failed else "\n", style="red")
     if not isvc.is_raw:
         spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
         text.append("  spec canaryTrafficPercent: ", style="dim")

@@ -1,0 +1,436 @@
+"""The Rollouts screen (key 3), driven with the keyboard against the sandbox cluster over real
+HTTPS: the live table, the rollback flow through the safe action path (confirm, cancel, read-only,
+forbidden), the API lost and found again, and snapshots at 80x24 with a frozen clock."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+
+from adapters.kube import KubeClient
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+from console.sandbox.kserve_sim import seed_demo
+from console.sandbox.runner import Sandbox
+from screens.confirm import ConfirmChangeScreen
+
+SEED_NOW = 1_795_000_000.0  # 2026-11-18: the demo objects are created 3 days before this
+FROZEN = SEED_NOW
+FRAUD = "fraud/fraud-detector"
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+
+def start_sandbox(state_dir: Path) -> Sandbox:
+    """The sandbox cluster (no Prometheus, no KFP), seeded at a fixed time so ages are stable."""
+    sandbox = Sandbox(state_dir, prometheus=False, kfp=False, catalog=True, seed=False, ready_delay=0.05)
+    with mock.patch("time.time", return_value=SEED_NOW):
+        seed_demo(sandbox.cluster, sandbox.controller)
+    sandbox.start()
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    sb = start_sandbox(tmp_path_factory.mktemp("rollouts-sandbox"))
+    yield sb
+    sb.stop()
+
+
+def admin(sb: Sandbox) -> KubeClient:
+    return KubeClient(kubeconfig=str(sb.kubeconfig_path), context=sb.endpoints["contexts"]["admin"])
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the cluster did not reach the expected state in time")
+
+
+@pytest.fixture
+def fraud_at_20(sandbox):
+    """fraud/fraud-detector mid-canary at 20% (put back if an earlier test moved it)."""
+    with admin(sandbox) as client:
+        isvc = client.get_inference_service("fraud", "fraud-detector")
+        if isvc.canary_traffic_percent != 20:
+            client.patch_inference_service("fraud", "fraud-detector",
+                                           {"spec": {"predictor": {"canaryTrafficPercent": 20}}},
+                                           resource_version=isvc.resource_version)
+        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    return sandbox
+
+
+def make_app(sb: Sandbox, tmp_path: Path, *, context: str = "admin", read_only: bool = False,
+             kubeconfig: Path | None = None, catalog: Path | None = None) -> MlopsConsole:
+    settings = Settings(catalog=catalog or Path(sb.endpoints["catalog"]), audit=tmp_path / "audit.db",
+                        kubeconfig=str(kubeconfig or sb.kubeconfig_path),
+                        context=sb.endpoints["contexts"][context], read_only=read_only)
+    return MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+
+
+async def wait_for(pilot, condition, timeout: float = 15.0, what: str = "the expected state") -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    status = app_status(pilot.app)
+    raise AssertionError(f"the screen did not reach {what} in time (status line: {status!r})")
+
+
+def app_status(app) -> str:
+    try:
+        return str(app.screen.query_one("#rollouts-status", Static).render())
+    except Exception:
+        return f"(screen {type(app.screen).__name__})"
+
+
+def table(app) -> DataTable:
+    return app.screen.query_one("#isvcs", DataTable)
+
+
+def cell(app, key: str, column: str) -> str:
+    return table(app).get_cell(key, column).plain
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def open_rollouts(pilot, app, select: str | None = FRAUD) -> None:
+    await pilot.press("3")
+    await wait_for(pilot, lambda: app.current_mode == "rollouts" and table(app).row_count >= 5, what="the table")
+    if select is not None:
+        await select_row(pilot, app, select)
+
+
+async def select_row(pilot, app, key: str) -> None:
+    """Move the cursor with the arrow keys, as a person would."""
+    rows = [row.key.value for row in table(app).ordered_rows]
+    table(app).focus()
+    steps = rows.index(key) - table(app).cursor_row
+    for _ in range(abs(steps)):
+        await pilot.press("down" if steps > 0 else "up")
+    await wait_for(pilot, lambda: app.screen.selected() is not None and app.screen.selected().key == key,
+                   what=f"{key} selected")
+
+
+def audit_rows(app) -> list:
+    return app.ctx.audit.list()
+
+
+def row_outcome(row) -> str:
+    return row.outcome
+
+
+def row_field(row, name: str):
+    return getattr(row, name)
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+async def test_table_lists_every_story_and_the_detail_explains_the_split(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_rollouts(pilot, app)
+        keys = [row.key.value for row in table(app).ordered_rows]
+        assert keys == sorted(keys) and {FRAUD, "recsys/search-ranker", "recsys/churn-predictor"} <= set(keys)
+        assert (cell(app, FRAUD, "prev_pct"), cell(app, FRAUD, "latest_pct")) == ("80", "20")
+        assert (cell(app, FRAUD, "prev"), cell(app, FRAUD, "latest")) == ("00001", "00002")
+        assert cell(app, "recsys/search-ranker", "mode") == "Raw"
+        assert cell(app, FRAUD, "age") == "3d"
+        assert app.selected_isvc == ("fraud", "fraud-detector")
+        await wait_for(pilot, lambda: "fraud-detector v40" in text_of(app, "#isvc-detail-body"),
+                       what="the catalog version of the storage URI")
+        detail = text_of(app, "#isvc-detail-body")
+        assert "prev   00001" in detail and "latest 00002" in detail and "80%" in detail and "20%" in detail
+        assert "leaves the new model in the spec" in detail
+        assert "s3://mlops-models/fraud-detector/v40" in detail
+        # Without a Prometheus URL only the health panel says so; the rest works.
+        await wait_for(pilot, lambda: "Prometheus not configured" in text_of(app, "#isvc-health-body"))
+
+        # The Standard/RawDeployment model says on screen that a canary is impossible...
+        await select_row(pilot, app, "recsys/search-ranker")
+        assert "not possible in RawDeployment mode" in text_of(app, "#isvc-detail-body")
+        # ...and an action on it is refused by the action path, with that reason.
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: "not possible in RawDeployment" in text_of(app, "#rollouts-status"),
+                       what="the refusal")
+        assert row_outcome(audit_rows(app)[0]) == "refused: invalid"
+
+
+async def test_filter_narrows_and_keys_are_commands_again_after_enter(sandbox, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app, select=None)
+        await pilot.press("r")  # not typed into the filter: it is not focusable until "/"
+        assert app.screen.query_one("#rollouts-filter", Input).value == ""
+        await pilot.press("escape")  # whatever r opened (a refusal or a confirmation) is closed
+        await pilot.press("slash", *"recsys")
+        await wait_for(pilot, lambda: table(app).row_count == 3, what="3 recsys rows")
+        assert all(row.key.value.startswith("recsys/") for row in table(app).ordered_rows)
+        await pilot.press("enter")
+        assert isinstance(app.focused, DataTable)
+        await pilot.press("slash", *["backspace"] * 6, "enter")
+        await wait_for(pilot, lambda: table(app).row_count >= 5, what="every row back")
+
+
+async def test_watch_brings_changes_made_elsewhere(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        with admin(sandbox) as client:
+            isvc = client.get_inference_service("fraud", "fraud-detector")
+            client.patch_inference_service("fraud", "fraud-detector",
+                                           {"spec": {"predictor": {"canaryTrafficPercent": 50}}},
+                                           resource_version=isvc.resource_version)
+        await wait_for(pilot, lambda: (cell(app, FRAUD, "prev_pct"), cell(app, FRAUD, "latest_pct")) == ("50", "50"),
+                       what="the 50/50 split from the watch")
+        assert "50%" in text_of(app, "#isvc-detail-body")
+
+
+# -- the rollback flow --------------------------------------------------------------------------
+
+async def press_rollback_and_wait_for_modal(pilot, app) -> ConfirmChangeScreen:
+    await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
+                   what="the confirmation")
+    return app.screen
+
+
+async def test_rollback_confirmed_moves_traffic_and_is_audited(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        modal = await press_rollback_and_wait_for_modal(pilot, app)
+        shown = str(modal.query_one("#confirm-change", Static).render())
+        assert "spec.predictor.canaryTrafficPercent: 20 -> 0" in shown
+        assert "dry-run: accepted" in shown and "leaves the new model in the spec" in shown
+        assert app.focused.id == "confirm-cancel"  # cancel is the default
+        await pilot.press("shift+tab", *"canary 5xx at 3%", "enter")
+        await wait_for(pilot, lambda: (cell(app, FRAUD, "prev_pct"), cell(app, FRAUD, "latest_pct")) == ("100", "0"),
+                       what="the 100/0 split")
+        assert "rollout.rollback applied" in text_of(app, "#rollouts-status")
+        rows = audit_rows(app)
+        assert [row_outcome(r) for r in rows] == ["applied"]
+        assert row_field(rows[0], "reason") == "canary 5xx at 3%"
+        assert row_field(rows[0], "target") == FRAUD
+    with admin(sandbox) as client:
+        after = client.get_inference_service("fraud", "fraud-detector")
+    assert after.canary_traffic_percent == 0
+    assert after.storage_uri.endswith("/v40")  # the new model stays in the spec
+
+
+async def test_rollback_cancelled_changes_nothing_and_is_audited(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await press_rollback_and_wait_for_modal(pilot, app)
+        await pilot.press("enter")  # on the focused Cancel button
+        await wait_for(pilot, lambda: bool(audit_rows(app)), what="the audit row")
+        assert [row_outcome(r) for r in audit_rows(app)] == ["cancelled"]
+        assert (cell(app, FRAUD, "prev_pct"), cell(app, FRAUD, "latest_pct")) == ("80", "20")
+    with admin(sandbox) as client:
+        assert client.get_inference_service("fraud", "fraud-detector").canary_traffic_percent == 20
+
+
+async def test_read_only_refuses_and_says_so(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "read-only" in text_of(app, "#rollouts-status"), what="the read-only refusal")
+        assert not isinstance(app.screen, ConfirmChangeScreen)
+        assert [row_outcome(r) for r in audit_rows(app)] == ["refused: read-only"]
+    with admin(sandbox) as client:
+        assert client.get_inference_service("fraud", "fraud-detector").canary_traffic_percent == 20
+
+
+async def test_viewer_is_forbidden_by_the_api_server(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path, context="viewer")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)  # a viewer may read: the table is there
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "not allowed to patch" in text_of(app, "#rollouts-status"),
+                       what="the forbidden message")
+        assert [row_outcome(r) for r in audit_rows(app)] == ["refused: forbidden"]
+    with admin(sandbox) as client:
+        assert client.get_inference_service("fraud", "fraud-detector").canary_traffic_percent == 20
+
+
+async def test_set_exact_percent_and_a_bad_value(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.screen.query("#percent-value"), what="the percent modal")
+        await pilot.press(*["backspace"] * 3, *"150", "enter")
+        await wait_for(pilot, lambda: "from 0 to 100" in text_of(app, "#rollouts-status"), what="the refusal")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.screen.query("#percent-value"), what="the percent modal")
+        await pilot.press(*["backspace"] * 3, *"35", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="the confirmation")
+        assert "canaryTrafficPercent: 20 -> 35" in str(app.screen.query_one("#confirm-change", Static).render())
+        await pilot.press("shift+tab", *"more traffic", "enter")
+        await wait_for(pilot, lambda: cell(app, FRAUD, "latest_pct") == "35", what="35%")
+        assert [row_outcome(r) for r in audit_rows(app)] == ["applied", "refused: invalid"]  # newest first
+
+
+# -- the API lost and found -----------------------------------------------------------------------
+
+class TcpRelay:
+    """A TCP relay on a fixed local port in front of the API server, that can be cut and restored:
+    the console sees a real connection refusal, then the same address answering again."""
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._listener: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+
+
+async def test_api_lost_is_a_panel_state_and_the_screen_recovers(sandbox, tmp_path):
+    host, port = sandbox.kube_url.split("://", 1)[1].rsplit(":", 1)
+    relay = TcpRelay((host, int(port)))
+    relay.start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(sandbox.kubeconfig_path.read_text().replace(sandbox.kube_url,
+                                                                      f"https://127.0.0.1:{relay.port}"))
+    app = make_app(sandbox, tmp_path, kubeconfig=kubeconfig)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_rollouts(pilot, app)
+            relay.cut()
+            await wait_for(pilot, lambda: "unreachable" in text_of(app, "#rollouts-state"), what="the lost state")
+            state = text_of(app, "#rollouts-state")
+            assert "retrying in" in state and "Kubernetes API" in state
+            assert "STALE" in str(table(app).border_title)
+            assert table(app).row_count >= 5  # the last known rows stay on screen
+            await pilot.press("2")  # other screens keep working
+            await wait_for(pilot, lambda: app.current_mode == "pipelines")
+            await pilot.press("3")
+            await wait_for(pilot, lambda: app.current_mode == "rollouts")
+            relay.start()
+            await wait_for(pilot, lambda: "live" in str(table(app).border_title), timeout=40, what="the recovery")
+            assert not app.screen.query_one("#rollouts-state").display
+            assert app.is_running
+    finally:
+        relay.cut()
+
+
+# -- snapshots ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def snapshot_sandbox(tmp_path_factory):
+    """Its own sandbox that no test changes, so resourceVersions on screen are always the same."""
+    sb = start_sandbox(tmp_path_factory.mktemp("rollouts-snapshots"))
+    with admin(sb) as client:  # let the controller settle
+        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    yield sb
+    sb.stop()
+
+
+def snapshot_app(sb: Sandbox, tmp_path: Path) -> MlopsConsole:
+    """The header shows the catalog path, so snapshots use one fixed path."""
+    fixed = Path(tempfile.gettempdir()) / "mlops-console-snapshots" / "rollouts-catalog.db"
+    fixed.parent.mkdir(exist_ok=True)
+    shutil.copy(sb.endpoints["catalog"], fixed)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{fixed}{suffix}").unlink(missing_ok=True)
+    return make_app(sb, tmp_path, catalog=fixed)
+
+
+def _settled(select: str):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await open_rollouts(pilot, app, select=select)
+        await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
+                       and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")
+        await wait_for(pilot, lambda: "Prometheus not configured" in text_of(app, "#isvc-health-body"))
+        await pilot.pause(0.2)
+    return run_before
+
+
+def test_snapshot_rollouts_mid_canary_80x24(snap_compare, snapshot_sandbox, tmp_path):
+    assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24),
+                        run_before=_settled(FRAUD))
+
+
+def test_snapshot_rollouts_failing_revision_80x24(snap_compare, snapshot_sandbox, tmp_path):
+    assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24),
+                        run_before=_settled("recsys/churn-predictor"))
+
+
+def test_snapshot_rollouts_rollback_confirmation_80x24(snap_compare, snapshot_sandbox, tmp_path):
+    async def run_before(pilot) -> None:
+        await _settled(FRAUD)(pilot)
+        await press_rollback_and_wait_for_modal(pilot, pilot.app)
+        await pilot.pause(0.2)
+
+    assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24), run_before=run_before)
