@@ -240,7 +240,7 @@ class DriftScreen(Screen):
                   "right. Magenta lines on the chart are rollout actions from the audit journal.")
     DEFAULT_CSS = """
     DriftScreen #drift-context { height: 1; padding: 0 1; background: $boost; }
-    DriftScreen #drift-features { height: 1fr; min-height: 5; border: round $primary 50%; }
+    DriftScreen #drift-features { height: auto; max-height: 45%; min-height: 6; border: round $primary 50%; }
     DriftScreen #drift-features:focus { border: round $accent; }
     DriftScreen #drift-bottom { height: 1fr; min-height: 8; }
     DriftScreen #drift-chart-pane { width: 3fr; border: round $primary 50%; }
@@ -295,7 +295,7 @@ class DriftScreen(Screen):
         with Horizontal(id="drift-bottom"):
             with Vertical(id="drift-chart-pane"):
                 yield AnsiChart(id="drift-chart")
-            yield Static("", id="drift-hist", markup=False)
+            yield AnsiChart(id="drift-hist")
         yield Static("", id="drift-status", markup=False)
         yield Footer()
 
@@ -468,7 +468,8 @@ class DriftScreen(Screen):
             table.border_title = "Features · no data"
             self.query_one("#drift-chart", AnsiChart).set_drawer(None)
             self.query_one("#drift-chart", AnsiChart).update(Text(message.error, style="red"))
-            self.query_one("#drift-hist", Static).update(Text("—", style="dim"))
+            self.query_one("#drift-hist", AnsiChart).set_drawer(None)
+            self.query_one("#drift-hist", AnsiChart).update(Text("—", style="dim"))
         else:
             table.border_title = f"Features · {self.window} · updated {self._clock_text(self.updated_at)} · stale"
         self._show_context()
@@ -534,7 +535,7 @@ class DriftScreen(Screen):
                     "floor": fmt_psi(f.noise_floor),
                     "live": fmt_count(f.live_count),
                     "ref": fmt_count(f.reference_count),
-                    "trend": sparkline([p.psi for p in points], SPARK_WIDTH, th.warn, th.drift),
+                    "trend": sparkline([_plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift),
                 }
                 if rebuild:
                     table.add_row(*cells.values(), key=f.feature)
@@ -575,7 +576,7 @@ class DriftScreen(Screen):
             pane.border_subtitle = ""
             return
         th = report.thresholds
-        series = {n: [(p.t, p.psi) for p in report.series.get(n, [])] for n in names}
+        series = {n: [(p.t, _plotted(p)) for p in report.series.get(n, [])] for n in names}
         floor = [(p.t, p.noise_floor) for p in report.series.get(names[0], [])] if len(names) == 1 else None
         span = (report.span[0], report.span[1])
         markers = list(self.markers)
@@ -588,35 +589,34 @@ class DriftScreen(Screen):
         has_points = any(v is not None for pts in series.values() for _, v in pts)
         if not has_points:
             chart.set_drawer(None)
-            chart.update(Text("no PSI in this span: no samples on one side (never drawn as 0)", style="dim"))
+            chart.update(Text("no PSI in this span: no samples, or too few, on one side", style="dim"))
 
     def _draw_histogram(self) -> None:
-        hist = self.query_one("#drift-hist", Static)
+        hist = self.query_one("#drift-hist", AnsiChart)
         report = self.report
         f = next((x for x in report.features if x.feature == self.selected), None) if report else None
         if f is None:
+            hist.set_drawer(None)
             hist.update(Text("—", style="dim"))
             hist.border_title = "Histogram"
+            hist.border_subtitle = ""
             return
         hist.border_title = f"{f.feature}: reference vs live"
-        size = hist.content_size
-        height = size.height if size.height > 0 else 8
-        width = size.width if size.width > 0 else 30
-        live = f.live
-        ref = f.reference
-        body = histogram_bars(live.bounds if live else (ref.bounds if ref else None),
-                              live.counts if live else None, ref.counts if ref else None,
-                              height=height, width=width)
+        live, ref = f.live, f.reference
+        bounds = live.bounds if live else (ref.bounds if ref else None)
+        note = None
         if f.reason and f.status in ("no-data", "too-few-samples"):
-            body = Text(f.reason + "\n", style="magenta" if f.status == "too-few-samples" else "dim") + body
-        hist.update(body)
+            note = Text(f.reason + "\n", style="magenta" if f.status == "too-few-samples" else "dim")
+
+        def draw(width: int, height: int) -> Text:
+            body = histogram_bars(bounds, live.counts if live else None, ref.counts if ref else None,
+                                  height=height - (1 if note else 0), width=width)
+            return note + body if note else body
+
+        hist.set_drawer(draw)
         js = f"JS {f.js:.3f}" if f.js is not None else "JS —"
         psi = f"PSI {f.psi:.3f}" if f.psi is not None else "PSI —"
         hist.border_subtitle = f"{psi} · {js}"
-
-    def on_resize(self) -> None:
-        if self.report is not None:
-            self.call_after_refresh(self._draw_histogram)
 
     # -- events ------------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#drift-features")
@@ -644,7 +644,8 @@ class DriftScreen(Screen):
             self.query_one("#drift-features", DataTable).clear()
             self.query_one("#drift-chart", AnsiChart).set_drawer(None)
             self.query_one("#drift-chart", AnsiChart).update(Text("Loading…", style="dim"))
-            self.query_one("#drift-hist", Static).update("")
+            self.query_one("#drift-hist", AnsiChart).set_drawer(None)
+            self.query_one("#drift-hist", AnsiChart).update("")
         self._show_context()
         self.set_status(f"Loading {key[0]}/{key[1]}…")
         self.load()
@@ -709,6 +710,13 @@ class DriftScreen(Screen):
             return
         if hasattr(self.app, "show_catalog_version"):
             self.app.call_from_thread(self.app.show_catalog_version, record.model, record.version)
+
+
+def _plotted(point: Any) -> float | None:
+    """A PSI worth drawing: none where there is no data or too few samples (gaps, never 0)."""
+    if point.status in ("no-data", "too-few-samples"):
+        return None
+    return point.psi
 
 
 def _status_rank(status: str) -> int:

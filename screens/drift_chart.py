@@ -246,6 +246,7 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
     top = max((live_s or [0]) + (ref_s or [0])) or 1.0
     rows = max(height - 2, 2)
     gap = 1 if bins * 3 <= width else 0
+    col = max(1, (width // bins - gap) // 2) if bins else 1  # columns per series in a bin
     text.append(f"{top * 100:.0f}% ", style="dim")
     text.append("▇", style="blue")
     text.append(f" {ref_label}" if ref_ok else f" {ref_label}: no samples", style="dim")
@@ -257,7 +258,7 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
         for i in range(bins):
             for s, style in ((ref_s, "blue"), (live_s, "yellow")):
                 if s is None:
-                    text.append(" ")
+                    text.append(" " * col)
                     continue
                 level = s[i] / top * rows  # in rows
                 full = level - (r - 1)
@@ -267,14 +268,14 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
                     ch = BLOCKS[max(1, int(round(full * 8)))]
                 else:
                     ch = " "
-                text.append(ch, style=style)
+                text.append(ch * col, style=style)
             if gap:
                 text.append(" ")
         text.append("\n")
     if live_bounds:
         lo = f"≤{_fmt_bound(live_bounds[0])}"
         hi = f">{_fmt_bound(live_bounds[-2])}" if len(live_bounds) > 1 else ""
-        used = bins * (2 + gap)
+        used = bins * (2 * col + gap)
         pad = max(used - len(lo) - len(hi), 1)
         text.append(lo + " " * pad + hi, style="dim")
     return text

@@ -1,0 +1,365 @@
+"""The Drift screen (key 4) against a real Prometheus with backfilled history and the sandbox
+Kubernetes API (for which revision is canary and which stable).
+
+The metrics sandbox runs on a fixed clock (T0), so its backfilled history - and every number on
+the screen - is the same on every run; the app's clock is frozen at T0, which is also the
+evaluation instant the screen passes to the drift service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+
+T0 = 1_790_000_040.0  # a whole minute; the end of the backfilled history
+CANARY = "fraud-detector-predictor-00002"
+STABLE = "fraud-detector-predictor-00001"
+DRIFTING = {"amount", "txn_velocity", "device_score"}  # console/demo_data.SERVED, fraud-detector
+
+
+def _need_prometheus() -> None:
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    _need_prometheus()
+    from console.demo_catalog import build_demo_catalog
+    from console.sandbox.metrics_fake import FakeCluster
+    from console.sandbox.metrics_server import MetricsSandbox
+    from console.sandbox.runner import ADMIN_CONTEXT, Sandbox
+
+    root = tmp_path_factory.mktemp("drift-world")
+    kube = Sandbox(root / "kube", prometheus=False, kfp=False, catalog=False)
+    kube.start()
+    # FakeCluster describes the same demo world (same revision names and traffic split) for the
+    # exporter; the screen reads revisions from the sandbox Kubernetes API.
+    metrics = MetricsSandbox(root / "metrics", FakeCluster(), seed=1, clock=lambda: T0)
+    url = metrics.start()
+    if url is None:
+        kube.stop()
+        metrics.stop()
+        pytest.fail(f"the metrics sandbox did not start Prometheus: {metrics.message}")
+    catalog = root / "catalog.db"
+    build_demo_catalog(catalog)
+    yield SimpleNamespace(prometheus_url=url, kubeconfig=str(kube.kubeconfig_path), context=ADMIN_CONTEXT,
+                          catalog=catalog)
+    metrics.stop()
+    kube.stop()
+
+
+def make_app(world, tmp_path: Path, **overrides) -> MlopsConsole:
+    settings = Settings(catalog=world.catalog, audit=tmp_path / "audit.db", kubeconfig=world.kubeconfig,
+                        context=world.context, prometheus_url=world.prometheus_url)
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    return MlopsConsole(Context(settings), clock=lambda: T0, cursor_blink=False)
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if predicate():
+            return True
+    return predicate()
+
+
+async def open_drift(app, pilot, *, settled=None):
+    await pilot.press("4")
+    await wait_for(pilot, lambda: type(app.screen).__name__ == "DriftScreen", 10)
+    screen = app.screen
+    assert type(screen).__name__ == "DriftScreen"
+    await wait_for(pilot, settled or (lambda: screen.report is not None or screen.state is not None))
+    await pilot.pause()
+    return screen
+
+
+def table_features(screen) -> list[str]:
+    from textual.widgets import DataTable
+
+    table = screen.query_one("#drift-features", DataTable)
+    return [table.get_row_at(i)[0].plain.removeprefix("● ") for i in range(table.row_count)]
+
+
+def static_text(screen, selector: str) -> str:
+    widget = screen.query_one(selector)
+    return str(widget.render())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- the screen against the real backends --------------------------------------------------------
+
+async def test_opens_on_the_canary_without_input_and_sorts_drifting_features_first(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen.state is None, screen.state
+        assert screen.target.key == ("fraud", "fraud-detector")
+        assert screen.target.live_revision == CANARY and screen.target.stable_revision == STABLE
+        assert screen.target.source == "kube"
+        report = screen.report
+        assert report.reference == "stable" and report.reference_revision == STABLE
+        assert report.at == T0
+        names = table_features(screen)
+        assert names == [f.feature for f in report.features]
+        assert set(names[:3]) == DRIFTING
+        assert [f.status for f in report.features[:3]] == ["drift"] * 3
+        assert all(f.status == "ok" for f in report.features[3:])
+        psis = [f.psi for f in report.features[:3]]
+        assert psis == sorted(psis, reverse=True) and min(psis) > 0.25
+        from textual.widgets import DataTable
+
+        table = screen.query_one("#drift-features", DataTable)
+        first = table.get_row_at(0)
+        assert first[1].plain == "DRIFT"
+        assert first[2].plain == f"{report.features[0].psi:.3f}"
+        assert "updated" in str(table.border_title)
+        # the chart and the histogram follow the feature under the cursor
+        assert screen.selected == names[0]
+        assert names[0] in str(screen.query_one("#drift-hist").border_title)
+        await pilot.press("down")
+        await pilot.pause()
+        assert screen.selected == names[1]
+        assert names[1] in str(screen.query_one("#drift-hist").border_title)
+
+
+async def test_opens_on_the_model_selected_on_the_rollouts_screen(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.selected_isvc = ("fraud", "credit-risk")
+        screen = await open_drift(app, pilot)
+        assert screen.target.key == ("fraud", "credit-risk")
+        # no canary: the reference is the same revision one window earlier
+        assert screen.report.reference == "before"
+        assert screen.report.features and all(f.status != "drift" for f in screen.report.features)
+        assert "credit-risk" in static_text(screen, "#drift-context")
+        # a new selection made elsewhere is picked up when the screen comes back
+        await pilot.press("1")
+        app.selected_isvc = ("fraud", "fraud-detector")
+        screen2 = await open_drift(app, pilot, settled=lambda: (
+            app.screen.report is not None and app.screen.report.model == "fraud-detector"))
+        assert screen2 is screen
+        assert screen.target.key == ("fraud", "fraud-detector")
+
+
+async def test_window_change_reloads_with_the_longer_window(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        short = {f.feature: f.live_count for f in screen.report.features}
+        await pilot.press("w")
+        await wait_for(pilot, lambda: screen.report.window == "1h")
+        assert screen.window == "1h" and screen.report.window == "1h"
+        long = {f.feature: f.live_count for f in screen.report.features}
+        ratio = long["amount"] / short["amount"]
+        assert 3.0 < ratio < 5.0, ratio  # four times the samples, give or take the noise
+        assert "1h" in str(screen.query_one("#drift-features").border_title)
+        assert set(table_features(screen)[:3]) == DRIFTING
+        for expected in ("6h", "24h", "15m"):
+            await pilot.press("w")
+            await wait_for(pilot, lambda: screen.report.window == expected and not screen._loading)
+            assert screen.report.window == expected
+
+
+async def test_reference_cycles_through_catalog_and_before(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.report.reference == "catalog")
+        assert "training reference" in screen.report.reference_label
+        assert "fraud-detector v40" in screen.report.reference_label  # the served version's histograms
+        assert all(f.psi is not None for f in screen.report.features)
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.report.reference == "before")
+        assert "before" in static_text(screen, "#drift-context")
+
+
+async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(world, tmp_path):
+    app = make_app(world, tmp_path, prometheus_url=f"http://127.0.0.1:{free_port()}")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen.report is None
+        assert "not reachable" in screen.state
+        status = static_text(screen, "#drift-status")
+        assert "not reachable" in status and re.search(r"retrying in \d+ s", status)
+        first = screen.next_retry
+        assert screen._timer is not None  # a retry is scheduled, the app is still up
+        assert table_features(screen) == []
+        assert "no data" in str(screen.query_one("#drift-features").border_title)
+        assert app.is_running
+        # it keeps retrying, backing off
+        failures = screen._failures
+        await wait_for(pilot, lambda: screen._failures > failures, 10)
+        assert screen._failures > failures and screen.next_retry > first
+
+
+async def test_no_prometheus_url_says_which_setting_to_set(world, tmp_path):
+    app = make_app(world, tmp_path, prometheus_url=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen.report is None
+        assert "no Prometheus URL" in screen.state
+        assert "prometheus_url" in static_text(screen, "#drift-status")
+
+
+async def test_a_model_without_series_shows_why_and_no_numbers(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.selected_isvc = ("fraud", "no-such-model")
+        screen = await open_drift(app, pilot)
+        assert screen.report is not None and screen.report.features == []
+        assert "no feature metrics" in screen.report.message
+        assert "no feature metrics" in static_text(screen, "#drift-status")
+        assert table_features(screen) == []
+
+
+async def test_rollout_actions_from_the_audit_journal_are_chart_markers(world, tmp_path):
+    from console.audit import AuditJournal, Identity
+
+    journal = AuditJournal(tmp_path / "audit.db")
+    journal.record(identity=Identity("oncall", None), action="rollout.set", target="fraud/fraud-detector",
+                   outcome="applied")  # now: far outside the charted span, must not show
+    journal.close()
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(T0 - 1800))
+    with sqlite3.connect(tmp_path / "audit.db") as conn:
+        for action, outcome, target in (("rollout.rollback", "applied", "fraud/fraud-detector"),
+                                        ("rollout.promote", "refused", "fraud/fraud-detector"),
+                                        ("rollout.promote", "applied", "fraud/credit-risk")):
+            conn.execute("INSERT INTO audit (ts, os_user, action, target, outcome) VALUES (?,?,?,?,?)",
+                         (ts, "oncall", action, target, outcome))
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert [(m.label, m.t) for m in screen.markers] == [("rollback", T0 - 1800)]
+        legend = str(screen.query_one("#drift-chart-pane").border_subtitle)
+        assert "rollback" in legend
+
+
+async def test_marking_features_charts_them_together(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        names = table_features(screen)
+        await pilot.press("space", "down", "space")
+        await pilot.pause()
+        assert screen.marked == names[:2]
+        legend = str(screen.query_one("#drift-chart-pane").border_subtitle)
+        assert names[0] in legend and names[1] in legend
+        assert table_features(screen)[:2] == names[:2]
+        from textual.widgets import DataTable
+
+        assert screen.query_one("#drift-features", DataTable).get_row_at(0)[0].plain.startswith("● ")
+
+
+async def test_refresh_pauses_while_hidden_and_resumes(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen._timer is not None  # the next refresh is scheduled after the answer
+        await pilot.press("1")
+        await pilot.pause()
+        assert screen._suspended and screen._timer is None
+        await pilot.press("4")
+        await pilot.pause()
+        assert not screen._suspended
+        assert screen._timer is not None or screen._loading
+
+
+async def test_model_picker_switches_model(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen", 5)
+        await pilot.press(*"product", "enter")
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.model == "product-embedder")
+        assert screen.target.key == ("recsys", "product-embedder")
+        assert set(table_features(screen)) == {"title_tokens", "image_quality", "category_depth"}
+
+
+def test_snapshot_of_the_drift_screen(world, tmp_path, snap_compare, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    app = make_app(world, tmp_path)
+    app.selected_isvc = ("fraud", "fraud-detector")
+
+    async def run_before(pilot):
+        screen = await open_drift(app, pilot)
+        assert screen.report is not None, screen.state
+        await pilot.pause()
+
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+# -- drawing, without a backend -------------------------------------------------------------------
+
+def test_sparkline_draws_missing_points_as_gaps_never_zero():
+    from screens.drift_chart import NO_DATA_CELL, sparkline
+
+    text = sparkline([None, 0.0, 0.3, None], 4, 0.1, 0.25)
+    assert text.plain[0] == NO_DATA_CELL and text.plain[3] == NO_DATA_CELL
+    assert text.plain[1] == "▁" and text.plain[2] not in (NO_DATA_CELL, "▁")
+
+
+def test_psi_chart_keeps_gaps_and_draws_threshold_lines():
+    from rich.text import Text
+
+    from screens.drift_chart import Marker, psi_chart
+
+    pts = [(1000.0 + 60 * i, None if 10 <= i < 20 else 0.3) for i in range(40)]
+    out = psi_chart({"a": pts}, width=60, height=12, warn=0.1, drift=0.25, span=(1000.0, 1000.0 + 60 * 39),
+                    markers=[Marker(1000.0 + 60 * 30, "rollback")], fmt_time=lambda t: "T")
+    plain = Text.from_ansi(out).plain.splitlines()
+    assert len(plain) == 12 and all(len(line) <= 60 for line in plain)
+    assert any(line.startswith("0.10") for line in plain) and any(line.startswith("0.25") for line in plain)
+    assert "\x1b[48;" not in out  # no painted backgrounds: the panel's colours show through
+    empty = psi_chart({"a": [(1000.0, None), (1060.0, None)]}, width=40, height=8, warn=0.1, drift=0.25)
+    assert len(Text.from_ansi(empty).plain.splitlines()) == 8
+
+
+def test_histogram_bars_say_when_there_is_nothing_to_draw():
+    from screens.drift_chart import histogram_bars
+
+    assert "no samples" in histogram_bars(None, None, None, height=8, width=30).plain
+    bounds = [1.0, 2.0, math.inf]
+    text = histogram_bars(bounds, [0, 10, 0], [5, 5, 0], height=6, width=30).plain
+    assert "reference" in text and "live" in text and "≤1" in text
+    only_ref = histogram_bars(bounds, None, [5, 5, 0], height=6, width=30).plain
+    assert "live: no samples" in only_ref
+
+
+def test_choose_model_prefers_a_canary():
+    from screens.drift import choose_model, revisions_from_metrics
+
+    models = [("a", "one", ["one-predictor-00001"]), ("b", "two", ["two-predictor-00001", "two-predictor-00002"])]
+    assert choose_model(models) == ("b", "two")
+    assert choose_model(models[:1]) == ("a", "one")
+    assert choose_model([]) is None
+    assert revisions_from_metrics(["x-00002", "x-00001"]) == ("x-00002", "x-00001")
+    assert revisions_from_metrics(["x-00001"]) == ("x-00001", None)
