@@ -45,6 +45,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when the sandbox process dies, so a
+    killed test run or demo never leaves a Prometheus behind. (Linux ties this to the thread that
+    started the child: start the sandbox from a thread that lives as long as it does.)"""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
 class Exporter:
     """GET /metrics: the simulation's counters in the Prometheus text format."""
 
@@ -168,7 +181,8 @@ class PrometheusProcess:
                 [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}",
                  f"--storage.tsdb.retention.time={retention}", f"--web.listen-address=127.0.0.1:{port}",
                  "--log.level=warn"],
-                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=die_with_parent)
             log.close()
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + ready_timeout
