@@ -47,6 +47,10 @@ AGE_INTERVAL = 30.0
 
 class RolloutsScreen(ActionFlowMixin, Screen):
     screen_title = "Rollouts"
+    # Timing, as class attributes so a test (or a benchmark) can shorten them.
+    watch_backoff = WATCH_BACKOFF
+    health_interval = HEALTH_INTERVAL
+    health_backoff = HEALTH_BACKOFF
     DEFAULT_CSS = """
     RolloutsScreen { layout: vertical; }
     #rollouts-filter { height: 1; border: none; padding: 0 1; background: $boost; }
@@ -233,7 +237,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     def _report_lost(self, generation: int, stop: threading.Event, error: ConsoleError, failures: int) -> int:
         if stop.is_set():
             return failures
-        delay = WATCH_BACKOFF[min(failures, len(WATCH_BACKOFF) - 1)]
+        delay = self.watch_backoff[min(failures, len(self.watch_backoff) - 1)]
         self.post_message(self.Lost(generation, error.message, delay, error.kind))
         stop.wait(delay)
         return failures + 1
@@ -424,7 +428,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         canary, stable = health_revisions(isvc)
         if canary is None:
             self._set_health(Text("No revision serves traffic yet: nothing to measure.", style="dim"), None)
-            self._schedule_health(HEALTH_INTERVAL)
+            self._schedule_health(self.health_interval)
             return
         traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
         if isvc.is_raw:
@@ -467,7 +471,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self._health_failures = 0
         isvc = self.selected()
         self._set_health(render.health(message.verdict, isvc), render.clock_text(self.app.clock()))
-        self._schedule_health(HEALTH_INTERVAL)
+        self._schedule_health(self.health_interval)
 
     def on_rollouts_screen_health_failed(self, message: HealthFailed) -> None:
         if message.key != self._selected:
@@ -479,7 +483,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             text.append("\nThe rest of this screen works without it.", style="dim")
             self._set_health(text, None)
             return
-        delay = HEALTH_BACKOFF[min(self._health_failures, len(HEALTH_BACKOFF) - 1)]
+        delay = self.health_backoff[min(self._health_failures, len(self.health_backoff) - 1)]
         self._health_failures += 1
         text.append("Prometheus unavailable\n", style="bold red")
         text.append(message.error + "\n")

@@ -434,3 +434,106 @@ def test_snapshot_rollouts_rollback_confirmation_80x24(snap_compare, snapshot_sa
         await pilot.pause(0.2)
 
     assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+# -- starting a canary, promoting, jumping to the catalog ----------------------------------------
+
+async def test_start_canary_of_a_catalog_version_then_promote(sandbox, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    key = "fraud/credit-risk"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app, select=key)
+        await wait_for(pilot, lambda: "credit-risk v35" in text_of(app, "#isvc-detail-body"), what="the catalog version")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: bool(app.screen.query("#picker-versions")), what="the version picker")
+        picker = app.screen.query_one("#picker-versions", DataTable)
+        assert picker.row_count > 1
+        # Newest first; the served version (v35) is marked and the cursor starts on another one.
+        served_row = next(i for i, row in enumerate(picker.ordered_rows)
+                          if picker.get_row(row.key)[3].plain == "in spec")
+        assert picker.get_row_at(served_row)[0].plain == "35" and picker.cursor_row != served_row
+        chosen = picker.get_row_at(picker.cursor_row)[0].plain
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
+                       what="the confirmation")
+        shown = str(app.screen.query_one("#confirm-change", Static).render())
+        assert f"s3://mlops-models/credit-risk/v35 -> s3://mlops-models/credit-risk/v{chosen}" in shown
+        assert "canaryTrafficPercent: (unset) -> 10" in shown
+        await pilot.press("shift+tab", *"try the retrained model", "enter")
+        await wait_for(pilot, lambda: (cell(app, key, "prev_pct"), cell(app, key, "latest_pct")) == ("90", "10"),
+                       what="the 90/10 split of the new canary")
+        await wait_for(pilot, lambda: f"credit-risk v{chosen}" in text_of(app, "#isvc-detail-body"),
+                       what="the new version in the detail")
+        # Promote: the new revision takes everything.
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
+                       what="the promote confirmation")
+        assert "canaryTrafficPercent: 10 -> (unset)" in str(app.screen.query_one("#confirm-change", Static).render())
+        await pilot.press("shift+tab", *"healthy", "enter")
+        await wait_for(pilot, lambda: cell(app, key, "latest_pct") == "100" and cell(app, key, "prev") == "",
+                       what="the promoted split")
+        outcomes = [(r.action, r.outcome) for r in audit_rows(app)]
+        assert outcomes == [("rollout.promote", "applied"), ("rollout.start-canary", "applied")]
+
+
+async def test_c_opens_the_served_version_in_the_catalog(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await wait_for(pilot, lambda: "fraud-detector v40" in text_of(app, "#isvc-detail-body"))
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.current_mode == "catalog", what="the catalog screen")
+        await wait_for(pilot, lambda: "fraud-detector : 40" in str(app.screen.query_one("#detail-body", Static).render()),
+                       what="version 40 in the catalog detail")
+
+
+# -- canary health from a real Prometheus ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prom_sandbox(tmp_path_factory):
+    import shutil as _shutil
+
+    if not (_shutil.which("prometheus") and _shutil.which("promtool")):
+        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
+    sb = Sandbox(tmp_path_factory.mktemp("rollouts-prometheus"), prometheus=True, kfp=False, catalog=True)
+    endpoints = sb.start()
+    if not endpoints.get("prometheus_url"):
+        sb.stop()
+        pytest.fail(f"the sandbox did not start Prometheus: {endpoints.get('messages')}")
+    yield sb
+    sb.stop()
+
+
+async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, monkeypatch):
+    from screens.rollouts import RolloutsScreen
+
+    monkeypatch.setattr(RolloutsScreen, "health_interval", 0.5)
+    monkeypatch.setattr(RolloutsScreen, "health_backoff", (0.5,))
+    sb = prom_sandbox
+    settings = Settings(catalog=Path(sb.endpoints["catalog"]), audit=tmp_path / "audit.db",
+                        kubeconfig=str(sb.kubeconfig_path), context=sb.endpoints["contexts"]["admin"],
+                        prometheus_url=sb.endpoints["prometheus_url"])
+    app = MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20,
+                       what="the canary verdict")
+        panel = text_of(app, "#isvc-health-body")
+        # The demo canary serves more 5xx than the 99% threshold allows, and drifts on 3 features.
+        assert "FAILING CHECKS 1 OF 2" in panel
+        assert "canary" in panel and "stable" in panel and "00002" in panel and "00001" in panel
+        assert "20%" in panel and "80%" in panel
+        assert "✗ success rate" in panel and "✓ p99 latency" in panel
+        assert any(feature in panel for feature in ("amount", "txn_velocity", "device_score"))
+        assert "updated" not in panel and str(app.screen.query_one("#isvc-health").border_title).startswith(
+            "Canary health · 5m · ")
+        # A model with one revision: its numbers, no stable column.
+        await select_row(pilot, app, "fraud/credit-risk")
+        await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20)
+        assert "stable" not in text_of(app, "#isvc-health-body")
+        # Prometheus goes away: a state of this panel only; the table stays live.
+        sb.metrics.prometheus.stop()
+        await wait_for(pilot, lambda: "Prometheus unavailable" in text_of(app, "#isvc-health-body"), timeout=20,
+                       what="the Prometheus-down state")
+        assert "retrying in" in text_of(app, "#isvc-health-body")
+        assert "live" in str(table(app).border_title) and app.is_running
