@@ -4,13 +4,16 @@ No Textual, no console imports: plain dataclasses out, adapters.errors raised.
 
 Schema (user_version 1)
 -----------------------
-versions         one row per (model, version)
+versions         one row per (model, version); small columns first, the record last
     model, version        TEXT, the primary key
     version_key           TEXT, numeric-aware sort key ("10" sorts after "9")
     created_at            TEXT, exactly as imported (ISO 8601) or NULL
     created_key           REAL, created_at as UTC epoch seconds (naive times are taken as UTC)
-    author, description, framework, artifact_uri, run_id    TEXT, copies for queries/indexes
+    author, framework, run_id, description    TEXT, copies for queries and summaries
     artifact_key          TEXT, artifact_uri without trailing '/'
+    metrics               TEXT, JSON object of the sortable metrics, flattened: "auc" for flat
+                          ones, "<split>.<name>" (e.g. "test.auc") for split ones; sorting by a
+                          metric reads it with json_each (a model's versions are few enough)
     tags                  TEXT, JSON list (copy, for the per-model tag union)
     record                TEXT, the imported record's JSON text as it stood in the file (compact
                           JSON for records given as objects): the source of truth for
@@ -18,8 +21,6 @@ versions         one row per (model, version)
     record_hash           TEXT, blake2b of that text: import idempotency (on a mismatch the
                           parsed records are compared, so reformatting alone is "unchanged")
     source, imported_at   TEXT, the file (or label) the record came from, and when
-version_metrics  (model, version, name, value) one row per sortable metric; split metrics are
-                 named "<split>.<name>" (e.g. "test.auc"); index (model, name, value)
 aliases          (model, alias) -> version, updated_at
 models           the per-model summary kept in step on every import and alias change:
                  name, name_lower, versions (count), latest_version, latest_created_at,
@@ -85,7 +86,6 @@ KNOWN_FIELDS = (
 )
 _KNOWN_SET = frozenset(KNOWN_FIELDS)
 _STRING_FIELDS = ("description", "author", "artifact_uri", "framework", "framework_version", "run_id")
-_OUR_TABLES = {"versions", "version_metrics", "aliases", "models", "imports", "meta"}
 _BATCH = 2000
 
 
@@ -658,22 +658,16 @@ class Catalog:
         hashes: dict[str, dict[str, str]] = {}
         inserted = updated = unchanged = 0
         rows: list[tuple] = []
-        metric_rows: list[tuple] = []
         deletes: list[tuple[str, str]] = []
         affected: set[str] = set()
 
         def flush() -> None:
             if deletes:
-                conn.executemany("DELETE FROM version_metrics WHERE model = ? AND version = ?", deletes)
                 conn.executemany("DELETE FROM versions WHERE model = ? AND version = ?", deletes)
                 deletes.clear()
             if rows:
                 conn.executemany(_INSERT_VERSION, rows)
                 rows.clear()
-            if metric_rows:
-                conn.executemany("INSERT INTO version_metrics(model, version, name, value) VALUES (?,?,?,?)",
-                                 metric_rows)
-                metric_rows.clear()
 
         conn.execute("PRAGMA cache_size = -65536")  # 64 MiB while importing: fewer spills to the WAL
         conn.execute("BEGIN IMMEDIATE")
@@ -737,11 +731,10 @@ class Catalog:
                 tags = record.get("tags") or []
                 rows.append((
                     model, version, version_key(version), record.get("created_at"), derived["created_key"],
-                    record.get("author"), record.get("description"), json.dumps(tags, ensure_ascii=False),
-                    record.get("framework"), record.get("artifact_uri"), derived["artifact_key"],
-                    record.get("run_id"), text, digest, source, stamp,
+                    record.get("author"), record.get("framework"), record.get("run_id"), derived["artifact_key"],
+                    json.dumps(dict(_flatten_metrics(record.get("metrics")))),
+                    json.dumps(tags, ensure_ascii=False), record.get("description"), digest, source, stamp, text,
                 ))
-                metric_rows.extend((model, version, n, v) for n, v in _flatten_metrics(record.get("metrics")))
                 if "aliases" in record:
                     alias_ops.append((model, version, list(record.get("aliases") or [])))
                 if len(rows) >= _BATCH:
@@ -867,21 +860,26 @@ class Catalog:
         direction = "DESC" if descending else "ASC"
         params: dict[str, Any] = {"model": model, "limit": -1 if limit is None else int(limit),
                                   "offset": max(0, int(offset))}
-        join = ""
+        extra = ""
         if sort == "created_at":
-            order = f"v.created_key IS NULL, v.created_key {direction}, v.version_key {direction}"
+            order = f"created_key IS NULL, created_key {direction}, version_key {direction}"
         elif sort == "version":
-            order = f"v.version_key {direction}, v.version {direction}"
+            order = f"version_key {direction}, version {direction}"
         elif sort.startswith("metric:") and len(sort) > len("metric:"):
             params["metric"] = sort[len("metric:"):]
-            join = (" LEFT JOIN version_metrics m ON m.model = v.model AND m.version = v.version"
-                    " AND m.name = :metric")
-            order = f"m.value IS NULL, m.value {direction}, v.version_key DESC"
+            extra = ", (SELECT j.value FROM json_each(metrics) j WHERE j.key = :metric) AS mv"
+            order = f"mv IS NULL, mv {direction}, version_key DESC"
         else:
             raise InvalidInput(f"unknown sort {sort!r}; use created_at, version or metric:<name>")
+        # Sort the small columns first, then read the (large) records of the page only.
         rows = self._conn.execute(
-            "SELECT v.model, v.version, v.record, v.imported_at, v.source FROM versions v" + join
-            + f" WHERE v.model = :model ORDER BY {order} LIMIT :limit OFFSET :offset", params,
+            f"""WITH page AS (
+                    SELECT rid, row_number() OVER (ORDER BY {order}) AS rn FROM (
+                        SELECT rowid AS rid, version, version_key, created_key{extra}
+                        FROM versions WHERE model = :model)
+                    ORDER BY {order} LIMIT :limit OFFSET :offset)
+                SELECT v.model, v.version, v.record, v.imported_at, v.source
+                FROM page JOIN versions v ON v.rowid = page.rid ORDER BY page.rn""", params,
         ).fetchall()
         by_version = self._version_aliases(model)
         return [self._record_of(r, by_version) for r in rows]
@@ -923,7 +921,8 @@ class Catalog:
     @_guarded
     def metric_names(self, model: str) -> list[str]:
         return [r[0] for r in self._conn.execute(
-            "SELECT DISTINCT name FROM version_metrics WHERE model = ? ORDER BY name", (model,))]
+            "SELECT DISTINCT j.key FROM versions v, json_each(v.metrics) j WHERE v.model = ? ORDER BY 1",
+            (model,))]
 
     @_guarded
     def get_version(self, model: str, version: str) -> VersionRecord:
@@ -1045,8 +1044,8 @@ def _now() -> str:
 
 
 _INSERT_VERSION = (
-    "INSERT INTO versions(model, version, version_key, created_at, created_key, author, description, tags,"
-    " framework, artifact_uri, artifact_key, run_id, record, record_hash, source, imported_at)"
+    "INSERT INTO versions(model, version, version_key, created_at, created_key, author, framework, run_id,"
+    " artifact_key, metrics, tags, description, record_hash, source, imported_at, record)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
@@ -1094,27 +1093,21 @@ MIGRATIONS: dict[int, list[str]] = {
             created_at TEXT,
             created_key REAL,
             author TEXT,
-            description TEXT,
-            tags TEXT NOT NULL DEFAULT '[]',
             framework TEXT,
-            artifact_uri TEXT,
-            artifact_key TEXT,
             run_id TEXT,
-            record TEXT NOT NULL,
+            artifact_key TEXT,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            tags TEXT NOT NULL DEFAULT '[]',
+            description TEXT,
             record_hash TEXT NOT NULL,
             source TEXT,
             imported_at TEXT NOT NULL,
+            record TEXT NOT NULL,
             PRIMARY KEY (model, version)
         )""",
         "CREATE INDEX versions_model_created ON versions(model, created_key)",
-        "CREATE INDEX versions_model_vkey ON versions(model, version_key)",
         "CREATE INDEX versions_run_id ON versions(run_id) WHERE run_id IS NOT NULL",
         "CREATE INDEX versions_artifact ON versions(artifact_key) WHERE artifact_key IS NOT NULL",
-        """CREATE TABLE version_metrics (
-            model TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
-            PRIMARY KEY (model, version, name)
-        ) WITHOUT ROWID""",
-        "CREATE INDEX version_metrics_sort ON version_metrics(model, name, value)",
         """CREATE TABLE aliases (
             model TEXT NOT NULL, alias TEXT NOT NULL, version TEXT NOT NULL, updated_at TEXT NOT NULL,
             PRIMARY KEY (model, alias)
