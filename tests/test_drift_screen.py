@@ -302,7 +302,8 @@ async def test_model_picker_switches_model(world, tmp_path):
 def test_snapshot_of_the_drift_screen(world, tmp_path, snap_compare, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
-    app = make_app(world, tmp_path)
+    monkeypatch.chdir(world.catalog.parent)  # the header shows the catalog path: keep it short and stable
+    app = make_app(world, tmp_path, catalog=Path(world.catalog.name))
     app.selected_isvc = ("fraud", "fraud-detector")
 
     async def run_before(pilot):
