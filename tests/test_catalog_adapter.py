@@ -366,6 +366,20 @@ def _make_catalog(directory: Path) -> Path:
     return path
 
 
+def test_opened_read_only_on_purpose(tmp_path):
+    path = _make_catalog(tmp_path / "cat")
+    digest = sha(path)
+    with Catalog(path, read_only=True) as c:
+        assert [m.model for m in c.list_models()] == ["m"]
+        with pytest.raises(ReadOnly, match="opened read-only"):
+            c.import_records([rec("m", "2")])
+        with pytest.raises(ReadOnly):
+            c.set_alias("m", "production", "1", expected=None)
+    assert sha(path) == digest
+    with pytest.raises(NotFound):
+        Catalog(tmp_path / "cat" / "other.db", read_only=True)
+
+
 def test_read_only_file_and_directory(tmp_path):
     if not shutil.which("setpriv"):
         pytest.skip("setpriv is not installed")
