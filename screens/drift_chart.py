@@ -99,6 +99,21 @@ def _segments(times: Sequence[float], values: Sequence[float | None]) -> list[tu
     return out
 
 
+def thin(points: Sequence[tuple[float, float | None]], limit: int) -> list[tuple[float, float | None]]:
+    """At most `limit` points: each bucket of neighbours becomes its largest value (a spike stays
+    visible) at the bucket's first time; a bucket with no value stays None (a gap)."""
+    n = len(points)
+    if limit <= 0 or n <= limit:
+        return list(points)
+    out: list[tuple[float, float | None]] = []
+    for i in range(limit):
+        lo = i * n // limit
+        hi = max((i + 1) * n // limit, lo + 1)
+        vals = [v for _, v in points[lo:hi] if v is not None and not math.isnan(v) and not math.isinf(v)]
+        out.append((points[lo][0], max(vals) if vals else None))
+    return out
+
+
 def _time_ticks(start: float, end: float, width: int, fmt_time: Callable[[float], str]) -> tuple[list[float], list[str]]:
     """Round-time ticks that fit: about one every 12 columns."""
     span = max(end - start, 1.0)
@@ -157,7 +172,9 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
             if v is not None and not math.isnan(v) and not math.isinf(v):
                 top = max(top, v * 1.1)
 
+    limit = width  # about one point per column: more points draw nothing a reader can see
     if floor:
+        floor = thin(floor, limit // 2)
         for xs, ys in _segments([t for t, _ in floor], [v for _, v in floor]):
             s = fig.signal(xs, ys, marker=plt_marker("hd", pixel(foreground=FLOOR_COLOR)))
             if len(xs) > 1:
@@ -165,6 +182,7 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
             fig.draw(s)
     for i, (name, pts) in enumerate(list(series.items())[:len(SERIES_COLORS)]):
         color = SERIES_COLORS[i]
+        pts = thin(pts, limit)
         for xs, ys in _segments([t for t, _ in pts], [v for _, v in pts]):
             s = fig.signal(xs, ys, marker=plt_marker("hd", pixel(foreground=color)))
             if len(xs) > 1:

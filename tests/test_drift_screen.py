@@ -364,3 +364,17 @@ def test_choose_model_prefers_a_canary():
     assert choose_model([]) is None
     assert revisions_from_metrics(["x-00002", "x-00001"]) == ("x-00002", "x-00001")
     assert revisions_from_metrics(["x-00001"]) == ("x-00001", None)
+
+
+def test_thin_keeps_spikes_and_gaps():
+    from screens.drift_chart import thin
+
+    pts = [(float(i), 0.01) for i in range(100)]
+    pts[37] = (37.0, 0.9)
+    for i in range(60, 80):
+        pts[i] = (float(i), None)
+    out = thin(pts, 20)
+    assert len(out) == 20
+    assert max(v for _, v in out if v is not None) == 0.9  # the spike survives
+    assert sum(1 for _, v in out if v is None) == 4  # the gap stays a gap, never 0
+    assert thin(pts[:10], 20) == pts[:10]
