@@ -370,6 +370,10 @@ class DriftScreen(Screen):
             self.post_message(self.Failed(generation, error.message, want, models,
                                           config=type(error).__name__ == "InvalidInput"))
             return
+        except Exception as exc:  # a bug or an unmapped failure: the panel says so and keeps retrying
+            self.post_message(self.Failed(generation, f"unexpected error: {type(exc).__name__}: {exc}"[:300],
+                                          want, models))
+            return
         self.post_message(self.Loaded(generation, target, report, markers, models or [], notes, at))
 
     def _resolve(self, want: tuple[str, str], models: list[tuple[str, str, list[str]]]) -> Target:
