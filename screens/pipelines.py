@@ -218,7 +218,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def _schedule(self, delay: float) -> None:
         self._stop_timer()
         if self._active:
-            self._timer = self.set_timer(delay, self._tick)
+            self._timer = self.set_timer(max(0.01, delay), self._tick)
 
     def _tick(self) -> None:
         self._timer = None
@@ -392,6 +392,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self._schedule(REFRESH_SECONDS)
         if message.note:
             self._set_status(message.note)
+        elif message.append and not self.state_message:
+            self._set_status("")  # "loading more runs…" is done
         self._update_titles()
         self._show_summary()
 

@@ -1,0 +1,480 @@
+"""The Pipelines screen (key 2) driven through Pilot against the KFP sandbox over real HTTP.
+
+The sandbox is pinned: its world starts at FROZEN (seed 7) and time_scale=0 stops its clock, so
+states do not move unless a test advances them; the app's clock is frozen at the same instant.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from console import demo_data
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+from console.sandbox.kfp_server import KfpSandbox
+from console.sandbox.kfp_world import World
+
+FROZEN = 1717336800.0  # 2024-06-02 14:00:00 UTC, the sandbox world's t0
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def make_sandbox(state_dir: Path, n_runs: int = 50) -> KfpSandbox:
+    sandbox = KfpSandbox(state_dir, n_runs=n_runs, time_scale=0.0, seed=7)
+    sandbox._wall0 = FROZEN  # pin the world to a fixed instant, so runs, names and times never vary
+    sandbox.world = World(n_runs=n_runs, seed=7, t0=FROZEN)
+    sandbox.start()
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory) -> Path:
+    from console.demo_catalog import build_demo_catalog
+
+    path = tmp_path_factory.mktemp("catalog") / "catalog.db"
+    build_demo_catalog(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def kfp(tmp_path_factory):
+    """A shared sandbox for tests that do not change runs (faults are cleared after each test)."""
+    sandbox = make_sandbox(tmp_path_factory.mktemp("kfp"))
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def shared(kfp):
+    yield kfp
+    kfp.faults.clear()
+
+
+@pytest.fixture
+def own_kfp(tmp_path):
+    sandbox = make_sandbox(tmp_path / "kfp-own")
+    yield sandbox
+    sandbox.stop()
+
+
+def make_app(tmp_path: Path, kfp_url: str, catalog: Path, *, read_only: bool = False) -> MlopsConsole:
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db", kfp_url=kfp_url, read_only=read_only)
+    settings.kfp.timeout = 3.0
+    return MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+
+
+async def until(pilot, condition, what: str, tries: int = 200):
+    """Poll a condition while the app runs (bounded; never asserts on elapsed time)."""
+    for _ in range(tries):
+        value = condition()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def open_pipelines(pilot):
+    from screens.pipelines import PipelinesScreen
+
+    await pilot.press("2")
+    return await until(pilot, lambda: isinstance(pilot.app.screen, PipelinesScreen) and pilot.app.screen,
+                       "the Pipelines screen")
+
+
+async def loaded(pilot, screen):
+    await until(pilot, lambda: screen._loaded_generation == screen.generation and not screen._busy, "runs loaded")
+    return screen.query_one("#runs")
+
+
+def cell(table, run_id: str, column: str) -> str:
+    return table.get_cell(run_id, column).plain
+
+
+def column_values(table, column: str) -> list[str]:
+    return [table.get_cell(row.key, column).plain for row in table.ordered_rows]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text (from the SVG screenshot)."""
+    svg = app.export_screenshot()
+    text = re.sub(r"<[^>]+>", "", svg)
+    return html.unescape(text).replace("\xa0", " ")
+
+
+def run_named(sandbox: KfpSandbox, display_name: str) -> str:
+    return next(r.run_id for r in sandbox.world.runs.values() if r.display_name == display_name)
+
+
+async def select(pilot, screen, run_id: str) -> None:
+    table = screen.query_one("#runs")
+    table.move_cursor(row=table.get_row_index(run_id))
+    await until(pilot, lambda: screen.detail_run is not None and screen.detail_run.run_id == run_id,
+                f"the detail of {run_id}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+async def test_runs_table_fills_with_state_icons_and_experiment_names(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        assert table.row_count == 50
+        oom = run_named(shared, "train-churn-predictor-v31")
+        state = table.get_cell(oom, "state")
+        assert state.plain == "✖ FAILED" and "red" in str(state.style)
+        assert cell(table, oom, "experiment") == "recsys-training"  # the name, not the id
+        assert cell(table, oom, "started") == "06-02 13:15"
+        plan = shared.world.runs[oom]
+        took = int(plan.finished_at(FROZEN) - plan.created_at)
+        assert cell(table, oom, "duration") == f"{took // 60}m {took % 60:02d}s"
+        running = run_named(shared, "train-fraud-detector-v41")
+        assert cell(table, running, "state") == "⟳ RUNNING"
+        assert cell(table, running, "duration") == "5m 00s"  # the app's frozen clock minus created_at
+        states = set(column_values(table, "state"))
+        assert {"✔ SUCCEEDED", "✖ FAILED", "⟳ RUNNING", "… PENDING", "⊘ CANCELED"} <= states
+        assert table.border_title.startswith("Runs 50/50") and "updated 14:00:00" in table.border_title
+
+
+async def test_failed_run_error_is_readable_without_scrolling(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        oom = run_named(shared, "train-churn-predictor-v31")
+        await select(pilot, screen, oom)
+        await pilot.pause()
+        detail = screen.query_one("#run-detail")
+        assert detail.scroll_y == 0
+        shown = screen_text(app)
+        assert "OOMKilled" in shown and "train-model" in shown
+        assert "set_memory_limit('16Gi')" in shown  # the whole error, to its advice, on screen
+        body = str(screen.query_one("#run-detail-body").render())
+        assert body.index("OOMKilled") < body.index("Tasks")  # the failure comes before the task tree
+        assert "State history" in body and "pod train-churn-predictor-" in body
+
+
+async def test_filter_by_state_asks_the_server_and_cycles(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await pilot.press("s")
+        table = await loaded(pilot, screen)
+        failed = shared.runs_in_state("FAILED")
+        assert screen.query_state.state == "FAILED"
+        assert sorted(row.key.value for row in table.ordered_rows) == sorted(failed)
+        assert set(column_values(table, "state")) == {"✖ FAILED"}
+        await pilot.press("s")
+        table = await loaded(pilot, screen)
+        assert set(column_values(table, "state")) == {"⟳ RUNNING"}
+        assert table.row_count == len(shared.runs_in_state("RUNNING"))
+        assert "RUNNING" in screen.query_one("#runs-summary").render().plain
+
+
+async def test_failed_first_toggle_puts_failed_runs_on_top(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        before = column_values(table, "state")
+        assert before[0] != "✖ FAILED"  # newest first by default
+        await pilot.press("f")
+        table = await loaded(pilot, screen)
+        states = column_values(table, "state")
+        n_failed = len(shared.runs_in_state("FAILED"))
+        assert n_failed > 0 and states[:n_failed] == ["✖ FAILED"] * n_failed
+        assert "✖ FAILED" not in states[n_failed:]
+        assert table.row_count == 50 and table.border_title.startswith("Runs 50/50")
+        await pilot.press("f")
+        table = await loaded(pilot, screen)
+        assert column_values(table, "state") == before
+
+
+async def test_text_and_experiment_filters(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await pilot.press("slash")
+        await pilot.press(*"churn")
+        await until(pilot, lambda: screen.query_state.text == "churn", "the text filter")
+        table = await loaded(pilot, screen)
+        names = [shared.world.runs[row.key.value].display_name for row in table.ordered_rows]
+        expected = [r for r in shared.world.runs.values() if "churn" in r.display_name]
+        assert names and len(names) == len(expected) and all("churn" in n for n in names)
+        await pilot.press("escape")
+        assert table.has_focus
+        await pilot.press("e")  # experiments sorted by name: ads-and-trust first
+        table = await loaded(pilot, screen)
+        assert set(column_values(table, "experiment")) <= {"ads-and-trust"}
+        assert all("churn" in shared.world.runs[row.key.value].display_name for row in table.ordered_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes: terminate and retry through the safe action path
+
+
+async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp, catalog, tmp_path):
+    from textual.widgets import Button
+
+    from screens.confirm import ConfirmChangeScreen
+
+    app = make_app(tmp_path, own_kfp.base_url, catalog)
+    run_id = run_named(own_kfp, "train-fraud-detector-v41")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, run_id)
+        # first: cancel at the confirmation (the default) changes nothing
+        await pilot.press("t")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        assert isinstance(app.focused, Button) and app.focused.id == "confirm-cancel"
+        assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
+        await pilot.press("enter")  # on Cancel
+        await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the cancel audit row")
+        assert own_kfp.runs_in_state("RUNNING").count(run_id) == 1
+        assert app.ctx.audit.list(action_prefix="run.terminate")[0].outcome == "cancelled"
+        # then: a reason, applied
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), "confirm")
+        await pilot.press("shift+tab")
+        await pilot.press(*"stuck on a dead node")
+        await pilot.press("enter")
+        await until(pilot, lambda: run_id in own_kfp.runs_in_state("CANCELING"), "the run to be canceling")
+        rows = await until(pilot, lambda: [r for r in app.ctx.audit.list(action_prefix="run.terminate")
+                                           if r.outcome == "applied"], "the applied audit row")
+        assert rows[0].reason == "stuck on a dead node" and run_id in rows[0].target
+        assert rows[0].before["state"] == "RUNNING"
+        table = screen.query_one("#runs")
+        await until(pilot, lambda: cell(table, run_id, "state") == "⊘ CANCELING", "the row to show CANCELING")
+        own_kfp.advance(11)  # CANCELING lasts 10 simulated seconds
+        await pilot.press("r")
+        await until(pilot, lambda: cell(table, run_id, "state") == "⊘ CANCELED", "the row to show CANCELED")
+
+
+async def test_retry_reruns_a_failed_run(own_kfp, catalog, tmp_path):
+    from screens.confirm import ConfirmChangeScreen
+
+    app = make_app(tmp_path, own_kfp.base_url, catalog)
+    run_id = run_named(own_kfp, "train-ad-ctr-v31")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, run_id)
+        await pilot.press("R")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        assert any("re-runs task ingest-data" in line for line in modal.change.lines)
+        await pilot.press("shift+tab")
+        await pilot.press(*"transient S3 timeout")
+        await pilot.press("enter")
+        await until(pilot, lambda: run_id in own_kfp.runs_in_state("RUNNING"), "the run to run again")
+        rows = await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.retry"), "the audit row")
+        assert rows[0].outcome == "applied" and rows[0].reason == "transient S3 timeout"
+        table = screen.query_one("#runs")
+        await until(pilot, lambda: cell(table, run_id, "state") == "⟳ RUNNING", "the row to show RUNNING")
+
+
+async def test_read_only_refuses_terminate_and_audits_it(own_kfp, catalog, tmp_path):
+    app = make_app(tmp_path, own_kfp.base_url, catalog, read_only=True)
+    run_id = run_named(own_kfp, "train-search-ranker-v33")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, run_id)
+        await pilot.press("t")
+        rows = await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the refusal row")
+        assert rows[0].outcome == "refused: read-only"
+        assert run_id in own_kfp.runs_in_state("RUNNING")
+        assert type(app.screen).__name__ == "PipelinesScreen"  # no confirmation was offered
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults are states, never crashes
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_kfp_down_is_a_state_with_a_retry(catalog, tmp_path):
+    app = make_app(tmp_path, f"http://127.0.0.1:{_closed_port()}", catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        status = screen.query_one("#runs-status")
+        await until(pilot, lambda: "retrying in" in status.render().plain, "the down state")
+        text = status.render().plain
+        assert "cannot be reached" in text and "retrying in 2 s" in text
+        assert "not available" in screen.query_one("#run-detail-body").render().plain
+        assert "KFP unavailable" in screen.query_one("#runs").border_title
+        assert app.is_running and app.screen is screen
+
+
+async def test_not_configured_says_which_setting(catalog, tmp_path):
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db")
+    app = MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        status = screen.query_one("#runs-status")
+        await until(pilot, lambda: "kfp" in status.render().plain.lower(), "the not-configured state")
+        assert "retrying" not in status.render().plain
+        assert app.is_running
+
+
+@pytest.mark.parametrize("fault, expected", [
+    ({"status": 503}, "answered 503"),
+    ({"status": 401}, "refused"),
+    ({"status": 403}, "PermissionDenied"),
+    ({"status": 500}, "answered 500"),
+    ({"status": 200, "body": "<html>login</html>", "content_type": "text/html"}, "malformed JSON"),
+])
+async def test_faults_are_states_and_the_screen_recovers(shared, catalog, tmp_path, fault, expected):
+    shared.faults.add(r"/runs$", times=1, **fault)
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        status = screen.query_one("#runs-status")
+        await until(pilot, lambda: expected in status.render().plain, f"the {expected} state")
+        assert "retrying in" in status.render().plain
+        await pilot.press("r")  # retry now instead of waiting for the backoff
+        table = await until(pilot, lambda: screen.runs and screen.query_one("#runs"), "the recovery")
+        assert table.row_count == 50
+        await until(pilot, lambda: status.render().plain == "", "the state to clear")
+
+
+async def test_slow_kfp_keeps_the_ui_responsive(shared, catalog, tmp_path):
+    shared.faults.add(r"/runs$", delay=1.5, times=1)
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = screen.query_one("#runs")
+        await until(pilot, lambda: table.border_subtitle == "loading…", "the loading mark")
+        await pilot.press("f")  # keys are handled while the request waits
+        assert screen.query_state.failed_first
+        await loaded(pilot, screen)
+        assert screen.query_one("#runs").row_count == 50
+
+
+async def test_vanished_run_is_marked_not_crashed(own_kfp, catalog, tmp_path):
+    app = make_app(tmp_path, own_kfp.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        victim = run_named(own_kfp, "train-credit-risk-v36")
+        own_kfp.delete_run(victim)
+        table.move_cursor(row=table.get_row_index(victim))
+        body = screen.query_one("#run-detail-body")
+        await until(pilot, lambda: "not found" in body.render().plain, "the vanished state")
+        assert victim in body.render().plain
+        assert cell(table, victim, "state") == "? GONE"
+
+
+async def test_expired_page_token_resumes_where_it_was(tmp_path, catalog):
+    sandbox = make_sandbox(tmp_path / "kfp-big", n_runs=260)
+    try:
+        app = make_app(tmp_path, sandbox.base_url, catalog)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_pipelines(pilot)
+            table = await loaded(pilot, screen)
+            assert table.row_count == 50 and "more below" in table.border_title
+            sandbox.expire_page_tokens()
+            table.move_cursor(row=table.row_count - 1)
+            await until(pilot, lambda: table.row_count > 50, "the next page")
+            assert "page token" in screen.query_one("#runs-status").render().plain  # said, and resumed
+            for _ in range(10):
+                if screen.pager.done:
+                    break
+                table.move_cursor(row=table.row_count - 1)
+                await pilot.pause(0.05)
+                await until(pilot, lambda: not screen._loading_more, "a page")
+            assert screen.pager.done
+            keys = [row.key.value for row in table.ordered_rows]
+            assert len(keys) == len(set(keys)) == 260
+            assert table.border_title.startswith("Runs 260/260")
+    finally:
+        sandbox.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# The jump to the catalog and back
+
+
+async def test_jump_to_catalog_versions_and_back(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    model = demo_data.MODELS[0]
+    version = str(model.versions)
+    run_id = demo_data.run_id_for(model.name, version)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, run_id)
+        body = screen.query_one("#run-detail-body")
+        await until(pilot, lambda: f"{model.name} v{version}" in body.render().plain, "the produced version")
+        await pilot.press("m")
+        await until(pilot, lambda: app.current_mode == "catalog", "the catalog")
+        assert app.selected_run_id == run_id
+        # back: the catalog side names a run and shows this screen
+        other = run_named(shared, "train-churn-predictor-v31")
+        app.selected_run_id = other
+        await pilot.press("2")
+        await until(pilot, lambda: screen.selected_run_id == other, "the run from the catalog")
+        table = screen.query_one("#runs")
+        assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == other
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots (frozen clock and sandbox)
+
+
+@pytest.fixture
+def no_live_refresh(monkeypatch):
+    import screens.pipelines as pipelines
+
+    monkeypatch.setattr(pipelines, "REFRESH_SECONDS", 3600.0)
+
+
+def test_snapshot_failed_run_80x24(shared, catalog, tmp_path, snap_compare, no_live_refresh, monkeypatch):
+    monkeypatch.chdir(catalog.parent)
+    app = make_app(tmp_path, shared.base_url, Path(catalog.name))
+    oom = run_named(shared, "train-churn-predictor-v31")
+
+    async def run_before(pilot):
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, oom)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_failed_first_120x35(shared, catalog, tmp_path, snap_compare, no_live_refresh, monkeypatch):
+    monkeypatch.chdir(catalog.parent)
+    app = make_app(tmp_path, shared.base_url, Path(catalog.name))
+
+    async def run_before(pilot):
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await pilot.press("f")
+        await loaded(pilot, screen)
+        await select(pilot, screen, run_named(shared, "train-credit-risk-v36"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(120, 35), run_before=run_before)
