@@ -22,12 +22,13 @@ versions         one row per (model, version); small columns first, the record l
                           parsed records are compared, so reformatting alone is "unchanged")
     source, imported_at   TEXT, the file (or label) the record came from, and when
 aliases          (model, alias) -> version, updated_at
-models           the per-model summary kept in step on every import and alias change:
+models           the per-model summary, refreshed in the import transaction (SQL, not Python):
                  name, name_lower, versions (count), latest_version, latest_created_at,
                  description, tags (JSON union over versions), framework (of the latest version)
 models_fts       FTS5 (name, description, tags) with rowid = models.rowid
 imports          one row per import: source, imported_at, inserted, updated, unchanged
-meta             key/value: who created the file
+meta             key/value: when the file was created
+Pages are 16 KiB (set on creation): version rows are ~2 KB with their histograms.
 
 "latest" = the version with the newest created_at (versions without one come last), ties broken
 by the numeric-aware version order. The summary's description is the latest version's (or,
@@ -574,7 +575,7 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise DataError(f"catalog {self.path} was written by a newer mlops-console "
                             f"(schema {version} > {SCHEMA_VERSION}); upgrade mlops-console")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = set(self.db.table_names())
         if version == 0 and tables - {"sqlite_sequence"}:
             foreign = sorted(t for t in tables if not t.startswith("sqlite_"))[:5]
             raise DataError(f"catalog {self.path} is a SQLite database but not an mlops-console catalog "
