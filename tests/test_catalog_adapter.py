@@ -174,13 +174,11 @@ def test_missing_required_field_and_non_object(tmp_path, cat):
 
 def test_bad_record_late_in_file_leaves_earlier_import_intact(tmp_path, cat):
     cat.import_records([rec("keep", "1")])
-    before = sha(Path(cat.path))
     records = [rec("new", str(i)) for i in range(1, 5000)] + [{"model": "new", "version": "x", "metrics": {"a": None}}]
     with pytest.raises(InvalidInput, match="line 5000: field 'metrics.a'"):
         cat.import_file(write_jsonl(tmp_path / "big.jsonl", records))
     assert [m.model for m in cat.list_models()] == ["keep"]
     assert cat.count_versions("new") == 0
-    assert before  # file still readable after the rollback
     assert cat.get_version("keep", "1").to_record() == rec("keep", "1")
 
 
@@ -677,8 +675,9 @@ def test_demo_catalog_is_deterministic_and_tells_the_stories(tmp_path):
 def test_generate_records_for_benchmarks():
     from console.demo_catalog import generate_records
 
-    records = list(generate_records(1000, 37, seed=1))
-    assert len(records) == 1000
+    records = list(generate_records(300, 37, seed=1))
+    assert len(records) == 300
     assert len({r["model"] for r in records}) == 37
-    assert len({(r["model"], r["version"]) for r in records}) == 1000
-    assert records == list(generate_records(1000, 37, seed=1))
+    assert len({(r["model"], r["version"]) for r in records}) == 300
+    assert records == list(generate_records(300, 37, seed=1))
+    assert records != list(generate_records(300, 37, seed=2))
