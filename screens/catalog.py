@@ -145,9 +145,10 @@ class CatalogScreen(ActionFlowMixin, Screen):
         filter_input = self.query_one("#catalog-filter", Input)
         filter_input.can_focus = False
         models = self.query_one("#models", DataTable)
-        models.add_column("model", key="model")
-        models.add_column("vers", key="versions")
-        models.add_column("aliases", key="aliases")
+        # Fixed widths: the table never re-measures as pages arrive, and frames are reproducible.
+        models.add_column("model", key="model", width=18)
+        models.add_column("vers", key="versions", width=4)
+        models.add_column("aliases", key="aliases", width=40)
         models.focus()
         self.load_models()
 
@@ -243,7 +244,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
                 table.add_column("created", key="created", width=10)
                 table.add_column(literal((self.metric or "metric").rsplit(".", 1)[-1]), key="metric", width=8)
                 table.add_column("aliases", key="aliases", width=12)
-                table.add_column("author", key="author")
+                table.add_column("author", key="author", width=16)
             for record in page.rows:
                 self._versions[record.version] = record
                 metric = flat_metrics(record.metrics).get(self.metric) if self.metric else None
