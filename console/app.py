@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -64,18 +63,11 @@ class MlopsConsole(App):
         self.MODES = dict(self._factories)
         super().__init__()
         self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
-        # Clients are made on first use, from a worker: opening one may read files or fail.
-        self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()
 
     def client(self, name: str) -> Any:
-        """The shared "kube", "metrics" or "pipelines" client; raises ConsoleError if unusable."""
-        with self._clients_lock:
-            if name not in self._clients:
-                from console import clients
-
-                self._clients[name] = getattr(clients, f"{name}_client")(self.ctx.settings)
-            return self._clients[name]
+        """The shared "kube", "metrics" or "pipelines" client (made on first use, from a worker:
+        making one may read files or fail); raises ConsoleError when it cannot be made."""
+        return self.ctx.client(name)
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
@@ -138,9 +130,6 @@ class MlopsConsole(App):
 
     def on_unmount(self) -> None:
         self.catalog.close()
-        for client in self._clients.values():
-            if hasattr(client, "close"):
-                client.close()
 
 
 def _open_catalog(ctx: Context) -> Any:

@@ -23,25 +23,24 @@ def metrics_client(settings: Settings) -> Any:
 
     if not settings.prometheus_url:
         raise InvalidInput("no Prometheus URL: pass --prometheus-url, set MLOPS_CONSOLE_PROMETHEUS_URL, "
-                           "or set prometheus_url in the config")
-    auth = settings.prometheus
-    return MetricsClient(settings.prometheus_url, bearer_token=auth.bearer_token,
-                         bearer_token_file=auth.bearer_token_file, username=auth.username,
-                         password=auth.password, ca_file=auth.ca_file, timeout=auth.timeout)
+                           "or set prometheus_url in the config; 'mlops-console demo' starts a sandbox that has one")
+    return MetricsClient.from_settings(settings.prometheus_url, settings.prometheus)
 
 
-def pipelines_client(settings: Settings) -> Any:
+def pipelines_client(settings: Settings, environ: dict[str, str] | None = None) -> Any:
     from adapters.pipelines import PipelinesClient
 
     if not settings.kfp_url:
-        raise InvalidInput("no Kubeflow Pipelines URL: pass --kfp-url, set MLOPS_CONSOLE_KFP_URL, "
-                           "or set kfp_url in the config")
+        raise InvalidInput("no Kubeflow Pipelines URL: pass --kfp-url URL, set MLOPS_CONSOLE_KFP_URL, or set "
+                           "kfp_url in the config (top level or under [contexts.\"NAME\"]); "
+                           "'mlops-console demo' starts a sandbox that has one")
+    env = os.environ if environ is None else environ
     auth = settings.kfp
     token = auth.token
     if not token and auth.token_env:
-        token = os.environ.get(auth.token_env)
+        token = env.get(auth.token_env)
         if not token:
-            raise InvalidInput(f"the KFP token variable {auth.token_env} (kfp.token_env in the config) is not set")
+            raise InvalidInput(f"[kfp] token_env names {auth.token_env}, which is not set (or empty) in the environment")
     return PipelinesClient(settings.kfp_url, token=token, token_file=auth.token_file, cookie=auth.cookie,
-                           user_header=auth.user_header, ca_file=auth.ca_file, namespace=auth.namespace,
-                           timeout=auth.timeout)
+                           user_header=auth.user_header or None, ca_file=auth.ca_file, namespace=auth.namespace,
+                           timeout=float(auth.timeout or 10.0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from functools import cached_property
 from typing import IO, Any, Callable
 
@@ -25,6 +26,21 @@ class Context:
                 getattr(self.out, "isatty", lambda: False)())
         self.interactive = interactive
         self._closers: list[Callable[[], None]] = []
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+
+    def client(self, name: str) -> Any:
+        """The shared "kube", "metrics" or "pipelines" client (console/clients.py), made on first
+        use and closed with the context; raises ConsoleError when it cannot be made."""
+        with self._clients_lock:
+            if name not in self._clients:
+                from console import clients
+
+                client = getattr(clients, f"{name}_client")(self.settings)
+                self._clients[name] = client
+                if hasattr(client, "close"):
+                    self._closers.append(client.close)
+            return self._clients[name]
 
     @cached_property
     def audit(self) -> AuditJournal:

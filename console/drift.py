@@ -15,7 +15,7 @@ Rules that keep the numbers honest:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 SHARE_FLOOR = 1e-4

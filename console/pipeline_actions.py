@@ -118,26 +118,3 @@ class RetryRun(RunAction):
 
     def call(self) -> None:
         self.client.retry_run(self.run_id)
-
-
-def client_from_settings(settings: Any, environ: dict[str, str] | None = None) -> PipelinesClient:
-    """A PipelinesClient for the resolved settings (kfp_url and the [kfp] section); for CLI and app."""
-    import os
-
-    env = os.environ if environ is None else environ
-    url = getattr(settings, "kfp_url", None)
-    if not url:
-        raise InvalidInput("no Kubeflow Pipelines URL: pass --kfp-url URL, set MLOPS_CONSOLE_KFP_URL, or set "
-                           "kfp_url in the config (top level or under [contexts.\"NAME\"]); "
-                           "'mlops-console demo' starts a sandbox that has one")
-    kfp = getattr(settings, "kfp", None)
-    token = getattr(kfp, "token", None)
-    token_env = getattr(kfp, "token_env", None)
-    if not token and token_env:
-        token = env.get(token_env)
-        if not token:
-            raise InvalidInput(f"[kfp] token_env names {token_env}, which is not set (or empty) in the environment")
-    return PipelinesClient(
-        url, token=token, token_file=getattr(kfp, "token_file", None), cookie=getattr(kfp, "cookie", None),
-        user_header=getattr(kfp, "user_header", None) or None, ca_file=getattr(kfp, "ca_file", None),
-        namespace=getattr(kfp, "namespace", None), timeout=float(getattr(kfp, "timeout", 10.0) or 10.0))

@@ -80,17 +80,7 @@ def parse_at(text: str | None) -> float | None:
 
 
 def metrics_client(ctx):
-    url = getattr(ctx.settings, "prometheus_url", None)
-    if not url:
-        raise InvalidInput("no Prometheus URL: pass --prometheus-url, set MLOPS_CONSOLE_PROMETHEUS_URL, or set "
-                           "prometheus_url in the config file")
-    from adapters.metrics import MetricsClient
-
-    client = MetricsClient.from_settings(url, getattr(ctx.settings, "prometheus", None))
-    closers = getattr(ctx, "_closers", None)
-    if isinstance(closers, list):
-        closers.append(client.close)
-    return client
+    return ctx.client("metrics")
 
 
 def drift_service(ctx, metrics=None):

@@ -70,24 +70,7 @@ def register(sub, common) -> None:
 
 
 def kube_client(ctx):
-    """A KubeClient for the settings' kubeconfig/context; closed with the context."""
-    cached = getattr(ctx, "_rollout_kube_client", None)
-    if cached is not None:
-        return cached
-    from adapters.kube import KubeClient
-
-    s = ctx.settings
-    kube = getattr(s, "kube", None)
-    client = KubeClient(
-        kubeconfig=s.kubeconfig, context=s.context, namespace=s.namespace,
-        timeout=float(getattr(kube, "timeout", 10.0) or 10.0),
-        connect_timeout=float(getattr(kube, "connect_timeout", 3.0) or 3.0),
-    )
-    ctx._rollout_kube_client = client
-    closers = getattr(ctx, "_closers", None)
-    if isinstance(closers, list):
-        closers.append(client.close)
-    return client
+    return ctx.client("kube")
 
 
 def _namespace(ctx, client) -> str:

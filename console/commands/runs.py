@@ -65,18 +65,7 @@ def register(sub, common) -> None:
 
 
 def pipelines_client(ctx):
-    """The PipelinesClient for this invocation (closed with the context)."""
-    cached = getattr(ctx, "_pipelines_client", None)
-    if cached is not None:
-        return cached
-    from console.pipeline_actions import client_from_settings
-
-    client = client_from_settings(ctx.settings)
-    ctx._pipelines_client = client
-    closers = getattr(ctx, "_closers", None)
-    if isinstance(closers, list):
-        closers.append(client.close)
-    return client
+    return ctx.client("pipelines")
 
 
 def _when(value: datetime | None) -> str:
