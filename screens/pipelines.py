@@ -91,6 +91,11 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self.generation, self.pager, self.runs, self.append = generation, pager, runs, append
             self.experiments, self.note = experiments, note
 
+    class ExperimentsLoaded(Message):
+        def __init__(self, experiments: dict[str, str], error: str | None):
+            super().__init__()
+            self.experiments, self.error = experiments, error
+
     class Refreshed(Message):
         def __init__(self, generation: int, runs: list, vanished: list[str], totals: list[int]):
             super().__init__()
@@ -259,21 +264,21 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             error = as_console_error(exc)
             self.post_message(self.Failed("runs", generation, error, retry=False))
             return
-        experiments = None
-        note = None
         try:
-            if want_experiments:
-                try:
-                    experiments = {e.experiment_id: e.display_name for e in client.list_experiments()}
-                except NotFound as error:  # an old server without experiments: show ids
-                    experiments, note = {}, f"experiments unavailable: {error.message}"
             pager = RunPager(client, query)
             runs = pager.next_page(FIRST_PAGE)
         except Exception as exc:  # noqa: BLE001 - a worker must always answer
             error = as_console_error(exc)
             self.post_message(self.Failed("runs", generation, error))
             return
-        self.post_message(self.RunsPage(generation, pager, runs, False, experiments, note))
+        self.post_message(self.RunsPage(generation, pager, runs, False, None))
+        if want_experiments:  # after the first page, so the rows appear first; names follow
+            try:
+                experiments = {e.experiment_id: e.display_name for e in client.list_experiments()}
+            except Exception as exc:  # noqa: BLE001 - the runs still show, with experiment ids
+                self.post_message(self.ExperimentsLoaded({}, as_console_error(exc).message))
+                return
+            self.post_message(self.ExperimentsLoaded(experiments, None))
 
     @work(thread=True, group="pipelines-more", exclusive=True, exit_on_error=False)
     def _load_more(self, pager: RunPager, generation: int) -> None:
@@ -396,6 +401,18 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self._set_status("")  # "loading more runs…" is done
         self._update_titles()
         self._show_summary()
+
+    def on_pipelines_screen_experiments_loaded(self, message: ExperimentsLoaded) -> None:
+        if message.error:
+            self._set_status(f"experiment names unavailable ({message.error}); showing experiment ids", error=True)
+            return
+        self.experiments = message.experiments
+        table = self.query_one("#runs", DataTable)
+        with self.app.batch_update():
+            for run_id, run in self.runs.items():
+                table.update_cell(run_id, "experiment", self._cells(run)[2])
+        self._show_summary()
+        self._render_detail()
 
     def on_pipelines_screen_refreshed(self, message: Refreshed) -> None:
         if message.generation != self.generation:

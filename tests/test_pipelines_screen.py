@@ -96,7 +96,9 @@ async def open_pipelines(pilot):
 
 
 async def loaded(pilot, screen):
-    await until(pilot, lambda: screen._loaded_generation == screen.generation and not screen._busy, "runs loaded")
+    await until(pilot, lambda: screen._loaded_generation == screen.generation and not screen._busy
+                and screen.experiments, "runs and experiment names loaded")
+    await pilot.pause()
     return screen.query_one("#runs")
 
 
