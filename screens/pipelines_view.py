@@ -259,7 +259,7 @@ def middle_truncate(text: str, width: int) -> str:
         return text
     if width < 8:
         return text[: width - 1] + "…"
-    tail = max(4, (width - 1) * 2 // 5)
+    tail = max(4, (width - 1) // 2)
     head = width - 1 - tail
     return text[:head] + "…" + text[-tail:]
 

@@ -480,3 +480,66 @@ def test_snapshot_failed_first_120x35(shared, catalog, tmp_path, snap_compare, n
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(120, 35), run_before=run_before)
+
+
+async def test_resize_widens_the_name_column(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        long_name = run_named(shared, "train-product-embedder-v26")
+        narrow = cell(table, long_name, "name")
+        assert "…" in narrow and narrow.endswith("-v26")  # shortened in the middle: the version stays
+        await pilot.resize_terminal(120, 35)
+        await until(pilot, lambda: cell(table, long_name, "name") == "train-product-embedder-v26", "the full name")
+
+
+# ---------------------------------------------------------------------------------------------
+# The pager and the view helpers, against the sandbox through the real client
+
+
+def test_pager_walks_every_run_once_failed_first(shared):
+    from adapters.pipelines import PipelinesClient
+    from screens.pipelines_view import RunPager, RunQuery
+
+    with PipelinesClient(shared.base_url) as client:
+        pager = RunPager(client, RunQuery(failed_first=True))
+        runs = []
+        while not pager.done:
+            runs += pager.next_page(7)
+        assert pager.total == 50
+    ids = [r.run_id for r in runs]
+    assert len(ids) == len(set(ids)) == 50
+    n_failed = len(shared.runs_in_state("FAILED"))
+    assert [r.state for r in runs[:n_failed]] == ["FAILED"] * n_failed
+    assert all(r.state != "FAILED" for r in runs[n_failed:])
+    rest = [r.created_at for r in runs[n_failed:]]
+    assert rest == sorted(rest, reverse=True)
+
+
+def test_pager_resumes_after_an_expired_token(tmp_path):
+    from adapters.pipelines import PipelinesClient
+    from screens.pipelines_view import RunPager, RunQuery
+
+    sandbox = make_sandbox(tmp_path / "kfp", n_runs=120)
+    try:
+        with PipelinesClient(sandbox.base_url) as client:
+            pager = RunPager(client, RunQuery())
+            runs = pager.next_page(40)
+            sandbox.expire_page_tokens()
+            while not pager.done:
+                runs += pager.next_page(40)
+        assert pager.restarts == 1
+        assert sorted(r.run_id for r in runs) == sorted(sandbox.world.runs)
+    finally:
+        sandbox.stop()
+
+
+def test_view_helpers():
+    from screens.pipelines_view import fmt_duration, middle_truncate, state_text
+
+    assert [fmt_duration(s) for s in (None, 5, 65, 3725, 90000)] == ["", "5s", "1m 05s", "1h 02m", "1d 01h"]
+    assert middle_truncate("short", 10) == "short"
+    shortened = middle_truncate("batch-score-product-embedder-20240602", 20)
+    assert len(shortened) == 20 and shortened.endswith("20240602") and "…" in shortened
+    assert state_text("FAILED").plain == "✖ FAILED" and state_text("MYSTERY").plain == "? MYSTERY"
