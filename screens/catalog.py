@@ -87,9 +87,11 @@ class CatalogScreen(ActionFlowMixin, Screen):
         Binding("c", "compare", "Compare"),
         Binding("a", "set_alias", "Alias"),
         Binding("r", "reload", "Reload"),
+        Binding("p", "show_run", "Pipeline run"),
     ]
     HELP_NOTES = ("Enter on a model moves to its versions; tab moves between panels. "
-                  "c marks a version, c on a second one compares them. a sets or moves an alias.")
+                  "c marks a version, c on a second one compares them. a sets or moves an alias. "
+                  "p opens the pipeline run that produced the version.")
 
     class ModelsPage(Message):
         def __init__(self, page: Page, append: bool):
@@ -415,6 +417,15 @@ class CatalogScreen(ActionFlowMixin, Screen):
             self.post_message(self.Failed("compare", error.message))
             return
         self.app.call_from_thread(self.app.push_screen, CompareScreen(a, b))
+
+    def action_show_run(self) -> None:
+        """Jump to the pipeline run that produced the selected version."""
+        record = self.selected_version()
+        if record is None or not record.run_id:
+            self.set_status("This version records no pipeline run.")
+            return
+        self.app.selected_run_id = record.run_id
+        self.app.action_show_screen("pipelines")
 
     def action_set_alias(self) -> None:
         record = self.selected_version()

@@ -433,13 +433,17 @@ async def test_jump_to_catalog_versions_and_back(shared, catalog, tmp_path):
         await pilot.press("m")
         await until(pilot, lambda: app.current_mode == "catalog", "the catalog")
         assert app.selected_run_id == run_id
-        # back: the catalog side names a run and shows this screen
-        other = run_named(shared, "train-churn-predictor-v31")
-        app.selected_run_id = other
-        await pilot.press("2")
-        await until(pilot, lambda: screen.selected_run_id == other, "the run from the catalog")
+        # the catalog shows the version the run produced ...
+        catalog_screen = app.screen
+        await until(pilot, lambda: f"{model.name} : {version}" in
+                    str(catalog_screen.query_one("#detail-body").render()), "the version in the catalog detail")
+        # ... and p on another version goes back to the run that produced it
+        await pilot.press("down", "p")
+        older = demo_data.run_id_for(model.name, str(model.versions - 1))
+        await until(pilot, lambda: app.current_mode == "pipelines", "the pipelines screen again")
+        await until(pilot, lambda: screen.selected_run_id == older, "the run from the catalog")
         table = screen.query_one("#runs")
-        assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == other
+        assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == older
 
 
 # ---------------------------------------------------------------------------------------------
