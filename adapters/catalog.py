@@ -1074,14 +1074,6 @@ WITH ranked AS (
                               v.version_key DESC) AS rn,
            count(*) OVER (PARTITION BY v.model) AS n
     FROM versions v WHERE v.model IN (SELECT name FROM temp.affected)
-),
-tag_union AS (
-    SELECT model, json_group_array(value) AS tags FROM (
-        SELECT DISTINCT v.model AS model, j.value AS value
-        FROM versions v, json_each(v.tags) j
-        WHERE v.model IN (SELECT name FROM temp.affected)
-        ORDER BY 1, 2
-    ) GROUP BY model
 )
 INSERT INTO models(name, name_lower, versions, latest_version, latest_created_at, description, tags,
                    framework, updated_at)
@@ -1090,9 +1082,11 @@ SELECT r.model, a.name_lower, r.n, r.version, r.created_at,
                                 WHERE d.model = r.model AND d.description IS NOT NULL
                                 ORDER BY d.created_key IS NULL, d.created_key DESC, d.version_key DESC
                                 LIMIT 1)),
-       coalesce(t.tags, '[]'),
+       coalesce((SELECT json_group_array(value) FROM (
+                     SELECT DISTINCT j.value AS value FROM versions d, json_each(d.tags) j
+                     WHERE d.model = r.model ORDER BY 1)), '[]'),
        r.framework, :now
-FROM ranked r JOIN temp.affected a ON a.name = r.model LEFT JOIN tag_union t ON t.model = r.model
+FROM ranked r JOIN temp.affected a ON a.name = r.model
 WHERE r.rn = 1
 ON CONFLICT(name) DO UPDATE SET
     name_lower = excluded.name_lower, versions = excluded.versions,
