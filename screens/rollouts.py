@@ -17,6 +17,7 @@ it); c jumps to the catalog version the model's storageUri maps to (app.show_cat
 
 from __future__ import annotations
 
+import bisect
 import threading
 from typing import Any, Callable
 
@@ -43,6 +44,13 @@ HEALTH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 HEALTH_WINDOW = "5m"
 HEALTH_DEBOUNCE = 0.3
 AGE_INTERVAL = 30.0
+PAGE = 80  # rows in the DataTable at a time (it measures every cell it holds: ~1 ms a row here)
+LOAD_MORE_MARGIN = 15
+
+
+def order_key(key: str) -> tuple[str, ...]:
+    """Table order: by namespace, then name ("ns/name" as a string would put "a-b/x" before "a/x")."""
+    return tuple(key.split("/", 1))
 
 
 class RolloutsScreen(ActionFlowMixin, Screen):
@@ -61,7 +69,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     #rollouts-lower { height: 3fr; }
     #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
     #isvc-detail:focus { border: round $accent; }
-    #isvc-health { width: 36; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
+    #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
     #isvc-health:focus { border: round $accent; }
     #rollouts-status { height: 1; padding: 0 1; }
     """
@@ -121,6 +129,8 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self.filter_text = ""
         self._items: dict[str, Any] = {}  # every InferenceService seen, by "ns/name"
         self._shown: dict[str, tuple[str, ...]] = {}  # row key -> plain cell texts on screen
+        self._matching: list[str] = []  # keys that pass the filter, in namespace/name order
+        self._limit = PAGE  # how many of them the DataTable holds
         self._selected: str | None = None
         self._generation = 0
         self._watch_stop: threading.Event | None = None
@@ -283,35 +293,42 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     # -- rows ---------------------------------------------------------------------------------
     def _sync_rows(self, only: str | None = None) -> None:
         """Bring the table in line with self._items: update changed cells by key, add and remove
-        rows; the table is never cleared for live data."""
+        rows; the table is never cleared for live data. Only a window of the matching rows (the
+        first `self._limit`, in namespace/name order) is in the DataTable, which measures every
+        cell it is given; moving the cursor near its end brings the next page in."""
         table = self.query_one("#isvcs", DataTable)
         now = self.app.clock()
+        if only is None:
+            text = self.filter_text
+            self._matching = sorted((k for k, i in self._items.items() if render.matches(i, text)), key=order_key)
+            refresh: set[str] | None = None
+        else:
+            isvc = self._items.get(only)
+            want = isvc is not None and render.matches(isvc, self.filter_text)
+            index = bisect.bisect_left(self._matching, order_key(only), key=order_key)
+            present = index < len(self._matching) and self._matching[index] == only
+            if want and not present:
+                self._matching.insert(index, only)
+            elif not want and present:
+                self._matching.pop(index)
+            refresh = {only}
+            if index >= self._limit and only not in self._shown:
+                self._update_title()  # beyond the window: nothing on screen changes but the count
+                return
         with self.app.batch_update():
-            if only is not None:
-                keys = [only]
-            else:
-                keys = sorted(set(self._items) | set(self._shown))
-            added = False
-            for key in keys:
-                isvc = self._items.get(key)
-                want = isvc is not None and render.matches(isvc, self.filter_text)
-                if not want:
-                    if key in self._shown:
-                        table.remove_row(key)
-                        del self._shown[key]
+            wanted = self._matching[:self._limit]
+            wanted_set = set(wanted)
+            for key in [k for k in self._shown if k not in wanted_set]:
+                table.remove_row(key)
+                del self._shown[key]
+            last = max((order_key(k) for k in self._shown), default=None)
+            out_of_order = False
+            for key in wanted:
+                if refresh is not None and key in self._shown and key not in refresh:
                     continue
-                cells = render.row_cells(isvc, now)
-                plain = tuple(cell.plain + "\0" + str(cell.style) for cell in cells)
-                old = self._shown.get(key)
-                if old is None:
-                    table.add_row(*cells, key=key)
-                    added = True
-                elif old != plain:
-                    for column, cell, before, after in zip(render.COLUMN_KEYS, cells, old, plain):
-                        if before != after:
-                            table.update_cell(key, column, cell)
-                self._shown[key] = plain
-            if added and table.row_count > 1:
+                if self._put_row(table, key, now) and last is not None and order_key(key) < last:
+                    out_of_order = True
+            if out_of_order:
                 table.sort("namespace", "name", key=lambda ns_name: (ns_name[0].plain, ns_name[1].plain))
         self._restore_cursor()
         self._update_title()
@@ -319,6 +336,26 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             self._select_row_under_cursor()
         elif only is None or only == self._selected:
             self._show_detail()
+
+    def _put_row(self, table: DataTable, key: str, now: float) -> bool:
+        """Add or update one row; True when it was added."""
+        cells = render.row_cells(self._items[key], now)
+        plain = tuple(cell.plain + "\0" + str(cell.style) for cell in cells)
+        old = self._shown.get(key)
+        self._shown[key] = plain
+        if old is None:
+            table.add_row(*cells, key=key)
+            return True
+        if old != plain:
+            for column, cell, before, after in zip(render.COLUMN_KEYS, cells, old, plain):
+                if before != after:
+                    table.update_cell(key, column, cell)
+        return False
+
+    def _load_more(self) -> None:
+        if len(self._matching) > self._limit:
+            self._limit += PAGE
+            self._sync_rows()
 
     def _restore_cursor(self) -> None:
         table = self.query_one("#isvcs", DataTable)
@@ -338,7 +375,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     def _update_title(self) -> None:
         table = self.query_one("#isvcs", DataTable)
-        parts = [f"InferenceServices {len(self._shown)}/{len(self._items)}", self._scope]
+        parts = [f"InferenceServices {len(self._matching)}/{len(self._items)}", self._scope]
+        if len(self._shown) < len(self._matching):
+            parts.append(f"first {len(self._shown)}, ↓ for more")
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         if self._updated_at is not None:
@@ -360,6 +399,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         # Events are queued: by the time one arrives, rows may have been added or sorted, so
         # select what is under the cursor now, not what was there when the event was posted.
         self._select_row_under_cursor()
+        table = event.data_table
+        if table.cursor_row >= table.row_count - LOAD_MORE_MARGIN and len(self._matching) > len(self._shown):
+            self._load_more()
 
     def _select(self, key: str | None) -> None:
         changed = key != self._selected
@@ -523,6 +565,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     @on(Input.Changed, "#rollouts-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value.strip()
+        self._limit = PAGE
         self._sync_rows()
 
     @on(Input.Submitted, "#rollouts-filter")
