@@ -505,6 +505,7 @@ class Catalog:
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self._match_cache: tuple[tuple, list[int]] | None = None
         if self.path.is_dir():
             raise DataError(f"catalog {self.path} is a directory; pass --catalog with a file path")
         exists = self.path.exists()
@@ -804,36 +805,66 @@ class Catalog:
     # -- models ---------------------------------------------------------------------------------
 
     @staticmethod
-    def _filter_sql(filter: str | None) -> tuple[str, dict[str, Any]]:
-        if filter is None or not filter.strip():
-            return "", {}
-        text = filter.strip()
+    def _filter_query(text: str) -> tuple[str, dict[str, Any]]:
+        """Rowids of the models matching `text`, in list order: a name substring (scanning the
+        small name index) UNION an FTS5 prefix match of every word in the description/tags."""
         params: dict[str, Any] = {"needle": text.lower()}
-        clause = "instr(name_lower, :needle) > 0"
+        parts = ["SELECT rowid FROM models WHERE instr(name_lower, :needle) > 0"]
         tokens = re.findall(r"\w+", text.lower())
         if tokens:
             params["match"] = " AND ".join(f'"{t}"*' for t in tokens)
-            clause += " OR rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH :match)"
-        return f" WHERE ({clause})", params
+            parts.append("SELECT rowid FROM models_fts WHERE models_fts MATCH :match")
+        union = " UNION ".join(parts)
+        return (f"SELECT m.rowid FROM models m WHERE m.rowid IN ({union}) ORDER BY m.name_lower, m.name",
+                params)
+
+    def _matches(self, filter: str | None) -> list[int] | None:
+        """The matching rowids in order (None: no filter). Remembered for the last filter until
+        the data changes (ours: total_changes; another process's: PRAGMA data_version), so the
+        count and the page of one keystroke cost one search."""
+        if filter is None or not filter.strip():
+            return None
+        text = filter.strip()
+        conn = self._conn
+        stamp = (text, conn.total_changes, conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._match_cache is not None and self._match_cache[0] == stamp:
+            return self._match_cache[1]
+        sql, params = self._filter_query(text)
+        rowids = [r[0] for r in conn.execute(sql, params)]
+        self._match_cache = (stamp, rowids)
+        return rowids
 
     @_guarded
     def count_models(self, filter: str | None = None) -> int:
-        where, params = self._filter_sql(filter)
-        return int(self._conn.execute("SELECT count(*) FROM models" + where, params).fetchone()[0])
+        rowids = self._matches(filter)
+        if rowids is not None:
+            return len(rowids)
+        return int(self._conn.execute("SELECT count(*) FROM models").fetchone()[0])
 
     @_guarded
     def list_models(self, filter: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[ModelSummary]:
         """Models sorted by name (case-insensitive). filter: a case-insensitive substring of the
         name, or words that prefix-match the description or tags (FTS5)."""
-        where, params = self._filter_sql(filter)
-        params.update(limit=-1 if limit is None else int(limit), offset=max(0, int(offset)))
-        rows = self._conn.execute(
-            "SELECT name, versions, latest_version, latest_created_at, description, tags, framework "
-            "FROM models" + where + " ORDER BY name_lower, name LIMIT :limit OFFSET :offset", params,
-        ).fetchall()
-        aliases = self._aliases_for([r[0] for r in rows])
+        columns = "rowid, name, versions, latest_version, latest_created_at, description, tags, framework"
+        offset = max(0, int(offset))
+        rowids = self._matches(filter)
+        if rowids is None:
+            rows = self._conn.execute(
+                f"SELECT {columns} FROM models ORDER BY name_lower, name LIMIT ? OFFSET ?",
+                (-1 if limit is None else int(limit), offset),
+            ).fetchall()
+        else:
+            page = rowids[offset:] if limit is None else rowids[offset:offset + int(limit)]
+            by_id: dict[int, tuple] = {}
+            for start in range(0, len(page), 500):
+                chunk = page[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in self._conn.execute(f"SELECT {columns} FROM models WHERE rowid IN ({marks})", chunk):
+                    by_id[r[0]] = r
+            rows = [by_id[i] for i in page if i in by_id]
+        aliases = self._aliases_for([r[1] for r in rows])
         return [
-            ModelSummary(r[0], int(r[1]), aliases.get(r[0], {}), r[2], r[3], r[4], sorted(json.loads(r[5] or "[]")), r[6])
+            ModelSummary(r[1], int(r[2]), aliases.get(r[1], {}), r[3], r[4], r[5], sorted(json.loads(r[6] or "[]")), r[7])
             for r in rows
         ]
 

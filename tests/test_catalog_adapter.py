@@ -503,6 +503,23 @@ def test_filter_by_name_substring_and_fts(searchable):
     assert [m.model for m in searchable.list_models(offset=1, limit=2)] == ["credit-risk", "fraud-detector"]
 
 
+def test_filter_results_follow_writes_from_this_and_other_connections(tmp_path):
+    path = tmp_path / "c.db"
+    reader, writer = Catalog(path), Catalog(path)
+    try:
+        writer.import_records([rec("fraud-a", "1")])
+        assert reader.count_models("fraud") == 1
+        assert [m.model for m in reader.list_models("fraud")] == ["fraud-a"]
+        writer.import_records([rec("fraud-b", "1"), rec("other", "1", tags=["fraudulent"])])  # another connection
+        assert reader.count_models("fraud") == 3
+        assert [m.model for m in reader.list_models("fraud", offset=1, limit=5)] == ["fraud-b", "other"]
+        reader.import_records([rec("fraud-c", "1")])  # this connection
+        assert reader.count_models("fraud") == 4
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_sorting_versions(cat):
     cat.import_records([
         rec("m", "9", created_at="2026-03-01T00:00:00Z", metrics={"test": {"auc": 0.7}, "loss": 0.3}),
