@@ -17,7 +17,7 @@ import argparse
 import re
 from typing import Any
 
-from adapters.errors import ConsoleError, InvalidInput, NotFound, ReadOnly
+from adapters.errors import ConsoleError, InvalidInput, ReadOnly
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -291,4 +291,3 @@ def set_alias(args: argparse.Namespace, ctx) -> int:
 
 
 __all__ = ["register", "split_target", "clean", "table"]
-_ = NotFound  # re-exported errors are raised by the adapter
