@@ -181,3 +181,14 @@ def test_help_on_every_subcommand(capsys):
             main(argv)
         assert info.value.code == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_terminal_escapes_in_user_text_are_shown_not_obeyed(capsys, tmp_path):
+    src = tmp_path / "esc.jsonl"
+    src.write_text(json.dumps({"model": "m", "version": "1", "description": "red \x1b[31malert\x1b[0m"}) + "\n")
+    path = tmp_path / "c.db"
+    assert run(capsys, "--catalog", str(path), "catalog", "import", str(src))[0] == 0
+    code, out, _ = run(capsys, "--catalog", str(path), "catalog", "list")
+    assert "\x1b" not in out and "red \\x1b[31malert\\x1b[0m" in out
+    code, out, _ = run(capsys, "--catalog", str(path), "catalog", "show", "m:1", "--json")
+    assert json.loads(out)["description"] == "red \x1b[31malert\x1b[0m"  # JSON keeps the value unchanged
