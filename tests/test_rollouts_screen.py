@@ -537,3 +537,119 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
                        what="the Prometheus-down state")
         assert "retrying in" in text_of(app, "#isvc-health-body")
         assert "live" in str(table(app).border_title) and app.is_running
+
+
+# -- faults: 5xx, garbage, malformed objects, an expired watch ------------------------------------
+
+LIST_PATH = r"/inferenceservices$"  # the list (the watch carries a query string)
+
+
+async def test_api_errors_are_a_state_then_the_list_arrives(sandbox, tmp_path, monkeypatch):
+    from screens.rollouts import RolloutsScreen
+
+    monkeypatch.setattr(RolloutsScreen, "watch_backoff", (0.3,))
+    sandbox.cluster.faults.add(LIST_PATH, status=503, times=1)
+    sandbox.cluster.faults.add(LIST_PATH, body="<html>proxy error</html>", times=1)
+    app = make_app(sandbox, tmp_path)
+    seen: list[str] = []
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3")
+            await wait_for(pilot, lambda: app.current_mode == "rollouts")
+
+            def state_seen() -> bool:
+                state = text_of(app, "#rollouts-state")
+                if state and state not in seen:
+                    seen.append(state)
+                return table(app).row_count >= 5
+
+            await wait_for(pilot, state_seen, what="the table after two failed lists")
+            assert any("503" in s for s in seen), seen
+            assert any("not JSON" in s or "malformed" in s for s in seen), seen
+            assert all("retrying in" in s for s in seen)
+            assert not app.screen.query_one("#rollouts-state").display
+    finally:
+        sandbox.cluster.faults.clear()
+
+
+async def test_malformed_objects_are_shown_with_their_problems(sandbox, tmp_path):
+    with admin(sandbox) as client:
+        good = client.list_raw(None)
+    broken = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "surprise": {"x": 1},
+              "metadata": {"name": "broken-split", "namespace": "fraud", "resourceVersion": "1"},
+              "spec": {"predictor": {"model": {"storageUri": "s3://mlops-models/[red]nope[/red]/v1"}}},
+              "status": {"components": {"predictor": {"traffic": [
+                  {"revisionName": "broken-split-predictor-00001", "percent": 60, "latestRevision": True}]}}}}
+    no_status = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                 "metadata": {"name": "no-status", "namespace": "fraud", "resourceVersion": "2"},
+                 "spec": {"predictor": {"model": {"storageUri": "s3://mlops-models/x/v1"}}}}
+    body = dict(good, items=good["items"] + [broken, no_status])
+    import json
+
+    sandbox.cluster.faults.add(LIST_PATH, body=json.dumps(body), times=1)
+    app = make_app(sandbox, tmp_path)
+    try:
+        async with app.run_test(size=(100, 40)) as pilot:
+            await open_rollouts(pilot, app, select="fraud/broken-split")
+            assert cell(app, "fraud/broken-split", "name").endswith("⚠")
+            detail = text_of(app, "#isvc-detail-body")
+            assert "traffic sums to 60, not 100" in detail
+            assert "[red]nope[/red]" in detail  # literal, never markup
+            await select_row(pilot, app, "fraud/no-status")
+            assert "no status yet" in text_of(app, "#isvc-detail-body")
+            assert cell(app, "fraud/no-status", "ready") == "?"
+    finally:
+        sandbox.cluster.faults.clear()
+
+
+async def test_expired_watch_lists_again_and_keeps_up(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        # The open stream ends, and resuming it answers 410 Gone: the screen must list again.
+        sandbox.cluster.faults.add(r"[?&]watch=", status=410, times=1)
+        sandbox.cluster.expire_watches()
+        with admin(sandbox) as client:
+            isvc = client.get_inference_service("fraud", "fraud-detector")
+            client.patch_inference_service("fraud", "fraud-detector",
+                                           {"spec": {"predictor": {"canaryTrafficPercent": 40}}},
+                                           resource_version=isvc.resource_version)
+        try:
+            await wait_for(pilot, lambda: cell(app, FRAUD, "latest_pct") == "40", what="the change after the 410")
+            assert "listed again" in text_of(app, "#rollouts-status")
+        finally:
+            sandbox.cluster.faults.clear()
+
+
+async def test_a_large_cluster_is_paged_into_the_table(tmp_path):
+    from screens.rollouts import PAGE
+
+    sb = Sandbox(tmp_path / "big", prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0)
+    sb.start()
+    try:
+        keys = sb.cluster.bulk_create(2 * PAGE + 10, 4)
+        settings = Settings(catalog=tmp_path / "catalog.db", audit=tmp_path / "audit.db",
+                            kubeconfig=str(sb.kubeconfig_path))
+        app = MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("3")
+            await wait_for(pilot, lambda: app.current_mode == "rollouts" and table(app).row_count == PAGE,
+                           what="the first page")
+            assert "first 80" in str(table(app).border_title) or f"first {PAGE}" in str(table(app).border_title)
+            assert f"InferenceServices {len(keys)}/{len(keys)}" in str(table(app).border_title)
+            rows = [row.key.value for row in table(app).ordered_rows]
+            assert rows == sorted(rows, key=lambda k: tuple(k.split("/", 1)))
+            # A new object that sorts first appears at the top, in order; one beyond the window does not.
+            sb.cluster.put({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                            "metadata": {"name": "aaa-first", "namespace": "bench-ns-00"},
+                            "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"},
+                                                             "storageUri": "s3://b/v1"}}}})
+            await wait_for(pilot, lambda: table(app).ordered_rows[0].key.value == "bench-ns-00/aaa-first",
+                           what="the new object at the top")
+            assert table(app).row_count == PAGE
+            # Moving down near the end of the window brings the next page in.
+            for _ in range(PAGE):
+                await pilot.press("down")
+            await wait_for(pilot, lambda: table(app).row_count == 2 * PAGE, what="the second page")
+    finally:
+        sb.stop()
