@@ -71,10 +71,15 @@ class MlopsConsole(App):
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
+        """(label, value) pairs for the header, most important first (it is cut at 80 columns)."""
         settings = self.ctx.settings
-        parts = [("catalog", str(settings.catalog))]
+        parts = []
         if settings.context or settings.kubeconfig:
-            parts.append(("kube", f"{settings.context or 'current-context'}/{settings.namespace or ('*' if settings.all_namespaces else 'default')}"))
+            kube = settings.context or "current-context"
+            if settings.namespace and not settings.all_namespaces:
+                kube += f"/{settings.namespace}"
+            parts.append(("kube", kube))
+        parts.append(("catalog", str(settings.catalog)))
         return parts
 
     @property

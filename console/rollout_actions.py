@@ -147,6 +147,9 @@ class StepCanary(SetCanaryPercent):
         self.step = rollouts.parse_step(self.step)
 
     def refusal(self, isvc: InferenceService) -> str | None:
+        impossible = rollouts.canary_refusal(isvc)  # say "not in RawDeployment" before "cannot step"
+        if impossible:
+            return impossible
         self.percent = rollouts.stepped_percent(isvc, self.direction, self.step)
         if rollouts.current_percent(isvc) == self.percent:
             return f"canary traffic is already at {self.percent}%; cannot step further"

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 
-def shorten(value: str, limit: int = 40) -> str:
+def shorten(value: str, limit: int = 32) -> str:
     """~ for the home directory, and an ellipsis in the middle of a long path or URL."""
     home = str(Path.home())
     if value.startswith(home + "/"):

@@ -218,6 +218,13 @@ def test_raw_mode_refusal(sb, capsys):
     assert code == 2 and "not possible in RawDeployment mode" in err
 
 
+@pytest.mark.parametrize("direction", ["up", "down"])
+def test_raw_mode_step_says_why(sb, capsys, direction):
+    code, _, err = run(capsys, sb, "rollout", "step", "search-ranker", f"--{direction}", "-n", "recsys",
+                       "--reason", "r", "--yes")
+    assert code == 2 and "not possible in RawDeployment mode" in err
+
+
 def test_conflict_when_changed_between_plan_and_apply(sb, capsys):
     make_canary(sb, "cf")
     # the real PATCH (not the dry run) waits 1 s on the server; meanwhile someone else edits the object
