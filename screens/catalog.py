@@ -17,15 +17,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError
 from console.catalog_actions import SetAlias
 from screens.action_flow import ActionFlowMixin
 from screens.header import StatusHeader
+from screens.keybar import KeyBar
 
-PAGE = 200
-LOAD_MORE_MARGIN = 20
+PAGE = 60  # two screens of rows at 120x35; more load as the cursor nears the end
+LOAD_MORE_MARGIN = 15
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "latency", "perplexity", "wer", "cer")
 
 
@@ -140,7 +141,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
                 with VerticalScroll(id="detail"):
                     yield Static("Select a model.", id="detail-body", markup=False)
         yield Static("", id="catalog-status", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = "Detail"
@@ -152,7 +153,9 @@ class CatalogScreen(ActionFlowMixin, Screen):
         models.add_column("vers", key="versions", width=4)
         models.add_column("aliases", key="aliases", width=40)
         models.focus()
-        self.load_models()
+        # After the first frame: opening the catalog imports sqlite-utils (~0.15 s), and that
+        # thread would otherwise hold the interpreter while the first frame is drawn.
+        self.call_after_refresh(self.load_models)
 
     # -- loading ---------------------------------------------------------------------------
     def load_models(self, *, append: bool = False) -> None:

@@ -38,12 +38,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
+from screens.keybar import KeyBar
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -297,7 +298,7 @@ class DriftScreen(Screen):
                 yield AnsiChart(id="drift-chart")
             yield AnsiChart(id="drift-hist")
         yield Static("", id="drift-status", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#drift-features", DataTable)

@@ -22,12 +22,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
 from screens.action_flow import ActionFlowMixin
 from screens.header import StatusHeader
+from screens.keybar import KeyBar
 from screens.pipelines_view import (
     STATE_CYCLE,
     ProducedVersion,
@@ -158,7 +159,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         with VerticalScroll(id="run-detail"):
             yield Static(Text("Loading runs…", style="dim"), id="run-detail-body", markup=False)
         yield Static("", id="runs-status", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#run-detail").border_title = "Run detail"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from screens.header import StatusHeader
+from screens.keybar import KeyBar
 
 
 class NotBuiltScreen(Screen):
@@ -18,4 +19,4 @@ class NotBuiltScreen(Screen):
         yield StatusHeader(self.screen_title)
         yield Static(f"The {self.screen_title} screen is not built yet.\n\n"
                      "Press 1 for the Catalog, ? for help, q to quit.", id="not-built", markup=False)
-        yield Footer()
+        yield KeyBar()

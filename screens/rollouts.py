@@ -29,12 +29,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
 from screens import rollouts_render as render
 from screens.action_flow import ActionFlowMixin
 from screens.header import StatusHeader
+from screens.keybar import KeyBar
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
 
 WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
@@ -161,7 +162,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
                 yield Static(Text("Select an InferenceService.", style="dim"), id="isvc-health-body",
                              markup=False)
         yield Static("", id="rollouts-status", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#rollouts-filter", Input).can_focus = False
