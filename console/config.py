@@ -202,7 +202,8 @@ def load_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        where = f"{path}:{line.group(1)}" if line else str(path)
+        number = line.group(1) if line else (str(len(text.splitlines())) if "end of document" in str(exc) else None)
+        where = f"{path}:{number}" if number else str(path)
         raise InvalidInput(f"config {where}: invalid TOML: {exc}") from None
     cfg = _ConfigFile(path, text)
     top: dict[str, Any] = {}

@@ -306,3 +306,25 @@ def test_terminal_confirmation_yes_and_default_no(sb, capsys):
     assert kc(sb).get_inference_service(NS, "ask").canary_traffic_percent == 0
     outcomes = [r["outcome"] for r in audit_rows(capsys, f"{NS}/ask")]
     assert outcomes == ["applied", "cancelled"]
+
+
+@pytest.mark.parametrize("percent", ["150", "-1", "abc", "12.5"])
+def test_bad_percent_is_named_before_the_cluster_is_asked(tmp_path, capsys, percent):
+    """No kubeconfig at all: the bad flag is still what the user is told about, and audited."""
+    from console.cli import main
+
+    audit = tmp_path / "audit.db"
+    code = main(["rollout", "set", "x", "--percent", percent, "-n", "ns", "--reason", "r",
+                 "--kubeconfig", str(tmp_path / "missing"), "--config", str(_empty_config(tmp_path, audit))])
+    err = capsys.readouterr().err
+    assert code == 2 and "percent" in err and "kubeconfig" not in err
+    from console.audit import AuditJournal
+
+    [row] = AuditJournal(audit).list()
+    assert row.outcome == "refused: invalid" and row.target == "ns/x"
+
+
+def _empty_config(tmp_path, audit):
+    path = tmp_path / "config.toml"
+    path.write_text(f'audit = "{audit}"\n')
+    return path

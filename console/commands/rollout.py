@@ -187,10 +187,14 @@ class _Unbuilt:
         self.kind, self.target = kind, target
 
 
-def _mutate(args, ctx, kind: str, build) -> int:
+def _mutate(args, ctx, kind: str, build, check_input=None) -> int:
+    """check_input() validates the flags first, so a bad percent is named as such (exit 2) even
+    when the cluster is unreachable; its refusal is audited like any other."""
     from adapters.errors import ConsoleError
 
     try:
+        if check_input is not None:
+            check_input()
         client = kube_client(ctx)
         namespace = _namespace(ctx, client)
     except ConsoleError as error:
@@ -203,16 +207,22 @@ def _mutate(args, ctx, kind: str, build) -> int:
 def set_percent(args, ctx) -> int:
     from console.rollout_actions import SetCanaryPercent
 
+    from console.rollouts import parse_percent
+
     return _mutate(args, ctx, SetCanaryPercent.kind,
-                   lambda c, ns: SetCanaryPercent(c, ns, args.name, args.percent))
+                   lambda c, ns: SetCanaryPercent(c, ns, args.name, args.percent),
+                   check_input=lambda: parse_percent(args.percent))
 
 
 def step_percent(args, ctx) -> int:
     from console.rollout_actions import StepCanary
 
     step = args.step if args.step is not None else getattr(getattr(ctx.settings, "rollout", None), "step", 10)
+    from console.rollouts import parse_step
+
     return _mutate(args, ctx, StepCanary.kind,
-                   lambda c, ns: StepCanary(c, ns, args.name, args.direction, step))
+                   lambda c, ns: StepCanary(c, ns, args.name, args.direction, step),
+                   check_input=lambda: parse_step(step))
 
 
 def promote(args, ctx) -> int:
@@ -230,5 +240,8 @@ def rollback(args, ctx) -> int:
 def start_canary(args, ctx) -> int:
     from console.rollout_actions import StartCanary
 
+    from console.rollouts import parse_percent
+
     return _mutate(args, ctx, StartCanary.kind,
-                   lambda c, ns: StartCanary(c, ns, args.name, args.storage_uri, args.percent))
+                   lambda c, ns: StartCanary(c, ns, args.name, args.storage_uri, args.percent),
+                   check_input=lambda: parse_percent(args.percent))
