@@ -14,6 +14,7 @@ Rules that keep the numbers honest:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -81,6 +82,7 @@ def _json_bound(b: float) -> float | str:
     return "+Inf" if b == INF else b
 
 
+@functools.lru_cache(maxsize=4096)  # a handful of distinct `le` labels, parsed for every sample
 def parse_le(value: str | float) -> float:
     """A Prometheus `le` label value as a float ("+Inf" -> inf)."""
     if isinstance(value, (int, float)):

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Static
 from adapters.errors import ConsoleError
 from console.catalog_actions import SetAlias
 from screens.action_flow import ActionFlowMixin
+from screens.filter_input import FilterInput
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
 
@@ -130,7 +131,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         yield StatusHeader(self.screen_title)
         with Horizontal(id="catalog-body"):
             with Vertical(id="models-pane"):
-                yield Input(placeholder="/ filter models", id="catalog-filter", disabled=False)
+                yield FilterInput(placeholder="/ filter models", id="catalog-filter")
                 models = DataTable(id="models", cursor_type="row", zebra_stripes=False)
                 models.border_title = "Models"
                 yield models
@@ -145,8 +146,6 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#detail").border_title = "Detail"
-        filter_input = self.query_one("#catalog-filter", Input)
-        filter_input.can_focus = False
         models = self.query_one("#models", DataTable)
         # Fixed widths: the table never re-measures as pages arrive, and frames are reproducible.
         models.add_column("model", key="model", width=18)
@@ -321,18 +320,10 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     # -- actions ---------------------------------------------------------------------------
     def action_filter(self) -> None:
-        filter_input = self.query_one("#catalog-filter", Input)
-        if filter_input.has_focus:
-            filter_input.insert_text_at_cursor("/")
-            return
-        filter_input.can_focus = True
-        self.set_focus(filter_input)  # at once, not later: keys typed right after / belong to the filter
+        self.query_one("#catalog-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        filter_input = self.query_one("#catalog-filter", Input)
-        if filter_input.has_focus:
-            filter_input.can_focus = False
-            self.set_focus(self.query_one("#models", DataTable))
+        self.query_one("#catalog-filter", FilterInput).close(self.query_one("#models", DataTable))
 
     def show_version(self, model: str, version: str | None) -> None:
         """Select `model` (filtered to it) and, when given, show `version` in the detail panel."""

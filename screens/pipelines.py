@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
 from screens.action_flow import ActionFlowMixin
+from screens.filter_input import FilterInput
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
 from screens.pipelines_view import (
@@ -57,7 +58,7 @@ COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("
 class PipelinesScreen(ActionFlowMixin, Screen):
     screen_title = "Pipelines"
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("s", "cycle_state", "State"),
         Binding("e", "cycle_experiment", "Experiment"),
@@ -151,7 +152,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.screen_title)
         with Horizontal(id="runs-bar"):
-            yield Input(placeholder="/ filter runs by name", id="runs-filter")
+            yield FilterInput(placeholder="/ filter runs by name", id="runs-filter")
             yield Static("", id="runs-summary", markup=False)
         table = DataTable(id="runs", cursor_type="row", zebra_stripes=False)
         table.border_title = "Runs"
@@ -163,7 +164,6 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     def on_mount(self) -> None:
         self.query_one("#run-detail").border_title = "Run detail"
-        self.query_one("#runs-filter", Input).can_focus = False
         table = self.query_one("#runs", DataTable)
         widths = self._column_widths(self.app.size.width)
         self._name_width = widths["name"]
@@ -702,15 +702,10 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     # -- actions ---------------------------------------------------------------------------
     def action_filter(self) -> None:
-        filter_input = self.query_one("#runs-filter", Input)
-        filter_input.can_focus = True
-        filter_input.focus()
+        self.query_one("#runs-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        filter_input = self.query_one("#runs-filter", Input)
-        if filter_input.has_focus:
-            filter_input.can_focus = False
-        self.query_one("#runs", DataTable).focus()
+        self.query_one("#runs-filter", FilterInput).close(self.query_one("#runs", DataTable))
 
     def action_cycle_state(self) -> None:
         states = list(STATE_CYCLE)

@@ -34,6 +34,7 @@ from textual.widgets import DataTable, Input, Static
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
 from screens import rollouts_render as render
 from screens.action_flow import ActionFlowMixin
+from screens.filter_input import FilterInput
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
@@ -75,7 +76,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     #rollouts-status { height: 1; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("slash", "filter", "Filter", show=False),
+        Binding("slash", "filter", "Filter", show=False, priority=True),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("plus,equals_sign", "step(1)", "Step up"),
         Binding("minus", "step(-1)", "Step down"),
@@ -150,7 +151,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.screen_title)
-        yield Input(placeholder="/ filter: namespace/name, mode or model URI", id="rollouts-filter")
+        yield FilterInput(placeholder="/ filter: namespace/name, mode or model URI", id="rollouts-filter")
         yield Static("", id="rollouts-state", markup=False)
         table = DataTable(id="isvcs", cursor_type="row")
         table.border_title = "InferenceServices · connecting…"
@@ -165,7 +166,6 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#rollouts-filter", Input).can_focus = False
         self.query_one("#isvc-detail").border_title = "Detail"
         self.query_one("#isvc-health").border_title = "Canary health"
         table = self.query_one("#isvcs", DataTable)
@@ -553,15 +553,10 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     # -- filter -------------------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#rollouts-filter", Input)
-        box.can_focus = True
-        box.focus()
+        self.query_one("#rollouts-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        box = self.query_one("#rollouts-filter", Input)
-        if box.has_focus:
-            box.can_focus = False
-            self.query_one("#isvcs", DataTable).focus()
+        self.query_one("#rollouts-filter", FilterInput).close(self.query_one("#isvcs", DataTable))
 
     @on(Input.Changed, "#rollouts-filter")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -258,3 +258,17 @@ def test_snapshot_help(snap_compare, catalog_file, tmp_path):
         await pilot.pause(0.1)
 
     assert snap_compare(snapshot_app(catalog_file, tmp_path), terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_keys_typed_in_one_burst_after_slash_reach_the_filter(catalog_file, tmp_path):
+    """Over slow SSH "/fra" can arrive as one read: none of it may run as a command."""
+    from textual import events
+
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        for character, key in (("/", "slash"), ("f", "f"), ("r", "r"), ("a", "a")):
+            app.post_message(events.Key(key, character))
+        await wait_for(pilot, lambda: app.screen.query_one("#catalog-filter", Input).value == "fra")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+        assert app.ctx.audit.list() == [] and isinstance(app.screen, CatalogScreen)
