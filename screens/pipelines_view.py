@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from rich.text import Text
 
 from adapters.pipelines import ACTIVE_STATES, PageTokenExpired, Run, Task
+from console import humanize
 
 SORT_BY = "created_at desc"
 
@@ -51,17 +52,7 @@ class KeyedText(Text):
     sort_key: tuple = ()
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+fmt_duration = humanize.duration
 
 
 def local(dt: datetime | None, fmt: str) -> str:

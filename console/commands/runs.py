@@ -16,15 +16,8 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
+from console import humanize
+from console.cli import positive_int
 
 
 def register(sub, common) -> None:
@@ -36,7 +29,7 @@ def register(sub, common) -> None:
                                                       "e.g. FAILED or RUNNING,PENDING")
     listing.add_argument("--experiment", metavar="E", help="only runs of experiment E (name or id)")
     listing.add_argument("--text", metavar="T", help="only runs whose name contains T")
-    listing.add_argument("--limit", metavar="N", type=_positive_int, help="at most N runs")
+    listing.add_argument("--limit", metavar="N", type=positive_int, help="at most N runs")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=list_runs)
 
@@ -73,16 +66,7 @@ def _when(value: datetime | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    return f"{seconds // 86400}d{(seconds % 86400) // 3600:02d}h"
+    return humanize.duration(seconds) or "-"
 
 
 def _table(rows: list[list[str]]) -> list[str]:
