@@ -672,10 +672,9 @@ class KubeClient:
                         if stop.is_set():
                             return
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError,
-                    TimeoutError) as exc:
+                    TimeoutError):
                 # Silent for idle_timeout: check stop, then resume from rv. A dropped
                 # connection is resumed too; if the server is gone the reconnect says so.
-                del exc
                 if got_line:
                     empty_streams = 0
                 elif time.monotonic() - opened < min(1.0, idle_timeout):

@@ -176,7 +176,7 @@ def test_watch_that_keeps_ending_empty_gives_up(sb):
         for _ in client(sb).watch_inference_services("fraud", None, threading.Event()):
             pass
     assert "keeps ending the watch" in err.value.message
-    assert sb.cluster.faults.match("GET", "/x?watch=true") is not None  # still armed: it was not a one-off
+    assert sb.cluster.faults.take("GET", "/x?watch=true") is not None  # still armed: it was not a one-off
 
 
 def test_malformed_objects_are_shown_not_fatal(sb):

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 import time
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from console.sandbox.faults import Faults, stall_or_drop
 from console.sandbox.kfp_world import ApiError, World, read_catalog_versions
 
 API = "/apis/v2beta1"
@@ -43,59 +42,6 @@ _FAULT_MESSAGES = {
     503: (14, "Unavailable: the ml-pipeline API server is not ready"),
     504: (4, "DeadlineExceeded: upstream request timeout"),
 }
-
-
-@dataclass
-class Fault:
-    pattern: re.Pattern
-    status: int | None = None
-    delay: float = 0.0
-    body: bytes | None = None
-    times: int | None = None  # None: until cleared
-    method: str | None = None
-    drop: bool = False  # close the connection without an answer
-    content_type: str = "application/json"
-    hits: int = 0
-
-
-class Faults:
-    """Injected failures, matched in the order they were added (path regex against the URL path)."""
-
-    def __init__(self) -> None:
-        self._faults: list[Fault] = []
-        self._lock = threading.Lock()
-
-    def add(self, path_regex: str, status: int | None = None, delay: float = 0.0,
-            body: str | bytes | dict | None = None, times: int | None = None, *, method: str | None = None,
-            drop: bool = False, content_type: str = "application/json") -> Fault:
-        if isinstance(body, dict):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        fault = Fault(re.compile(path_regex), status, delay, body, times, method.upper() if method else None,
-                      drop, content_type)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def take(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.method and fault.method != method:
-                    continue
-                if not fault.pattern.search(path):
-                    continue
-                fault.hits += 1
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -141,16 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
         sandbox._log(method, path, dict(self.headers.items()))
         fault = sandbox.faults.take(method, path)
         if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.drop:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if stall_or_drop(self, fault):
                 return
-            if fault.status is not None or fault.body is not None:
+            if fault.answers:
                 code = fault.status or 200
                 body = fault.body
                 if body is None:
@@ -191,7 +130,7 @@ class KfpSandbox:
         self.multi_user = multi_user
         self.host, self.port = host, port
         self.ssl_context = ssl_context  # an ssl.SSLContext (server side) serves https
-        self.faults = Faults()
+        self.faults = Faults(default_times=None)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._server: _Server | None = None

@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 import select
-import socket
 import ssl
 import threading
 import time
@@ -26,7 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from console.sandbox import kube_patch, kube_validate
-from console.sandbox.kube_store import (ISVCS, NAMESPACES, RESOURCES, ClusterState, KubeError, ResourceType,
+from console.sandbox.faults import stall_or_drop
+from console.sandbox.kube_store import (ISVCS, NAMESPACES, ClusterState, KubeError, ResourceType,
                                         dumps, now_rfc3339)
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
@@ -460,18 +460,11 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         api.requests_served += 1
-        fault = api.cluster.faults.match(method, self.path)
+        fault = api.cluster.faults.take(method, self.path)
         if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.drop:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            if stall_or_drop(self, fault):
                 return
-            if fault.status is not None or fault.body is not None:
+            if fault.answers:
                 code = fault.status or 200
                 if fault.body is not None:
                     self._send(code, fault.body, fault.content_type, headers=fault.headers)
@@ -573,8 +566,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json_body(self, req: ApiRequest) -> Any:
         ctype = (req.headers.get("Content-Type") or "application/json").split(";")[0].strip()
         if "protobuf" in ctype:
-            raise KubeError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                         f"accepted media types include: application/json")
+            raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                         "accepted media types include: application/json")
         try:
             if "yaml" in ctype and ctype != "application/apply-patch+yaml":
                 import yaml
@@ -726,8 +719,8 @@ class _Handler(BaseHTTPRequestHandler):
             ctype = "application/merge-patch+json"
         if ctype not in ("application/merge-patch+json", "application/json-patch+json"):
             raise KubeError(415, "UnsupportedMediaType",
-                            f"the body of the request was in an unknown format - accepted media types include: "
-                            f"application/json-patch+json, application/merge-patch+json")
+                            "the body of the request was in an unknown format - accepted media types include: "
+                            "application/json-patch+json, application/merge-patch+json")
         patch = self._json_body(req)
         if ctype == "application/merge-patch+json" and not isinstance(patch, dict):
             raise KubeError(400, "BadRequest", "a merge patch must be a JSON object")

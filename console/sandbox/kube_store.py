@@ -13,15 +13,15 @@ import copy
 import datetime as dt
 import json
 import random
-import re
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from console.sandbox import kube_validate
+from console.sandbox.faults import Faults
 
 ISVC_GROUP, ISVC_VERSION = "serving.kserve.io", "v1beta1"
 ISVC_API_VERSION = f"{ISVC_GROUP}/{ISVC_VERSION}"
@@ -112,67 +112,6 @@ class Event:
     obj: dict
 
 
-@dataclass
-class Fault:
-    path_regex: re.Pattern
-    method: str | None
-    status: int | None
-    delay: float
-    body: bytes | None
-    times: int | None  # None = until cleared
-    headers: dict = field(default_factory=dict)
-    drop: bool = False
-    content_type: str = "application/json"
-    hits: int = 0
-
-
-class Faults:
-    """Injected failures, matched by path regex (on path?query) and method, checked before routing.
-
-    add(r"inferenceservices", status=503, times=1)
-    - status: answer with that code (a Status body unless `body` is given)
-    - delay: sleep that many seconds first (a slow server); alone, the request then proceeds
-    - body: bytes/str to send instead (garbage); with no status, sent with 200
-    - drop: close the connection without an answer
-    - times: how many requests it hits; None = until cleared
-    Same call shape as console.sandbox.kfp_server's Faults.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[Fault] = []
-
-    def add(self, path_regex: str = ".*", status: int | None = None, delay: float = 0.0,
-            body: bytes | str | None = None, times: int | None = 1, *, method: str | None = None,
-            drop: bool = False, headers: dict | None = None, content_type: str = "application/json") -> Fault:
-        if isinstance(body, str):
-            body = body.encode()
-        fault = Fault(re.compile(path_regex), method.upper() if method else None, status, delay, body, times,
-                      dict(headers or {}), drop, content_type)
-        with self._lock:
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def match(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.method and fault.method != method.upper():
-                    continue
-                if not fault.path_regex.search(path):
-                    continue
-                fault.hits += 1
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
-
-
 class ClusterState:
     """Objects by (resource, namespace, name), one resourceVersion counter, a bounded event log."""
 
@@ -187,7 +126,7 @@ class ClusterState:
         self._closed = False
         self._listeners: list[Callable[[Event], None]] = []
         self._encoded: dict[tuple[str, str, str], bytes] = {}
-        self.faults = Faults()
+        self.faults = Faults(default_times=1)
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
