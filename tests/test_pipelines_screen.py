@@ -19,7 +19,6 @@ from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
 from console.sandbox.kfp_server import KfpSandbox
-from console.sandbox.kfp_world import World
 
 FROZEN = 1717336800.0  # 2024-06-02 14:00:00 UTC, the sandbox world's t0
 
@@ -34,9 +33,8 @@ def _utc(monkeypatch):
 
 
 def make_sandbox(state_dir: Path, n_runs: int = 50) -> KfpSandbox:
-    sandbox = KfpSandbox(state_dir, n_runs=n_runs, time_scale=0.0, seed=7)
-    sandbox._wall0 = FROZEN  # pin the world to a fixed instant, so runs, names and times never vary
-    sandbox.world = World(n_runs=n_runs, seed=7, t0=FROZEN)
+    # time_scale 0 and a fixed t0 pin the world to one instant, so runs, names and times never vary
+    sandbox = KfpSandbox(state_dir, n_runs=n_runs, time_scale=0.0, seed=7, t0=FROZEN)
     sandbox.start()
     return sandbox
 

@@ -120,7 +120,9 @@ _EXPERIMENT = re.compile(rf"^{API}/experiments/([^/:]+)$")
 class KfpSandbox:
     def __init__(self, state_dir: Path, catalog_path: Path | None = None, *, n_runs: int = 50,
                  time_scale: float = 1.0, seed: int = 7, token: str | None = None, multi_user: bool = False,
-                 host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None):
+                 host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None, t0: float | None = None):
+        """t0 pins the simulated world's start (tests and snapshots); by default it is now, or
+        the start saved in state_dir by an earlier run."""
         self.state_dir = Path(state_dir)
         self.catalog_path = catalog_path
         self.n_runs = n_runs
@@ -138,7 +140,7 @@ class KfpSandbox:
         self.base_url: str | None = None
         self._offset = 0.0
         saved = self._load_state()
-        self._wall0 = saved["t0"] if saved else time.time()
+        self._wall0 = saved["t0"] if saved else (t0 if t0 is not None else time.time())
         self.world = World(n_runs=n_runs, seed=seed, t0=self._wall0,
                            catalog_versions=read_catalog_versions(catalog_path))
         if saved:
