@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.errors import BackendUnavailable
+from console.sandbox import die_with_parent
 
 STARTUP_TIMEOUT = 90.0
 
@@ -45,6 +46,7 @@ def start_sandbox(state_dir: Path) -> tuple[subprocess.Popen, dict[str, Any]]:
         process = subprocess.Popen(
             [sys.executable, "-m", "console.sandbox.runner", "up", "--state-dir", str(state_dir)],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,  # a killed console (closed SSH session) takes its sandbox along
         )
     try:
         return process, _wait_for_endpoints(process, endpoints, log)

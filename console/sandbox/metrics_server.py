@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Mapping
 
+from console.sandbox import die_with_parent
 from console.sandbox.metrics_model import Simulation, backfill_openmetrics
 
 INSTALL_HINT = "prometheus not found on PATH: apt-get install prometheus"
@@ -44,19 +45,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM it when the sandbox process dies, so a
-    killed test run or demo never leaves a Prometheus behind. (Linux ties this to the thread that
-    started the child: start the sandbox from a thread that lives as long as it does.)"""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 class Exporter:
     """GET /metrics: the simulation's counters in the Prometheus text format."""
