@@ -196,6 +196,23 @@ def deployment_mode(obj: dict) -> tuple[str, str | None]:
     return written, written
 
 
+def _merge_same_revision(traffic: list[TrafficTarget]) -> list[TrafficTarget]:
+    """One entry per revision. While a new revision is not ready, Knative routes the canary's
+    share ("latest") to the newest ready revision, so two entries name the same revision (90 and
+    10); the screens and the CLI must show that revision at 100%, not at either share."""
+    merged: dict[str | None, TrafficTarget] = {}
+    for target in traffic:
+        seen = merged.get(target.revision)
+        if seen is None or target.revision is None:
+            merged[target.revision if target.revision is not None else id(target)] = target
+            continue
+        percent = None if seen.percent is None and target.percent is None else (seen.percent or 0) + (target.percent or 0)
+        merged[target.revision] = TrafficTarget(revision=seen.revision, percent=percent,
+                                                latest=seen.latest or target.latest,
+                                                tag=seen.tag if seen.latest else target.tag if target.latest else seen.tag)
+    return list(merged.values())
+
+
 def parse_inference_service(obj: dict) -> InferenceService:
     """An InferenceService from its JSON. Never raises on a malformed object: what is wrong
     goes into .problems, and unknown fields are ignored."""
@@ -268,6 +285,7 @@ def parse_inference_service(obj: dict) -> InferenceService:
         total = sum(t.percent or 0 for t in traffic)
         if total != 100:
             problems.append(f"traffic sums to {total}, not 100")
+    traffic = _merge_same_revision(traffic)
 
     latest = [t for t in traffic if t.latest]
     prev = [t for t in traffic if t.tag == "prev"] or [t for t in traffic if not t.latest]

@@ -284,3 +284,25 @@ def test_viewer_gets_a_real_403_on_patch(kube_sandbox):
     assert err.value.message.startswith("not allowed to patch inferenceservices in fraud as viewer")
     after = admin(kube_sandbox).get_inference_service("fraud", "fraud-detector")
     assert after.resource_version == before.resource_version and after.canary_traffic_percent == 20
+
+
+def test_two_traffic_entries_for_one_revision_read_as_one_at_100():
+    """A canary whose new revision never became ready: Knative sends the canary's share to the
+    newest ready revision, so status lists it twice (90 and 10). It serves 100%."""
+    from adapters.kube import parse_inference_service
+
+    obj = {
+        "metadata": {"namespace": "recsys", "name": "churn"},
+        "spec": {"predictor": {"canaryTrafficPercent": 10, "model": {"storageUri": "s3://m/churn/v30"}}},
+        "status": {"components": {"predictor": {
+            "latestCreatedRevision": "churn-predictor-00002", "latestReadyRevision": "churn-predictor-00001",
+            "traffic": [
+                {"revisionName": "churn-predictor-00001", "percent": 10, "latestRevision": True, "tag": "latest"},
+                {"revisionName": "churn-predictor-00001", "percent": 90, "latestRevision": False, "tag": "prev"},
+            ]}}},
+    }
+    isvc = parse_inference_service(obj)
+    assert [(t.revision, t.percent) for t in isvc.traffic] == [("churn-predictor-00001", 100)]
+    assert (isvc.latest_revision, isvc.latest_percent) == ("churn-predictor-00001", 100)
+    assert isvc.prev_revision is None and not isvc.problems
+    assert isvc.failing_revision
