@@ -466,15 +466,13 @@ class DriftScreen(Screen):
             delay = RETRY_SECONDS[-1]
         self.next_retry = delay
         self.state = message.error
+        # the retry time and the age of what is shown come first: a long error is cut at the right edge
         stale = f" · showing data from {self._clock_text(self.updated_at)}" if self.report is not None else ""
-        self.set_status(f"{message.error} · retrying in {delay:g} s{stale}", error=True)
+        self.set_status(f"retrying in {delay:g} s{stale} · {message.error}", error=True)
         table = self.query_one("#drift-features", DataTable)
         if self.report is None:
+            self._clear_panels(Text(message.error, style="red"))
             table.border_title = "Features · no data"
-            self.query_one("#drift-chart", AnsiChart).set_drawer(None)
-            self.query_one("#drift-chart", AnsiChart).update(Text(message.error, style="red"))
-            self.query_one("#drift-hist", AnsiChart).set_drawer(None)
-            self.query_one("#drift-hist", AnsiChart).update(Text("—", style="dim"))
         else:
             table.border_title = f"Features · {self.window} · updated {self._clock_text(self.updated_at)} · stale"
         self._show_context()
@@ -640,20 +638,40 @@ class DriftScreen(Screen):
             return
         self.want = key
         self.target = None
-        self.report = None
-        self.markers = []
         self.marked = []
         self.selected = None
         self.reference = None
-        with self.app.batch_update():
-            self.query_one("#drift-features", DataTable).clear()
-            self.query_one("#drift-chart", AnsiChart).set_drawer(None)
-            self.query_one("#drift-chart", AnsiChart).update(Text("Loading…", style="dim"))
-            self.query_one("#drift-hist", AnsiChart).set_drawer(None)
-            self.query_one("#drift-hist", AnsiChart).update("")
+        self._clear_panels()
         self._show_context()
         self.set_status(f"Loading {key[0]}/{key[1]}…")
         self.load()
+
+    def _clear_panels(self, chart_text: Text | None = None) -> None:
+        """Forget the data on screen and blank every panel, titles included.
+
+        Called whenever what is compared changes (model, window, reference), so that nothing
+        computed for the previous choice stays on screen under the new one while it loads or
+        when the load fails.
+        """
+        self.report = None
+        self.markers = []
+        self.updated_at = None
+        table = self.query_one("#drift-features", DataTable)
+        chart = self.query_one("#drift-chart", AnsiChart)
+        pane = self.query_one("#drift-chart-pane")
+        hist = self.query_one("#drift-hist", AnsiChart)
+        with self.app.batch_update():
+            table.clear()
+            table.border_title = f"Features · {self.window} · loading…"
+            table.border_subtitle = ""
+            chart.set_drawer(None)
+            chart.update(chart_text if chart_text is not None else Text("Loading…", style="dim"))
+            pane.border_title = "PSI over time"
+            pane.border_subtitle = ""
+            hist.set_drawer(None)
+            hist.update(Text("—", style="dim"))
+            hist.border_title = "Histogram"
+            hist.border_subtitle = ""
 
     def action_pick_model(self) -> None:
         current = self.target.key if self.target else self.want
@@ -667,6 +685,7 @@ class DriftScreen(Screen):
     def action_cycle_window(self) -> None:
         i = WINDOWS.index(self.window) if self.window in WINDOWS else -1
         self.window = WINDOWS[(i + 1) % len(WINDOWS)]
+        self._clear_panels()
         self._show_context()
         self.set_status(f"Loading the {self.window} window…")
         self.load()
@@ -675,6 +694,8 @@ class DriftScreen(Screen):
         current = self.reference or (self.report.reference if self.report is not None else "stable")
         i = REFERENCES.index(current) if current in REFERENCES else -1
         self.reference = REFERENCES[(i + 1) % len(REFERENCES)]
+        self._clear_panels()
+        self._show_context()
         self.set_status(f"Loading against the {REFERENCE_WORDS[self.reference]}…")
         self.load()
 

@@ -169,7 +169,7 @@ async def test_window_change_reloads_with_the_longer_window(world, tmp_path):
         screen = await open_drift(app, pilot)
         short = {f.feature: f.live_count for f in screen.report.features}
         await pilot.press("w")
-        await wait_for(pilot, lambda: screen.report.window == "1h")
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.window == "1h")
         assert screen.window == "1h" and screen.report.window == "1h"
         long = {f.feature: f.live_count for f in screen.report.features}
         ratio = long["amount"] / short["amount"]
@@ -178,7 +178,8 @@ async def test_window_change_reloads_with_the_longer_window(world, tmp_path):
         assert set(table_features(screen)[:3]) == DRIFTING
         for expected in ("6h", "24h", "15m"):
             await pilot.press("w")
-            await wait_for(pilot, lambda: screen.report.window == expected and not screen._loading)
+            await wait_for(pilot, lambda: (screen.report is not None and screen.report.window == expected
+                                           and not screen._loading))
             assert screen.report.window == expected
 
 
@@ -187,12 +188,12 @@ async def test_reference_cycles_through_catalog_and_before(world, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_drift(app, pilot)
         await pilot.press("b")
-        await wait_for(pilot, lambda: screen.report.reference == "catalog")
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.reference == "catalog")
         assert "training reference" in screen.report.reference_label
         assert "fraud-detector v40" in screen.report.reference_label  # the served version's histograms
         assert all(f.psi is not None for f in screen.report.features)
         await pilot.press("b")
-        await wait_for(pilot, lambda: screen.report.reference == "before")
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.reference == "before")
         assert "before" in static_text(screen, "#drift-context")
 
 
@@ -204,6 +205,8 @@ async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(wor
         assert "not reachable" in screen.state
         status = static_text(screen, "#drift-status")
         assert "not reachable" in status and re.search(r"retrying in \d+ s", status)
+        # the retry time comes first, so a long error cut at 80 columns does not hide it
+        assert re.match(r"retrying in \d+ s", status.strip()), status
         first = screen.next_retry
         assert screen._timer is not None  # a retry is scheduled, the app is still up
         assert table_features(screen) == []
@@ -213,6 +216,42 @@ async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(wor
         failures = screen._failures
         await wait_for(pilot, lambda: screen._failures > failures, 10)
         assert screen._failures > failures and screen.next_retry > first
+
+
+async def test_switching_model_while_prometheus_is_down_shows_nothing_of_the_previous_model(
+        world, tmp_path, monkeypatch):
+    from console.clients import metrics_client
+
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen.target.key == ("fraud", "fraud-detector") and screen.report is not None
+        old_features = table_features(screen)
+        assert "amount" in old_features
+        assert "DRIFT" in str(screen.query_one("#drift-features").border_subtitle)
+        # Prometheus goes away: every later refresh fails to connect
+        dead = metrics_client(Settings(prometheus_url=f"http://127.0.0.1:{free_port()}"))
+        real_client = app.client
+        monkeypatch.setattr(app, "client", lambda name: dead if name == "metrics" else real_client(name))
+        await pilot.press("m")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen", 5)
+        await pilot.press(*"credit", "enter")
+        await wait_for(pilot, lambda: app.screen is screen and screen.state is not None)
+        assert "not reachable" in screen.state
+        assert screen.report is None and table_features(screen) == []
+        assert "credit-risk" in static_text(screen, "#drift-context")
+        table = screen.query_one("#drift-features")
+        hist = screen.query_one("#drift-hist")
+        pane = screen.query_one("#drift-chart-pane")
+        shown = " ".join(str(x) for x in (
+            table.border_title, table.border_subtitle, hist.border_title, hist.border_subtitle,
+            pane.border_title, pane.border_subtitle, static_text(screen, "#drift-hist"),
+            static_text(screen, "#drift-status")))
+        assert "no data" in str(table.border_title)
+        assert "DRIFT" not in shown and " ok" not in shown and "PSI 0." not in shown and "JS 0." not in shown
+        for name in old_features:
+            assert name not in shown, (name, shown)
+        assert "showing data from" not in static_text(screen, "#drift-status")
 
 
 async def test_no_prometheus_url_says_which_setting_to_set(world, tmp_path):
