@@ -156,12 +156,20 @@ class ActionPath:
                      after=change.after if change else None, message=error.message)
 
 
+def precondition_text(change: Change) -> str:
+    """A resourceVersion is a bare number: say what it is."""
+    condition = change.precondition or ""
+    if condition.isdigit():
+        return f"only if unchanged since you looked (resourceVersion {condition})"
+    return f"only if {condition}"
+
+
 def describe(change: Change) -> list[str]:
     """The confirmation text, as the CLI prints it and the modal shows it."""
     lines = [f"{change.kind} on {change.target}:"]
     lines += [f"  {line}" for line in change.lines]
     if change.precondition:
-        lines.append(f"  precondition: {change.precondition}")
+        lines.append(f"  {precondition_text(change)}")
     if change.dry_run:
         lines.append(f"  dry-run: {change.dry_run}")
     lines += [f"  note: {note}" for note in change.notes]

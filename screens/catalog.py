@@ -20,7 +20,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError
-from console.catalog_actions import SetAlias
+from console.catalog_actions import ALIAS_PATTERN, SetAlias
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -493,7 +493,8 @@ def render_detail(record: Any) -> Text:
 
 
 class AliasNameScreen(ModalScreen[str | None]):
-    """Asks which alias to point at a version; the change itself is confirmed afterwards."""
+    """Asks which alias to point at a version; the change itself is confirmed afterwards.
+    The field starts empty: no alias is chosen for the user, least of all production."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -509,7 +510,8 @@ class AliasNameScreen(ModalScreen[str | None]):
             text.append(f"\nThis version has: {', '.join(self.current)}", style="dim")
         with Vertical(id="alias-box"):
             yield Static(text, markup=False)
-            yield Input(value="production", placeholder="alias, e.g. production, champion", id="alias-name")
+            yield Input(placeholder="alias, e.g. production, champion, staging", id="alias-name")
+            yield Static("", id="alias-error", markup=False)
             yield Static("enter continues to the confirmation · esc cancels", markup=False, classes="hint")
 
     def on_mount(self) -> None:
@@ -520,7 +522,13 @@ class AliasNameScreen(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value.strip() or None)
+        alias = event.value.strip()
+        if not ALIAS_PATTERN.match(alias):
+            problem = ("Type an alias name." if not alias else
+                       f"{alias!r} is not valid: lower-case letters, digits, '-' or '_', starting with a letter.")
+            self.query_one("#alias-error", Static).update(Text(problem, style="red"))
+            return
+        self.dismiss(alias)
 
 
 class CompareScreen(ModalScreen[None]):
@@ -542,10 +550,14 @@ class CompareScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#compare", DataTable)
-        table.add_column("", key="field")
-        table.add_column(literal(f"{self.a.model}:{self.a.version}"), key="a")
-        table.add_column(literal(f"{self.b.model}:{self.b.version}"), key="b")
-        table.add_column("change", key="delta")
+        # Fixed widths that fit 80 columns: long values (URIs) end in "…" instead of pushing the
+        # second version off screen; the detail panel shows them in full.
+        inner = self.app.size.width * 95 // 100 - 3  # #compare-box is 95% wide, less border and scrollbar
+        value_width = max(12, (inner - 18 - 8 - 4 * 2) // 2)  # field, change, and 1 cell padding each side
+        table.add_column("", key="field", width=18)
+        table.add_column(literal(f"{self.a.model}:{self.a.version}"), key="a", width=value_width)
+        table.add_column(literal(f"{self.b.model}:{self.b.version}"), key="b", width=value_width)
+        table.add_column("change", key="delta", width=8)
         for label, a, b, delta in compare_rows(self.a, self.b):
             table.add_row(literal(label), literal(a), b, delta)
         table.focus()

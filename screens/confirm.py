@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from console.actions import Change
+from console.actions import Change, precondition_text
 
 
 class ConfirmChangeScreen(ModalScreen[str | None]):
@@ -24,21 +24,24 @@ class ConfirmChangeScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         change = self.change
+        title = Text()
+        title.append(f"{change.kind}", style="bold")
+        title.append(" on ")
+        title.append(change.target, style="bold")
         text = Text()
-        text.append(f"{change.kind}", style="bold")
-        text.append(" on ")
-        text.append(change.target, style="bold")
-        text.append("\n\n")
         for line in change.lines:
             text.append(f"  {line}\n", style="yellow")
         if change.precondition:
-            text.append(f"  precondition: {change.precondition}\n", style="dim")
+            text.append(f"  {precondition_text(change)}\n", style="dim")
         if change.dry_run:
             text.append(f"  dry-run: {change.dry_run}\n", style="green")
         for note in change.notes:
             text.append(f"  note: {note}\n", style="magenta")
         with Vertical(id="confirm-box"):
-            yield Static(text, id="confirm-change", markup=False)
+            yield Static(title, id="confirm-title", markup=False)
+            # The change scrolls on its own, so at 80x24 the reason and the buttons stay in view.
+            with VerticalScroll(id="confirm-change-scroll"):
+                yield Static(text, id="confirm-change", markup=False)
             yield Input(value=self.initial_reason, placeholder="why? (required; written to the audit journal)",
                         id="confirm-reason")
             yield Static("", id="confirm-error", markup=False)

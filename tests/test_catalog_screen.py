@@ -137,8 +137,15 @@ async def move_alias(pilot, app, reason: str | None) -> ConfirmChangeScreen:
     await wait_for(pilot, lambda: versions_table(app).row_count == 40)
     await pilot.press("tab", "a")  # newest version (40) is selected
     await wait_for(pilot, lambda: app.screen.query("#alias-name"))
-    assert app.screen.query_one("#alias-name", Input).value == "production"
-    await pilot.press("enter")
+    assert app.screen.query_one("#alias-name", Input).value == ""  # nothing chosen for the user
+    await pilot.press("enter")  # empty: refused in place, the modal stays
+    await pilot.pause(0.1)
+    assert "Type an alias name" in str(app.screen.query_one("#alias-error", Static).render())
+    await pilot.press(*"Prod!", "enter")  # invalid: refused in place, what was typed is kept
+    await pilot.pause(0.1)
+    assert "not valid" in str(app.screen.query_one("#alias-error", Static).render())
+    assert app.screen.query_one("#alias-name", Input).value == "Prod!"
+    await pilot.press(*["backspace"] * 5, *"production", "enter")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen))
     confirm = app.screen
     assert confirm.change.lines == ["fraud-detector alias production: 39 -> 40"]
@@ -183,7 +190,7 @@ async def test_read_only_refuses_alias_change_and_shows_the_lock(catalog_file, t
         assert "READ-ONLY" in str(app.screen.query_one("StatusHeader").render())
         await pilot.press("tab", "a")
         await wait_for(pilot, lambda: app.screen.query("#alias-name"))
-        await pilot.press("enter")
+        await pilot.press(*"production", "enter")
         await wait_for(pilot, lambda: app.ctx.audit.list())
         await pilot.pause(0.2)
         assert not isinstance(app.screen, ConfirmChangeScreen)
@@ -272,3 +279,16 @@ async def test_keys_typed_in_one_burst_after_slash_reach_the_filter(catalog_file
         await wait_for(pilot, lambda: app.screen.query_one("#catalog-filter", Input).value == "fra")
         await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
         assert app.ctx.audit.list() == [] and isinstance(app.screen, CatalogScreen)
+
+
+async def test_compare_fits_both_versions_at_80_columns(catalog_file, tmp_path):
+    """Long values (data URIs) must not push the second version off screen."""
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"fraud-detector", "enter")
+        await wait_for(pilot, lambda: versions_table(app).row_count == 40)
+        await pilot.press("tab", "c", "down", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await pilot.pause(0.1)
+        table = app.screen.query_one("#compare", DataTable)
+        assert table.virtual_size.width <= table.scrollable_content_region.width
