@@ -42,6 +42,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError
+from adapters.metrics import selector
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
@@ -144,6 +145,34 @@ def audit_markers(rows: list[Any], start: float, end: float) -> list[Marker]:
         if start <= t <= end:
             out.append(Marker(t, str(row.action).removeprefix("rollout.")))
     return sorted(out, key=lambda m: m.t)
+
+
+def reference_history_start(metrics: Any, target: Target, window: str, at: float) -> float | None:
+    """When the "before" reference window (the window ending one window before `at`) begins before
+    the live revision's feature history does, the time that history starts; else None.
+
+    A partial reference has fewer samples than the live window and its PSI is less trustworthy;
+    the screen says so. Any failure of this extra query gives None (nothing is claimed).
+    """
+    try:
+        from console import drift as drift_stats
+
+        window_s = drift_stats.parse_duration(window)
+        res = max(60, int(window_s // 360))
+        labels = {"namespace": target.namespace, "model": target.name}
+        if target.live_revision:
+            labels["revision"] = target.live_revision
+        query = (f"min(min_over_time(timestamp({metrics.names.feature}_count{selector(**labels)})"
+                 f"[{window}:{res}s]))")
+        samples = metrics.instant(query, at - window_s)
+    except (ConsoleError, ValueError, AttributeError):
+        return None
+    values = [s.value for s in samples if s.value is not None and math.isfinite(s.value)]
+    if not values:
+        return None  # no history at all in the reference window: the features say "no data"
+    first = min(values)
+    ref_start = at - 2 * window_s
+    return first if first - ref_start > max(2 * res, 0.05 * window_s) else None
 
 
 class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
@@ -252,10 +281,12 @@ class DriftScreen(Screen):
 
     class Loaded(Message):
         def __init__(self, generation: int, target: Target, report: Any, markers: list[Marker],
-                     models: list[tuple[str, str, list[str]]], notes: list[str], fetched_at: float):
+                     models: list[tuple[str, str, list[str]]], notes: list[str], fetched_at: float,
+                     history_start: float | None = None):
             super().__init__()
             self.generation, self.target, self.report, self.markers = generation, target, report, markers
             self.models, self.notes, self.fetched_at = models, notes, fetched_at
+            self.history_start = history_start  # set when a "before" reference starts after its window
 
     class Failed(Message):
         def __init__(self, generation: int, error: str, target: tuple[str, str] | None,
@@ -272,6 +303,7 @@ class DriftScreen(Screen):
         self.target: Target | None = None
         self.report: Any = None
         self.markers: list[Marker] = []
+        self.history_start: float | None = None  # the reference window is only partly covered
         self.models: list[tuple[str, str, list[str]]] = []
         self.marked: list[str] = []
         self.selected: str | None = None  # feature under the cursor
@@ -359,6 +391,9 @@ class DriftScreen(Screen):
             report = service.report(target.namespace, target.name, window=window, reference=ref, at=at,
                                     live_revision=target.live_revision, stable_revision=target.stable_revision,
                                     storage_uri=target.storage_uri)
+            history_start = None
+            if ref == "before" and not report.message:
+                history_start = reference_history_start(metrics, target, window, at)
             markers: list[Marker] = []
             if report.span:
                 try:
@@ -375,7 +410,8 @@ class DriftScreen(Screen):
             self.post_message(self.Failed(generation, f"unexpected error: {type(exc).__name__}: {exc}"[:300],
                                           want, models))
             return
-        self.post_message(self.Loaded(generation, target, report, markers, models or [], notes, at))
+        self.post_message(self.Loaded(generation, target, report, markers, models or [], notes, at,
+                                      history_start))
 
     def _resolve(self, want: tuple[str, str], models: list[tuple[str, str, list[str]]]) -> Target:
         """Live and stable revisions: from the InferenceService's status traffic, else from metrics."""
@@ -438,6 +474,7 @@ class DriftScreen(Screen):
         self.target = message.target
         self.want = message.target.key
         self.report = message.report
+        self.history_start = message.history_start
         self.markers = message.markers
         self.models = message.models
         self.updated_at = message.fetched_at
@@ -450,7 +487,10 @@ class DriftScreen(Screen):
         if self.report.message:
             self.set_status(self.report.message, error=True)
         else:
-            notes.append(f"reference: {self.report.reference_label}")
+            label = f"reference: {self.report.reference_label}"
+            if self.history_start is not None:
+                label += f" (partial: history starts at {time.strftime('%H:%M', time.localtime(self.history_start))})"
+            notes.append(label)
             self.set_status(" · ".join(notes))
         self._schedule(REFRESH_SECONDS)
 
@@ -511,6 +551,8 @@ class DriftScreen(Screen):
         elif report is not None:
             text.append(" vs ", style="dim")
             text.append(REFERENCE_WORDS.get(ref, ref))
+            if ref == "before" and self.history_start is not None:
+                text.append(" (partial)", style="yellow")
         text.append(" · ", style="dim")
         text.append(self.window, style="bold")
         if report is not None:
@@ -654,6 +696,7 @@ class DriftScreen(Screen):
         when the load fails.
         """
         self.report = None
+        self.history_start = None
         self.markers = []
         self.updated_at = None
         table = self.query_one("#drift-features", DataTable)

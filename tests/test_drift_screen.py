@@ -197,6 +197,24 @@ async def test_reference_cycles_through_catalog_and_before(world, tmp_path):
         assert "before" in static_text(screen, "#drift-context")
 
 
+async def test_a_before_reference_older_than_the_history_is_marked_partial(world, tmp_path):
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(120, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        await pilot.press("b", "b")  # stable -> catalog -> before
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.reference == "before")
+        assert screen.history_start is None  # 15m: the window before is fully in the history
+        assert "partial" not in static_text(screen, "#drift-status")
+        await pilot.press("w", "w")  # 1h, 6h
+        await wait_for(pilot, lambda: screen.report is not None and screen.report.window == "6h"
+                       and not screen._loading)
+        assert screen.report.reference == "before"
+        assert screen.history_start is not None and T0 - 12 * 3600 < screen.history_start < T0
+        status = static_text(screen, "#drift-status")
+        assert "partial: history starts at" in status, status
+        assert "(partial)" in static_text(screen, "#drift-context")
+
+
 async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(world, tmp_path):
     app = make_app(world, tmp_path, prometheus_url=f"http://127.0.0.1:{free_port()}")
     async with app.run_test(size=(80, 24)) as pilot:
