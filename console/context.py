@@ -71,6 +71,11 @@ class Context:
     def run_action(self, action: Action, *, reason: str | None, yes: bool = False, dry_run: bool = False) -> Outcome:
         """The command-line side of the action path: show the change, confirm, apply, report."""
         path = self.actions
+        if not dry_run and not (reason and reason.strip()) and (yes or not self.interactive):
+            # Nobody can be asked for one: refuse before any server is asked anything.
+            error = InvalidInput("a reason is required for every change: pass --reason TEXT")
+            path.refuse(action, None, reason, error)
+            raise error
         change = path.prepare(action, reason)
         for line in describe(change):
             self.err.write(line + "\n")

@@ -126,3 +126,24 @@ def test_journal_is_append_only_and_scrubs_secrets(journal):
         conn.execute("DELETE FROM audit")
     conn.close()
     assert "s3cret" not in journal.path.read_bytes().decode("latin-1")
+
+
+def test_cli_refuses_a_missing_reason_before_asking_the_server(tmp_path):
+    """With --yes (or no terminal) nobody can be asked for a reason: refuse before plan()."""
+    import io
+
+    from console.config import Settings
+    from console.context import Context
+
+    class Untouchable(FakeAction):
+        def plan(self):  # would be a server dry-run
+            raise AssertionError("the server was asked before the reason was checked")
+
+    ctx = Context(Settings(audit=tmp_path / "audit.db"), out=io.StringIO(), err=io.StringIO(), interactive=False)
+    store = {"value": 20, "version": 1}
+    for reason in (None, "", "   "):
+        with pytest.raises(InvalidInput, match="reason"):
+            ctx.run_action(Untouchable(store, 0), reason=reason, yes=True)
+    assert [row.outcome for row in ctx.audit.list()] == ["refused: invalid"] * 3
+    assert store["value"] == 20
+    ctx.close()

@@ -160,9 +160,11 @@ def test_alias_through_the_action_path(capsys, catalog):
     row = json.loads(out)[0]
     assert (row["action"], row["outcome"], row["reason"]) == ("catalog.set_alias", "applied", "roll back the bad model")
     assert row["before"]["version"] == "2" and row["after"]["version"] == "1"
-    code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector:1", "Bad Alias", "--yes")
+    code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector:1", "Bad Alias", "--yes",
+                       "--reason", "r")
     assert code == 2 and "not valid" in err
-    code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector", "staging", "--yes")
+    code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector", "staging", "--yes",
+                       "--reason", "r")
     assert code == 2 and "MODEL:VERSION" in err
 
 
