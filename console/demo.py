@@ -96,3 +96,5 @@ def run_demo(args: Any, ctx: Any) -> int:
     finally:
         if process is not None:
             stop_sandbox(process)
+        sys.stderr.write(f"The demo's audit journal is {settings.audit}; read it with:\n"
+                         f"  MLOPS_CONSOLE_AUDIT={settings.audit} mlops-console audit list\n")
