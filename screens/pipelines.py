@@ -5,9 +5,12 @@ kept live by a self-scheduling refresh that re-reads the head page and every act
 rows by key. The detail puts the failing task's error at the top, then the task tree (state,
 timings, pod) and the state history.
 
-Cross-screen contract: `app.selected_run_id` is the run this screen shows. The screen sets it when
-it jumps to the catalog (m), and on resume it selects the run named there, so the catalog side
-can jump back to a version's run by setting it and calling `app.action_show_screen("pipelines")`.
+Cross-screen contract: `app.selected_run_id` is the run this screen shows. The screen keeps it in
+step with its selection (the highlighted row, or None when no run is shown), and on resume it selects
+the run named there when that differs, so the catalog side can jump back to a version's run by
+setting it and calling `app.action_show_screen("pipelines")`. A requested run that is not in the
+list is shown alone: the table cursor is hidden (no row claims to be it) until the cursor moves, and
+t / R act only on a highlighted row; a run KFP does not have says "not found".
 """
 
 from __future__ import annotations
@@ -53,6 +56,50 @@ DETAIL_DEBOUNCE = 0.15
 FILTER_DEBOUNCE = 0.3
 COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("started", "started"),
            ("duration", "duration"))
+
+
+class RunsTable(DataTable):
+    """The runs table. While a requested run that is not listed is shown, its cursor is hidden; the
+    first cursor key (or a click) shows it again, which highlights a row and so selects it."""
+
+    def _reveal(self) -> bool:
+        if self.show_cursor:
+            return False
+        self.show_cursor = True  # posts RowHighlighted for the row under the cursor
+        return True
+
+    def action_cursor_up(self) -> None:
+        if not self._reveal():
+            super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        if not self._reveal():
+            super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        if not self._reveal():
+            super().action_page_up()
+
+    def action_page_down(self) -> None:
+        if not self._reveal():
+            super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self._reveal()
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self._reveal()
+        super().action_scroll_bottom()
+
+    def action_select_cursor(self) -> None:
+        if not self._reveal():
+            super().action_select_cursor()
+
+    def _on_click(self, event: Any) -> None:
+        # runs before DataTable's own click handler (Textual calls both, subclass first)
+        if not self.show_cursor and event.style.meta.get("row", -1) >= 0:
+            self.show_cursor = True
 
 
 class PipelinesScreen(ActionFlowMixin, Screen):
@@ -131,6 +178,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self.runs: dict[str, Any] = {}  # run_id -> Run, the rows of the table
         self.experiments: dict[str, str] = {}  # experiment_id -> display name
         self.selected_run_id: str | None = None
+        self._outside = False  # selected_run_id was requested from another screen and is not a listed row
         self.detail_run: Any = None
         self.detail_versions: list[ProducedVersion] = []
         self.detail_catalog_note: str | None = None
@@ -154,7 +202,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         with Horizontal(id="runs-bar"):
             yield FilterInput(placeholder="/ filter runs by name", id="runs-filter")
             yield Static("", id="runs-summary", markup=False)
-        table = DataTable(id="runs", cursor_type="row", zebra_stripes=False)
+        table = RunsTable(id="runs", cursor_type="row", zebra_stripes=False)
         table.border_title = "Runs"
         yield table
         with VerticalScroll(id="run-detail"):
@@ -387,14 +435,17 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         if not message.append:
             self._loaded_generation = message.generation
             self._set_loading(False)
-            target = self.selected_run_id if self.selected_run_id in self.runs else None
-            if target is None and message.runs:
-                target = message.runs[0].run_id
-            if target is not None:
-                table.move_cursor(row=table.get_row_index(target))
-                self._select(target)
-            elif self.selected_run_id is None:
-                self._render_detail()
+            if self._outside and self.selected_run_id not in self.runs:
+                self._render_detail()  # the requested run stays shown alone; no row is highlighted
+            else:
+                target = self.selected_run_id if self.selected_run_id in self.runs else None
+                if target is None and message.runs:
+                    target = next(iter(self.runs))
+                if target is not None:
+                    self._show_cursor_on(target)
+                    self._select(target)
+                else:
+                    self._clear_selection()
             self._schedule(REFRESH_SECONDS)
         if message.note:
             self._set_status(message.note)
@@ -449,6 +500,14 @@ class PipelinesScreen(ActionFlowMixin, Screen):
                     table.update_cell(run_id, "duration", literal(_duration(run, now)))
             if resort:
                 self._resort()
+            if self._outside and self.selected_run_id in self.runs:
+                self._show_cursor_on(self.selected_run_id)
+            elif not self._outside and self.runs:
+                key = self._highlighted_key()
+                if key is not None and key != self.selected_run_id:
+                    self._select(key)  # a removed row moved the cursor: follow it
+            elif not self.runs and self.selected_run_id is not None and not self._outside:
+                self._clear_selection()
         if self.pager is not None and len(message.totals) == len(self.pager.segments):
             self.pager.totals = dict(enumerate(message.totals))
         self._ok()
@@ -595,6 +654,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             text.append("Loading…", style="dim")
         elif self._loaded_generation == self.generation and not self.runs:
             text.append("No runs match the filters.", style="dim")
+            text.append("\n\ns cycles the state, e the experiment, / edits the name filter.", style="dim")
         else:
             text.append("Loading runs…", style="dim")
         body.update(text)
@@ -615,6 +675,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         title = f"Runs {shown}/{total}" if total is not None else f"Runs {shown}"
         if self.pager is not None and not self.pager.done:
             title += " · more below"
+        elif shown == 0 and self._loaded_generation == self.generation and not self.state_message:
+            title += " · no runs match the filters"
         if self.state_message:
             title += " · KFP unavailable"
         if self.last_ok is not None:
@@ -636,6 +698,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     # -- selection -------------------------------------------------------------------------
     def _select(self, run_id: str) -> None:
+        self.app.selected_run_id = run_id
         if run_id != self.selected_run_id:
             self.selected_run_id = run_id
             self.detail_note = None
@@ -645,26 +708,64 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DEBOUNCE, lambda: self._fetch_detail(run_id))
 
-    def select_run(self, run_id: str) -> None:
-        """Show `run_id` (from another screen): move the cursor to it when it is listed."""
+    def _clear_selection(self) -> None:
+        """No run is shown (the list is empty): the detail says so and no action has a target."""
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        self._outside = False
+        self.selected_run_id = None
+        self.detail_run = None
+        self.detail_note = None
+        self.app.selected_run_id = None
+        self._render_detail()
+
+    def _show_cursor_on(self, run_id: str) -> None:
+        """Highlight a listed run (showing the cursor again if a requested run had hidden it)."""
         table = self.query_one("#runs", DataTable)
+        self._outside = False
+        table.move_cursor(row=table.get_row_index(run_id))
+        if not table.show_cursor:
+            table.show_cursor = True
+
+    def _highlighted_key(self) -> str | None:
+        """The run of the highlighted row (None when the table is empty or its cursor hidden)."""
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count or not table.show_cursor or self._outside:
+            return None
+        try:
+            return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        except Exception:  # noqa: BLE001 - a cursor past the rows: nothing highlighted
+            return None
+
+    def select_run(self, run_id: str) -> None:
+        """Show `run_id` (from another screen): move the cursor to it when it is listed; otherwise
+        show it alone, with the cursor hidden so no other row passes for it."""
         if run_id in self.runs:
-            table.move_cursor(row=table.get_row_index(run_id))
+            self._show_cursor_on(run_id)
+        else:
+            self._outside = True
+            self.query_one("#runs", DataTable).show_cursor = False
         self._select(run_id)
 
     def selected_run(self) -> Any | None:
-        if self.selected_run_id is None:
+        """The target of t and R: the highlighted row, and only that (the detail follows it)."""
+        key = self._highlighted_key()
+        if key is None or key not in self.runs:
             return None
-        return self.runs.get(self.selected_run_id) or (
-            self.detail_run if self.detail_run is not None and self.detail_run.run_id == self.selected_run_id
-            else None)
+        if key != self.selected_run_id:
+            self._select(key)  # never act on one run while the detail shows another
+        return self.runs[key]
 
     @on(DataTable.RowHighlighted, "#runs")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        run_id = event.row_key.value
+        table = event.data_table
+        if self._outside:  # the cursor moved: the highlighted row is shown again
+            self._outside = False
+            table.show_cursor = True
+        run_id = self._highlighted_key()  # the row now under the cursor, not a stale event's
         if run_id:
             self._select(run_id)
-        table = event.data_table
         pager = self.pager
         if (pager is not None and not pager.done and not self._loading_more
                 and self._loaded_generation == self.generation
@@ -675,6 +776,10 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     @on(DataTable.RowSelected, "#runs")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if self._outside:  # enter or a click on the hidden cursor's row: show that row
+            self._outside = False
+            event.data_table.show_cursor = True
+            return
         self.query_one("#run-detail").focus()
 
     @on(Input.Changed, "#runs-filter")
@@ -697,6 +802,9 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         if query == self.query_state:
             return
         self.query_state = query
+        if self._outside:  # new filters: the list decides the selection again
+            self._outside = False
+            self.query_one("#runs", DataTable).show_cursor = True
         self._show_summary()
         self.reload()
 
@@ -767,11 +875,11 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self._run_action(RetryRun)
 
     def action_models(self) -> None:
-        run = self.selected_run()
-        if run is None:
+        run_id = self.selected_run_id  # the run the detail shows (read-only, so a requested run is fine)
+        if run_id is None:
             self._set_status("Select a run first.")
             return
-        self._find_versions(run.run_id)
+        self._find_versions(run_id)
 
 
 def as_console_error(exc: Exception) -> ConsoleError:

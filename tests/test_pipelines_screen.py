@@ -444,6 +444,94 @@ async def test_jump_to_catalog_versions_and_back(shared, catalog, tmp_path):
         assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == older
 
 
+MISSING_RUN = "00000000-0000-0000-0000-000000000000"
+
+
+def highlighted(table) -> str | None:
+    if not table.row_count or not table.show_cursor:
+        return None
+    return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+
+
+async def test_first_visit_to_a_missing_run_says_not_found(shared, catalog, tmp_path):
+    """The catalog's p names a run KFP does not have: the first visit says so, it shows no other run."""
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.selected_run_id = MISSING_RUN
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        body = screen.query_one("#run-detail-body")
+        await until(pilot, lambda: "not found" in body.render().plain, "the not-found detail")
+        text = body.render().plain
+        assert MISSING_RUN in text
+        assert not any(shared.world.runs[row.key.value].display_name in text for row in table.ordered_rows)
+        assert screen.selected_run_id == MISSING_RUN and highlighted(table) is None  # no row claims to be it
+        await pilot.press("t")
+        assert "Select a run first" in screen.query_one("#runs-status").render().plain
+        # moving the cursor shows the highlighted run again
+        await pilot.press("down")
+        key = await until(pilot, lambda: highlighted(table), "the cursor back")
+        await until(pilot, lambda: screen.detail_run is not None and screen.detail_run.run_id == key, "its detail")
+        assert shared.world.runs[key].display_name in body.render().plain
+
+
+async def test_empty_filtered_list_clears_the_detail_and_the_target(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    pending = shared.runs_in_state("PENDING")
+    busy = {shared.world.runs[r].experiment_id for r in pending}
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        await loaded(pilot, screen)
+        await select(pilot, screen, pending[0])
+        for _ in range(3):  # all -> FAILED -> RUNNING -> PENDING
+            await pilot.press("s")
+            table = await loaded(pilot, screen)
+        assert screen.query_state.state == "PENDING" and table.row_count == len(pending)
+        ids = sorted(screen.experiments, key=lambda i: screen.experiments[i].lower())
+        idle = next(i for i, e in enumerate(ids) if e not in busy)
+        for _ in range(idle + 1):
+            await pilot.press("e")
+            table = await loaded(pilot, screen)
+        assert table.row_count == 0 and table.border_title.startswith("Runs 0/0")
+        body = screen.query_one("#run-detail-body")
+        assert "No runs match the filters" in body.render().plain
+        assert "No runs match" in screen_text(app)
+        assert screen.selected_run_id is None and screen.selected_run() is None
+        status = screen.query_one("#runs-status")
+        for key in ("t", "R"):
+            await pilot.press(key)
+            assert "Select a run first" in status.render().plain
+            assert type(app.screen).__name__ == "PipelinesScreen"  # no confirmation was offered
+
+
+async def test_after_a_retry_the_detail_and_target_follow_the_cursor(own_kfp, catalog, tmp_path):
+    from screens.confirm import ConfirmChangeScreen
+
+    app = make_app(tmp_path, own_kfp.base_url, catalog)
+    run_id = run_named(own_kfp, "train-ad-ctr-v31")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.selected_run_id = MISSING_RUN  # an old jump target from the catalog
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        await select(pilot, screen, run_id)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), "confirm")
+        await pilot.press("shift+tab")
+        await pilot.press(*"transient S3 timeout")
+        await pilot.press("enter")
+        await until(pilot, lambda: run_id in own_kfp.runs_in_state("RUNNING"), "the run to run again")
+        await until(pilot, lambda: cell(table, run_id, "state") == "⟳ RUNNING", "the row to show RUNNING")
+        await pilot.pause(0.3)
+        assert highlighted(table) == run_id
+        assert screen.selected_run_id == run_id and screen.selected_run().run_id == run_id
+        body = screen.query_one("#run-detail-body")
+        await until(pilot, lambda: "train-ad-ctr-v31" in body.render().plain, "the detail of the highlighted run")
+        await pilot.press("t")  # the action goes to the highlighted (now running) run
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
+        await pilot.press("enter")  # Cancel
+
+
 # ---------------------------------------------------------------------------------------------
 # Snapshots (frozen clock and sandbox)
 
