@@ -38,12 +38,21 @@ class ActionFlowMixin:
             else:
                 self._apply_action(action, change, reason, on_done)
 
+        self._status("")  # the modal now says what is happening
         self.app.push_screen(ConfirmChangeScreen(change), answered)
+
+    def _status(self, text: str) -> None:
+        """The screen's status line, when it has one (set_status), follows the action."""
+        set_status = getattr(self, "set_status", None)
+        if set_status is not None:
+            set_status(text)
 
     @work(thread=True, group="action", exit_on_error=False)
     def _cancel_action(self, action: Action, change: Change) -> None:
         self.app.ctx.actions.cancel(action, change)
-        self.app.call_from_thread(self.app.notify, f"Cancelled: nothing was changed on {action.target}.")
+        message = f"Cancelled: nothing was changed on {action.target}."
+        self.app.call_from_thread(self._status, message)
+        self.app.call_from_thread(self.app.notify, message)
 
     @work(thread=True, group="action", exit_on_error=False)
     def _apply_action(self, action: Action, change: Change, reason: str, on_done: Done | None) -> None:
