@@ -88,7 +88,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         Binding("s", "cycle_sort", "Sort"),
         Binding("c", "compare", "Compare"),
         Binding("a", "set_alias", "Alias"),
-        Binding("r", "reload", "Reload"),
+        Binding("r", "reload", "Refresh"),
         Binding("p", "show_run", "Pipeline run"),
     ]
     HELP_NOTES = ("Enter on a model moves to its versions; tab moves between panels. "
