@@ -148,18 +148,27 @@ def same_bins(a: Histogram, b: Histogram) -> bool:
                for x, y in zip(a.bounds, b.bounds))
 
 
-def psi(live: Sequence[float], reference: Sequence[float], floor: float = SHARE_FLOOR) -> float | None:
-    """Population stability index from two lists of per-bin counts (or shares).
-
-    PSI = sum over bins of (live - ref) * ln(live / ref) on shares clamped at `floor`.
-    None when either side has no samples or the bin counts differ.
-    """
+def _totals(live: Sequence[float], reference: Sequence[float]) -> tuple[float, float] | None:
+    """The two sample sizes, or None when the bins differ or either side has no samples."""
     if len(live) != len(reference) or not live:
         return None
     tl = float(sum(live))
     tr = float(sum(reference))
     if not (tl > 0 and tr > 0) or math.isnan(tl) or math.isnan(tr):
         return None
+    return tl, tr
+
+
+def psi(live: Sequence[float], reference: Sequence[float], floor: float = SHARE_FLOOR) -> float | None:
+    """Population stability index from two lists of per-bin counts (or shares).
+
+    PSI = sum over bins of (live - ref) * ln(live / ref) on shares clamped at `floor`.
+    None when either side has no samples or the bin counts differ.
+    """
+    totals = _totals(live, reference)
+    if totals is None:
+        return None
+    tl, tr = totals
     total = 0.0
     for a, b in zip(live, reference):
         p = max(a / tl, floor)
@@ -173,12 +182,10 @@ def js_distance(live: Sequence[float], reference: Sequence[float]) -> float | No
 
     Unlike PSI it needs no clamping: empty bins contribute nothing. None without samples.
     """
-    if len(live) != len(reference) or not live:
+    totals = _totals(live, reference)
+    if totals is None:
         return None
-    tl = float(sum(live))
-    tr = float(sum(reference))
-    if not (tl > 0 and tr > 0) or math.isnan(tl) or math.isnan(tr):
-        return None
+    tl, tr = totals
     div = 0.0
     for a, b in zip(live, reference):
         p = a / tl

@@ -50,9 +50,9 @@ def _index(container: list, token: str, *, for_add: bool = False) -> int:
     return i
 
 
-def _parent(doc: Any, tokens: list[str], pointer: str) -> Any:
+def _walk(doc: Any, tokens: list[str], pointer: str) -> Any:
     node = doc
-    for token in tokens[:-1]:
+    for token in tokens:
         if isinstance(node, dict):
             if token not in node:
                 raise PatchError(f"doc is missing path: {pointer!r}")
@@ -62,20 +62,14 @@ def _parent(doc: Any, tokens: list[str], pointer: str) -> Any:
         else:
             raise PatchError(f"doc is missing path: {pointer!r}")
     return node
+
+
+def _parent(doc: Any, tokens: list[str], pointer: str) -> Any:
+    return _walk(doc, tokens[:-1], pointer)
 
 
 def _get(doc: Any, pointer: str) -> Any:
-    node = doc
-    for token in _split(pointer):
-        if isinstance(node, dict):
-            if token not in node:
-                raise PatchError(f"doc is missing path: {pointer!r}")
-            node = node[token]
-        elif isinstance(node, list):
-            node = node[_index(node, token)]
-        else:
-            raise PatchError(f"doc is missing path: {pointer!r}")
-    return node
+    return _walk(doc, _split(pointer), pointer)
 
 
 def _add(doc: Any, pointer: str, value: Any) -> Any:
