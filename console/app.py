@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from console.context import Context
 from console.services import ThreadBound
+from screens.no_color import readable_filters
 from screens.placeholder import NotBuiltScreen
 
 SCREEN_KEYS = (
@@ -92,6 +93,11 @@ class MlopsConsole(App):
         self.action_show_screen("catalog")
         self.call_after_refresh(lambda: self.screen.show_version(model, version)
                                 if hasattr(self.screen, "show_version") else None)
+
+    def get_line_filters(self):
+        # NO_COLOR: Textual's greyscale drew red text near black on dark panels; keep it readable.
+        filters = super().get_line_filters()
+        return readable_filters(filters) if self.no_color else filters
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.
