@@ -40,6 +40,7 @@ the file, the line and the key.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -131,6 +132,24 @@ _TOP_LEVEL = {
     "prometheus_url": str, "kfp_url": str, "read_only": bool,
 }
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+# The range of every numeric setting: (lowest, highest, whether the lowest itself is allowed).
+_RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
+    ("rollout", "step"): (1, 100, True),
+    ("prometheus", "timeout"): (0, 3600, False),
+    ("kfp", "timeout"): (0, 3600, False),
+    ("drift", "warn"): (0, math.inf, False),
+    ("drift", "drift"): (0, math.inf, False),
+    ("drift", "floor_factor"): (0, math.inf, True),
+    ("drift", "min_samples"): (1, math.inf, True),
+    ("health", "min_success_rate"): (0, 1, True),
+    ("health", "max_p99_seconds"): (0, math.inf, False),
+}
+
+
+def _range_text(low: float, high: float, low_allowed: bool) -> str:
+    if high == math.inf:
+        return f"at least {low:g}" if low_allowed else f"greater than {low:g}"
+    return f"from {low:g} to {high:g}" if low_allowed else f"greater than {low:g} and at most {high:g}"
 
 
 def _line_of(text: str, key: str, table: str | None) -> int | None:
@@ -162,9 +181,14 @@ class _ConfigFile:
 
     def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise self.fail(key, f"must be {_TYPE_NAMES[expected]}, not {value!r}", table)
+        limits = _RANGES.get((table or "", key))
+        if limits is not None:
+            low, high, low_allowed = limits
+            if not (math.isfinite(value) and (value >= low if low_allowed else value > low) and value <= high):
+                raise self.fail(key, f"must be {_range_text(*limits)}, not {value!r}", table)
         return value
 
 
@@ -185,7 +209,12 @@ def _section(cfg: _ConfigFile, cls: type, table: str, values: Any) -> Any:
         if key not in types:
             raise cfg.fail(key, f"is not a known setting (known: {', '.join(types)})", table)
         kwargs[key] = cfg.check(key, value, types[key], table)
-    return cls(**kwargs)
+    section = cls(**kwargs)
+    if isinstance(section, DriftSettings) and section.drift <= section.warn:
+        if "drift" in kwargs:
+            raise cfg.fail("drift", f"must be greater than drift.warn ({section.warn:g}), not {section.drift:g}", table)
+        raise cfg.fail("warn", f"must be less than drift.drift ({section.drift:g}), not {section.warn:g}", table)
+    return section
 
 
 def load_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -90,3 +90,26 @@ def test_wrong_type_is_refused(tmp_path):
 def test_missing_explicit_config_is_an_error(tmp_path):
     with pytest.raises(InvalidInput, match="does not exist"):
         config.resolve({"config": str(tmp_path / "nope.toml")}, environ={})
+
+
+@pytest.mark.parametrize(("text", "line", "key", "problem"), [
+    ("[rollout]\nstep = 0\n", 2, "rollout.step", "must be from 1 to 100, not 0"),
+    ("[rollout]\nstep = 150\n", 2, "rollout.step", "must be from 1 to 100, not 150"),
+    ("[rollout]\nstep = -5\n", 2, "rollout.step", "must be from 1 to 100, not -5"),
+    ('catalog = "/x.db"\n\n[prometheus]\ntimeout = 0\n', 4, "prometheus.timeout", "must be greater than 0"),
+    ("[kfp]\ntimeout = -1\n", 2, "kfp.timeout", "must be greater than 0"),
+    ("[drift]\nwarn = nan\n", 2, "drift.warn", "must be greater than 0, not nan"),
+    ("[drift]\nwarn = 0.1\ndrift = inf\n", 3, "drift.drift", "must be greater than 0, not inf"),
+    ("[drift]\nwarn = 0.3\ndrift = 0.2\n", 3, "drift.drift", "must be greater than drift.warn (0.3), not 0.2"),
+    ("[drift]\nwarn = 0.5\n", 2, "drift.warn", "must be less than drift.drift (0.25), not 0.5"),
+    ("[drift]\nmin_samples = 0\n", 2, "drift.min_samples", "must be at least 1, not 0"),
+    ("[drift]\nfloor_factor = -1\n", 2, "drift.floor_factor", "must be at least 0, not -1.0"),
+    ("[health]\nmin_success_rate = 99\n", 2, "health.min_success_rate", "must be from 0 to 1, not 99.0"),
+    ("[health]\nmax_p99_seconds = 0\n", 2, "health.max_p99_seconds", "must be greater than 0, not 0.0"),
+])
+def test_numeric_settings_are_checked_on_load_with_file_line_and_key(tmp_path, text, line, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(InvalidInput) as error:
+        config.resolve({"config": str(path)}, environ={})
+    assert error.value.message.startswith(f"config {path}:{line}: '{key}' {problem}")
+
