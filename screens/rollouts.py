@@ -77,23 +77,25 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     """
     BINDINGS = [
         Binding("slash", "filter", "Filter", show=False, priority=True),
-        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("escape", "leave_filter", "Clear and leave the filter", show=False),
         Binding("plus,equals_sign", "step(1)", "Step up"),
         Binding("minus", "step(-1)", "Step down"),
         Binding("p", "set_percent", "Set %"),
         Binding("o,P", "promote", "Promote"),
-        Binding("r", "rollback", "Roll back"),
+        Binding("b", "rollback", "Roll back"),
         Binding("n", "start_canary", "New canary"),
+        Binding("r", "refresh", "Refresh"),
         Binding("c", "open_catalog", "Catalog ver", show=False),
         Binding("d", "open_drift", "Drift", show=False),
     ]
     HELP_NOTES = ("The table follows the cluster live (list + watch). + and - step the canary by the configured "
                   "step ([rollout] step); p sets an exact share; o (or P) promotes: the latest revision takes "
-                  "all traffic; r rolls back: canaryTrafficPercent 0 sends traffic to the previous revision but "
+                  "all traffic; b rolls back: canaryTrafficPercent 0 sends traffic to the previous revision but "
                   "leaves the new model in the spec; n starts a canary of a catalog version. Every change shows "
                   "the exact patch and the server's dry-run verdict and asks for a reason; cancel is the "
                   "default. Canary traffic is impossible in RawDeployment (Standard) mode and on the first "
-                  "revision. c opens the served version in the catalog, d the Drift screen on this model.")
+                  "revision. c opens the served version in the catalog, d the Drift screen on this model. r lists "
+                  "again now, as on every list.")
 
     # -- messages from the workers ---------------------------------------------------------
     class Listed(Message):
@@ -147,6 +149,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self._health_key: str | None = None
         self._age_timer: Timer | None = None
         self._active = False
+        self._refreshing = False  # r asked for a new list; the next Listed says so
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -264,6 +267,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self._sync_rows()
         if message.relist:
             self.set_status("The watch expired (410 Gone); listed again.")
+        elif self._refreshing:
+            self.set_status(f"Listed again: {len(self._items)} InferenceServices.")
+        self._refreshing = False
 
     def on_rollouts_screen_changed(self, message: Changed) -> None:
         if message.generation != self._generation or message.isvc is None:
@@ -601,6 +607,14 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self.set_status(result)
         if key == self._selected:
             self._show_detail()
+            self._schedule_health(HEALTH_DEBOUNCE)
+
+    def action_refresh(self) -> None:
+        """List again now (a new list + watch) and ask Prometheus again."""
+        self._refreshing = True
+        self.set_status("Listing again…")
+        if self._active:
+            self._start_watch()
             self._schedule_health(HEALTH_DEBOUNCE)
 
     def action_step(self, direction: int) -> None:

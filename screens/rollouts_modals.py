@@ -13,6 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from adapters.errors import InvalidInput
+from console.rollouts import parse_percent
 from screens.rollouts_render import literal
 
 MODAL_CSS = """
@@ -27,9 +29,19 @@ PercentScreen, VersionPickerScreen { align: center middle; }
 """
 
 
+def percent_problem(value: str) -> str | None:
+    """Why `value` is not a canary percentage (the action's own check), or None."""
+    try:
+        parse_percent(value)
+    except InvalidInput as error:
+        return f"{error.message[:1].upper()}{error.message[1:]}."
+    return None
+
+
 class PercentScreen(ModalScreen[str | None]):
-    """Asks for the canary's share of traffic; dismisses with the text typed (validated later by
-    the action, so a bad value is refused AND written to the audit journal)."""
+    """Asks for the canary's share of traffic; dismisses with the text typed once it is a
+    percentage. A bad value keeps the dialog open and says why, so nothing typed next reaches
+    the screen behind."""
 
     DEFAULT_CSS = MODAL_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -63,8 +75,9 @@ class PercentScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         value = event.value.strip()
-        if not value:
-            self.query_one("#percent-error", Static).update("Type a whole number from 0 to 100.")
+        problem = percent_problem(value)
+        if problem:
+            self.query_one("#percent-error", Static).update(problem)
             return
         self.dismiss(value)
 
@@ -127,7 +140,13 @@ class VersionPickerScreen(ModalScreen[tuple[Any, str] | None]):
             self.query_one("#picker-error", Static).update(
                 f"Version {record.version} has no artifact URI in the catalog: nothing to serve.")
             return
-        self.dismiss((record, self.query_one("#picker-percent", Input).value.strip() or str(self.percent)))
+        percent = self.query_one("#picker-percent", Input).value.strip() or str(self.percent)
+        problem = percent_problem(percent)
+        if problem:
+            self.query_one("#picker-error", Static).update(problem)
+            self.query_one("#picker-percent", Input).focus()
+            return
+        self.dismiss((record, percent))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -203,7 +203,7 @@ async def test_watch_brings_changes_made_elsewhere(sandbox, fraud_at_20, tmp_pat
 # -- the rollback flow --------------------------------------------------------------------------
 
 async def press_rollback_and_wait_for_modal(pilot, app) -> ConfirmChangeScreen:
-    await pilot.press("r")
+    await pilot.press("b")
     await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
                    what="the confirmation")
     return app.screen
@@ -249,7 +249,7 @@ async def test_read_only_refuses_and_says_so(sandbox, fraud_at_20, tmp_path):
     app = make_app(sandbox, tmp_path, read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
-        await pilot.press("r")
+        await pilot.press("b")
         await wait_for(pilot, lambda: "read-only" in text_of(app, "#rollouts-status"), what="the read-only refusal")
         assert not isinstance(app.screen, ConfirmChangeScreen)
         assert [row_outcome(r) for r in audit_rows(app)] == ["refused: read-only"]
@@ -261,7 +261,7 @@ async def test_viewer_is_forbidden_by_the_api_server(sandbox, fraud_at_20, tmp_p
     app = make_app(sandbox, tmp_path, context="viewer")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)  # a viewer may read: the table is there
-        await pilot.press("r")
+        await pilot.press("b")
         await wait_for(pilot, lambda: "not allowed to patch" in text_of(app, "#rollouts-status"),
                        what="the forbidden message")
         assert [row_outcome(r) for r in audit_rows(app)] == ["refused: forbidden"]
@@ -276,15 +276,60 @@ async def test_set_exact_percent_and_a_bad_value(sandbox, fraud_at_20, tmp_path)
         await pilot.press("p")
         await wait_for(pilot, lambda: app.screen.query("#percent-value"), what="the percent modal")
         await pilot.press(*["backspace"] * 3, *"150", "enter")
-        await wait_for(pilot, lambda: "from 0 to 100" in text_of(app, "#rollouts-status"), what="the refusal")
-        await pilot.press("p")
-        await wait_for(pilot, lambda: app.screen.query("#percent-value"), what="the percent modal")
+        await wait_for(pilot, lambda: "from 0 to 100, not 150" in text_of(app, "#percent-error"), what="the refusal")
         await pilot.press(*["backspace"] * 3, *"35", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="the confirmation")
         assert "canaryTrafficPercent: 20 -> 35" in str(app.screen.query_one("#confirm-change", Static).render())
         await pilot.press("shift+tab", *"more traffic", "enter")
         await wait_for(pilot, lambda: cell(app, FRAUD, "latest_pct") == "35", what="35%")
-        assert [row_outcome(r) for r in audit_rows(app)] == ["applied", "refused: invalid"]  # newest first
+        assert [row_outcome(r) for r in audit_rows(app)] == ["applied"]
+
+
+async def test_a_bad_percent_keeps_the_dialog_open_and_later_keys_stay_in_it(sandbox, fraud_at_20, tmp_path):
+    from screens.rollouts_modals import PercentScreen
+
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        status_before = text_of(app, "#rollouts-status")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PercentScreen) and app.focused is not None,
+                       what="the percent modal")
+        dialog = app.screen
+        await pilot.press(*["backspace"] * 3, *"abc", "enter")
+        await wait_for(pilot, lambda: "whole number from 0 to 100, not 'abc'" in text_of(app, "#percent-error"),
+                       what="the reason in the dialog")
+        # Keys that are commands on the screen behind: roll back, step down, refresh, set %, quit.
+        await pilot.press("b", "minus", "r", "p", "q", "enter")
+        assert app.screen is dialog and app.is_running
+        assert app.screen.query_one("#percent-value", Input).value == "abcb-rpq"
+        assert "not 'abcb-rpq'" in text_of(app, "#percent-error")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PercentScreen), what="the dialog closed")
+        await pilot.pause()
+        assert text_of(app, "#rollouts-status") == status_before  # the screen behind got nothing
+        assert audit_rows(app) == []
+    with admin(sandbox) as client:
+        assert client.get_inference_service("fraud", "fraud-detector").canary_traffic_percent == 20
+
+
+async def test_r_lists_again_and_b_rolls_back(sandbox, fraud_at_20, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        bar = str(app.screen.query_one("KeyBar").render())
+        assert " b Roll back " in bar and " r " not in bar.split("Roll back")[0]
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "Listed again: 5 InferenceServices" in text_of(app, "#rollouts-status"),
+                       what="the new list")
+        assert not isinstance(app.screen, ConfirmChangeScreen) and audit_rows(app) == []
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        help_text = str(app.screen.query_one("#help-body Static", Static).render())
+        assert "  b           Roll back" in help_text and "  r           Refresh" in help_text
+        await pilot.press("escape")
+        await press_rollback_and_wait_for_modal(pilot, app)
+        assert "canaryTrafficPercent: 20 -> 0" in str(app.screen.query_one("#confirm-change", Static).render())
 
 
 # -- the API lost and found -----------------------------------------------------------------------
