@@ -23,6 +23,7 @@ from adapters.errors import ConsoleError
 from console.catalog_actions import ALIAS_PATTERN, SetAlias
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
+from screens.list_table import ListTable
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
 
@@ -84,7 +85,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
     BINDINGS = [
         # priority: the focus must move before the keys typed right after "/" are routed
         Binding("slash", "filter", "Filter", priority=True),
-        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("escape", "leave_filter", "Clear and leave the filter", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("c", "compare", "Compare"),
         Binding("a", "set_alias", "Alias"),
@@ -132,11 +133,11 @@ class CatalogScreen(ActionFlowMixin, Screen):
         with Horizontal(id="catalog-body"):
             with Vertical(id="models-pane"):
                 yield FilterInput(placeholder="/ filter models", id="catalog-filter")
-                models = DataTable(id="models", cursor_type="row", zebra_stripes=False)
+                models = ListTable(id="models", cursor_type="row", zebra_stripes=False)
                 models.border_title = "Models"
                 yield models
             with Vertical(id="versions-pane"):
-                versions = DataTable(id="versions", cursor_type="row")
+                versions = ListTable(id="versions", cursor_type="row")
                 versions.border_title = "Versions"
                 yield versions
                 with VerticalScroll(id="detail"):
@@ -542,7 +543,7 @@ class CompareScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-box"):
-            table = DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+            table = ListTable(id="compare", cursor_type="row", zebra_stripes=True)
             table.border_title = f"{self.a.model}:{self.a.version} vs {self.b.model}:{self.b.version}"
             yield table
             yield Static("green: better in the second version · red: worse · yellow: changed · esc closes",

@@ -46,6 +46,7 @@ from adapters.metrics import selector
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
+from screens.list_table import ListTable
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -322,7 +323,7 @@ class DriftScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.screen_title)
         yield Static("", id="drift-context", markup=False)
-        table = DataTable(id="drift-features", cursor_type="row", zebra_stripes=False)
+        table = ListTable(id="drift-features", cursor_type="row", zebra_stripes=False)
         table.border_title = "Features"
         yield table
         with Horizontal(id="drift-bottom"):

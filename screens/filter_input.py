@@ -1,4 +1,5 @@
-"""The `/` filter every list has: it takes keystrokes only after `/`; enter or esc hand them back.
+"""The `/` filter every list has: it takes keystrokes only after `/`; enter hands them back and
+keeps the filter, esc clears it and hands them back.
 
 Screens bind `/` with priority=True and call open(): a priority binding runs as the key arrives,
 so the keys typed right after `/` (a burst over slow SSH, a paste) already reach the filter.
@@ -6,11 +7,16 @@ so the keys typed right after `/` (a burst over slow SSH, a paste) already reach
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Input
 
 
 class FilterInput(Input):
+    BINDINGS = [Binding("escape", "clear_and_leave", "Clear and leave the filter", show=False)]
+
+    _back_to: Widget | None = None
+
     def on_mount(self) -> None:
         self.can_focus = False
 
@@ -18,6 +24,7 @@ class FilterInput(Input):
         if self.has_focus:  # "/" is text once the filter has the keys
             self.insert_text_at_cursor("/")
             return
+        self._back_to = self.screen.focused
         self.can_focus = True
         self.screen.set_focus(self)  # at once, not after the queued keys
 
@@ -25,3 +32,11 @@ class FilterInput(Input):
         if self.has_focus:
             self.can_focus = False
             self.screen.set_focus(focus)
+
+    def action_clear_and_leave(self) -> None:
+        self.clear()
+        back = self._back_to
+        if back is None or not back.is_attached:
+            back = None
+        self.can_focus = False
+        self.screen.set_focus(back)

@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
+from screens.list_table import ListTable
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
 from screens.pipelines_view import (
@@ -58,7 +59,7 @@ COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("
            ("duration", "duration"))
 
 
-class RunsTable(DataTable):
+class RunsTable(ListTable):
     """The runs table. While a requested run that is not listed is shown, its cursor is hidden; the
     first cursor key (or a click) shows it again, which highlights a row and so selects it."""
 
@@ -106,7 +107,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
     screen_title = "Pipelines"
     BINDINGS = [
         Binding("slash", "filter", "Filter", priority=True),
-        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("escape", "leave_filter", "Clear and leave the filter", show=False),
         Binding("s", "cycle_state", "State"),
         Binding("e", "cycle_experiment", "Experiment"),
         Binding("f", "failed_first", "Failed first"),

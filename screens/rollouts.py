@@ -37,6 +37,7 @@ from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
+from screens.list_table import ListTable
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
 
 WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
@@ -156,7 +157,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         yield StatusHeader(self.screen_title)
         yield FilterInput(placeholder="/ filter: namespace/name, mode or model URI", id="rollouts-filter")
         yield Static("", id="rollouts-state", markup=False)
-        table = DataTable(id="isvcs", cursor_type="row")
+        table = ListTable(id="isvcs", cursor_type="row")
         table.border_title = "InferenceServices · connecting…"
         yield table
         with Horizontal(id="rollouts-lower"):

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import InvalidInput
 from console.rollouts import parse_percent
+from screens.list_table import ListTable
 from screens.rollouts_render import literal
 
 MODAL_CSS = """
@@ -102,7 +103,7 @@ class VersionPickerScreen(ModalScreen[tuple[Any, str] | None]):
         text.append("\nIt patches the model's storageUri and canaryTrafficPercent.", style="dim")
         with Vertical(id="picker-box"):
             yield Static(text, markup=False)
-            table = DataTable(id="picker-versions", cursor_type="row")
+            table = ListTable(id="picker-versions", cursor_type="row")
             table.border_title = f"Versions of {self.model} ({len(self.versions)})"
             yield table
             yield Input(value=str(self.percent), placeholder="canary percent, 0-100", id="picker-percent")

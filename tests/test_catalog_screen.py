@@ -88,6 +88,34 @@ async def test_filter_narrows_as_you_type_and_keys_work_from_the_first_frame(cat
         assert app.screen.query_one("#catalog-filter", Input).value == "fraud"
 
 
+async def test_home_end_and_g_G_go_to_the_first_and_last_row_of_each_table(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        for table in (models_table(app), versions_table(app)):
+            table.focus()
+            await pilot.pause()
+            last = table.row_count - 1
+            assert last > 5
+            for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
+                await pilot.press(key)
+                await wait_for(pilot, lambda: table.cursor_row == row)
+
+
+async def test_esc_in_the_filter_clears_it_and_leaves_it(catalog_file, tmp_path):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("slash", *"fraud")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(row_keys(models_table(app))) == 12)
+        assert app.screen.query_one("#catalog-filter", Input).value == ""
+        assert app.focused is models_table(app)
+        await pilot.press("s")  # a command again, not text
+        assert app.screen.query_one("#catalog-filter", Input).value == ""
+
+
 async def test_version_detail_shows_user_text_literally(catalog_file, tmp_path):
     app = make_app(catalog_file, tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:

@@ -356,6 +356,21 @@ async def test_model_picker_switches_model(world, tmp_path):
         assert set(table_features(screen)) == {"title_tokens", "image_quality", "category_depth"}
 
 
+async def test_home_end_g_G_go_to_the_first_and_last_feature(world, tmp_path):
+    from textual.widgets import DataTable
+
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        table = screen.query_one("#drift-features", DataTable)
+        table.focus()
+        last = table.row_count - 1
+        assert last > 1
+        for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
+            await pilot.press(key)
+            assert await wait_for(pilot, lambda: table.cursor_row == row, 5), f"row {row} after {key}"
+
+
 def test_snapshot_of_the_drift_screen(world, tmp_path, snap_compare, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()

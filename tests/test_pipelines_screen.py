@@ -219,12 +219,31 @@ async def test_text_and_experiment_filters(shared, catalog, tmp_path):
         names = [shared.world.runs[row.key.value].display_name for row in table.ordered_rows]
         expected = [r for r in shared.world.runs.values() if "churn" in r.display_name]
         assert names and len(names) == len(expected) and all("churn" in n for n in names)
-        await pilot.press("escape")
+        await pilot.press("enter")  # keeps the filter
         assert table.has_focus
         await pilot.press("e")  # experiments sorted by name: ads-and-trust first
         table = await loaded(pilot, screen)
         assert set(column_values(table, "experiment")) <= {"ads-and-trust"}
         assert all("churn" in shared.world.runs[row.key.value].display_name for row in table.ordered_rows)
+
+
+async def test_esc_clears_the_filter_and_home_end_g_G_go_to_the_first_and_last_run(shared, catalog, tmp_path):
+    app = make_app(tmp_path, shared.base_url, catalog)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        everything = table.row_count
+        await pilot.press("slash", *"churn")
+        await until(pilot, lambda: screen.query_state.text == "churn", "the text filter")
+        await loaded(pilot, screen)
+        assert table.row_count < everything
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.query_state.text == "" and table.row_count == everything, "every run back")
+        assert screen.query_one("#runs-filter").value == "" and table.has_focus
+        last = table.row_count - 1
+        for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
+            await pilot.press(key)
+            await until(pilot, lambda: table.cursor_row == row, f"row {row} after {key}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,9 +174,8 @@ async def test_filter_narrows_and_keys_are_commands_again_after_enter(sandbox, t
     app = make_app(sandbox, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app, select=None)
-        await pilot.press("r")  # not typed into the filter: it is not focusable until "/"
+        await pilot.press("r")  # lists again; not typed into the filter: it is not focusable until "/"
         assert app.screen.query_one("#rollouts-filter", Input).value == ""
-        await pilot.press("escape")  # whatever r opened (a refusal or a confirmation) is closed
         await pilot.press("slash", *"recsys")
         await wait_for(pilot, lambda: table(app).row_count == 3, what="3 recsys rows")
         assert all(row.key.value.startswith("recsys/") for row in table(app).ordered_rows)
@@ -184,6 +183,22 @@ async def test_filter_narrows_and_keys_are_commands_again_after_enter(sandbox, t
         assert isinstance(app.focused, DataTable)
         await pilot.press("slash", *["backspace"] * 6, "enter")
         await wait_for(pilot, lambda: table(app).row_count >= 5, what="every row back")
+
+
+async def test_esc_clears_the_filter_and_home_end_g_G_go_to_the_first_and_last_row(sandbox, tmp_path):
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app, select=None)
+        everything = table(app).row_count
+        await pilot.press("slash", *"recsys")
+        await wait_for(pilot, lambda: table(app).row_count == 3, what="3 recsys rows")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table(app).row_count == everything, what="every row back")
+        assert app.screen.query_one("#rollouts-filter", Input).value == "" and app.focused is table(app)
+        last = table(app).row_count - 1
+        for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: table(app).cursor_row == row, what=f"row {row} after {key}")
 
 
 async def test_watch_brings_changes_made_elsewhere(sandbox, fraud_at_20, tmp_path):
