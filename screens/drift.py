@@ -626,9 +626,11 @@ class DriftScreen(Screen):
         floor = [(p.t, p.noise_floor) for p in report.series.get(names[0], [])] if len(names) == 1 else None
         span = (report.span[0], report.span[1])
         markers = list(self.markers)
+        no_color = self.app.no_color
         chart.set_drawer(lambda w, h: psi_chart(series, width=w, height=h, warn=th.warn, drift=th.drift,
-                                                span=span, markers=markers, floor=floor))
-        pane.border_subtitle = chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None)
+                                                span=span, markers=markers, floor=floor, no_color=no_color))
+        pane.border_subtitle = chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None,
+                                            no_color=no_color)
         step = report.span[2]
         pane.border_title = (f"PSI · {self.window} windows, every {_duration(step)} · "
                              f"updated {self._clock_text(self.updated_at)}")

@@ -25,6 +25,9 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA_CELL = "·"
 SERIES_COLORS = (12, 14, 13, 10)  # ANSI 256 palette: blue, cyan, magenta, green
 SERIES_STYLES = ("bright_blue", "bright_cyan", "bright_magenta", "bright_green")
+# NO_COLOR: the series are told apart by shape; the first keeps the fine line.
+NO_COLOR_MARKERS = ("hd", "•", "×", "+")
+NO_COLOR_LEGEND = ("━", "•", "×", "+")
 WARN_COLOR = 11  # yellow
 DRIFT_COLOR = 9  # red
 FLOOR_COLOR = 8  # grey
@@ -136,7 +139,7 @@ def local_hhmm(t: float) -> str:
 def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width: int, height: int,
               warn: float, drift: float, span: tuple[float, float] | None = None,
               markers: Sequence[Marker] = (), floor: Sequence[tuple[float, float | None]] | None = None,
-              fmt_time: Callable[[float], str] = local_hhmm) -> str:
+              fmt_time: Callable[[float], str] = local_hhmm, no_color: bool = False) -> str:
     """PSI over time as an ANSI string of `height` lines, `width` columns.
 
     series: {feature: [(t, psi or None)]}, up to 4 features; warn/drift threshold lines;
@@ -184,7 +187,8 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
         color = SERIES_COLORS[i]
         pts = thin(pts, limit)
         for xs, ys in _segments([t for t, _ in pts], [v for _, v in pts]):
-            s = fig.signal(xs, ys, marker=plt_marker("hd", pixel(foreground=color)))
+            shape = NO_COLOR_MARKERS[i] if no_color else "hd"
+            s = fig.signal(xs, ys, marker=plt_marker(shape, pixel(foreground=color)))
             if len(xs) > 1:
                 s.lines()
             fig.draw(s)
@@ -205,11 +209,12 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
 
 
 def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Sequence[Marker],
-                 fmt_time: Callable[[float], str] = local_hhmm, with_floor: bool = False) -> Text:
+                 fmt_time: Callable[[float], str] = local_hhmm, with_floor: bool = False,
+                 no_color: bool = False) -> Text:
     """One compact line naming the series, the threshold lines and the rollout markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
-        text.append("━", style=SERIES_STYLES[i])
+        text.append(NO_COLOR_LEGEND[i] if no_color else "━", style=SERIES_STYLES[i])
         text.append(f"{name} ")
     text.append("─", style="yellow")
     text.append(f"warn {warn:g} ")

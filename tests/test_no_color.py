@@ -8,6 +8,7 @@ replaces it with screens/no_color.py's ReadableMonochrome.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -88,3 +89,21 @@ def test_no_color_drift_drifting_features_80x24(world, tmp_path, snap_compare, m
         monkeypatch.delenv("TZ")
         time.tzset()
 
+
+
+async def test_no_color_charted_features_differ_by_shape(world, tmp_path):  # noqa: F811
+    """Up to four features share the PSI chart; without colour their lines differ by marker."""
+    from test_drift_screen import table_features
+
+    app = drift_app(world, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_drift(app, pilot)
+        names = table_features(screen)
+        await pilot.press("space", "down", "space", "down", "space")
+        await pilot.pause()
+        assert screen.marked == names[:3]
+        legend = re.sub(r"\[/?[a-z_]+\]", "", str(screen.query_one("#drift-chart-pane").border_subtitle))
+        assert f"━{names[0]}" in legend and f"•{names[1]}" in legend and f"×{names[2]}" in legend
+        chart = str(screen.query_one("#drift-chart").render())
+        assert "•" in chart and "×" in chart
+        assert_readable(app)
