@@ -4,8 +4,9 @@ Textual honours NO_COLOR with a Monochrome line filter: every colour becomes its
 Red and dark blue come out near black, so red text on a dark panel drew as 237 on 233 (about
 1.7:1). This filter does the same conversion, then lifts (or lowers) any foreground that is
 below 4.5:1 against its background to the nearest grey that is not, checked both in truecolor
-and as a 256-colour terminal shows it. States never rely on colour: they carry a word or a
-symbol, and bold and reverse pass through untouched.
+and as a 256-colour terminal shows it. Bold text gets the strongest grey (white on a dark
+panel): the failing states are drawn bold red, and stand out rather than recede. States
+never rely on colour: they carry a word or a symbol, and bold and reverse pass through.
 """
 
 from __future__ import annotations
@@ -48,16 +49,20 @@ _GREYS = [RichColor.from_ansi(n) for n in (16, *range(232, 256), 231)]
 
 
 @lru_cache(4096)
-def readable(fg: RichColor, bg: RichColor) -> RichColor:
-    """fg, or the grey nearest to it that reads against bg at MINIMUM_CONTRAST."""
-    if contrast(fg.get_truecolor(), bg.get_truecolor()) >= MINIMUM_CONTRAST and \
+def readable(fg: RichColor, bg: RichColor, strongest: bool = False) -> RichColor:
+    """fg, or the grey nearest to it that reads against bg at MINIMUM_CONTRAST; with `strongest`,
+    the grey that reads best."""
+    if not strongest and contrast(fg.get_truecolor(), bg.get_truecolor()) >= MINIMUM_CONTRAST and \
             contrast(_as_256(fg), _as_256(bg)) >= MINIMUM_CONTRAST:
         return fg
     target = luminance(fg.get_truecolor())
     passing = [grey for grey in _GREYS
                if contrast(grey.get_truecolor(), bg.get_truecolor()) >= MINIMUM_CONTRAST
                and contrast(grey.get_truecolor(), _as_256(bg)) >= MINIMUM_CONTRAST]
-    best = min(passing, key=lambda grey: abs(luminance(grey.get_truecolor()) - target))
+    if strongest:
+        best = max(passing, key=lambda grey: contrast(grey.get_truecolor(), bg.get_truecolor()))
+    else:
+        best = min(passing, key=lambda grey: abs(luminance(grey.get_truecolor()) - target))
     return RichColor.from_triplet(best.get_truecolor())
 
 
@@ -67,9 +72,12 @@ def readable_style(style: Style, background: RichColor) -> Style:
     if style.color is None or style.color.is_default:
         return style  # the terminal's own foreground on its own background
     bg = background if style.bgcolor is None or style.bgcolor.is_default else style.bgcolor
+    # Bold is emphasis: a failing state in bold red (FAILED, DRIFT, not ready) must stand out, not
+    # turn into a grey darker than the text around it.
+    strongest = bool(style.bold)
     if style.reverse:  # the background colour is what the text is drawn in
-        return style + Style(bgcolor=readable(bg, style.color))
-    return style + Style(color=readable(style.color, bg))
+        return style + Style(bgcolor=readable(bg, style.color, strongest))
+    return style + Style(color=readable(style.color, bg, strongest))
 
 
 class ReadableMonochrome(LineFilter):

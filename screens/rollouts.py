@@ -506,7 +506,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
                                health_thresholds=canary_mod.HealthThresholds.from_settings(settings.health))
         try:
             verdict = service.health(namespace, name, canary_revision=canary, stable_revision=stable,
-                                     window=HEALTH_WINDOW, traffic=traffic)
+                                     window=HEALTH_WINDOW, traffic=traffic, at=self.app.clock())
         except ConsoleError as error:
             self.post_message(self.HealthFailed(key, error.message, error.kind, retry=True))
             return

@@ -281,9 +281,9 @@ def cannot_lines(isvc: Any) -> list[str]:
         lines.append(f"revision {short_revision(isvc, isvc.latest_created_revision)} is not ready: it takes no "
                      f"traffic whatever the percentage (KServe routes to the latest ready revision)")
     if rollouts.has_canary_revision(isvc):
-        lines.append("r (roll back) " + rollouts.ROLLBACK_NOTE)
+        lines.append("b (roll back) " + rollouts.ROLLBACK_NOTE)
     else:
-        lines.append("no canary running: +/-/p/o/r have nothing to steer; n starts one")
+        lines.append("no canary running: +/-/p/o/b have nothing to steer; n starts one")
     return lines
 
 

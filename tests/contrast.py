@@ -83,10 +83,14 @@ def screen_segments(app) -> list[Cell]:
     return cells
 
 
-def too_faint(app, minimum: float = MINIMUM) -> list[str]:
-    """The texts on screen whose contrast is below `minimum`, described for an assertion message.
+_SHAPES = {chr(c) for c in range(0x2500, 0x25A0)} | {" ", "\xa0"}
 
-    Box-drawing and block characters (borders, scrollbars, split bars) are shapes, not text."""
-    shapes = {chr(c) for c in range(0x2500, 0x25A0)} | {" ", "\xa0"}
-    return [str(cell) for cell in screen_segments(app)
-            if cell.ratio < minimum and any(ch not in shapes for ch in cell.text)]
+
+def is_text(cell: Cell) -> bool:
+    """Box-drawing and block characters (borders, scrollbars, split bars) are shapes, not text."""
+    return any(ch not in _SHAPES for ch in cell.text)
+
+
+def too_faint(app, minimum: float = MINIMUM) -> list[str]:
+    """The texts on screen whose contrast is below `minimum`, described for an assertion message."""
+    return [str(cell) for cell in screen_segments(app) if cell.ratio < minimum and is_text(cell)]

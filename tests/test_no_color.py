@@ -11,16 +11,18 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from contrast import MINIMUM, screen_segments, too_faint
+from contrast import MINIMUM, is_text, screen_segments, too_faint
 from test_drift_screen import make_app as drift_app
 from test_drift_screen import open_drift, world  # noqa: F401 - module fixture
 from test_pipelines_screen import _utc, catalog, kfp, loaded, no_live_refresh, open_pipelines, run_named, select, \
     shared  # noqa: F401 - fixtures
 from test_pipelines_screen import make_app as pipelines_app
-from test_rollouts_screen import _settled, snapshot_app, snapshot_sandbox  # noqa: F401 - module fixture
+from test_rollouts_screen import _settled, admin, open_rollouts, snapshot_app, snapshot_sandbox, text_of, wait_for, \
+    wait_until  # noqa: F401 - snapshot_sandbox is a module fixture
 
 
 @pytest.fixture(autouse=True)
@@ -40,14 +42,25 @@ def drawn(app, text: str) -> list:
     return [cell for cell in screen_segments(app) if text in cell.text]
 
 
+def assert_stands_out(app, text: str) -> None:
+    """A failing state is on screen in words, and no fainter than any other text on its row: it
+    does not recede (red turned grey drew it darker than the rest)."""
+    cells = [cell for cell in screen_segments(app) if is_text(cell)]
+    states = [cell for cell in cells if text in cell.text]
+    assert states, f"{text!r} is not on screen"
+    for state in states:
+        brightest = max(cell.ratio for cell in cells if cell.row == state.row)
+        assert state.ratio >= brightest - 0.01, f"{state} is fainter than its row ({brightest:.2f}:1)"
+
+
 def test_no_color_rollouts_failed_canary_80x24(snap_compare, snapshot_sandbox, tmp_path):  # noqa: F811
     async def run_before(pilot) -> None:
         await _settled("recsys/churn-predictor")(pilot)
         app = pilot.app
         assert_readable(app)
-        # The failed revision says so in words and a symbol, in bold: not by colour alone.
-        assert drawn(app, "✗ 00002 (the new model) is not ready")
-        assert drawn(app, "False")
+        # The failed revision says so in words and a symbol, bold and bright: not by colour alone.
+        assert_stands_out(app, "✗ 00002 (the new model) is not ready")
+        assert_stands_out(app, "False")
 
     assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24), run_before=run_before)
 
@@ -64,7 +77,7 @@ def test_no_color_pipelines_failed_run_80x24(shared, catalog, tmp_path, snap_com
         await select(pilot, screen, oom)
         await pilot.pause()
         assert_readable(pilot.app)
-        assert drawn(pilot.app, "✖ FAILED")
+        assert_stands_out(pilot.app, "✖ FAILED")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -81,7 +94,7 @@ def test_no_color_drift_drifting_features_80x24(world, tmp_path, snap_compare, m
         assert screen.report is not None, screen.state
         await pilot.pause()
         assert_readable(pilot.app)
-        assert drawn(pilot.app, "DRIFT")
+        assert_stands_out(pilot.app, "DRIFT")
 
     try:
         assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
@@ -107,3 +120,43 @@ async def test_no_color_charted_features_differ_by_shape(world, tmp_path):  # no
         chart = str(screen.query_one("#drift-chart").render())
         assert "•" in chart and "×" in chart
         assert_readable(app)
+
+
+@pytest.fixture(scope="module")
+def health_world(world, tmp_path_factory):  # noqa: F811
+    """The sandbox cluster seeded at the metrics world's instant T0, beside its Prometheus (whose
+    history ends at T0): the canary health panel shows the same figures on every run."""
+    from test_drift_screen import T0
+    from console.sandbox.kserve_sim import seed_demo
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("no-color-health"), prometheus=False, kfp=False, catalog=True, seed=False,
+                 ready_delay=0.05)
+    with mock.patch("time.time", return_value=T0):
+        seed_demo(sb.cluster, sb.controller)
+    sb.start()
+    with admin(sb) as client:
+        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    yield sb, world.prometheus_url, T0
+    sb.stop()
+
+
+def test_no_color_rollouts_failing_health_checks_80x24(snap_compare, health_world, tmp_path):
+    sb, prometheus_url, t0 = health_world
+    app = snapshot_app(sb, tmp_path)
+    app.ctx.settings.prometheus_url = prometheus_url
+    app.clock = lambda: t0
+
+    async def run_before(pilot) -> None:
+        await open_rollouts(pilot, app, select="fraud/fraud-detector")
+        await wait_for(pilot, lambda: "FAILING CHECKS" in text_of(app, "#isvc-health-body"), timeout=30,
+                       what="the failing verdict")
+        await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
+                       and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")
+        await pilot.pause(0.2)
+        assert_readable(app)
+        assert_stands_out(app, "FAILING CHECKS 1 OF 2")
+        assert_stands_out(app, "False")
+        assert "✗ success rate" in text_of(app, "#isvc-health-body")  # the check that fails, by symbol and words
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

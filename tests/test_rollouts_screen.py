@@ -334,6 +334,7 @@ async def test_r_lists_again_and_b_rolls_back(sandbox, fraud_at_20, tmp_path):
         await open_rollouts(pilot, app)
         bar = str(app.screen.query_one("KeyBar").render())
         assert " b Roll back " in bar and " r " not in bar.split("Roll back")[0]
+        assert "b (roll back)" in text_of(app, "#isvc-detail-body")  # what the detail says to press
         await pilot.press("r")
         await wait_for(pilot, lambda: "Listed again: 5 InferenceServices" in text_of(app, "#rollouts-status"),
                        what="the new list")
@@ -573,7 +574,7 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
     settings = Settings(catalog=Path(sb.endpoints["catalog"]), audit=tmp_path / "audit.db",
                         kubeconfig=str(sb.kubeconfig_path), context=sb.endpoints["contexts"]["admin"],
                         prometheus_url=sb.endpoints["prometheus_url"])
-    app = MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False)
+    app = MlopsConsole(Context(settings), clock=time.time, cursor_blink=False)  # a live Prometheus: now
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
         await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20,
