@@ -135,8 +135,14 @@ def health_world(world, tmp_path_factory):  # noqa: F811
     with mock.patch("time.time", return_value=T0):
         seed_demo(sb.cluster, sb.controller)
     sb.start()
-    with admin(sb) as client:
-        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    with admin(sb) as client:  # the controller has done its work: resourceVersions on screen stay put
+        def settled() -> bool:
+            items = {i.key: i for i in client.list_inference_services(None)[0]}
+            return (all(i.latest_ready_revision or (i.is_raw and i.conditions) for i in items.values())
+                    and items["recsys/churn-predictor"].failing_revision
+                    and items["fraud/fraud-detector"].latest_percent == 20)
+
+        wait_until(settled)
     yield sb, world.prometheus_url, T0
     sb.stop()
 
