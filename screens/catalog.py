@@ -546,7 +546,7 @@ class CompareScreen(ModalScreen[None]):
             table = ListTable(id="compare", cursor_type="row", zebra_stripes=True)
             table.border_title = f"{self.a.model}:{self.a.version} vs {self.b.model}:{self.b.version}"
             yield table
-            yield Static("green: better in the second version · red: worse · yellow: changed · esc closes",
+            yield Static("✓ better in the second version (green) · ✗ worse (red) · changed (yellow) · esc closes",
                          markup=False, classes="hint")
 
     def on_mount(self) -> None:
@@ -554,11 +554,11 @@ class CompareScreen(ModalScreen[None]):
         # Fixed widths that fit 80 columns: long values (URIs) end in "…" instead of pushing the
         # second version off screen; the detail panel shows them in full.
         inner = self.app.size.width * 95 // 100 - 3  # #compare-box is 95% wide, less border and scrollbar
-        value_width = max(12, (inner - 18 - 8 - 4 * 2) // 2)  # field, change, and 1 cell padding each side
+        value_width = max(12, (inner - 18 - 10 - 4 * 2) // 2)  # field, change, and 1 cell padding each side
         table.add_column("", key="field", width=18)
         table.add_column(literal(f"{self.a.model}:{self.a.version}"), key="a", width=value_width)
         table.add_column(literal(f"{self.b.model}:{self.b.version}"), key="b", width=value_width)
-        table.add_column("change", key="delta", width=8)
+        table.add_column("change", key="delta", width=10)
         for label, a, b, delta in compare_rows(self.a, self.b):
             table.add_row(literal(label), literal(a), b, delta)
         table.focus()
@@ -576,6 +576,7 @@ def compare_rows(a: Any, b: Any) -> list[tuple[str, str, Text, Text]]:
             if diff:
                 better = diff < 0 if lower_is_better(name) else diff > 0
                 style = "bold green" if better else "bold red"
+                delta += " ✓" if better else " ✗"  # not by colour alone (NO_COLOR)
         rows.append((f"metric {name}", format_number(va), literal(format_number(vb), style), literal(delta, style)))
     params_a, params_b = a.hyperparameters or {}, b.hyperparameters or {}
     for name in sorted(set(params_a) | set(params_b)):

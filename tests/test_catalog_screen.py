@@ -153,6 +153,7 @@ async def test_compare_two_versions_colours_better_and_worse(catalog_file, tmp_p
             lower_better = any(w in name for w in ("loss", "error", "rmse", "mae"))
             better = vb < va if lower_better else vb > va
             assert ("green" if better else "red") in str(b.style), label
+            assert str(delta).endswith(" ✓" if better else " ✗"), label  # a symbol too, for NO_COLOR
         params = [k for k in rows if k.startswith("param ")]
         assert params, "hyperparameters are compared"
         await pilot.press("escape")
