@@ -87,7 +87,7 @@ class VersionPickerScreen(ModalScreen[tuple[Any, str] | None]):
     """Lists a model's catalog versions (newest first); dismisses with (version record, percent text)."""
 
     DEFAULT_CSS = MODAL_CSS
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("tab", "focus_next", "Next field", show=False)]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("tab", "app.focus_next", "Next field", show=False)]
 
     def __init__(self, target: str, model: str, versions: list[Any], served_uri: str | None, percent: int):
         super().__init__()

@@ -328,6 +328,27 @@ async def test_a_bad_percent_keeps_the_dialog_open_and_later_keys_stay_in_it(san
         assert client.get_inference_service("fraud", "fraud-detector").canary_traffic_percent == 20
 
 
+async def test_a_bad_percent_in_the_version_picker_keeps_it_open(sandbox, fraud_at_20, tmp_path):
+    from screens.rollouts_modals import VersionPickerScreen
+
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app, select="fraud/credit-risk")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, VersionPickerScreen) and app.focused is not None,
+                       what="the version picker")
+        picker = app.screen
+        await pilot.press("tab")
+        assert app.focused.id == "picker-percent", app.focused
+        await pilot.press(*["backspace"] * 3, *"101", "enter")
+        await wait_for(pilot, lambda: "from 0 to 100, not 101" in text_of(app, "#picker-error"),
+                       what="the reason in the picker")
+        await pilot.press("b", "q")  # text in the percent field, not commands for the screen behind
+        assert app.screen is picker and app.is_running
+        assert app.screen.query_one("#picker-percent", Input).value == "101bq"
+        assert audit_rows(app) == []
+
+
 async def test_r_lists_again_and_b_rolls_back(sandbox, fraud_at_20, tmp_path):
     app = make_app(sandbox, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
