@@ -199,6 +199,7 @@ class KfpSandbox:
         self.host, self.port = host, port
         self.ssl_context = ssl_context  # an ssl.SSLContext (server side) serves https
         self.faults = Faults(default_times=None)
+        self._reject_tokens = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -266,6 +267,12 @@ class KfpSandbox:
 
     # -- helpers for tests and the demo ----------------------------------------------------------
 
+    def reject_page_tokens(self, times: int = 1) -> None:
+        """Refuse the next `times` page tokens as KFP refuses one it cannot read (list/list.go
+        unmarshal), as after an upgrade behind the same URL: KFP's tokens themselves never expire."""
+        with self._lock:
+            self._reject_tokens += times
+
     def runs_in_state(self, *states: str) -> list[str]:
         now = self.now()
         with self._lock:
@@ -319,6 +326,10 @@ class KfpSandbox:
                     f"Failed to list runs due to authorization error. Check if you have permission to access "
                     f"namespace {namespace or ''}"])
             with self._lock:
+                if q("page_token") and self._reject_tokens > 0:
+                    self._reject_tokens -= 1
+                    raise ApiError(3, "Failed to create list options: InvalidInputError: Invalid page token: "
+                                      "invalid character 'x' looking for beginning of value")
                 return self.world.list_runs(now, page_size=int_q("page_size"), page_token=q("page_token") or None,
                                             sort_by=q("sort_by"), filter_json=q("filter") or None,
                                             experiment_id=experiment_id, namespace=namespace)
