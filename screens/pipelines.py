@@ -862,7 +862,8 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         client = self._action_client()
         if client is None:
             return
-        self.start_action(cls(client, run.run_id), on_done=lambda outcome: self.action_refresh())
+        self.start_action(cls(client, run.run_id, kube=lambda: self.app.client("kube")),
+                          on_done=lambda outcome: self.action_refresh())
 
     def action_terminate(self) -> None:
         from console.pipeline_actions import TerminateRun

@@ -240,7 +240,7 @@ def list_experiments(args: argparse.Namespace, ctx) -> int:
 
 
 def _mutate(args: argparse.Namespace, ctx, action_class) -> int:
-    action = action_class(pipelines_client(ctx), args.run_id)
+    action = action_class(pipelines_client(ctx), args.run_id, kube=lambda: ctx.client("kube"))
     outcome = ctx.run_action(action, reason=args.reason, yes=args.yes, dry_run=args.dry_run)
     after = outcome.after or {}
     if outcome.status == "applied":
