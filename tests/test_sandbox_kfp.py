@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import ssl
 import time
 from pathlib import Path
 
@@ -476,3 +477,123 @@ def test_runs_follow_a_catalog_file(tmp_path):
         assert len(linked) >= 30
         latest = {m.name for m in demo_data.MODELS}
         assert {v.model for v in linked} == latest
+
+
+# -- multi-user mode (full Kubeflow) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    """The whole sandbox with KFP multi-user: KFP asks the sandbox's Kubernetes RBAC over its socket."""
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sb.start()
+    with httpx.Client(base_url=endpoints["kfp_url"] + API, timeout=10) as client:
+        yield sb, endpoints, client
+    sb.stop()
+
+
+ADMIN = {"kubeflow-userid": "admin@example.com"}
+VIEWER = {"kubeflow-userid": "viewer@example.com"}
+
+
+def test_multi_user_list_without_a_namespace_is_kfps_own_400(multi):
+    """run_server.go listRuns -> canAccessRun: an empty namespace is InvalidArgument before any auth;
+    experiment_server.go canAccessExperiment likewise."""
+    _, endpoints, http = multi
+    assert endpoints["kfp_multi_user"] is True and endpoints["kfp_user_header"] == "kubeflow-userid: admin@example.com"
+    assert http.get("/healthz").json()["multi_user"] is True
+    response = http.get("/runs", headers=ADMIN)
+    assert response.status_code == 400 and response.json()["code"] == 3
+    assert response.json()["message"] == (
+        "Failed to list runs: Failed to list runs due to authorization error. Check if you have permission to access "
+        "namespace : Invalid input error: A run cannot have an empty namespace in multi-user mode")
+    experiments = http.get("/experiments", headers=ADMIN)
+    assert experiments.status_code == 400 and "An experiment cannot have an empty namespace" in experiments.json()["message"]
+    listed = http.get("/runs", params={"namespace": "recsys"}, headers=ADMIN).json()["runs"]
+    recsys = {e["experiment_id"] for e in http.get("/experiments", params={"namespace": "recsys"},
+                                                   headers=ADMIN).json()["experiments"]}
+    assert listed and all(r["experiment_id"] in recsys for r in listed)
+
+
+def test_multi_user_identity_comes_from_the_gateway_header_or_a_bearer_token(multi):
+    """auth/auth.go GetAuthenticators: the user-id header first, then a TokenReview of a bearer token;
+    resource_manager.go IsAuthorized: neither is Unauthenticated (16, HTTP 401)."""
+    sb, _, http = multi
+    nobody = http.get("/runs", params={"namespace": "recsys"})
+    assert nobody.status_code == 401 and nobody.json()["code"] == 16
+    assert "there is no user identity header" in nobody.json()["message"]
+    by_token = http.get("/runs", params={"namespace": "recsys", "page_size": 1},
+                        headers={"Authorization": f"Bearer {sb.viewer_token}"})
+    assert by_token.status_code == 200 and by_token.json()["runs"]
+    bad_token = http.get("/runs", params={"namespace": "recsys"}, headers={"Authorization": "Bearer nope"})
+    assert bad_token.status_code == 401
+
+
+def test_multi_user_run_actions_are_authorized_by_kube_rbac(multi):
+    """run_server.go canAccessRun: a SubjectAccessReview on pipelines.kubeflow.org/v1beta1 runs, verb
+    terminate/retry/get, in the run's (experiment's) namespace; a denial is PermissionDenied (7, 403)."""
+    sb, _, http = multi
+    runs = http.get("/runs", params={"namespace": "fraud", "page_size": 50}, headers=ADMIN).json()["runs"]
+    running = find(runs, "fraud-detector-v41")
+    assert http.get(f"/runs/{running['run_id']}", headers=VIEWER).status_code == 200  # viewers may read
+    denied = http.post(f"/runs/{running['run_id']}:terminate", headers=VIEWER)
+    assert denied.status_code == 403 and denied.json()["code"] == 7
+    message = denied.json()["message"]
+    assert "User 'viewer@example.com' is not authorized" in message
+    assert "Namespace:fraud,Verb:terminate,Group:pipelines.kubeflow.org,Version:v1beta1,Resource:runs" in message
+    assert http.get(f"/runs/{running['run_id']}", headers=ADMIN).json()["state"] == "RUNNING"
+    assert http.post(f"/runs/{running['run_id']}:terminate", headers=ADMIN).status_code == 200
+
+
+def test_kube_api_answers_the_reviews_kfp_asks(multi):
+    """k8s.io/api/authorization/v1 SubjectAccessReview and authentication/v1 TokenReview, created by a
+    privileged identity (KFP's service account); a viewer may not create them."""
+    sb, endpoints, _ = multi
+    ca = endpoints["ca"]
+    with httpx.Client(base_url=endpoints["kube_url"], verify=ssl.create_default_context(cafile=ca), timeout=10) as kube:
+        def sar(user, verb, token=sb.admin_token):
+            return kube.post("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                             headers={"Authorization": f"Bearer {token}"},
+                             json={"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                                   "spec": {"user": user, "resourceAttributes": {
+                                       "namespace": "fraud", "verb": verb, "group": "pipelines.kubeflow.org",
+                                       "resource": "runs"}}})
+        assert sar("admin@example.com", "retry").json()["status"]["allowed"] is True
+        assert sar("viewer@example.com", "retry").json()["status"]["allowed"] is False
+        assert sar("viewer@example.com", "list").json()["status"]["allowed"] is True
+        assert sar("viewer@example.com", "list", token=sb.viewer_token).status_code == 403
+        review = kube.post("/apis/authentication.k8s.io/v1/tokenreviews", headers={"Authorization": f"Bearer {sb.admin_token}"},
+                           json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                 "spec": {"token": sb.viewer_token}}).json()
+        assert review["status"]["authenticated"] is True and review["status"]["user"]["username"] == "viewer"
+
+
+def test_user_header_prefix_as_kfp_configures_it(tmp_path):
+    """auth/util.go singlePrefixedHeaderFromMetadata: a value without the configured prefix
+    (KUBEFLOW_USERID_PREFIX, e.g. accounts.google.com:) is refused; with it, the prefix is stripped."""
+    class Allow:
+        seen: list = []
+
+        def authenticate(self, token):
+            return None
+
+        def authorize(self, user, attributes):
+            self.seen.append(user)
+            return True, ""
+
+    allow = Allow()
+    sb = KfpSandbox(tmp_path, n_runs=20, multi_user=True, authorizer=allow, user_header="x-goog-authenticated-user-email",
+                    user_prefix="accounts.google.com:")
+    sb.start()
+    try:
+        with httpx.Client(base_url=sb.base_url + API, timeout=10) as http:
+            ok = http.get("/runs", params={"namespace": "recsys"},
+                          headers={"X-Goog-Authenticated-User-Email": "accounts.google.com:me@example.com"})
+            bad = http.get("/runs", params={"namespace": "recsys"},
+                           headers={"X-Goog-Authenticated-User-Email": "me@example.com"})
+    finally:
+        sb.stop()
+    assert ok.status_code == 200 and allow.seen == ["me@example.com"]
+    assert bad.status_code == 409 and "Expected prefix 'accounts.google.com:'" in bad.json()["message"]
