@@ -344,3 +344,58 @@ def test_adapter_imports_neither_textual_nor_httpx_at_import():
             "print(sorted(m for m in ('textual', 'httpx', 'console') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- paging and multi-user --------------------------------------------------------------------
+
+
+def test_a_page_token_alone_continues_its_query(client):
+    """server/list_request_util.go validatedListOptions: with a token, KFP continues the token's own
+    sort and filter; the adapter sends the token alone, so the next page is of the same query."""
+    first = client.list_runs(page_size=2, state="FAILED", sort_by="display_name")
+    assert first.next_page_token
+    second = client.list_runs(page_size=2, page_token=first.next_page_token)  # no state, default sort
+    everything = list(client.iter_runs(page_size=50, state="FAILED", sort_by="display_name"))
+    assert [r.run_id for r in first.runs + second.runs] == [r.run_id for r in everything[:4]]
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sb.start()
+    yield sb, endpoints
+    sb.stop()
+
+
+def test_multi_user_without_a_namespace_says_how_to_name_one(multi):
+    """run_server.go: a list without a namespace is KFP's own 400 in multi-user mode."""
+    _, endpoints = multi
+    with PipelinesClient(endpoints["kfp_url"], user_header=endpoints["kfp_user_header"]) as client:
+        assert client.multi_user() is True and client.user == "admin@example.com"
+        with pytest.raises(InvalidInput, match=r"multi-user mode.*-n NAMESPACE.*\[kfp\]"):
+            client.list_runs()
+    with PipelinesClient(endpoints["kfp_url"], user_header=endpoints["kfp_user_header"], namespace="recsys") as client:
+        runs = list(client.iter_runs(page_size=7))
+        recsys = {e.experiment_id for e in client.list_experiments()}
+        assert runs and {r.experiment_id for r in runs} <= recsys
+        assert {e.namespace for e in client.list_experiments()} == {"recsys"}
+
+
+def test_multi_user_refusal_is_forbidden(multi):
+    """run_server.go canAccessRun: PermissionDenied (7, HTTP 403) for a user RBAC does not let retry."""
+    _, endpoints = multi
+    with PipelinesClient(endpoints["kfp_url"], user_header="kubeflow-userid: viewer@example.com",
+                         namespace="ml-platform") as client:
+        failed = next(r for r in client.iter_runs(state="FAILED"))
+        with pytest.raises(Forbidden, match="not authorized"):
+            client.retry_run(failed.run_id)
+        assert client.get_run(failed.run_id).state == "FAILED"
+
+
+def test_user_header_prefix_is_not_part_of_the_user():
+    client = PipelinesClient("http://127.0.0.1:1", user_header="x-goog-authenticated-user-email: "
+                                                                "accounts.google.com:me@example.com")
+    assert client.user == "me@example.com"
+    assert PipelinesClient("http://127.0.0.1:1").user is None
