@@ -47,7 +47,9 @@ from screens.pipelines_view import (
     state_text,
 )
 
-FIRST_PAGE = 50
+# KFP sends every run with its details and compiled pipeline (~15 KB each): ask for what fills the
+# table, and page in more as the cursor nears the end
+FIRST_PAGE = 30
 PAGE = 200
 LOAD_MORE_MARGIN = 25
 REFRESH_SECONDS = 5.0

@@ -19,6 +19,7 @@ from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
 from console.sandbox.kfp_server import KfpSandbox
+from screens.pipelines import FIRST_PAGE
 
 FROZEN = 1717336800.0  # 2024-06-02 14:00:00 UTC, the sandbox world's t0
 
@@ -135,7 +136,7 @@ async def test_runs_table_fills_with_state_icons_and_experiment_names(shared, ca
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_pipelines(pilot)
         table = await loaded(pilot, screen)
-        assert table.row_count == 50
+        assert table.row_count == FIRST_PAGE
         oom = run_named(shared, "train-churn-predictor-v31")
         state = table.get_cell(oom, "state")
         assert state.plain == "✖ FAILED" and "red" in str(state.style)
@@ -149,7 +150,7 @@ async def test_runs_table_fills_with_state_icons_and_experiment_names(shared, ca
         assert cell(table, running, "duration") == "5m 00s"  # the app's frozen clock minus created_at
         states = set(column_values(table, "state"))
         assert {"✔ SUCCEEDED", "✖ FAILED", "⟳ RUNNING", "… PENDING", "⊘ CANCELED"} <= states
-        assert table.border_title.startswith("Runs 50/50") and "updated 14:00:00" in table.border_title
+        assert table.border_title.startswith(f"Runs {FIRST_PAGE}/50") and "updated 14:00:00" in table.border_title
 
 
 async def test_failed_run_error_is_readable_without_scrolling(shared, catalog, tmp_path):
@@ -201,7 +202,7 @@ async def test_failed_first_toggle_puts_failed_runs_on_top(shared, catalog, tmp_
         n_failed = len(shared.runs_in_state("FAILED"))
         assert n_failed > 0 and states[:n_failed] == ["✖ FAILED"] * n_failed
         assert "✖ FAILED" not in states[n_failed:]
-        assert table.row_count == 50 and table.border_title.startswith("Runs 50/50")
+        assert table.row_count == FIRST_PAGE and table.border_title.startswith(f"Runs {FIRST_PAGE}/50")
         await pilot.press("f")
         table = await loaded(pilot, screen)
         assert column_values(table, "state") == before
@@ -356,7 +357,7 @@ async def test_faults_are_states_and_the_screen_recovers(shared, catalog, tmp_pa
         assert "retrying in" in status.render().plain
         await pilot.press("r")  # retry now instead of waiting for the backoff
         table = await until(pilot, lambda: screen.runs and screen.query_one("#runs"), "the recovery")
-        assert table.row_count == 50
+        assert table.row_count == FIRST_PAGE
         await until(pilot, lambda: status.render().plain == "", "the state to clear")
 
 
@@ -370,7 +371,7 @@ async def test_slow_kfp_keeps_the_ui_responsive(shared, catalog, tmp_path):
         await pilot.press("f")  # keys are handled while the request waits
         assert screen.query_state.failed_first
         await loaded(pilot, screen)
-        assert screen.query_one("#runs").row_count == 50
+        assert screen.query_one("#runs").row_count == FIRST_PAGE
 
 
 async def test_vanished_run_is_marked_not_crashed(own_kfp, catalog, tmp_path):
@@ -394,7 +395,7 @@ async def test_refused_page_token_resumes_where_it_was(tmp_path, catalog):
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_pipelines(pilot)
             table = await loaded(pilot, screen)
-            assert table.row_count == 50 and "more below" in table.border_title
+            assert table.row_count == FIRST_PAGE and "more below" in table.border_title
             sandbox.reject_page_tokens()  # as after a KFP upgrade: its tokens never expire
             table.move_cursor(row=table.row_count - 1)
             await until(pilot, lambda: table.row_count > 50, "the next page")
