@@ -597,3 +597,37 @@ def test_user_header_prefix_as_kfp_configures_it(tmp_path):
         sb.stop()
     assert ok.status_code == 200 and allow.seen == ["me@example.com"]
     assert bad.status_code == 409 and "Expected prefix 'accounts.google.com:'" in bad.json()["message"]
+
+
+def test_sandbox_up_kfp_multi_user_writes_the_admin_header(tmp_path):
+    """`mlops-console sandbox up --kfp-multi-user` serves multi-user KFP and writes the admin user's
+    header line into endpoints.json, for [kfp] user_header / MLOPS_CONSOLE_KFP_USER_HEADER."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "console", "sandbox", "up", "--state-dir", str(state),
+                             "--no-prometheus", "--no-catalog", "--kfp-multi-user"], cwd=root,
+                            env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        endpoints_file = state / "endpoints.json"
+        deadline = time.monotonic() + 60
+        while not endpoints_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the condition (the file), bounded
+        assert proc.poll() is None and endpoints_file.exists(), proc.stderr.read() if proc.poll() is not None else ""
+        endpoints = json.loads(endpoints_file.read_text())
+        assert endpoints["kfp_multi_user"] is True
+        assert endpoints["kfp_user_header"] == "kubeflow-userid: admin@example.com"
+        name, _, value = endpoints["kfp_user_header"].partition(": ")
+        with httpx.Client(base_url=endpoints["kfp_url"] + API, timeout=10) as http:
+            assert http.get("/runs", headers={name: value}).status_code == 400
+            assert http.get("/runs", params={"namespace": "fraud"}, headers={name: value}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "(multi-user)" in out and "MLOPS_CONSOLE_KFP_USER_HEADER" in out
