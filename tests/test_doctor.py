@@ -203,3 +203,35 @@ def _config(folder: Path, text: str) -> Path:
     path = folder / "config.toml"
     path.write_text(text)
     return path
+
+
+async def test_palette_doctor_shows_every_check(full, tmp_path):
+    from textual.command import CommandPalette
+
+    from console.app import MlopsConsole
+    from console.config import Settings
+    from console.context import Context
+    from screens.doctor import DoctorScreen
+
+    settings = Settings(catalog=Path(full.endpoints["catalog"]), audit=tmp_path / "audit.db",
+                        kubeconfig=str(full.kubeconfig_path), context="sandbox-viewer", namespace="fraud",
+                        kfp_url=full.endpoints["kfp_url"], prometheus_url=full.endpoints["prometheus_url"])
+    app = MlopsConsole(Context(settings), cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("colon")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"doctor", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DoctorScreen)
+        results = app.screen.query_one("#doctor-results")
+        for _ in range(300):
+            if "audit: writable" in str(results.render()):
+                break
+            await pilot.pause(0.05)
+        text = str(results.render())
+        for name in PIECES:
+            assert name in text, name
+        assert "WARN kubernetes: change InferenceServices" in text and "viewer may not patch" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DoctorScreen)
