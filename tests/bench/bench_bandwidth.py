@@ -68,9 +68,12 @@ class Terminal:
     def send(self, keys: str) -> None:
         os.write(self.master, keys.encode())
 
-    def settle(self, quiet: float = 2.0, limit: float = 30.0) -> None:
-        """Wait until nothing was written for `quiet` seconds (or `limit` passed)."""
+    def settle(self, quiet: float = 2.0, limit: float = 30.0, after: int | None = None) -> None:
+        """Wait until nothing was written for `quiet` seconds (or `limit` passed); with `after`,
+        first until more than `after` bytes were written in all (the answer to a key began)."""
         end = time.monotonic() + limit
+        while after is not None and self.written() <= after and time.monotonic() < end:
+            time.sleep(0.02)
         while time.monotonic() < end:
             with self._lock:
                 if time.monotonic() - self.last_write >= quiet:
@@ -113,6 +116,7 @@ def main() -> None:
         bare.close()
         print(f"baseline: bare Textual app idle {bare_idle:.0f} B/s")
 
+        (home / "sandbox").mkdir()
         sandbox, endpoints = start_sandbox(home / "sandbox")
         try:
             argv = [sys.executable, "-m", "console", "--kubeconfig", endpoints["kubeconfig"],
@@ -122,15 +126,16 @@ def main() -> None:
             term.settle(limit=20)
             print(f"{'screen':<10} {'idle B/s':>9} {'bytes/key (down), each':>40}")
             for key, name in (("1", "catalog"), ("2", "pipelines"), ("3", "rollouts"), ("4", "drift")):
+                before = term.written()
                 term.send(key)
-                term.settle(limit=30)
+                term.settle(limit=30, after=before)
                 idle = term.bytes_over(args.idle) / args.idle
                 per_key = []
                 if name != "drift":
                     for _ in range(args.keys):
                         before = term.written()
                         term.send("\x1b[B")  # down arrow
-                        term.settle(quiet=1.5, limit=10)
+                        term.settle(quiet=1.0, limit=10, after=before)
                         per_key.append(term.written() - before)
                 keys = " ".join(f"{b / 1024:.1f}K" for b in per_key) or "-"
                 print(f"{name:<10} {idle:>9.0f} {keys:>40}")
