@@ -109,6 +109,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     sandbox: "KfpSandbox"
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # a client that hung up mid-page is not news
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
