@@ -248,6 +248,8 @@ async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp,
         modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
         assert isinstance(app.focused, Button) and app.focused.id == "confirm-cancel"
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
+        # single-user KFP authorizes nothing (resource_manager.go IsAuthorized): the confirmation says so
+        assert any("this Kubeflow Pipelines does not check permissions" in note for note in modal.change.notes)
         await pilot.press("enter")  # on Cancel
         await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the cancel audit row")
         assert own_kfp.runs_in_state("RUNNING").count(run_id) == 1
