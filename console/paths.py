@@ -1,4 +1,4 @@
-"""XDG locations for config, data and state (logs)."""
+"""XDG locations for config, data and state (logs), and private files in them."""
 
 from __future__ import annotations
 
@@ -28,3 +28,18 @@ def state_dir() -> Path:
 
 def default_config_file() -> Path:
     return config_dir() / "config.toml"
+
+
+def log_file() -> Path:
+    return state_dir() / "mlops-console.log"
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600, in a folder made 0700 when it is new (the log and the
+    audit journal are nobody else's business); an existing file is left as it is."""
+    if not path.parent.exists():
+        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
