@@ -68,6 +68,7 @@ class MlopsConsole(App):
         self.MODES = dict(self._factories)
         super().__init__()
         self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
+        self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
 
     def client(self, name: str) -> Any:
         """The shared "kube", "metrics" or "pipelines" client (made on first use, from a worker:
@@ -158,9 +159,8 @@ class MlopsConsole(App):
         if self._exception is None:  # run_test() re-raises it, so tests still see the bug
             self._exception = error
             self._exception_event.set()
-        from rich.text import Text
-
-        self.panic(Text(f"mlops-console: internal error: {type(cause).__name__} ({_log_hint()})"))
+        self.crash_line = f"mlops-console: internal error: {type(cause).__name__} ({_log_hint()})"
+        self._close_messages_no_wait()  # as Textual's own fatal error does, minus the traceback
 
 
 def _log_hint() -> str:
@@ -177,6 +177,10 @@ def _open_catalog(ctx: Context) -> Any:
 
 def run_app(ctx: Context, app: MlopsConsole | None = None, *, headless: bool = False) -> int:
     """Run the console; a crash exits non-zero (the app has said where the log is)."""
+    import sys
+
     app = app or MlopsConsole(ctx)
     app.run(headless=headless)
+    if app.crash_line:
+        sys.stderr.write(app.crash_line + "\n")
     return app.return_code or 0

@@ -18,6 +18,22 @@ STICKY = 24 * 3600.0  # seconds: an error notification that stays until dismisse
 log = logging.getLogger("mlops-console")
 
 
+class UnexpectedError(ConsoleError):
+    """A bug met on the action path, reported as a ConsoleError so every screen's hook can show it."""
+
+    kind = "internal error"
+
+
+def _reportable(action: Action, error: Exception) -> ConsoleError:
+    if isinstance(error, ConsoleError):
+        return error
+    from console.paths import log_file
+
+    log.error("%s on %s failed", action.kind, action.target, exc_info=(type(error), error, error.__traceback__))
+    return UnexpectedError(f"{type(error).__name__}: {action.kind} on {action.target} failed unexpectedly "
+                           f"(details in {log_file()})")
+
+
 class ActionFlowMixin:
     """Mix into a Screen. Calls on_action_result(outcome) / on_action_error(error) hooks if present."""
 
@@ -46,7 +62,7 @@ class ActionFlowMixin:
         try:
             change = self.app.ctx.actions.prepare(action)
         except Exception as error:
-            self.app.call_from_thread(self._report_error, action, error)
+            self.app.call_from_thread(self._report_error, action, _reportable(action, error))
             self._finish_from_thread()
             return
         try:
@@ -91,7 +107,7 @@ class ActionFlowMixin:
                 self.app.call_from_thread(self._report_error, action, error)
                 outcome = error.outcome
             except Exception as error:
-                self.app.call_from_thread(self._report_error, action, error)
+                self.app.call_from_thread(self._report_error, action, _reportable(action, error))
                 return
             else:
                 self.app.call_from_thread(self.app.notify, f"Done: {' · '.join(change.lines)}", title=action.kind,
@@ -104,17 +120,8 @@ class ActionFlowMixin:
         finally:
             self._finish_from_thread()
 
-    def _report_error(self, action: Action, error: Exception) -> None:
-        if isinstance(error, AuditIncomplete):
-            self.app.notify(error.message, title=f"{action.kind}: {error.kind}", severity="error",
-                            timeout=STICKY, markup=False)
-        elif isinstance(error, ConsoleError):
-            self.app.notify(error.message, title=f"{action.kind}: {error.kind}", severity="error", timeout=10,
-                            markup=False)
-        else:  # a bug: the console stays up, the traceback goes to the log
-            from console.paths import log_file
-
-            log.error("%s on %s failed", action.kind, action.target, exc_info=(type(error), error, error.__traceback__))
-            self.app.notify(f"{type(error).__name__}: {action.kind} on {action.target} failed unexpectedly "
-                            f"(details in {log_file()})", title=f"{action.kind}: internal error",
-                            severity="error", timeout=STICKY, markup=False)
+    def _report_error(self, action: Action, error: ConsoleError) -> None:
+        # An applied change the journal could not finish, or a bug: stays until dismissed.
+        sticky = isinstance(error, (AuditIncomplete, UnexpectedError))
+        self.app.notify(error.message, title=f"{action.kind}: {error.kind}", severity="error",
+                        timeout=STICKY if sticky else 10, markup=False)
