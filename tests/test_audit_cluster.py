@@ -185,21 +185,38 @@ async def test_tui_lost_result_row_is_an_error_that_stays(sandbox, fraud_at_20, 
             holder["lock"].__exit__(None, None, None)
 
 
-async def test_pressing_minus_twice_opens_one_confirmation(sandbox, fraud_at_20, tmp_path):
+async def test_pressing_minus_twice_opens_one_confirmation(sandbox, fraud_at_20, tmp_path, monkeypatch):
+    """The second press arrives while the first change is still being planned (held on a gate)."""
+    import threading
+
+    from console.rollout_actions import StepCanary
+
+    gate = threading.Event()
+    planned = StepCanary.plan
+
+    def held_plan(self):
+        gate.wait(timeout=30)
+        return planned(self)
+
+    monkeypatch.setattr(StepCanary, "plan", held_plan)
     app = app_on(sandbox, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
         await pilot.press("minus", "minus")
+        await wait_for(pilot, lambda: not [w for w in app.workers if w.group == "rollouts-client" and w.is_running],
+                       what="both presses handed to the action flow")
+        gate.set()
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
                        what="the confirmation")
-        # both presses have been answered once the second one's worker is done
-        await wait_for(pilot, lambda: not [w for w in app.workers if w.group in ("rollouts-client", "action")
-                                           and w.is_running], what="the workers to finish")
+        await wait_for(pilot, lambda: not [w for w in app.workers if w.group == "action" and w.is_running],
+                       what="every plan finished")
         await pilot.pause()
         assert sum(isinstance(s, ConfirmChangeScreen) for s in app.screen_stack) == 1
+        assert any("already in progress" in n.message for n in notifications(app))
         await pilot.press("enter")  # cancel
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmChangeScreen), what="the modal closed")
-        await pilot.press("minus")  # the flow is free again
+        await wait_for(pilot, lambda: not app.screen._action_busy, what="the flow free again")
+        await pilot.press("minus")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="a new confirmation")
 
 
