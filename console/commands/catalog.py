@@ -127,7 +127,7 @@ def _audit(ctx, *, action: str, target: str, outcome: str, reason: str | None, a
         from console.audit import Identity
 
         ctx.audit.record(identity=Identity.current(), action=action, target=target, outcome=outcome,
-                         reason=reason, after=after, message=message, context=ctx.settings.context)
+                         reason=reason, after=after, message=message, context=ctx.kube_context)
     except ConsoleError as error:  # the journal's own trouble must not hide the import's result
         ctx.err.write(f"mlops-console: warning: no audit row written: {error.message}\n")
 
