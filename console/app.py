@@ -20,6 +20,7 @@ from screens.placeholder import NotBuiltScreen
 log = logging.getLogger("mlops-console")
 
 SCREEN_KEYS = (
+    ("0", "now", "Now"),
     ("1", "catalog", "Catalog"),
     ("2", "pipelines", "Pipelines"),
     ("3", "rollouts", "Rollouts"),
@@ -60,7 +61,10 @@ class MlopsConsole(App):
     ]
 
     def __init__(self, ctx: Context, *, clock: Callable[[], float] = time.time,
-                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True):
+                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True,
+                 first_screen: str | None = None):
+        if first_screen is not None:
+            self.DEFAULT_MODE = first_screen  # the screen the console opens on (--screen)
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -182,11 +186,12 @@ def _open_catalog(ctx: Context) -> Any:
     return Catalog(ctx.settings.catalog, create=False)  # browsing never creates or changes a file
 
 
-def run_app(ctx: Context, app: MlopsConsole | None = None, *, headless: bool = False) -> int:
+def run_app(ctx: Context, first_screen: str = "now", *, app: MlopsConsole | None = None,
+            headless: bool = False) -> int:
     """Run the console; a crash exits non-zero (the app has said where the log is)."""
     import sys
 
-    app = app or MlopsConsole(ctx)
+    app = app or MlopsConsole(ctx, first_screen=first_screen)
     app.run(headless=headless)
     if app.crash_line:
         sys.stderr.write(app.crash_line + "\n")

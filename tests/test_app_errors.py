@@ -40,7 +40,7 @@ class FailingWorkerScreen(Screen):
 
 def app_with(tmp_path, screen_class) -> MlopsConsole:
     ctx = Context(Settings(catalog=tmp_path / "c.db", audit=tmp_path / "audit.db"))
-    return MlopsConsole(ctx, screen_factories={"catalog": screen_class}, cursor_blink=False)
+    return MlopsConsole(ctx, screen_factories={"catalog": screen_class}, cursor_blink=False, first_screen="catalog")
 
 
 def test_a_crash_exits_non_zero_with_one_line_naming_the_log(tmp_path, capfd):
@@ -48,7 +48,7 @@ def test_a_crash_exits_non_zero_with_one_line_naming_the_log(tmp_path, capfd):
 
     _setup_logging()
     app = app_with(tmp_path, BrokenScreen)
-    code = run_app(app.ctx, app, headless=True)
+    code = run_app(app.ctx, app=app, headless=True)
     out, err = capfd.readouterr()
     assert code == 1
     assert SECRET not in out + err and "Traceback" not in out + err and "locals" not in out + err
