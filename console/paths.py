@@ -35,10 +35,14 @@ def log_file() -> Path:
 
 
 def create_private(path: Path) -> None:
-    """Create `path` empty with mode 0600, in a folder made 0700 when it is new (the log and the
-    audit journal are nobody else's business); an existing file is left as it is."""
-    if not path.parent.exists():
-        os.makedirs(path.parent, mode=0o700, exist_ok=True)
+    """Create `path` empty with mode 0600, in a folder made 0700 when it is new or when it is one of
+    our own XDG folders (the log and the audit journal are nobody else's business; `catalog import`
+    may have made the data folder first); an existing file is left as it is."""
+    folder = path.parent
+    if not folder.exists():
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    elif folder in (data_dir(), state_dir()) and folder.stat().st_mode & 0o077:
+        os.chmod(folder, 0o700)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:

@@ -275,3 +275,15 @@ def test_the_log_is_created_0600_in_a_0700_folder_by_the_cli(tmp_path, capsys):
     assert log.exists() and (mode(log.parent), mode(log)) == (0o700, 0o600)
     journal = paths.data_dir() / "audit.db"
     assert not journal.exists()  # listing never creates the journal
+
+
+def test_our_data_folder_made_by_a_catalog_import_becomes_0700_with_the_journal(tmp_path, capsys):
+    from console import cli, paths
+
+    src = tmp_path / "records.jsonl"
+    src.write_text('{"model": "m", "version": "1"}\n')
+    catalog = paths.data_dir() / "catalog.db"
+    assert cli.main(["--catalog", str(catalog), "catalog", "import", str(src)]) == 0
+    assert cli.main(["--catalog", str(catalog), "catalog", "alias", "m:1", "production", "--yes", "--reason", "r"]) == 0
+    journal = paths.data_dir() / "audit.db"
+    assert (mode(journal.parent), mode(journal)) == (0o700, 0o600)
