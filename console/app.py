@@ -153,16 +153,19 @@ class MlopsConsole(App):
         self.catalog.close()
 
     # -- unexpected errors -------------------------------------------------------------------
+    def report_failure(self, cause: BaseException) -> None:
+        """A worker failed with a bug: log it, say so until dismissed, stay up."""
+        from screens.action_flow import STICKY
+
+        log.error("worker failed", exc_info=(type(cause), cause, cause.__traceback__))
+        self.notify(f"{type(cause).__name__}: the operation failed unexpectedly ({_log_hint()})",
+                    title="internal error", severity="error", timeout=STICKY, markup=False)
+
     def _handle_exception(self, error: Exception) -> None:
         """A failed worker is reported and the console stays up; any other bug ends it with one
         line naming the log, never a traceback with locals on the terminal."""
         if isinstance(error, WorkerFailed) and self.is_running:
-            from screens.action_flow import STICKY
-
-            cause = error.error
-            log.error("worker failed", exc_info=(type(cause), cause, cause.__traceback__))
-            self.notify(f"{type(cause).__name__}: the operation failed unexpectedly ({_log_hint()})",
-                        title="internal error", severity="error", timeout=STICKY, markup=False)
+            self.report_failure(error.error)
             return
         cause = error.error if isinstance(error, WorkerFailed) else error
         log.error("unexpected error", exc_info=(type(cause), cause, cause.__traceback__))

@@ -8,6 +8,7 @@ import logging
 from typing import Any, Callable
 
 from textual import work
+from textual.worker import Worker, WorkerState
 
 from adapters.errors import ConsoleError
 from console.actions import Action, AuditIncomplete, Change, Outcome
@@ -47,6 +48,16 @@ class ActionFlowMixin:
             return
         self._action_busy = True
         self._plan_action(action, on_done)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen that failed on its own (exit_on_error=False) is reported by the
+        app too; one with exit_on_error reaches the app's exception handler instead. Textual calls
+        this beside the screen's own handler, if it has one."""
+        worker = event.worker
+        if event.state == WorkerState.ERROR and not worker.exit_on_error and worker.error is not None:
+            report = getattr(self.app, "report_failure", None)
+            if report is not None:
+                report(worker.error)
 
     def _action_finished(self) -> None:
         self._action_busy = False
