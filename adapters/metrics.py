@@ -141,11 +141,13 @@ class ProfileMatch:
         if self.profile is None:
             return ("no request metrics for these revisions in Prometheus (looked for "
                     + ", ".join(self.missing) + "); set [metrics] profile and names in the config")
-        how = "detected" if self.detected else "configured"
-        return f"metrics: {self.name} ({how}; {self.found_series} series)"
+        return f"metrics: {self.name} ({'detected' if self.detected else 'configured'})"
 
     def to_json(self) -> dict:
-        return {"profile": self.name, "detected": self.detected, "found_series": self.found_series,
+        p = self.profile
+        names = [] if p is None else list(dict.fromkeys([p.count_metric, f"{p.duration}_bucket"]))
+        return {"profile": self.name, "detected": self.detected, "metric_names": names,
+                "unit_seconds": p.unit if p else None, "found_series": self.found_series,
                 "revisions": list(self.revisions), "missing": list(self.missing),
                 "candidates": dict(self.candidates)}
 

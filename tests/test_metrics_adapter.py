@@ -106,10 +106,11 @@ def test_bad_query_gives_prometheus_error_text(client):
 def test_backfill_covers_six_hours_without_job_or_instance(client, sandbox):
     early = sandbox.history_start + 1800
     assert sandbox.history_end - sandbox.history_start >= 6 * 3600
-    samples = client.instant('sum by (revision) (increase(model_requests_total{namespace="fraud"}[15m]))', early)
-    assert {s.labels["revision"] for s in samples} == {CANARY, STABLE, "credit-risk-predictor-00001"}
+    samples = client.instant('sum by (revision_name) (increase(revision_request_count{namespace_name="fraud"}[15m]))',
+                             early)
+    assert {s.labels["revision_name"] for s in samples} == {CANARY, STABLE, "credit-risk-predictor-00001"}
     assert all(s.value > 0 for s in samples)
-    raw = client.instant('model_requests_total{model="credit-risk"}', early)
+    raw = client.instant('revision_request_count{configuration_name="credit-risk-predictor"}', early)
     assert raw and all("job" not in s.labels and "instance" not in s.labels for s in raw)
 
 
@@ -195,7 +196,7 @@ def test_a_model_without_metrics_is_no_data_not_zero(client, at):
     report = DriftService(client).report("fraud", "no-such-model", window="15m", reference="before", at=at,
                                          live_revision="no-such-model-predictor-00001")
     assert report.features == [] and "no feature metrics" in report.message
-    assert client.revision_stats("fraud", "no-such-model", window="5m", at=at) == {}
+    assert client.revision_stats("fraud", ["no-such-model-predictor-00001"], window="5m", at=at) == {}
 
 
 def test_health_of_the_canary_and_of_a_healthy_model(client, at):

@@ -48,7 +48,7 @@ class Clock:
 
 def test_exposition_follows_the_metrics_contract():
     cluster = FakeCluster()
-    exporter = Exporter(Simulation(seed=3), cluster, start_time=1_000_000.0, tick=5)
+    exporter = Exporter(Simulation(seed=3, profile="console"), cluster, start_time=1_000_000.0, tick=5)
     text = exporter.render(now=1_000_000.0 + 600)
     assert "# TYPE model_requests_total counter" in text
     assert "# TYPE model_feature_value histogram" in text
@@ -77,7 +77,7 @@ def test_exposition_follows_the_metrics_contract():
 def test_request_rates_follow_the_split_and_a_rollback_moves_traffic():
     cluster = FakeCluster()
     t0 = 2_000_000.0
-    exporter = Exporter(Simulation(seed=5), cluster, start_time=t0, tick=5)
+    exporter = Exporter(Simulation(seed=5, profile="console"), cluster, start_time=t0, tick=5)
     s1 = parse_exposition(exporter.render(now=t0 + 3600))
     canary1 = total(s1, "model_requests_total", revision=CANARY)
     stable1 = total(s1, "model_requests_total", revision=STABLE)
@@ -157,7 +157,7 @@ def test_http_exporter_and_no_prometheus_message(tmp_path):
         with urllib.request.urlopen(sb.exporter_url + "/metrics", timeout=5) as r:
             assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             body = r.read().decode()
-        assert total(parse_exposition(body), "model_requests_total", revision=STABLE) > 0
+        assert total(parse_exposition(body), "revision_request_count", revision_name=STABLE) > 0  # knative: default
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(sb.exporter_url + "/other", timeout=5)
         assert info.value.code == 404
@@ -179,10 +179,11 @@ def test_prometheus_backfill_continues_into_live_scrapes(live):
     c.ready()
     assert sb.history_end - sb.history_start >= 6 * 3600
     # history at the very start of the backfill
-    early = c.instant('sum(increase(model_requests_total{model="fraud-detector"}[10m]))', sb.history_start + 900)
+    early = c.instant('sum(increase(revision_request_count{configuration_name="fraud-detector-predictor"}[10m]))',
+                      sb.history_start + 900)
     assert early and early[0].value > 0
     # scrapes land on the same series (no job/instance), so increase() spans the junction
-    q = 'model_requests_total{model="fraud-detector", code="200"}'
+    q = 'revision_request_count{configuration_name="fraud-detector-predictor", response_code="200"}'
     fresh = wait_until(lambda: any(s.value > sb.history_end + 0.5 for s in c.instant(f"timestamp({q})")),
                        timeout=20)
     assert fresh, "no live scrape arrived"
@@ -195,13 +196,14 @@ def test_a_rollback_shows_in_prometheus(live):
     c = MetricsClient(sb.prometheus_url, timeout=5)
     cluster.set_canary_percent("fraud", "fraud-detector", 0)
     try:
-        rate_q = 'sum by (revision) (increase(model_requests_total{model="fraud-detector"}[3s]))'
+        rate_q = ('sum by (revision_name) (increase(revision_request_count'
+                  '{configuration_name="fraud-detector-predictor"}[3s]))')
 
         def canary_idle():
             import time
 
             now = time.time()
-            got = {s.labels["revision"]: s.value for s in c.instant(rate_q, now)}
+            got = {s.labels["revision_name"]: s.value for s in c.instant(rate_q, now)}
             return got.get(CANARY) == 0 and got.get(STABLE, 0) > 0
 
         assert wait_until(canary_idle, timeout=20, interval=0.5)
