@@ -372,8 +372,12 @@ def edge_prometheus(tmp_path_factory):
             total += 10
         reset += _bucket_lines("reset", "r1", "x", t, [total, 2 * total, 3 * total])
         ref += _bucket_lines("reset", "r0", "x", t, [i * 10, i * 20, i * 30])
+    # the same "reset" data under other names: the feature contract is configurable
+    custom = [line.replace("model_feature_value_bucket", "inputs_bucket").replace("namespace=", "ns=")
+              .replace('model="reset"', 'isvc="custom"').replace("revision=", "rev=").replace("feature=", "input=")
+              for line in reset + ref]
     # families must be contiguous: one series after the other
-    lines = single + reset + ref
+    lines = single + reset + ref + custom
     path = work / "edge.om"
     path.write_text("\n".join(lines) + "\n# EOF\n")
     prom = PrometheusProcess(work / "prom", "prometheus", "promtool")
@@ -405,3 +409,21 @@ def test_counter_reset_is_handled_by_increase(edge_prometheus):
     report = DriftService(c).report("t", "reset", window="20m", reference="stable", at=t_end,
                                     live_revision="r1", stable_revision="r0", with_series=False)
     assert report.features[0].psi == pytest.approx(0.0, abs=1e-9)
+
+
+def test_feature_contract_names_are_configurable(edge_prometheus):
+    from adapters.metrics import FeatureContract
+
+    url, t_end = edge_prometheus
+    contract = FeatureContract(metric="inputs", namespace_label="ns", model_label="isvc", revision_label="rev",
+                               feature_label="input")
+    kwargs = dict(window="20m", reference="stable", at=t_end, live_revision="r1", stable_revision="r0", span=600,
+                  step=60)
+    custom = DriftService(MetricsClient(url, timeout=5, features=contract)).report("t", "custom", **kwargs)
+    default = DriftService(MetricsClient(url, timeout=5)).report("t", "reset", **kwargs)
+    assert [f.to_json() for f in custom.features] == [f.to_json() for f in default.features]
+    assert [p.to_json() for p in custom.series["x"]] == [p.to_json() for p in default.series["x"]]
+    assert custom.features[0].live_count > 0
+    # with the default contract, the custom-named series are not there, and the message says which key to set
+    missing = DriftService(MetricsClient(url, timeout=5)).report("t", "custom", **kwargs)
+    assert missing.features == [] and "[metrics] feature_metric" in missing.message

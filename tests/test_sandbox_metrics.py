@@ -221,3 +221,98 @@ def test_two_traffic_entries_naming_one_revision_are_one_series():
                   {"revisionName": rev, "percent": 90, "latestRevision": False, "tag": "prev"}]
     specs = revision_specs([isvc])
     assert len(specs) == 1 and specs[0].percent == 100 and specs[0].rate == pytest.approx(4.0)
+
+
+# -- the request metrics of each profile, as the real systems export them ------------------------
+
+
+def test_knative_exposition_follows_the_knative_docs():
+    """knative.dev "Service metrics" (queue-proxy, OpenCensus) and knative/serving
+    pkg/queue/request_metric.go: counters and millisecond histograms, with these labels."""
+    from console.sandbox.metrics_model import KNATIVE_MS_BUCKETS
+
+    cluster = FakeCluster()
+    text = Exporter(Simulation(seed=3, profile="knative"), cluster, start_time=0.0, tick=5).render(now=600.0)
+    for family, kind in (("revision_request_count", "counter"), ("revision_request_latencies", "histogram"),
+                         ("revision_app_request_count", "counter"), ("revision_app_request_latencies", "histogram")):
+        assert f"# TYPE {family} {kind}" in text
+    assert "model_requests_total" not in text and "# TYPE model_feature_value histogram" in text
+    samples = parse_exposition(text)
+    common = {"configuration_name", "namespace_name", "pod_name", "response_code", "response_code_class",
+              "revision_name", "service_name"}
+    names = {n: {k for k, _ in labels} for (n, labels) in samples}
+    assert names["revision_request_count"] == names["revision_app_request_count"] == common | {"container_name"}
+    assert names["revision_app_request_latencies_bucket"] == common | {"le"}  # no container_name (docs table)
+    revs = {(i["metadata"]["name"], t["revisionName"]) for i in cluster.inference_services()
+            for t in i["status"]["components"]["predictor"]["traffic"]}
+    exported = {(dict(l)["configuration_name"].removesuffix("-predictor"), dict(l)["revision_name"])
+                for (n, l) in samples if n == "revision_request_count"}
+    assert exported == revs
+    les = {dict(l)["le"] for (n, l) in samples if n == "revision_request_latencies_bucket"}
+    assert les == {repr(float(b)) for b in KNATIVE_MS_BUCKETS} | {"+Inf"}
+    errors = [(dict(l), v) for (n, l), v in samples.items() if n == "revision_request_count"
+              and ("response_code", "500") in l and ("revision_name", CANARY) in l]
+    assert errors and errors[0][0]["response_code_class"] == "5xx" and errors[0][1] > 0
+    # milliseconds: the mean latency of the demo (~48 ms) reads as ~48, not ~0.048
+    count = total(samples, "revision_request_latencies_count", revision_name=STABLE)
+    assert 20 < total(samples, "revision_request_latencies_sum", revision_name=STABLE) / count < 200
+
+
+def test_sandbox_up_metrics_profile_flag(tmp_path, capsys):
+    from console.cli import main
+
+    assert main(["sandbox", "up", "--state-dir", str(tmp_path), "--metrics-profile", "prometheus"]) == 2
+    err = capsys.readouterr().err
+    assert "--metrics-profile 'prometheus'" in err and "knative-otel" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("profile", [None, "knative-otel"], ids=["default", "knative-otel"])
+def test_the_sandbox_serves_the_profile_asked_for_and_knative_by_default(tmp_path, profile):
+    """The full sandbox (KServe simulator, real Prometheus): the console detects what it serves."""
+    from adapters.metrics import detect_profile
+    from console.sandbox.runner import Sandbox
+    from metrics_fixtures import need_prometheus
+
+    need_prometheus()
+    sb = Sandbox(tmp_path, kfp=False, catalog=False, **({"metrics_profile": profile} if profile else {}))
+    try:
+        endpoints = sb.start()
+        assert endpoints["prometheus_url"], endpoints["messages"]
+        want = profile or "knative"
+        assert endpoints["metrics_profile"] == want
+        c = MetricsClient(endpoints["prometheus_url"], timeout=10)
+        match = detect_profile(c, "fraud", "fraud-detector", at=sb.metrics.history_end)
+        assert match.name == want and CANARY in match.revisions
+    finally:
+        sb.stop()
+
+
+def test_otel_series_keep_their_own_job_and_instance_live(tmp_path):
+    """Knative 1.19+ without promoted attributes: the series carry job/instance and target_info holds
+    the revision (knative/serving pkg/queue/sharedmain/otel.go); the scrape keeps both, so the
+    join works across the backfilled history and the live scrapes, on one series each."""
+    from console.sandbox.metrics_model import pod_name
+
+    sb = start_sandbox(tmp_path, profile="knative-otel-target-info", history_hours=0.5, scrape_interval=1, tick=1)
+    try:
+        c = MetricsClient(sb.prometheus_url, timeout=5)
+        info = f'target_info{{kn_revision_name="{CANARY}"}}'
+        assert wait_until(lambda: any(s.value > sb.history_end + 0.5 for s in c.instant(f"timestamp({info})")),
+                          timeout=20), "no live scrape arrived"
+        [target] = c.instant(info)
+        assert target.labels["job"] == "queue-proxy" and target.labels["instance"] == pod_name(CANARY)
+        assert target.labels["k8s_namespace_name"] == "fraud"
+        q = 'kn_serving_invocation_duration_seconds_count{http_response_status_code="200"}'
+        series = c.instant(q)
+        revisions = {t["revisionName"] for i in FakeCluster().inference_services()
+                     for t in i["status"]["components"]["predictor"]["traffic"]}
+        # one series per revision, history and live alike
+        assert sorted(s.labels["instance"] for s in series) == sorted(pod_name(r) for r in revisions)
+        assert all("kn_revision_name" not in s.labels and s.labels["job"] == "queue-proxy" for s in series)
+        joined = c.instant(f'sum by (kn_revision_name) (increase({q.split("{")[0]}[2m]) * on (job, instance) '
+                           f'group_left (kn_revision_name) target_info{{k8s_namespace_name="fraud"}})')
+        assert {s.labels["kn_revision_name"] for s in joined} >= {CANARY, STABLE}
+        features = c.instant('model_feature_value_count{feature="amount"}')
+        assert features and all("job" not in s.labels and "instance" not in s.labels for s in features)
+    finally:
+        sb.stop()
