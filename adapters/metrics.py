@@ -542,13 +542,16 @@ class MetricsClient:
 
     def profile_for(self, namespace: str | None, isvc: str | None, revisions: Sequence[str] | None = None,
                     at: float | None = None) -> ProfileMatch:
-        """detect_profile, remembered for MATCH_TTL seconds once a profile matched."""
-        key = (namespace, isvc, tuple(revisions or ()), at)
+        """detect_profile, remembered for MATCH_TTL seconds once a profile matched (an install does
+        not change what it exports from one poll to the next; a miss is asked again each time)."""
+        key = (namespace, isvc, tuple(revisions or ()))
         hit = self._matches.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.MATCH_TTL:
             return hit[1]
         match = detect_profile(self, namespace, isvc, revisions, at=at)
         if match.profile is not None:
+            if len(self._matches) > 256:
+                self._matches.clear()
             self._matches[key] = (time.monotonic(), match)
         return match
 

@@ -28,6 +28,7 @@ exports (DESIGN section 6). Pure Python, no I/O.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import math
 import random
@@ -343,13 +344,18 @@ def _labels(spec: RevisionSpec) -> list[tuple[str, str]]:
 
 def _histogram(name: str, labels: list[tuple[str, str]], bounds, bins, total: float, scale: float):
     """Cumulative _bucket rows (bounds in the exported unit), then _sum (seconds * scale) and _count."""
-    rows, acc = [], 0.0
-    for b, c in zip(list(bounds) + [math.inf], bins):
+    rows, acc, bucket = [], 0.0, f"{name}_bucket"
+    for le, c in zip(_le_labels(tuple(bounds)), bins):
         acc += c
-        rows.append((f"{name}_bucket", labels + [("le", fmt_le(b))], acc))
+        rows.append((bucket, labels + [le], acc))
     rows.append((f"{name}_sum", labels, total * scale))
     rows.append((f"{name}_count", labels, acc))
     return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _le_labels(bounds: tuple[float, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(("le", fmt_le(b)) for b in (*bounds, math.inf))
 
 
 def pod_name(revision: str) -> str:

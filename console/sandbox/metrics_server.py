@@ -144,7 +144,7 @@ class PrometheusProcess:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"promtool could not backfill the history: {tail[0][:200]}")
 
-    def write_config(self, targets: list[str], scrape_interval: float) -> Path:
+    def write_config(self, targets: list[str], scrape_interval: float, labels: Mapping[str, str] | None = None) -> Path:
         lines = [
             "global:",
             f"  scrape_interval: {scrape_interval:g}s",
@@ -155,6 +155,7 @@ class PrometheusProcess:
             "    honor_labels: true",
             "    static_configs:",
             "      - targets: [" + ", ".join(f'"{t}"' for t in targets) + "]",
+            *([f"        labels: {{{', '.join(f'{k}: {v!r}' for k, v in labels.items())}}}"] if labels else []),
             # The scrape's own job/instance go (backfilled history has none, so series continue);
             # series that name their own (OpenTelemetry's, joined with target_info) keep them.
             "    metric_relabel_configs:",
@@ -169,10 +170,12 @@ class PrometheusProcess:
         return path
 
     def start(self, targets: list[str], scrape_interval: float = 5.0, retention: str = "30d",
-              ready_timeout: float = 30.0) -> str:
+              ready_timeout: float = 30.0, labels: Mapping[str, str] | None = None) -> str:
+        """Start scraping `targets`; `labels` are added to their series, as a Kubernetes scrape
+        adds the pod's namespace."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = self.write_config(targets, scrape_interval)
+        config = self.write_config(targets, scrape_interval, labels)
         last_error = "did not start"
         for _attempt in range(3):  # a free port can be taken between probing and binding
             port = free_port()
