@@ -594,15 +594,18 @@ class MetricsClient:
         return stats
 
     def served_models(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, str]]:
-        """(namespace, InferenceService, revision) triples that export request metrics, sorted, from
-        the profile detected over all of `namespace` (None: everywhere)."""
-        p = self.profile_for(namespace, None, None, at).profile
-        if p is None:
-            return []
-        labels = ", ".join(dict.fromkeys(x for x in (p.namespace_label, p.revision_label, p.model_label) if x))
-        expr = f"count by ({labels}) ({scoped(p, p.count_metric + 'SELECTOR', namespace, None)})"
-        found = {(s.labels.get(p.namespace_label, ""), isvc_of(p, s.labels), s.labels.get(p.revision_label, ""))
-                 for s in self.instant(expr, at)}
+        """(namespace, InferenceService, revision) triples that export request metrics, sorted, in
+        every profile that has series in `namespace` (None: everywhere): a cluster half-way through
+        a Knative upgrade has both generations."""
+        match = self.profile_for(namespace, None, None, at)
+        found: set[tuple[str, str, str]] = set()
+        for p in self.profiles:
+            if p.name not in match.candidates:
+                continue
+            labels = ", ".join(dict.fromkeys(x for x in (p.namespace_label, p.revision_label, p.model_label) if x))
+            expr = f"count by ({labels}) ({scoped(p, p.count_metric + 'SELECTOR', namespace, None)})"
+            found |= {(s.labels.get(p.namespace_label, ""), isvc_of(p, s.labels), s.labels.get(p.revision_label, ""))
+                      for s in self.instant(expr, at)}
         return sorted(found)
 
     def request_metrics_hint(self) -> str:

@@ -143,3 +143,38 @@ def test_a_configured_profile_the_install_lacks_says_what_is_missing(sandbox, at
                                           stable_revision=STABLE, window=WINDOW, at=at)
     assert verdict.status == "not-enough-data" and verdict.metrics["profile"] is None
     assert "no request metrics" in verdict.reason and "model_requests_total" in verdict.reason
+
+
+def test_a_cluster_half_way_through_a_knative_upgrade(tmp_path):
+    """One Prometheus with both generations (knative/serving moved from OpenCensus to OpenTelemetry
+    in 1.19): each InferenceService is judged from its own profile, and both are listed."""
+    import time
+
+    from console.sandbox.metrics_fake import FakeCluster
+    from console.sandbox.metrics_model import Simulation, backfill_openmetrics
+    from console.sandbox.metrics_server import PrometheusProcess
+    from metrics_fixtures import need_prometheus
+
+    need_prometheus()
+    isvcs = {i["metadata"]["name"]: i for i in FakeCluster().inference_services()}
+    end = (time.time() // 60) * 60
+    prom = PrometheusProcess(tmp_path / "prom", "prometheus", "promtool")
+    for name, emission in (("fraud-detector", "knative"), ("credit-risk", "knative-otel")):
+        sim = Simulation(seed=1, profile=emission)
+        path = tmp_path / f"{emission}.om"
+        with open(path, "w") as fh:
+            backfill_openmetrics(sim, sim.specs([isvcs[name]]), end - 1800, end, 60, fh)
+        prom.backfill(path)  # two sets of blocks over the same hours
+    try:
+        client = MetricsClient(prom.start([], scrape_interval=60), timeout=10)
+        service = DriftService(client)
+        at = end - 60
+        found = service.models_with_metrics(at)
+        assert ("fraud", "fraud-detector", sorted([CANARY, STABLE])) in found
+        assert ("fraud", "credit-risk", ["credit-risk-predictor-00001"]) in found
+        old = service.health("fraud", "fraud-detector", canary_revision=CANARY, stable_revision=STABLE, at=at)
+        new = service.health("fraud", "credit-risk", canary_revision="credit-risk-predictor-00001", at=at)
+        assert (old.metrics["profile"], new.metrics["profile"]) == ("knative", "knative-otel")
+        assert old.canary.requests > 0 and new.canary.requests > 0
+    finally:
+        prom.stop()
