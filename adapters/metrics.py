@@ -612,7 +612,7 @@ class MetricsClient:
         """What request metrics this client looks for, in a few words, for "nothing found" messages."""
         if len(self.profiles) == 1:
             return f"metric profile {self.profiles[0].describe()}"
-        return "metric profiles " + ", ".join(p.name for p in self.profiles) + " (none found)"
+        return "metric profiles " + ", ".join(p.name for p in self.profiles)
 
     # -- drift inputs (the feature histogram contract) -------------------------------------------
 
