@@ -364,7 +364,8 @@ class DriftService:
             if match.profile is None and verdict.status == canary_mod.NOT_ENOUGH_DATA:
                 verdict.reason = match.describe()
             elif match.profile is not None and match.profile.code_label is None:
-                verdict.reason = (verdict.reason or "") + f" (profile {match.name} exports no response codes)"
+                note = f"profile {match.name} exports no response codes"
+                verdict.reason = f"{verdict.reason} ({note})" if verdict.reason else note
         return verdict
 
     def models_with_metrics(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, list[str]]]:
