@@ -66,13 +66,15 @@ class Sandbox:
 
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 5.0,
-                 history: int = 1000, watch_timeout: float = 1800.0, kfp_multi_user: bool = False):
+                 history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
+                 kfp_multi_user: bool = False):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
         self.bookmark_interval = bookmark_interval
+        self.metrics_profile = metrics_profile
         self.watch_timeout = watch_timeout
         self.admin_token = random_token()
         self.viewer_token = random_token()
@@ -112,6 +114,7 @@ class Sandbox:
             "kfp_multi_user": bool(kfp_url and self.kfp_multi_user),
             "kfp_user_header": f"{KFP_USER_HEADER}: {KFP_ADMIN_USER}" if kfp_url and self.kfp_multi_user else None,
             "prometheus_url": prometheus_url,
+            "metrics_profile": self.metrics_profile if prometheus_url else None,
             "catalog": str(catalog_path) if catalog_path else None,
             "ca": str(material.ca_path),
             "messages": dict(self.messages),
@@ -167,7 +170,7 @@ class Sandbox:
             self.messages["prometheus"] = f"metrics sandbox not available: {exc}"
             return None
         try:
-            self.metrics = MetricsSandbox(self.state_dir, self.cluster)
+            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
             url = self.metrics.start()
             if getattr(self.metrics, "message", None):
                 self.messages["prometheus"] = self.metrics.message
@@ -214,7 +217,8 @@ def usage_text(endpoints: dict) -> str:
              f"  Kubernetes API  {endpoints['kube_url']}",
              f"  Pipelines (KFP) {endpoints.get('kfp_url') or '-'}"
              + (" (multi-user)" if endpoints.get("kfp_multi_user") else ""),
-             f"  Prometheus      {endpoints.get('prometheus_url') or '-'}",
+             f"  Prometheus      {endpoints.get('prometheus_url') or '-'}"
+             + (f"  (metrics as {endpoints['metrics_profile']} exports them)" if endpoints.get("metrics_profile") else ""),
              f"  Catalog         {endpoints.get('catalog') or '-'}"]
     for part, msg in (endpoints.get("messages") or {}).items():
         lines.append(f"  note ({part}): {msg}")
@@ -238,7 +242,8 @@ def default_state_dir() -> Path:
 
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
-                   as_json: bool = False, stop_event: threading.Event | None = None, kfp_multi_user: bool = False) -> int:
+                   as_json: bool = False, stop_event: threading.Event | None = None,
+                   metrics_profile: str = "knative", kfp_multi_user: bool = False) -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -246,7 +251,7 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay, kfp_multi_user=kfp_multi_user)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -269,6 +274,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ready-delay", type=float, default=0.5,
                         help="seconds a new revision takes to become ready (default 0.5)")
     parser.add_argument("--no-prometheus", action="store_true", help="do not start the metrics exporter/Prometheus")
+    parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
+                        help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
+                             "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
     parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
                         help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "
@@ -280,8 +288,13 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 def up_from_args(args, out: TextIO) -> int:
     from adapters.errors import InvalidInput
 
+    from console.sandbox.metrics_model import EMISSIONS
+
     if args.ready_delay < 0:
         raise InvalidInput("--ready-delay must be 0 or more seconds")
+    if args.metrics_profile not in EMISSIONS:
+        raise InvalidInput(f"--metrics-profile {args.metrics_profile!r} is not a profile: use one of "
+                           f"{', '.join(EMISSIONS)}")
     state_dir = args.state_dir or default_state_dir()
     try:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
@@ -289,7 +302,8 @@ def up_from_args(args, out: TextIO) -> int:
         raise InvalidInput(f"cannot use --state-dir {state_dir}: {exc.strerror}") from None
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
-                          as_json=getattr(args, "json", False), kfp_multi_user=getattr(args, "kfp_multi_user", False))
+                          as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile,
+                          kfp_multi_user=getattr(args, "kfp_multi_user", False))
 
 
 def main(argv: list[str] | None = None) -> int:
