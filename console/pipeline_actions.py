@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.errors import Conflict, InvalidInput
+from adapters.errors import Conflict, InvalidInput, StateConflict
 from adapters.pipelines import PipelinesClient, Run, _check_id
 from console.actions import Change
 
@@ -49,7 +49,7 @@ class RunAction:
         run = self.client.get_run(self.run_id)
         self.target = f"kfp-run/{run.run_id} ({run.display_name})"
         if run.state not in self.allowed:
-            raise InvalidInput(self._refusal(run))
+            raise StateConflict(self._refusal(run))
         self.run = run
 
     def check_permission(self) -> None:
@@ -58,7 +58,7 @@ class RunAction:
     def plan(self) -> Change:
         run = self.client.get_run(self.run_id)
         if run.state not in self.allowed:
-            raise InvalidInput(self._refusal(run))
+            raise StateConflict(self._refusal(run))
         self.run = run
         lines, notes, after_state = self.describe(run)
         return Change(kind=self.kind, target=self.target, before=_summary(run),

@@ -129,9 +129,9 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
                      _age(i.created_at)])
     for line in _table(rows):
         ctx.print(line)
-    for i in items:
+    for i in items:  # on stderr, as kubectl's warnings: the table on stdout stays a table
         for problem in rollouts.problems(i):
-            ctx.print(f"warning: {i.namespace}/{i.name}: {problem}")
+            ctx.err.write(f"warning: {i.namespace}/{i.name}: {problem}\n")
     return 0
 
 
