@@ -205,6 +205,13 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if last_result:
         text.append(f"  {last_result}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
+    if not isvc.is_raw:
+        spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
+        text.append("  spec canaryTrafficPercent: ", style="dim")
+        text.append(spec + "\n")
+    elif isvc.canary_traffic_percent is not None:
+        text.append(f"  spec canaryTrafficPercent {isvc.canary_traffic_percent} is ignored in this mode\n",
+                    style="yellow")
     not_ready = rollouts.latest_not_ready(isvc)
     if not_ready:
         short = short_revision(isvc, not_ready.revision)
@@ -213,13 +220,6 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
         else:
             text.append(f"  … {short} (the new model) is not ready yet", style="bold yellow")
         text.append(f": {not_ready.message}\n", style="red" if not_ready.failed else "yellow")
-    if not isvc.is_raw:
-        spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
-        text.append("  spec canaryTrafficPercent: ", style="dim")
-        text.append(spec + "\n")
-    elif isvc.canary_traffic_percent is not None:
-        text.append(f"  spec canaryTrafficPercent {isvc.canary_traffic_percent} is ignored in this mode\n",
-                    style="yellow")
 
     cannot = cannot_lines(isvc)
     if cannot:
