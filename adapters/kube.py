@@ -257,7 +257,7 @@ def _fields(values: list, names: list[str]) -> list:
     return values
 
 
-def jsonpath_results(obj: Any, path: str) -> list:
+def _jsonpath_results(obj: Any, path: str) -> list:
     """What client-go's jsonpath (AllowMissingKeys, as the API server's table printer sets it)
     finds for a simple path with filters, e.g. `.status.traffic[?(@.tag=='prev')].percent`.
 
@@ -293,7 +293,7 @@ def printer_cell(obj: Any, path: str, column_type: str) -> Any:
     float, and is empty for anything else. A string column here keeps strings only (the server
     would print other values as Go formats them)."""
     try:
-        results = jsonpath_results(obj, path)
+        results = _jsonpath_results(obj, path)
     except _NoCell:
         return None
     value = results[0] if results else None
