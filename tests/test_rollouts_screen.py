@@ -559,6 +559,13 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
         await select_row(pilot, app, "fraud/credit-risk")
         await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20)
         assert "stable" not in text_of(app, "#isvc-health-body")
+        # A canary whose new revision failed: failing, whatever the old revision's numbers say.
+        with admin(sb) as client:
+            failed = client.get_inference_service("recsys", "churn-predictor").latest_created_revision
+        await select_row(pilot, app, "recsys/churn-predictor")
+        await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20)
+        panel = " ".join(text_of(app, "#isvc-health-body").split())
+        assert "FAILING CHECKS" in panel and f"✗ revision {failed} failed:" in panel and "serving" in panel
         # Prometheus goes away: a state of this panel only; the table stays live.
         sb.metrics.prometheus.stop()
         await wait_for(pilot, lambda: "Prometheus unavailable" in text_of(app, "#isvc-health-body"), timeout=20,
