@@ -64,7 +64,7 @@ def _clean(v):
 
 @dataclass
 class Check:
-    name: str  # success_rate | p99_latency
+    name: str  # revision_ready | success_rate | p99_latency
     value: float | None  # the canary's value
     stable_value: float | None
     threshold: float | None
