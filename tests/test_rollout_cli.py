@@ -48,7 +48,13 @@ def make_canary(sb, name: str, percent: int = 20) -> None:
     obj["spec"]["predictor"]["model"]["storageUri"] = "s3://mlops-models/fraud-detector/v39"
     obj["spec"]["predictor"]["canaryTrafficPercent"] = percent
     sb.cluster.put(obj)
-    wait_until(lambda: c.get_inference_service(NS, name).latest_percent == percent)
+    wait_until(lambda: settled(c.get_inference_service(NS, name), percent))
+
+
+def settled(isvc, percent: int) -> bool:
+    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
+    shows the percent, on the old revision), so the controller writes no more status."""
+    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
 
 
 def run(capsys, sb, *argv, kubeconfig: str | None = None) -> tuple[int, str, str]:
@@ -133,9 +139,6 @@ def test_rollback_when_already_rolled_back_is_a_conflict_exit_6(sb, capsys):
     """A state conflict (the object already is what was asked) exits 6, as a 409 would; bad input
     stays 2. Nothing is sent and the refusal is journaled."""
     make_canary(sb, "rb2", percent=0)
-    c = kc(sb)
-    wait_until(lambda: (lambda i: i.latest_ready_revision == i.latest_created_revision == i.latest_revision)(
-        c.get_inference_service(NS, "rb2")))  # settled: the controller writes no more status
     before = snapshot(sb, "rb2")
     code, _, err = run(capsys, sb, "rollout", "rollback", "rb2", "-n", NS, "--reason", "again", "--yes")
     assert code == 6 and "already rolled back: canaryTrafficPercent is 0" in err
@@ -175,7 +178,7 @@ def test_start_canary_cli(sb, capsys):
                        "s3://mlops-models/fraud-detector/v40", "--percent", "10", "--reason", "try v40", "--yes")
     assert code == 0, err
     assert "spec.predictor.model.storageUri: s3://mlops-models/fraud-detector/v39 -> s3://mlops-models/fraud-detector/v40" in err
-    wait_until(lambda: c.get_inference_service(NS, "sc").latest_percent == 10)
+    wait_until(lambda: settled(c.get_inference_service(NS, "sc"), 10))
     assert c.get_inference_service(NS, "sc").latest_revision == "sc-predictor-00003"
 
 
