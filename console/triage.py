@@ -220,7 +220,10 @@ def _gather_context(settings_for: Callable[[str | None], Any], context: str | No
         settings = settings_for(context)
         kube = clients.kube_client(settings)
     except ConsoleError as error:
-        return [unavailable(context or "current-context", "kubernetes", error, now)]
+        from console.config import kubeconfig_current_context
+
+        named = context or kubeconfig_current_context(getattr(settings_for(None), "kubeconfig", None))
+        return [unavailable(named or "(no current context)", "kubernetes", error, now)]
     name = kube.context
     items: list[Item] = []
     try:
