@@ -25,6 +25,7 @@ FAILED_RUN_WINDOW = timedelta(hours=24)
 SLOW_FACTOR = 3.0  # a running run is slow past this many times its experiment's median duration
 SLOW_MIN_SAMPLES = 3
 DRIFT_WINDOW = "1h"
+RUNS_PER_STATE = 50
 
 
 @dataclass(frozen=True)
@@ -293,9 +294,10 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     try:
-        failed = _runs(client, "FAILED", 100, namespace)
-        running = _runs(client, "RUNNING", 200, namespace)
-        succeeded = _runs(client, "SUCCEEDED", 200, namespace)
+        # KFP pages carry each run's details (~20 KB a run): ask for the newest few of each state.
+        failed = _runs(client, "FAILED", RUNS_PER_STATE, namespace)
+        running = _runs(client, "RUNNING", RUNS_PER_STATE, namespace)
+        succeeded = _runs(client, "SUCCEEDED", RUNS_PER_STATE, namespace)
         failed = [_with_details(client, run) for run in failed
                   if (run.finished_at or run.created_at or now) >= now - FAILED_RUN_WINDOW][:50]
         names = {}
