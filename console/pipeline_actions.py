@@ -1,6 +1,6 @@
 """Action objects for Kubeflow Pipelines runs (terminate, retry), run by console.actions.ActionPath.
 
-validate (the run exists and is in a state where the action makes sense, else a Conflict that says
+validate (the run exists and is in a state where the action makes sense, else a StateConflict that says
 why not) -> check_permission (multi-user KFP authorizes a run action with a SubjectAccessReview on
 pipelines.kubeflow.org runs in the run's namespace, backend/src/apiserver/server/run_server.go
 canAccessRun: ask the cluster the same question with a SelfSubjectAccessReview and refuse with
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from adapters.errors import Conflict, ConsoleError, Forbidden, InvalidInput
+from adapters.errors import Conflict, ConsoleError, Forbidden, InvalidInput, StateConflict
 from adapters.pipelines import PipelinesClient, Run, _check_id
 from console.actions import Change
 
@@ -89,7 +89,7 @@ class RunAction:
         run = self.client.get_run(self.run_id)
         self.target = f"kfp-run/{run.run_id} ({run.display_name})"
         if run.state not in self.allowed:
-            raise Conflict(self._refusal(run))
+            raise StateConflict(self._refusal(run))
         self.run = run
 
     def check_permission(self) -> None:
@@ -118,7 +118,7 @@ class RunAction:
     def plan(self) -> Change:
         run = self.client.get_run(self.run_id)
         if run.state not in self.allowed:
-            raise Conflict(self._refusal(run))
+            raise StateConflict(self._refusal(run))
         self.run = run
         lines, notes, after_state = self.describe(run)
         if self.permission_note:

@@ -79,17 +79,20 @@ def isvc_items(context: str, isvcs: Iterable[Any], verdicts: dict[str, Any] | No
     verdicts: {namespace/name: console.canary.Verdict} for the canaries judged."""
     verdicts = verdicts or {}
     items = []
+    from console.rollouts import latest_not_ready
+
     for isvc in isvcs:
         ready = _ready_condition(isvc)
         since = ready.last_transition if ready else None
         why = (ready.message or ready.reason) if ready and ready.status != "True" else None
-        if isvc.failing_revision:
-            revision = isvc.latest_created_revision
+        not_ready = latest_not_ready(isvc)  # a revision still deploying is not (yet) a failure
+        if not_ready is not None and not_ready.failed:
             failed = next((c for c in isvc.conditions if c.status == "False" and c.message), None)
             items.append(Item(CRITICAL, "revision-failed", context, isvc.namespace, isvc.name,
-                              f"revision {revision} failed: {(failed.message if failed else why) or 'not ready'}",
+                              not_ready.message if not_ready.revision in not_ready.message
+                              else f"revision {not_ready.revision} failed: {not_ready.message}",
                               (failed.last_transition if failed else since)))
-        elif isvc.ready is False:
+        elif isvc.ready is False and not_ready is None:
             items.append(Item(CRITICAL, "not-ready", context, isvc.namespace, isvc.name,
                               f"not ready: {why or 'the Ready condition is False'}", since))
         percent = isvc.canary_traffic_percent

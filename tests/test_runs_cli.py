@@ -175,7 +175,7 @@ def test_terminate_writes_an_audit_row(fresh, tmp_path, capsys):
     assert main(["runs", "terminate", target["run_id"], "--reason", "again", "--yes"]) == 6
     assert "is CANCELING" in capsys.readouterr().err
     journal = AuditJournal(tmp_path / "audit.db")
-    assert journal.list(limit=1)[0].outcome == "failed: conflict"
+    assert journal.list(limit=1)[0].outcome == "refused: conflict"  # nothing was sent
     journal.close()
 
 
@@ -204,7 +204,7 @@ def test_experiments_command(kfp, capsys):
 
 
 def test_actions_refuse_a_run_that_moved_on_since_the_plan(fresh, tmp_path):
-    from adapters.errors import Conflict, InvalidInput
+    from adapters.errors import Conflict, InvalidInput, StateConflict
     from adapters.pipelines import PipelinesClient
     from console.actions import ActionPath
     from console.pipeline_actions import RetryRun, TerminateRun
@@ -222,7 +222,7 @@ def test_actions_refuse_a_run_that_moved_on_since_the_plan(fresh, tmp_path):
             path.execute(action, change, "stop it")
         assert journal.list(limit=1)[0].outcome == "failed: conflict"
         finished = next(iter(client.iter_runs(state="SUCCEEDED")))
-        with pytest.raises(Conflict, match="only a FAILED or CANCELED run can be retried"):
+        with pytest.raises(StateConflict, match="only a FAILED or CANCELED run can be retried"):
             path.prepare(RetryRun(client, finished.run_id), "why not")
         with pytest.raises(InvalidInput, match="not valid"):
             path.prepare(RetryRun(client, "a/b"), "bad id")
