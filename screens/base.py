@@ -164,9 +164,7 @@ class ConsoleScreen(ActionFlowMixin, Screen):
 
     def action_leave_filter(self) -> None:
         for box in self.query(FilterInput):
-            if box.value:
-                box.value = ""  # esc clears the filter (Input.Changed follows)
-            box.close(self.focus_after_filter() or self)
+            box.clear_and_close(self.focus_after_filter() or self)
             return
 
     @on(Input.Changed)

@@ -317,14 +317,14 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     @on(Input.Submitted, "#catalog-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.action_leave_filter()
+        self.query_one("#catalog-filter", FilterInput).close(self.query_one("#models", DataTable))
 
     # -- actions ---------------------------------------------------------------------------
     def action_filter(self) -> None:
         self.query_one("#catalog-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        self.query_one("#catalog-filter", FilterInput).close(self.query_one("#models", DataTable))
+        self.query_one("#catalog-filter", FilterInput).clear_and_close(self.query_one("#models", DataTable))
 
     def show_version(self, model: str, version: str | None) -> None:
         """Select `model` (filtered to it) and, when given, show `version` in the detail panel."""

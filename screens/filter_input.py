@@ -1,5 +1,5 @@
 """The `/` filter every list has: it takes keystrokes only after `/`; enter hands them back and
-keeps the filter, esc clears it and hands them back.
+keeps the filter; esc clears it and hands them back (the screen's `leave_filter`).
 
 Screens bind `/` with priority=True and call open(): a priority binding runs as the key arrives,
 so the keys typed right after `/` (a burst over slow SSH, a paste) already reach the filter.
@@ -7,16 +7,11 @@ so the keys typed right after `/` (a burst over slow SSH, a paste) already reach
 
 from __future__ import annotations
 
-from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Input
 
 
 class FilterInput(Input):
-    BINDINGS = [Binding("escape", "clear_and_leave", "Clear and leave the filter", show=False)]
-
-    _back_to: Widget | None = None
-
     def on_mount(self) -> None:
         self.can_focus = False
 
@@ -24,7 +19,6 @@ class FilterInput(Input):
         if self.has_focus:  # "/" is text once the filter has the keys
             self.insert_text_at_cursor("/")
             return
-        self._back_to = self.screen.focused
         self.can_focus = True
         self.screen.set_focus(self)  # at once, not after the queued keys
 
@@ -33,10 +27,8 @@ class FilterInput(Input):
             self.can_focus = False
             self.screen.set_focus(focus)
 
-    def action_clear_and_leave(self) -> None:
-        self.clear()
-        back = self._back_to
-        if back is None or not back.is_attached:
-            back = None
-        self.can_focus = False
-        self.screen.set_focus(back)
+    def clear_and_close(self, focus: Widget) -> None:
+        """esc: no filter any more (Input.Changed follows), and the keys go back to `focus`."""
+        if self.value:
+            self.value = ""
+        self.close(focus)

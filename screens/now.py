@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
+from screens.list_table import ListTable
 
 REFRESH_INTERVAL = 15.0
 REFRESH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
@@ -97,7 +98,7 @@ class NowScreen(ConsoleScreen):
         yield self.header()
         yield self.filter_input("/ filter: context, namespace, name, kind or text", id="now-filter")
         yield self.state_banner(id="now-state")
-        table = DataTable(id="now-items", cursor_type="row")
+        table = ListTable(id="now-items", cursor_type="row")
         table.border_title = "Needs you now · gathering…"
         yield table
         with VerticalScroll(id="now-detail"):

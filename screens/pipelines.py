@@ -796,7 +796,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     @on(Input.Submitted, "#runs-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.action_leave_filter()
+        self.query_one("#runs-filter", FilterInput).close(self.query_one("#runs", DataTable))
 
     def _set_query(self, **changes: Any) -> None:
         from dataclasses import replace
@@ -816,7 +816,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self.query_one("#runs-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        self.query_one("#runs-filter", FilterInput).close(self.query_one("#runs", DataTable))
+        self.query_one("#runs-filter", FilterInput).clear_and_close(self.query_one("#runs", DataTable))
 
     def action_cycle_state(self) -> None:
         states = list(STATE_CYCLE)

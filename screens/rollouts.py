@@ -581,7 +581,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self.query_one("#rollouts-filter", FilterInput).open()
 
     def action_leave_filter(self) -> None:
-        self.query_one("#rollouts-filter", FilterInput).close(self.query_one("#isvcs", DataTable))
+        self.query_one("#rollouts-filter", FilterInput).clear_and_close(self.query_one("#isvcs", DataTable))
 
     @on(Input.Changed, "#rollouts-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -591,7 +591,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     @on(Input.Submitted, "#rollouts-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
-        self.action_leave_filter()
+        self.query_one("#rollouts-filter", FilterInput).close(self.query_one("#isvcs", DataTable))
 
     # -- actions ------------------------------------------------------------------------------
     def _need_selection(self) -> Any | None:

@@ -168,6 +168,17 @@ async def test_filter_and_literal_text(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: table(app).row_count == 5, "the filter cleared")
 
 
+async def test_home_end_g_G_go_to_the_first_and_last_item(tmp_path, monkeypatch):
+    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    app = scripted_app(tmp_path, lambda: FROZEN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 5, "the items")
+        table(app).focus()
+        for key, row in (("end", 4), ("home", 0), ("G", 4), ("g", 0)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: table(app).cursor_row == row, f"row {row} after {key}")
+
+
 def _snapshot_app(tmp_path, monkeypatch):
     monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
     return scripted_app(tmp_path, lambda: FROZEN)
