@@ -59,7 +59,7 @@ def test_no_color_rollouts_failed_canary_80x24(snap_compare, snapshot_sandbox, t
         app = pilot.app
         assert_readable(app)
         # The failed revision says so in words and a symbol, bold and bright: not by colour alone.
-        assert_stands_out(app, "✗ 00002 (the new model) is not ready")
+        assert_stands_out(app, "(the new model) FAILED")
         assert_stands_out(app, "False")
 
     assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24), run_before=run_before)
