@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.errors import BackendUnavailable, DataError, ReadOnly
+from adapters.redact import redact
 
 SCHEMA_VERSION = 1
 _SECRET_WORDS = ("token", "password", "secret", "authorization", "cookie", "credential", "client-key", "client_key")
@@ -66,6 +67,8 @@ def scrub(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
     return value
 
 

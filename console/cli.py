@@ -14,6 +14,8 @@ import sys
 from typing import Any, Sequence
 
 from adapters.errors import ConsoleError
+from adapters.redact import redact
+from console.safe_text import safe
 
 # Command groups, each a module with register(sub, common). Kept as names so that a group's
 # heavy imports happen only when its handler runs.
@@ -90,10 +92,13 @@ def _setup_logging() -> None:
         handler: logging.Handler = logging.FileHandler(log_dir / "mlops-console.log")
     except OSError:
         handler = logging.NullHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    from adapters.redact import RedactingFormatter
+
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, URL and all
 
 
 def run_ui(args: argparse.Namespace, ctx: Any) -> int:
@@ -122,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "func", run_ui)
         return int(handler(args, ctx) or 0)
     except ConsoleError as error:
-        sys.stderr.write(f"mlops-console: {error.message}\n")
+        sys.stderr.write(f"mlops-console: {safe(error.message)}\n")
         return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("mlops-console: interrupted\n")
@@ -133,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("mlops-console").exception("unexpected error")
         from console import paths
 
-        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__}: {error} "
+        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__}: {safe(redact(str(error)))} "
                          f"(details in {paths.state_dir() / 'mlops-console.log'})\n")
         return 1
     finally:

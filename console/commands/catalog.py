@@ -14,12 +14,10 @@ contains ':' is shown whole when it exists. Reading commands never create a cata
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, ReadOnly
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from console.safe_text import safe
 
 
 def register(sub, common) -> None:
@@ -75,11 +73,8 @@ def _open(ctx, *, create: bool = False):
 
 
 def clean(value: Any) -> str:
-    """User text for a terminal: shown literally, but control characters (escape sequences)
-    are made visible instead of being interpreted."""
-    if value is None:
-        return "-"
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), str(value))
+    """User text for one line of a terminal: control and bidi characters made visible."""
+    return "-" if value is None else safe(value)
 
 
 def _short(value: Any, width: int) -> str:

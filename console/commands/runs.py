@@ -18,6 +18,7 @@ from typing import Any
 
 from console import humanize
 from console.cli import positive_int
+from console.safe_text import safe
 
 
 def register(sub, common) -> None:
@@ -70,6 +71,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _table(rows: list[list[str]]) -> list[str]:
+    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
@@ -158,14 +160,14 @@ def show_run(args: argparse.Namespace, ctx) -> int:
             pass
     finished = f", finished {_when(run.finished_at)}" if run.finished_at else ""
     lines = [
-        f"Run         {run.display_name}",
+        f"Run         {safe(run.display_name)}",
         f"ID          {run.run_id}",
         f"State       {run.state} (for {_duration(run.duration())}{finished})",
     ]
     if run.failure:
         lines.append(f"Error       {run.failure}")
     lines += [
-        f"Experiment  {experiment}",
+        f"Experiment  {safe(experiment)}",
         f"Created     {_when(run.created_at)} UTC",
     ]
     if run.description:

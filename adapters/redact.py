@@ -1,0 +1,46 @@
+"""Credentials out of text: URLs' userinfo, credential-like query parameters, Authorization values.
+
+Used on every error message (ConsoleError), log line (RedactingFormatter) and audit field
+(console.audit.scrub); it lives in adapters/ so adapters and console share it.
+
+    redact("http://user:pass@prom:9090/api?token=abc&x=1")
+    -> "http://user:<redacted>@prom:9090/api?token=<redacted>&x=1"
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "<redacted>"
+
+# scheme://userinfo@ : the userinfo runs to the last '@' before the path, query or fragment.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@")
+# ?name=value, &name=value or ;name=value where the name looks like a credential
+# (token, access_token, password, api_key, client_secret, sig, X-Amz-Signature, ...).
+_PARAM = re.compile(
+    r"(?i)([?&;](?:[\w.-]*(?:token|passw|pwd|secret|key|sig|credential|auth|session|cookie)[\w.-]*))=([^&#;\s'\"]*)"
+)
+# Authorization header values quoted in an error or a log line.
+_AUTHORIZATION = re.compile(r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[\w.~+/=-]+")
+
+
+def _userinfo(match: re.Match[str]) -> str:
+    user, sep, _password = match.group(2).partition(":")
+    # user:password keeps the user (it says which account); a lone user part may be a token.
+    return f"{match.group(1)}{user}:{REDACTED}@" if sep else f"{match.group(1)}{REDACTED}@"
+
+
+def redact(text: str) -> str:
+    """text with passwords in URLs, credential-like query parameters and Authorization values
+    replaced by '<redacted>'; everything else unchanged."""
+    text = _USERINFO.sub(_userinfo, text)
+    text = _PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}" if m.group(2) else m.group(0), text)
+    return _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter whose every line (message, arguments and traceback alike) is redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

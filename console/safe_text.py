@@ -1,0 +1,66 @@
+"""Text from outside (catalog, cluster, KFP, Prometheus, config, error messages) made safe to draw.
+
+A terminal obeys control characters: ESC ] 0 ; ... BEL sets the window title, ESC [ 2 J clears
+the screen, U+202E reverses what follows. safe() replaces every C0/C1 control character and
+bidi control with a visible escape (\\x1b, \\u202e); everything else is kept as it is.
+Markup is the other half: Textual parses str titles, cells and notifications as markup, so
+outside text reaches widgets as rich Text (literal()) or with markup=False.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import IO, Any
+
+from adapters.redact import redact
+
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_MULTILINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")  # keeps \t and \n
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(value: Any, *, multiline: bool = False) -> str:
+    """str(value) with control and bidi characters made visible; newline and tab are kept
+    only where a multi-line field allows them. None is ''."""
+    if value is None:
+        return ""
+    return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, str(value))
+
+
+def literal(value: Any, style: str = "", *, multiline: bool = False):
+    """Outside text for a widget (cell, title, label): shown literally, never parsed as markup."""
+    from rich.text import Text
+
+    if multiline:
+        return Text(safe(value, multiline=True), style=style)
+    return Text(safe(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def json_text(obj: Any, **dumps: Any) -> str:
+    """json.dumps(obj, ensure_ascii=False) with the characters json leaves raw (DEL, C1, bidi)
+    written as \\uXXXX escapes: the same JSON value, and nothing a terminal obeys."""
+    text = json.dumps(obj, ensure_ascii=False, **dumps)  # C0 inside strings is escaped already
+    return _UNSAFE_MULTILINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class SafeStream:
+    """A text stream whose writes pass through safe(multiline=True); with redacting=True (for
+    stderr: messages, confirmations) credentials in URLs are redacted too."""
+
+    def __init__(self, stream: IO[str], *, redacting: bool = False):
+        self.stream = stream
+        self.redacting = redacting
+
+    def write(self, text: str) -> int:
+        if self.redacting:
+            text = redact(text)
+        return self.stream.write(safe(text, multiline=True))
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
+        return getattr(self.stream, name)
