@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from console.context import Context
+from console.safe_text import message_text
 from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
@@ -92,6 +93,13 @@ class MlopsConsole(App):
         self.action_show_screen("catalog")
         self.call_after_refresh(lambda: self.screen.show_version(model, version)
                                 if hasattr(self.screen, "show_version") else None)
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification shows its text literally: names and errors come from outside, so
+        markup is never parsed, control characters are made visible and credentials redacted."""
+        super().notify(message_text(message, multiline=True), title=message_text(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.

@@ -33,6 +33,11 @@ def safe(value: Any, *, multiline: bool = False) -> str:
     return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, str(value))
 
 
+def message_text(value: Any, *, multiline: bool = False) -> str:
+    """An error or status message for a screen: credentials redacted, controls made visible."""
+    return safe(redact(safe(value, multiline=True)), multiline=multiline)
+
+
 def literal(value: Any, style: str = "", *, multiline: bool = False):
     """Outside text for a widget (cell, title, label): shown literally, never parsed as markup."""
     from rich.text import Text

@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from console.safe_text import safe
+
 _BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+)m")
 BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA_CELL = "·"
@@ -210,7 +212,7 @@ def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Seque
     text = Text(no_wrap=True, overflow="ellipsis")
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
         text.append("━", style=SERIES_STYLES[i])
-        text.append(f"{name} ")
+        text.append(f"{safe(name)} ")
     text.append("─", style="yellow")
     text.append(f"warn {warn:g} ")
     text.append("─", style="red")
