@@ -174,13 +174,6 @@ def test_cli_json_keeps_the_value_and_escapes_what_a_terminal_would_obey(tmp_pat
     assert record["author"] == HOSTILE[0]["author"] and record["description"] == HOSTILE[0]["description"]
 
 
-def test_cli_error_naming_outside_text_is_escaped(tmp_path, capsys):
-    catalog = hostile_catalog(tmp_path / "catalog.db")
-    assert main(["--catalog", str(catalog), "catalog", "show", f"nope{CLEAR}{RLO}:1"]) == 5
-    err = capsys.readouterr().err
-    assert "\\x1b[2J\\u202e" in err and not any(unsafe(ch) and ch != "\n" for ch in err)
-
-
 # -- credentials: log, audit, stderr, status line ---------------------------------------------------
 
 def free_port() -> int:
@@ -215,6 +208,13 @@ def test_log_lines_never_carry_a_password(kfp_with_password, capsys):
     text = log_text()
     assert "retrying http://admin:<redacted>@kfp:8888/apis?token=<redacted>" in text
     assert "s3cret" not in text and "t0k" not in text
+
+
+def test_cli_error_quoting_the_server_is_escaped_and_redacted(kfp_with_password, capsys):
+    assert main(["runs", "show", f"nope{RLO}\x85"]) == 5  # KFP's 404 message repeats the id
+    err = capsys.readouterr().err
+    assert "Run nope\\u202e\\x85 not found" in err and "admin:<redacted>@" in err
+    assert not any(unsafe(ch) and ch != "\n" for ch in err) and "s3cret" not in err
 
 
 def test_stderr_and_audit_row_never_carry_a_password(tmp_path, monkeypatch, capsys):
