@@ -1,7 +1,7 @@
 """Credentials out of text: URLs' userinfo, credential-like query parameters, Authorization values.
 
-Used on every error message (ConsoleError), log line (RedactingFormatter) and audit field
-(console.audit.scrub); it lives in adapters/ so adapters and console share it.
+Used on every error message (ConsoleError), log line (console.safe_text.LogFormatter), audit
+field (console.audit.scrub) and screen message; it lives in adapters/ so adapters can use it.
 
     redact("http://user:pass@prom:9090/api?token=abc&x=1")
     -> "http://user:<redacted>@prom:9090/api?token=<redacted>&x=1"
@@ -9,7 +9,6 @@ Used on every error message (ConsoleError), log line (RedactingFormatter) and au
 
 from __future__ import annotations
 
-import logging
 import re
 
 REDACTED = "<redacted>"
@@ -37,10 +36,3 @@ def redact(text: str) -> str:
     text = _USERINFO.sub(_userinfo, text)
     text = _PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}" if m.group(2) else m.group(0), text)
     return _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
-
-
-class RedactingFormatter(logging.Formatter):
-    """A log formatter whose every line (message, arguments and traceback alike) is redacted."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))

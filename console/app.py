@@ -101,6 +101,9 @@ class MlopsConsole(App):
         super().notify(message_text(message, multiline=True), title=message_text(title), severity=severity,
                        timeout=timeout, markup=False)
 
+    def action_help_quit(self) -> None:  # ctrl+c: Textual's own hint is markup
+        self.notify("Press q to quit the app", title="Do you want to quit?")
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.
         if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from adapters.errors import ConsoleError
 from adapters.redact import redact
-from console.safe_text import safe
+from console.safe_text import LogFormatter, safe
 
 # Command groups, each a module with register(sub, common). Kept as names so that a group's
 # heavy imports happen only when its handler runs.
@@ -92,9 +92,7 @@ def _setup_logging() -> None:
         handler: logging.Handler = logging.FileHandler(log_dir / "mlops-console.log")
     except OSError:
         handler = logging.NullHandler()
-    from adapters.redact import RedactingFormatter
-
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -10,6 +10,7 @@ outside text reaches widgets as rich Text (literal()) or with markup=False.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import IO, Any
 
@@ -69,3 +70,11 @@ class SafeStream:
 
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
         return getattr(self.stream, name)
+
+
+class LogFormatter(logging.Formatter):
+    """Every log line (message, arguments and traceback alike) with credentials redacted and
+    control characters made visible, so `tail -f` on the log cannot be attacked either."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe(redact(super().format(record)), multiline=True)

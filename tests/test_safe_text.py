@@ -205,9 +205,11 @@ def test_log_lines_never_carry_a_password(kfp_with_password, capsys):
     assert main(["runs", "list", "--json"]) == 0  # reachable: httpx logs every request at INFO
     assert len(json.loads(capsys.readouterr().out)) == 5
     logging.getLogger("adapters.test").warning("retrying http://admin:s3cret@kfp:8888/apis?token=t0k")
+    logging.getLogger("adapters.test").warning("model %s", LINK + TITLE)  # `tail -f` shows the log too
     text = log_text()
     assert "retrying http://admin:<redacted>@kfp:8888/apis?token=<redacted>" in text
     assert "s3cret" not in text and "t0k" not in text
+    assert f"model {LINK}\\x1b]0;pwned\\x07" in text and not any(unsafe(ch) and ch != "\n" for ch in text)
 
 
 def test_cli_error_quoting_the_server_is_escaped_and_redacted(kfp_with_password, capsys):
