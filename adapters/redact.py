@@ -17,9 +17,8 @@ REDACTED = "<redacted>"
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@")
 # ?name=value, &name=value or ;name=value where the name looks like a credential
 # (token, access_token, password, api_key, client_secret, sig, X-Amz-Signature, ...).
-_PARAM = re.compile(
-    r"(?i)([?&;](?:[\w.-]*(?:token|passw|pwd|secret|key|sig|credential|auth|session|cookie)[\w.-]*))=([^&#;\s'\"]*)"
-)
+_PARAM = re.compile(r"([?&;][\w.-]+)=([^&#;\s'\"]*)")
+_SECRET_NAME = re.compile(r"(?i)token|passw|pwd|secret|key|sig|credential|auth|session|cookie")
 # Authorization header values quoted in an error or a log line.
 _AUTHORIZATION = re.compile(r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[\w.~+/=-]+")
 
@@ -30,9 +29,20 @@ def _userinfo(match: re.Match[str]) -> str:
     return f"{match.group(1)}{user}:{REDACTED}@" if sep else f"{match.group(1)}{REDACTED}@"
 
 
+def _param(match: re.Match[str]) -> str:
+    name, value = match.groups()
+    return f"{name}={REDACTED}" if value and _SECRET_NAME.search(name) else match.group(0)
+
+
 def redact(text: str) -> str:
     """text with passwords in URLs, credential-like query parameters and Authorization values
     replaced by '<redacted>'; everything else unchanged."""
-    text = _USERINFO.sub(_userinfo, text)
-    text = _PARAM.sub(lambda m: f"{m.group(1)}={REDACTED}" if m.group(2) else m.group(0), text)
-    return _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    # cheap tests first: most text has no URL, no parameter and no header in it
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(_userinfo, text)
+    if "=" in text:
+        text = _PARAM.sub(_param, text)
+    lower = text.lower()
+    if "bearer" in lower or "authorization" in lower:
+        text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+    return text

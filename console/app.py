@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from console.context import Context
-from console.safe_text import message_text
+from console.safe_text import safe
 from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
@@ -98,7 +98,7 @@ class MlopsConsole(App):
                timeout: float | None = None, markup: bool = False) -> None:
         """Every notification shows its text literally: names and errors come from outside, so
         markup is never parsed, control characters are made visible and credentials redacted."""
-        super().notify(message_text(message, multiline=True), title=message_text(title), severity=severity,
+        super().notify(safe(message, multiline=True), title=safe(title), severity=severity,
                        timeout=timeout, markup=False)
 
     def action_help_quit(self) -> None:  # ctrl+c: Textual's own hint is markup

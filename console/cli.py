@@ -14,7 +14,6 @@ import sys
 from typing import Any, Sequence
 
 from adapters.errors import ConsoleError
-from adapters.redact import redact
 from console.safe_text import LogFormatter, safe
 
 # Command groups, each a module with register(sub, common). Kept as names so that a group's
@@ -136,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("mlops-console").exception("unexpected error")
         from console import paths
 
-        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__}: {safe(redact(str(error)))} "
+        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__}: {safe(error)} "
                          f"(details in {paths.state_dir() / 'mlops-console.log'})\n")
         return 1
     finally:

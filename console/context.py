@@ -20,7 +20,7 @@ class Context:
         self.settings = settings
         # Outside text is printed everywhere: nothing a terminal obeys gets through.
         self.out = SafeStream(out or sys.stdout)
-        self.err = SafeStream(err or sys.stderr, redacting=True)
+        self.err = SafeStream(err or sys.stderr)
         self.stdin = stdin or sys.stdin
         if interactive is None:
             interactive = bool(getattr(self.stdin, "isatty", lambda: False)()) and bool(
@@ -63,7 +63,8 @@ class Context:
         return catalog
 
     def print_json(self, obj: Any) -> None:
-        self.out.write(json_text(obj, indent=2, default=str) + "\n")
+        # terminal-safe already, and its values exact for scripts (text output is redacted)
+        self.out.stream.write(json_text(obj, indent=2, default=str) + "\n")
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")

@@ -2,7 +2,8 @@
 
 A terminal obeys control characters: ESC ] 0 ; ... BEL sets the window title, ESC [ 2 J clears
 the screen, U+202E reverses what follows. safe() replaces every C0/C1 control character and
-bidi control with a visible escape (\\x1b, \\u202e); everything else is kept as it is.
+bidi control with a visible escape (\\x1b, \\u202e), and redacts credentials in URLs, so
+nothing shown on a screen or printed as text carries a password.
 Markup is the other half: Textual parses str titles, cells and notifications as markup, so
 outside text reaches widgets as rich Text (literal()) or with markup=False.
 """
@@ -27,45 +28,37 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def safe(value: Any, *, multiline: bool = False) -> str:
-    """str(value) with control and bidi characters made visible; newline and tab are kept
-    only where a multi-line field allows them. None is ''."""
+    """str(value) as a terminal should show it: credentials redacted (adapters.redact), control
+    and bidi characters made visible; newline and tab are kept only where a multi-line field
+    allows them. None is ''."""
     if value is None:
         return ""
-    return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, str(value))
+    return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, redact(str(value)))
 
 
-def message_text(value: Any, *, multiline: bool = False) -> str:
-    """An error or status message for a screen: credentials redacted, controls made visible."""
-    return safe(redact(safe(value, multiline=True)), multiline=multiline)
-
-
-def literal(value: Any, style: str = "", *, multiline: bool = False):
-    """Outside text for a widget (cell, title, label): shown literally, never parsed as markup."""
+def literal(value: Any, style: str = ""):
+    """Outside text for a widget (cell, title, label): safe(), and never parsed as markup."""
     from rich.text import Text
 
-    if multiline:
-        return Text(safe(value, multiline=True), style=style)
     return Text(safe(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def json_text(obj: Any, **dumps: Any) -> str:
     """json.dumps(obj, ensure_ascii=False) with the characters json leaves raw (DEL, C1, bidi)
-    written as \\uXXXX escapes: the same JSON value, and nothing a terminal obeys."""
+    written as \\uXXXX escapes: the same JSON value (exact, for scripts), and nothing a terminal
+    obeys."""
     text = json.dumps(obj, ensure_ascii=False, **dumps)  # C0 inside strings is escaped already
     return _UNSAFE_MULTILINE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class SafeStream:
-    """A text stream whose writes pass through safe(multiline=True); with redacting=True (for
-    stderr: messages, confirmations) credentials in URLs are redacted too."""
+    """A text stream (the CLI's stdout and stderr) whose every write passes through
+    safe(multiline=True). print_json writes json_text() to .stream itself."""
 
-    def __init__(self, stream: IO[str], *, redacting: bool = False):
+    def __init__(self, stream: IO[str]):
         self.stream = stream
-        self.redacting = redacting
 
     def write(self, text: str) -> int:
-        if self.redacting:
-            text = redact(text)
         return self.stream.write(safe(text, multiline=True))
 
     def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
@@ -77,4 +70,4 @@ class LogFormatter(logging.Formatter):
     control characters made visible, so `tail -f` on the log cannot be attacked either."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return safe(redact(super().format(record)), multiline=True)
+        return safe(super().format(record), multiline=True)

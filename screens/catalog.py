@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError
 from console.catalog_actions import ALIAS_PATTERN, SetAlias
-from console.safe_text import literal, message_text, safe
+from console.safe_text import literal, safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -265,11 +265,11 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     def on_catalog_screen_failed(self, message: Failed) -> None:
         self._loading_more = False
-        self.query_one("#detail-body", Static).update(Text(message_text(f"Catalog unavailable: {message.error}", multiline=True), style="bold red"))
+        self.query_one("#detail-body", Static).update(Text(safe(f"Catalog unavailable: {message.error}", multiline=True), style="bold red"))
         self.set_status(f"{message.panel}: {message.error}", error=True)
 
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#catalog-status", Static).update(Text(message_text(text), style="red" if error else "dim"))
+        self.query_one("#catalog-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     def _select_model(self, model: str) -> None:
         if model == self.model:

@@ -43,7 +43,7 @@ from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError
 from adapters.metrics import selector
-from console.safe_text import literal, message_text, safe
+from console.safe_text import literal, safe
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
@@ -508,7 +508,7 @@ class DriftScreen(Screen):
         self.set_status(f"retrying in {delay:g} s{stale} · {message.error}", error=True)
         table = self.query_one("#drift-features", DataTable)
         if self.report is None:
-            self._clear_panels(Text(message_text(message.error, multiline=True), style="red"))
+            self._clear_panels(Text(safe(message.error, multiline=True), style="red"))
             table.border_title = "Features · no data"
         else:
             table.border_title = f"Features · {self.window} · updated {self._clock_text(self.updated_at)} · stale"
@@ -520,7 +520,7 @@ class DriftScreen(Screen):
         return time.strftime("%H:%M:%S", time.localtime(t)) if t is not None else "never"
 
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#drift-status", Static).update(Text(message_text(text), style="red" if error else "dim",
+        self.query_one("#drift-status", Static).update(Text(safe(text), style="red" if error else "dim",
                                                             no_wrap=True, overflow="ellipsis"))
 
     def _show_context(self) -> None:
@@ -613,7 +613,7 @@ class DriftScreen(Screen):
         names = self._chart_features()
         if report is None or not names or not report.span:
             chart.set_drawer(None)
-            chart.update(Text(message_text(report.message if report is not None and report.message
+            chart.update(Text(safe(report.message if report is not None and report.message
                                            else "no feature selected", multiline=True),
                               style="dim"))
             pane.border_subtitle = ""

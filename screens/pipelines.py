@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
-from console.safe_text import message_text, safe
+from console.safe_text import safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -646,11 +646,11 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         text = Text()
         if self.state_message and not self.runs:
             text.append("Kubeflow Pipelines is not available\n\n", style="bold red")
-            text.append(message_text(self.state_message) + "\n", style="red")
+            text.append(safe(self.state_message) + "\n", style="red")
             text.append("\nThe list fills as soon as KFP answers; r retries now.", style="dim")
         elif self.selected_run_id and self.detail_note:
             text.append(f"run {safe(self.selected_run_id)}\n", style="bold")
-            text.append(message_text(self.detail_note), style="red")
+            text.append(safe(self.detail_note), style="red")
         elif self.selected_run_id:
             text.append("Loading…", style="dim")
         elif self._loaded_generation == self.generation and not self.runs:
@@ -695,7 +695,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self.query_one("#runs-summary", Static).update(filter_summary(self.query_state, name))
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#runs-status", Static).update(Text(message_text(text), style="red" if error else "dim"))
+        self.query_one("#runs-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     # -- selection -------------------------------------------------------------------------
     def _select(self, run_id: str) -> None:

@@ -32,7 +32,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
-from console.safe_text import literal, message_text, safe
+from console.safe_text import literal, safe
 from screens import rollouts_render as render
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
@@ -284,7 +284,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         when = render.clock_text(self.app.clock() + message.retry_in)
         what = "Kubernetes API unreachable" if message.kind == "backend unavailable" else f"Kubernetes: {message.kind}"
         state = self.query_one("#rollouts-state", Static)
-        state.update(Text(message_text(f"{what}: {message.error} · retrying in {message.retry_in:g} s (at {when})"),
+        state.update(Text(safe(f"{what}: {message.error} · retrying in {message.retry_in:g} s (at {when})"),
                           style="bold"))
         state.display = True
         self._update_title()
@@ -523,14 +523,14 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         text = Text()
         if message.kind == "not configured":
             text.append("Prometheus not configured\n", style="bold yellow")
-            text.append(message_text(message.error, multiline=True) + "\n", style="dim")
+            text.append(safe(message.error, multiline=True) + "\n", style="dim")
             text.append("\nThe rest of this screen works without it.", style="dim")
             self._set_health(text, None)
             return
         delay = self.health_backoff[min(self._health_failures, len(self.health_backoff) - 1)]
         self._health_failures += 1
         text.append("Prometheus unavailable\n", style="bold red")
-        text.append(message_text(message.error, multiline=True) + "\n")
+        text.append(safe(message.error, multiline=True) + "\n")
         when = render.clock_text(self.app.clock() + delay)
         text.append(f"\nretrying in {delay:g} s (at {when})", style="dim")
         self._set_health(text, None)
@@ -550,7 +550,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     # -- status line --------------------------------------------------------------------------
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#rollouts-status", Static).update(Text(message_text(text), style="red" if error else "dim"))
+        self.query_one("#rollouts-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     # -- filter -------------------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -32,9 +32,10 @@ TITLE = "\x1b]0;pwned\x07"  # OSC 0: set the window title
 CLEAR = "\x1b[2J"  # CSI 2 J: clear the screen
 RLO = "\u202e"  # right-to-left override
 LINK = "[link=file:///etc/passwd]x[/link]"
+ARTIFACT = "https://deploy:s3cret@models.example/fraud/v3.tar.gz?X-Amz-Signature=abc123"
 HOSTILE = [
     {"model": LINK, "version": "1", "description": f"title {TITLE} clear {CLEAR} rlo {RLO}gnp.exe",
-     "author": f"mallory{RLO}", "tags": ["[b]bold[/b]"]},
+     "author": f"mallory{RLO}", "tags": ["[b]bold[/b]"], "artifact_uri": ARTIFACT},
     {"model": "ranker[v2]", "version": "3", "description": "[red]not red[/red]"},
 ]
 
@@ -139,6 +140,7 @@ async def test_hostile_catalog_is_shown_literally_and_sends_nothing_a_terminal_o
         assert f"Versions of {LINK}" in text  # the border title, literally
         assert "title \\x1b]0;pwned" in text and "clear \\x1b[2J" in text and "rlo \\u202egnp.exe" in text
         assert not any(unsafe(ch) for ch in text.replace("\n", ""))
+        assert "deploy:<redacted>@models.example" in text and "s3cret" not in text and "abc123" not in text
         # the other model: its brackets are not eaten as markup
         await pilot.press("down")
         await wait_for(pilot, lambda: app.screen.model == "ranker[v2]" and versions().row_count > 0)
@@ -159,6 +161,7 @@ def test_cli_prints_the_escaped_form(tmp_path, capsys):
     assert main(["--catalog", str(catalog), "catalog", "show", f"{LINK}:1"]) == 0
     out = capsys.readouterr().out
     assert "\\x1b]0;pwned\\x07" in out and "\\x1b[2J" in out and "mallory\\u202e" in out
+    assert "deploy:<redacted>@models.example" in out and "s3cret" not in out
     assert not any(unsafe(ch) and ch != "\n" for ch in out)
     assert main(["--catalog", str(catalog), "catalog", "list"]) == 0
     out = capsys.readouterr().out
@@ -172,6 +175,7 @@ def test_cli_json_keeps_the_value_and_escapes_what_a_terminal_would_obey(tmp_pat
     assert not any(unsafe(ch) and ch != "\n" for ch in out)
     record = json.loads(out)
     assert record["author"] == HOSTILE[0]["author"] and record["description"] == HOSTILE[0]["description"]
+    assert record["artifact_uri"] == ARTIFACT  # JSON is data for scripts: exact
 
 
 # -- credentials: log, audit, stderr, status line ---------------------------------------------------
