@@ -17,6 +17,7 @@ from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
 SCREEN_KEYS = (
+    ("0", "now", "Now"),
     ("1", "catalog", "Catalog"),
     ("2", "pipelines", "Pipelines"),
     ("3", "rollouts", "Rollouts"),
@@ -57,7 +58,10 @@ class MlopsConsole(App):
     ]
 
     def __init__(self, ctx: Context, *, clock: Callable[[], float] = time.time,
-                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True):
+                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True,
+                 first_screen: str | None = None):
+        if first_screen is not None:
+            self.DEFAULT_MODE = first_screen  # the screen the console opens on (--screen)
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -124,10 +128,17 @@ class MlopsConsole(App):
             yield SystemCommand(f"Go to {title}", f"Open the {title} screen (key {key})",
                                 lambda mode=mode: self.action_show_screen(mode))
         yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Doctor", "Check what the cluster, KFP, Prometheus and the local files give the console",
+                            self.action_doctor)
         if not self.read_only:
             yield SystemCommand("Read-only mode", "Refuse every change for the rest of this session",
                                 self.action_lock_read_only)
         yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
+
+    def action_doctor(self) -> None:
+        from screens.doctor import DoctorScreen
+
+        self.push_screen(DoctorScreen())
 
     def action_lock_read_only(self) -> None:
         self.ctx.settings.read_only = True
@@ -152,6 +163,6 @@ def _open_catalog(ctx: Context) -> Any:
     return Catalog(ctx.settings.catalog)
 
 
-def run_app(ctx: Context) -> int:
-    MlopsConsole(ctx).run()
+def run_app(ctx: Context, first_screen: str = "now") -> int:
+    MlopsConsole(ctx, first_screen=first_screen).run()
     return 0
