@@ -269,3 +269,37 @@ async def test_status_line_never_shows_a_password(tmp_path):
         status = str(app.screen.query_one("#drift-status").render())
         assert "admin:<redacted>@127.0.0.1" in status
         assert "s3cret" not in "\n".join(screen_lines(app))
+
+
+# -- the screens every later screen is built on -----------------------------------------------------
+
+async def test_status_line_and_state_banner_show_outside_text_literally_and_redacted():
+    from textual.app import App
+
+    from screens.base import StateBanner, StatusLine
+
+    class Lines(App):
+        def compose(self):
+            yield StateBanner(id="banner")
+            yield StatusLine(id="status")
+
+    app = Lines()
+    async with app.run_test(size=(160, 6)) as pilot:
+        hostile = f"KFP at http://admin:s3cret@kfp:8888 says run {LINK}{TITLE}{RLO} failed"
+        app.query_one(StateBanner).show(hostile)
+        app.query_one(StatusLine).say(hostile, error=True)
+        await pilot.pause()
+        lines = screen_lines(app)
+        expected = f"KFP at http://admin:<redacted>@kfp:8888 says run {LINK}\\x1b]0;pwned\\x07\\u202e failed"
+        assert sum(expected in line for line in lines) == 2
+        assert not any(unsafe(ch) for line in lines for ch in line) and "s3cret" not in "".join(lines)
+
+
+def test_doctor_window_shows_check_details_literally_and_redacted():
+    from console.doctor import CheckResult
+    from screens.doctor import render_results
+
+    text = render_results([CheckResult("prometheus", "fail", f"http://admin:s3cret@prom:9090 {CLEAR} down",
+                                       fix=f"set prometheus_url{TITLE}")]).plain
+    assert "http://admin:<redacted>@prom:9090 \\x1b[2J down" in text and "prometheus_url\\x1b]0;pwned\\x07" in text
+    assert not any(unsafe(ch) and ch != "\n" for ch in text) and "s3cret" not in text
