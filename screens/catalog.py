@@ -265,7 +265,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     def on_catalog_screen_failed(self, message: Failed) -> None:
         self._loading_more = False
-        self.query_one("#detail-body", Static).update(Text(safe(f"Catalog unavailable: {message.error}", multiline=True), style="bold red"))
+        self.query_one("#detail-body", Static).update(
+            Text(safe(f"Catalog unavailable: {message.error}", multiline=True), style="bold red"))
         self.set_status(f"{message.panel}: {message.error}", error=True)
 
     def set_status(self, text: str, *, error: bool = False) -> None:

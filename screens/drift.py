@@ -613,9 +613,8 @@ class DriftScreen(Screen):
         names = self._chart_features()
         if report is None or not names or not report.span:
             chart.set_drawer(None)
-            chart.update(Text(safe(report.message if report is not None and report.message
-                                           else "no feature selected", multiline=True),
-                              style="dim"))
+            message = report.message if report is not None and report.message else "no feature selected"
+            chart.update(Text(safe(message, multiline=True), style="dim"))
             pane.border_subtitle = ""
             return
         th = report.thresholds

@@ -88,7 +88,8 @@ def test_json_for_a_terminal_is_the_same_json_value_with_nothing_a_terminal_obey
     ("http://admin:s3cret@prom.example:9090/api/v1/query", ["s3cret"]),
     ("https://ghp_abcdef123456@git.example/x", ["ghp_abcdef123456"]),
     ("http://u:p@ss-w0rd@h:1/a?b=1", ["ss-w0rd", "p@ss"]),
-    ("https://h/x?access_token=tok-1&page=2&sig=zz9&X-Amz-Signature=ab12&password=pw7", ["tok-1", "zz9", "ab12", "pw7"]),
+    ("https://h/x?access_token=tok-1&page=2&sig=zz9&X-Amz-Signature=ab12&password=pw7",
+     ["tok-1", "zz9", "ab12", "pw7"]),
     ("headers {'Authorization': 'Bearer eyJhbGciOi.xyz'}", ["eyJhbGciOi"]),
 ])
 def test_redact_removes_credentials_and_keeps_the_rest(url, secrets):

@@ -73,7 +73,7 @@ def _open(ctx, *, create: bool = False):
 
 
 def clean(value: Any) -> str:
-    """User text for one line of a terminal: control and bidi characters made visible."""
+    """User text for one line of a terminal (console.safe_text.safe), '-' for nothing."""
     return "-" if value is None else safe(value)
 
 
