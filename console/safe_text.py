@@ -36,6 +36,12 @@ def safe(value: Any, *, multiline: bool = False) -> str:
     return (_UNSAFE_MULTILINE if multiline else _UNSAFE).sub(_escape, redact(str(value)))
 
 
+def same_width(value: str) -> str:
+    """value with each control or bidi character replaced by one visible '�', for an editable
+    field (Input), where the cursor must keep lining up with the characters."""
+    return _UNSAFE.sub("\ufffd", value)
+
+
 def literal(value: Any, style: str = ""):
     """Outside text for a widget (cell, title, label): safe(), and never parsed as markup."""
     from rich.text import Text

@@ -6,8 +6,11 @@ so the keys typed right after `/` (a burst over slow SSH, a paste) already reach
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Input
+
+from console.safe_text import same_width
 
 
 class FilterInput(Input):
@@ -25,3 +28,8 @@ class FilterInput(Input):
         if self.has_focus:
             self.can_focus = False
             self.screen.set_focus(focus)
+
+    @property
+    def _value(self) -> Text:
+        # A jump from another screen fills in a name from outside: draw no control character.
+        return Text(same_width(self.value), no_wrap=True, overflow="ignore", end="")

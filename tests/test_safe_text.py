@@ -304,3 +304,20 @@ def test_doctor_window_shows_check_details_literally_and_redacted():
                                        fix=f"set prometheus_url{TITLE}")]).plain
     assert "http://admin:<redacted>@prom:9090 \\x1b[2J down" in text and "prometheus_url\\x1b]0;pwned\\x07" in text
     assert not any(unsafe(ch) and ch != "\n" for ch in text) and "s3cret" not in text
+
+
+async def test_a_jump_to_a_hostile_model_fills_the_filter_without_a_control_character(tmp_path):
+    name = f"evil{CLEAR}{RLO}"  # a run's model_name parameter: KFP checks nothing
+    settings = Settings(catalog=hostile_catalog(tmp_path / "catalog.db"), audit=tmp_path / "audit.db")
+    app = MlopsConsole(Context(settings), cursor_blink=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        from textual.widgets import DataTable, Input
+
+        await wait_for(pilot, lambda: app.screen.model == LINK)
+        app.show_catalog_version(name, "1")  # as the Pipelines screen's "m" does
+        await wait_for(pilot, lambda: app.screen.query_one("#catalog-filter", Input).value == name
+                       and app.screen.query_one("#models", DataTable).row_count == 0)
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert any("evil\ufffd[2J\ufffd" in line for line in lines)  # the filter field, same width
+        assert not any(unsafe(ch) for line in lines for ch in line)
