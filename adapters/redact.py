@@ -18,7 +18,8 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@")
 # ?name=value, &name=value or ;name=value where the name looks like a credential
 # (token, access_token, password, api_key, client_secret, sig, X-Amz-Signature, ...).
 _PARAM = re.compile(r"([?&;][\w.-]+)=([^&#;\s'\"]*)")
-_SECRET_NAME = re.compile(r"(?i)token|passw|pwd|secret|key|sig|credential|auth|session|cookie")
+_SECRET_NAME = re.compile(r"(?i)token|passw|pwd|secret|credential|cookie|session|signature|apikey"
+                          r"|(?:^|[-_.])(?:key|sig|auth)(?:[-_.]|$)")
 # Authorization header values quoted in an error or a log line.
 _AUTHORIZATION = re.compile(r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[\w.~+/=-]+")
 
@@ -31,7 +32,7 @@ def _userinfo(match: re.Match[str]) -> str:
 
 def _param(match: re.Match[str]) -> str:
     name, value = match.groups()
-    return f"{name}={REDACTED}" if value and _SECRET_NAME.search(name) else match.group(0)
+    return f"{name}={REDACTED}" if value and _SECRET_NAME.search(name[1:]) else match.group(0)
 
 
 def redact(text: str) -> str:
