@@ -20,8 +20,10 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/?#]*)@")
 _PARAM = re.compile(r"([?&;][\w.-]+)=([^&#;\s'\"]*)")
 _SECRET_NAME = re.compile(r"(?i)token|passw|pwd|secret|credential|cookie|session|signature|apikey"
                           r"|(?:^|[-_.])(?:key|sig|auth)(?:[-_.]|$)")
-# Authorization header values quoted in an error or a log line.
-_AUTHORIZATION = re.compile(r"(?i)(\bbearer\s+|\bauthorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[\w.~+/=-]+")
+# Authorization header values quoted in an error or a log line. After a lone "Bearer" only what
+# looks like a token (8+ characters with a digit or punctuation): "the bearer token file" stays.
+_AUTHORIZATION = re.compile(r"(?i)(\bauthorization[\"']?\s*[:=]\s*[\"']?(?:[a-z]+\s+)?)[\w.~+/=-]+"
+                            r"|(\bbearer\s+)(?=[\w.~+/=-]*[\d.~+/=-])[\w.~+/=-]{8,}")
 
 
 def _userinfo(match: re.Match[str]) -> str:
@@ -45,5 +47,5 @@ def redact(text: str) -> str:
         text = _PARAM.sub(_param, text)
     lower = text.lower()
     if "bearer" in lower or "authorization" in lower:
-        text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
+        text = _AUTHORIZATION.sub(lambda m: (m.group(1) or m.group(2)) + REDACTED, text)
     return text

@@ -91,6 +91,7 @@ def test_json_for_a_terminal_is_the_same_json_value_with_nothing_a_terminal_obey
     ("https://h/x?access_token=tok-1&page=2&sig=zz9&X-Amz-Signature=ab12&password=pw7",
      ["tok-1", "zz9", "ab12", "pw7"]),
     ("headers {'Authorization': 'Bearer eyJhbGciOi.xyz'}", ["eyJhbGciOi"]),
+    ("Authorization: Basic dXNlcjpwYXNz", ["dXNlcjpwYXNz"]),
 ])
 def test_redact_removes_credentials_and_keeps_the_rest(url, secrets):
     out = redact(url)
@@ -115,7 +116,8 @@ def test_redact_removes_any_password_and_token_from_a_url(user, secret):
 def test_redact_leaves_ordinary_text_alone():
     for text in ("Prometheus at http://127.0.0.1:9090 is not reachable", "model ranker[v2] key=value",
                  "mail ana@example.com", "s3://mlops-models/fraud-detector/v2",
-                 "https://kfp.example/runs?author=ana&sort_by=created_at&page=2"):
+                 "https://kfp.example/runs?author=ana&sort_by=created_at&page=2",
+                 "cannot read the Prometheus bearer token file /run/secrets/prom-token"):
         assert redact(text) == text
 
 
