@@ -98,16 +98,6 @@ class MlopsConsole(App):
         self.call_after_refresh(lambda: self.screen.show_version(model, version)
                                 if hasattr(self.screen, "show_version") else None)
 
-    def notify(self, message: str, *, title: str = "", severity: Any = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        """Every notification shows its text literally: names and errors come from outside, so
-        markup is never parsed, control characters are made visible and credentials redacted."""
-        super().notify(safe(message, multiline=True), title=safe(title), severity=severity,
-                       timeout=timeout, markup=False)
-
-    def action_help_quit(self) -> None:  # ctrl+c: Textual's own hint is markup
-        self.notify("Press q to quit the app", title="Do you want to quit?")
-
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.
         if not self.cursor_blink and hasattr(event.widget, "cursor_blink"):
@@ -122,6 +112,16 @@ class MlopsConsole(App):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification shows its text literally: names and errors come from outside, so
+        markup is never parsed, control characters are made visible and credentials redacted."""
+        super().notify(safe(message, multiline=True), title=safe(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:  # ctrl+c: Textual's own hint is markup
+        self.notify("Press q to quit the app", title="Do you want to quit?")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for key, mode, title in SCREEN_KEYS:

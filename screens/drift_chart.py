@@ -210,9 +210,10 @@ def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Seque
                  fmt_time: Callable[[float], str] = local_hhmm, with_floor: bool = False) -> Text:
     """One compact line naming the series, the threshold lines and the rollout markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    names = [safe(name) for name in names]  # feature names are Prometheus label values
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
         text.append("━", style=SERIES_STYLES[i])
-        text.append(f"{safe(name)} ")
+        text.append(f"{name} ")
     text.append("─", style="yellow")
     text.append(f"warn {warn:g} ")
     text.append("─", style="red")

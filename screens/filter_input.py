@@ -6,7 +6,6 @@ so the keys typed right after `/` (a burst over slow SSH, a paste) already reach
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Input
 
@@ -16,6 +15,12 @@ from console.safe_text import same_width
 class FilterInput(Input):
     def on_mount(self) -> None:
         self.can_focus = False
+
+    @property
+    def _value(self):  # Input draws this; a jump from another screen fills in a name from outside
+        text = super()._value
+        text.plain = same_width(text.plain)  # one visible character each: the cursor still lines up
+        return text
 
     def open(self) -> None:
         if self.has_focus:  # "/" is text once the filter has the keys
@@ -28,8 +33,3 @@ class FilterInput(Input):
         if self.has_focus:
             self.can_focus = False
             self.screen.set_focus(focus)
-
-    @property
-    def _value(self) -> Text:
-        # A jump from another screen fills in a name from outside: draw no control character.
-        return Text(same_width(self.value), no_wrap=True, overflow="ignore", end="")
