@@ -173,10 +173,10 @@ def show_run(args: argparse.Namespace, ctx) -> int:
     if run.description:
         lines.append(f"Description {run.description}")
     if run.parameters:
-        lines.append("Parameters  " + ", ".join(f"{k}={_param(v)}" for k, v in run.parameters.items()))
+        lines.append("Parameters  " + safe(", ".join(f"{k}={_param(v)}" for k, v in run.parameters.items())))
     produced = _produced(run)
     if produced:
-        lines.append(f"Produces    {produced}")
+        lines.append(f"Produces    {safe(produced)}")
     if run.tasks:
         lines += ["", "Tasks"]
         rows = [["STATE", "TASK", "STARTED (UTC)", "DURATION", "POD"]]
