@@ -324,3 +324,47 @@ async def test_a_jump_to_a_hostile_model_fills_the_filter_without_a_control_char
         lines = screen_lines(app)
         assert any("evil\ufffd[2J\ufffd" in line for line in lines)  # the filter field, same width
         assert not any(unsafe(ch) for line in lines for ch in line)
+
+
+# -- a hostile Kubeflow Pipelines run -------------------------------------------------------------
+
+@pytest.fixture
+def hostile_run(tmp_path, monkeypatch):
+    """The KFP sandbox with one run renamed and re-parametrised as an attacker would (KFP checks
+    neither), so the names below come over real HTTP."""
+    from console.sandbox.kfp_server import KfpSandbox
+
+    sandbox = KfpSandbox(tmp_path / "kfp", n_runs=5, seed=7, time_scale=0.0)
+    sandbox.start()
+    plan = next(iter(sandbox.world.runs.values()))
+    plan.display_name = f"{LINK}{TITLE}\nState       SUCCEEDED"
+    plan.parameters["note"] = f"fine{CLEAR}\nParameters  all good{RLO}"
+    monkeypatch.setenv("MLOPS_CONSOLE_KFP_URL", sandbox.base_url)
+    yield sandbox, plan.run_id
+    sandbox.stop()
+
+
+def test_runs_show_prints_a_hostile_run_on_its_own_lines_escaped(hostile_run, capsys):
+    _, run_id = hostile_run
+    assert main(["runs", "show", run_id]) == 0
+    out = capsys.readouterr().out
+    assert f"Run         {LINK}\\x1b]0;pwned\\x07\\x0aState       SUCCEEDED\n" in out
+    assert "note=fine\\x1b[2J\\x0aParameters  all good\\u202e" in out
+    assert not any(line.startswith(("State       SUCCEEDED", "Parameters  all good")) for line in out.splitlines())
+    assert not any(unsafe(ch) and ch != "\n" for ch in out)
+
+
+async def test_pipelines_screen_shows_a_hostile_run_literally(hostile_run, tmp_path):
+    sandbox, run_id = hostile_run
+    settings = Settings(catalog=hostile_catalog(tmp_path / "catalog.db"), audit=tmp_path / "audit.db",
+                        kfp_url=sandbox.base_url)
+    app = MlopsConsole(Context(settings), cursor_blink=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.selected_run_id = run_id  # as a jump from another screen asks for it
+        await pilot.press("2")
+        await wait_for(pilot, lambda: getattr(getattr(app.screen, "detail_run", None), "run_id", None) == run_id)
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert any(f"Run detail · {LINK}\\x1b]0;pwned" in line for line in lines)  # the border title
+        assert not any(unsafe(ch) for line in lines for ch in line)
+        assert app.is_running
