@@ -368,3 +368,22 @@ async def test_pipelines_screen_shows_a_hostile_run_literally(hostile_run, tmp_p
         assert any(f"Run detail · {LINK}\\x1b]0;pwned" in line for line in lines)  # the border title
         assert not any(unsafe(ch) for line in lines for ch in line)
         assert app.is_running
+
+
+def test_rollouts_detail_shows_a_hostile_inference_service_literally_and_redacted():
+    """storageUri and condition messages are free text in the InferenceService (KServe's CRD gives
+    them no pattern), so the detail view draws them literally."""
+    from adapters.kube import parse_inference_service
+    from screens import rollouts_render as render
+
+    obj = {
+        "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+        "metadata": {"name": "fraud-detector", "namespace": "fraud", "resourceVersion": "12"},
+        "spec": {"predictor": {"model": {"storageUri": f"https://deploy:s3cret@models.example/v3{CLEAR}"}}},
+        "status": {"conditions": [{"type": "Ready", "status": "False", "reason": f"Bad{RLO}",
+                                   "message": f"pulling {LINK}{TITLE} failed"}]},
+    }
+    text = render.detail(parse_inference_service(obj), catalog={}).plain
+    assert "https://deploy:<redacted>@models.example/v3\\x1b[2J" in text
+    assert "Bad\\u202e" in text and f"pulling {LINK}\\x1b]0;pwned\\x07 failed" in text
+    assert not any(unsafe(ch) and ch != "\n" for ch in text) and "s3cret" not in text
