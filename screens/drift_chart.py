@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from console.safe_text import safe
+
 _BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+)m")
 BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA_CELL = "·"
@@ -213,6 +215,7 @@ def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Seque
                  no_color: bool = False) -> Text:
     """One compact line naming the series, the threshold lines and the rollout markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    names = [safe(name) for name in names]  # feature names are Prometheus label values
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
         text.append(NO_COLOR_LEGEND[i] if no_color else "━", style=SERIES_STYLES[i])
         text.append(f"{name} ")
