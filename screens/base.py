@@ -19,7 +19,7 @@ Subclasses set `screen_title` and compose with the pieces:
             yield self.header()
             yield self.filter_input("/ filter things", id="mine-filter")
             yield self.state_banner(id="mine-state")
-            yield DataTable(id="things")
+            yield ListTable(id="things")  # screens/list_table.py: Home/End, g/G
             yield self.status_line(id="mine-status")
             yield self.key_bar()
         def on_activate(self):
