@@ -213,6 +213,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("drift", "min_samples"): (1, math.inf, True),
     ("health", "min_success_rate"): (0, 1, True),
     ("health", "max_p99_seconds"): (0, math.inf, False),
+    ("triage", "failed_within_hours"): (0, 24 * 366, False),
 }
 
 

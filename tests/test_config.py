@@ -106,6 +106,8 @@ def test_missing_explicit_config_is_an_error(tmp_path):
     ("[drift]\nfloor_factor = -1\n", 2, "drift.floor_factor", "must be at least 0, not -1.0"),
     ("[health]\nmin_success_rate = 99\n", 2, "health.min_success_rate", "must be from 0 to 1, not 99.0"),
     ("[health]\nmax_p99_seconds = 0\n", 2, "health.max_p99_seconds", "must be greater than 0, not 0.0"),
+    ("[triage]\nfailed_within_hours = -2\n", 2, "triage.failed_within_hours",
+     "must be greater than 0 and at most 8784, not -2.0"),
 ])
 def test_numeric_settings_are_checked_on_load_with_file_line_and_key(tmp_path, text, line, key, problem):
     path = write(tmp_path, text)
