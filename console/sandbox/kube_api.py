@@ -895,7 +895,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._field_validation(req, rt, applied, name)
         force = req.flag("force")
         cluster = api.cluster
-        key = (rt.plural, ns or "", name)
         try:
             current = cluster.get(rt.plural, ns, name)
         except KubeError as exc:
@@ -903,8 +902,9 @@ class _Handler(BaseHTTPRequestHandler):
                 raise
             obj = cluster.create(rt.plural, ns, applied, dry_run=dry)
             if not dry:
-                api.applied[key] = {manager: kube_patch.leaves(applied)}
+                api.applied[(rt.plural, ns or "", name, obj["metadata"]["uid"])] = {manager: kube_patch.leaves(applied)}
             return self._send_obj(201, obj, req)
+        key = (rt.plural, ns or "", name, current["metadata"]["uid"])
         owners = api.applied.get(key, {})
         mine = kube_patch.leaves(applied)
         conflicts = sorted((path, other) for other, fields in owners.items() if other != manager
@@ -925,7 +925,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._admit_update(rt, current, result)
         obj = cluster.update(rt.plural, ns, name, result, subresource=sub, dry_run=dry, require_rv=False)
         if not dry:
-            new_owners = {m: {p: v for p, v in f.items() if p not in mine} for m, f in owners.items() if m != manager}
+            # a forced apply takes the conflicting fields; equal values are owned together
+            new_owners = {m: {p: v for p, v in f.items() if p not in mine or mine[p] == v}
+                          for m, f in owners.items() if m != manager}
             new_owners[manager] = mine
             api.applied[key] = new_owners
         return self._send_obj(200, obj, req)
@@ -1179,7 +1181,7 @@ class KubeApiServer:
         self.watch_timeout = watch_timeout
         self.rv_wait = rv_wait  # how long a list waits for a resourceVersion it has not reached (watch cache: 3 s)
         self.watches_opened = 0
-        self.applied: dict[tuple[str, str, str], dict[str, dict]] = {}  # server-side apply: manager -> fields
+        self.applied: dict[tuple, dict[str, dict]] = {}  # server-side apply, per object: manager -> fields
         self.requests_served = 0
         self.open_watches = 0
         self._wlock = threading.Lock()
