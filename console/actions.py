@@ -61,6 +61,7 @@ class Outcome:
     after: dict[str, Any]
     audit_id: int
     message: str
+    warnings: list[str] = field(default_factory=list)  # applied, but something after it went wrong
 
 
 def _outcome_of(error: ConsoleError) -> str:
@@ -147,8 +148,22 @@ class ActionPath:
                          message=f"{type(error).__name__}: {error}")
             raise
         audit_id = self._record(action, "applied", reason, before=change.before, after=after)
-        return Outcome(action.kind, action.target, "applied", change.before, after, audit_id,
-                       f"{action.kind} on {action.target} applied")
+        outcome = Outcome(action.kind, action.target, "applied", change.before, after, audit_id,
+                          f"{action.kind} on {action.target} applied")
+        self._announce(action, change, after, reason, self._identity_for(action), outcome)
+        return outcome
+
+    def _announce(self, action: Action, change: Change, after: dict[str, Any], reason: str | None,
+                  identity: Identity, outcome: Outcome) -> None:
+        """Tell the team (e.g. a Kubernetes Event); a failure is a warning, never an undo."""
+        announce = getattr(action, "announce", None)
+        if not callable(announce):
+            return
+        try:
+            announce(change, after, reason, identity)
+        except Exception as error:
+            text = error.message if isinstance(error, ConsoleError) else f"{type(error).__name__}: {error}"
+            outcome.warnings.append(f"applied, but the Kubernetes Event could not be written: {text}")
 
     def refuse(self, action: Action, change: Change | None, reason: str | None, error: ConsoleError) -> None:
         """Write down a refusal decided outside the action (e.g. no terminal to confirm on)."""

@@ -95,7 +95,12 @@ class Context:
                 reason = self.stdin.readline().strip() or None
         outcome = path.execute(action, change, reason, dry_run=dry_run)
         self.err.write(outcome.message + "\n")
+        self.warn(outcome.warnings)
         return outcome
+
+    def warn(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            self.err.write(f"mlops-console: warning: {warning}\n")
 
     def close(self) -> None:
         for close in reversed(self._closers):

@@ -26,6 +26,7 @@ ROLLBACK_NOTE = ("a rollback sends all traffic back to the previous revision but
                  "in the spec: the next change to the InferenceService (or a promote) serves it again")
 RAW_REASON = ("canary traffic is not possible in {mode} mode: KServe splits traffic between revisions "
               "only in Serverless (Knative) mode")
+DELETING_REASON = "the InferenceService is being deleted (deletionTimestamp is set); there is nothing to steer"
 FIRST_REVISION_REASON = ("no rolled-out revision yet: the first revision always takes 100% of the "
                          "traffic, so there is nothing to split with")
 
@@ -95,6 +96,8 @@ def stepped_percent(isvc: InferenceService, direction: int, step: int = 10) -> i
 
 def canary_refusal(isvc: InferenceService) -> str | None:
     """Why no canary traffic can be set on this InferenceService, or None."""
+    if isvc.deleting:
+        return DELETING_REASON
     if isvc.is_raw:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if not isvc.latest_rolledout_revision:
@@ -121,6 +124,8 @@ def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
 
 
 def promote_refusal(isvc: InferenceService) -> str | None:
+    if isvc.deleting:
+        return DELETING_REASON
     if isvc.is_raw:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if isvc.canary_traffic_percent is None:
@@ -132,13 +137,22 @@ def promote_refusal(isvc: InferenceService) -> str | None:
     return None
 
 
+def rolls_back_a_promotion(isvc: InferenceService) -> bool:
+    """The latest revision is the rolled-out one, and an earlier one was rolled out before it: a
+    canaryTrafficPercent below 100 now sends traffic back to previousRolledoutRevision (KServe's
+    PropagateStatus pins latestRolledoutRevision to it), the documented KServe rollback."""
+    previous = isvc.previous_rolledout_revision
+    return not has_canary_revision(isvc) and bool(previous) and previous != isvc.latest_rolledout_revision
+
+
 def rollback_refusal(isvc: InferenceService) -> str | None:
     reason = canary_refusal(isvc)
     if reason:
         return reason
-    if not has_canary_revision(isvc):
+    if not has_canary_revision(isvc) and not rolls_back_a_promotion(isvc):
         return (f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the rolled-out "
-                f"one; to go back to an earlier model, start a canary of that version")
+                f"one and no earlier revision was rolled out; to go back to an earlier model, start a canary "
+                f"of that version")
     if isvc.canary_traffic_percent == 0:
         return "already rolled back: canaryTrafficPercent is 0"
     return None
@@ -251,6 +265,8 @@ def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
     """What the served split should become once KServe acts on a canaryTrafficPercent."""
     latest = isvc.latest_created_revision or isvc.latest_revision or "latest"
     prev = isvc.latest_rolledout_revision or isvc.prev_revision or "previous"
+    if rolls_back_a_promotion(isvc) and canary_percent is not None and clamp_percent(canary_percent) < 100:
+        prev = isvc.previous_rolledout_revision
     pct = 100 if canary_percent is None else clamp_percent(canary_percent)
     if latest == prev or pct == 100:
         return f"{latest} 100%"
@@ -272,6 +288,9 @@ def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = No
     notes: list[str] = []
     if kind == "rollout.rollback":
         notes.append(ROLLBACK_NOTE)
+        if rolls_back_a_promotion(isvc):
+            notes.append(f"this undoes the promotion of {isvc.latest_rolledout_revision}: KServe makes "
+                         f"{isvc.previous_rolledout_revision} the rolled-out revision again and sends it all traffic")
     if kind in ("rollout.set", "rollout.rollback", "rollout.promote"):
         notes.append(f"traffic now: {split_text(isvc)}; expected after: {expected_split(isvc, canary_percent)}")
     if kind == "rollout.start-canary":
@@ -300,6 +319,7 @@ def row(isvc: InferenceService) -> dict[str, Any]:
         "url": isvc.url,
         "created_at": isvc.created_at,
         "problems": list(isvc.problems),
+        "deleting": isvc.deleting,
     }
 
 

@@ -91,6 +91,8 @@ def mode_label(isvc: Any, short: bool = False) -> str:
 
 
 def ready_cell(isvc: Any) -> Text:
+    if isvc.deleting:  # deletionTimestamp set: finalizers hold it until KServe has cleaned up
+        return Text("deleting", style="bold magenta")
     if isvc.ready is True and not isvc.failing_revision:
         return Text("True", style="green")
     if isvc.ready is True:  # served, but the newest revision never became ready
@@ -199,6 +201,8 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if isvc.resource_version:
         text.append(f" · resourceVersion {isvc.resource_version}", style="dim")
     text.append("\n")
+    if isvc.deleting:
+        text.append("  deleting: the object goes once KServe's finalizer has cleaned up\n", style="bold magenta")
     if last_result:
         text.append(f"  {last_result}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
