@@ -644,6 +644,29 @@ class KubeClient:
         from kubernetes.client import CustomObjectsApi
         return CustomObjectsApi(self.api_client)
 
+    def served_resources(self, group: str, version: str) -> list[str]:
+        """Discovery: the resource names the API server serves in group/version ([] when the
+        group/version is not served, as a cluster without the CRD answers 404)."""
+        api = self.api_client
+
+        def discover(**kwargs: Any) -> Any:
+            method, url, headers, body, post = api.param_serialize(
+                "GET", f"/apis/{group}/{version}", header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"])
+            response = api.call_api(method, url, header_params=headers, body=body, post_params=post,
+                                    _request_timeout=kwargs.get("_request_timeout"))
+            response.read()
+            if not 200 <= response.status < 300:
+                from kubernetes.client.exceptions import ApiException
+                raise ApiException(http_resp=response)
+            return response
+
+        try:
+            data = self._raw_json(discover, verb="discover", resource=f"{group}/{version}")
+        except NotFound:
+            return []
+        return [str(r.get("name")) for r in _as_dict(data).get("resources") or [] if isinstance(r, dict)]
+
     # -- reads ------------------------------------------------------------------------------
     def list_raw(self, namespace: str | None) -> dict:
         api = self._custom()

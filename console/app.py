@@ -113,10 +113,17 @@ class MlopsConsole(App):
             yield SystemCommand(f"Go to {title}", f"Open the {title} screen (key {key})",
                                 lambda mode=mode: self.action_show_screen(mode))
         yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Doctor", "Check what the cluster, KFP, Prometheus and the local files give the console",
+                            self.action_doctor)
         if not self.read_only:
             yield SystemCommand("Read-only mode", "Refuse every change for the rest of this session",
                                 self.action_lock_read_only)
         yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
+
+    def action_doctor(self) -> None:
+        from screens.doctor import DoctorScreen
+
+        self.push_screen(DoctorScreen())
 
     def action_lock_read_only(self) -> None:
         self.ctx.settings.read_only = True

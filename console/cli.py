@@ -24,6 +24,8 @@ COMMAND_MODULES = (
     "console.commands.drift",
     "console.commands.audit",
     "console.commands.sandbox",
+    "console.commands.doctor",
+    "console.commands.triage",
 )
 GLOBAL_KEYS = ("config", "catalog", "kubeconfig", "context", "namespace", "all_namespaces",
                "prometheus_url", "kfp_url", "read_only")

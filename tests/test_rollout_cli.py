@@ -63,8 +63,10 @@ def audit_rows(capsys, target: str) -> list[dict]:
 
 
 def snapshot(sb, name: str) -> tuple:
-    i = kc(sb).get_inference_service(NS, name)
-    return i.resource_version, i.canary_traffic_percent, i.storage_uri
+    """What a refused change must leave alone: the spec and its generation. Not the
+    resourceVersion: the controller moves the status (and with it the resourceVersion) on its own."""
+    raw = kc(sb).get_raw(NS, name)
+    return raw["metadata"]["generation"], raw["spec"]
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -46,6 +46,16 @@ def sandbox(tmp_path_factory):
     sb.stop()
 
 
+@pytest.fixture
+def own_sandbox(tmp_path_factory):
+    """A sandbox for one test alone: no watcher left by another test's app can take its faults."""
+    sb = start_sandbox(tmp_path_factory.mktemp("rollouts-own"))
+    with admin(sb) as client:
+        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    yield sb
+    sb.stop()
+
+
 def admin(sb: Sandbox) -> KubeClient:
     return KubeClient(kubeconfig=str(sb.kubeconfig_path), context=sb.endpoints["contexts"]["admin"])
 
@@ -545,8 +555,10 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
 LIST_PATH = r"/inferenceservices$"  # the list (the watch carries a query string)
 
 
-async def test_api_errors_are_a_state_then_the_list_arrives(sandbox, tmp_path, monkeypatch):
+async def test_api_errors_are_a_state_then_the_list_arrives(own_sandbox, tmp_path, monkeypatch):
     from screens.rollouts import RolloutsScreen
+
+    sandbox = own_sandbox
 
     monkeypatch.setattr(RolloutsScreen, "watch_backoff", (1.5,))
     sandbox.cluster.faults.add(LIST_PATH, status=503, times=1)
@@ -567,7 +579,8 @@ async def test_api_errors_are_a_state_then_the_list_arrives(sandbox, tmp_path, m
         sandbox.cluster.faults.clear()
 
 
-async def test_malformed_objects_are_shown_with_their_problems(sandbox, tmp_path):
+async def test_malformed_objects_are_shown_with_their_problems(own_sandbox, tmp_path):
+    sandbox = own_sandbox
     with admin(sandbox) as client:
         good = client.list_raw(None)
     broken = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "surprise": {"x": 1},
@@ -597,14 +610,13 @@ async def test_malformed_objects_are_shown_with_their_problems(sandbox, tmp_path
         sandbox.cluster.faults.clear()
 
 
-async def test_expired_watch_lists_again_and_keeps_up(sandbox, fraud_at_20, tmp_path):
+async def test_expired_watch_lists_again_and_keeps_up(own_sandbox, tmp_path):
+    sandbox = own_sandbox
     app = make_app(sandbox, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
         # The open stream ends, and resuming it answers 410 Gone: the screen must list again.
-        # times=3: a watcher left by an earlier test's app (it notices its stop within its idle
-        # timeout) may take one of the 410s first.
-        sandbox.cluster.faults.add(r"[?&]watch=", status=410, times=3)
+        sandbox.cluster.faults.add(r"[?&]watch=", status=410, times=1)
         sandbox.cluster.expire_watches()
         with admin(sandbox) as client:
             isvc = client.get_inference_service("fraud", "fraud-detector")
