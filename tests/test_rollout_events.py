@@ -174,3 +174,24 @@ def test_a_deleting_inference_service_is_listed_as_deleting_and_not_steered(sb, 
     finally:
         sb.controller.finalize_delay = 0
         sb.controller.sync(NS, "leaving")
+
+
+def test_at_100_percent_there_is_no_prev_entry_and_the_console_agrees_with_kubectl(sb, capsys):
+    """ksvc_reconciler.go adds the `prev` target only below 100%: at 100 the console shows no
+    previous share, as kubectl's PREV column (the CRD's printer columns) shows none."""
+    from sandbox_fixtures import kubectl
+    make_canary(sb, "full")
+    code, _, err = run(capsys, sb, "rollout", "set", "full", "-n", NS, "--percent", "100", "--reason", "all in",
+                       "--yes")
+    assert code == 0, err
+    c = kc(sb)
+    wait_until(lambda: len(c.get_inference_service(NS, "full").traffic) == 1)
+    assert [t.tag for t in c.get_inference_service(NS, "full").traffic] == [None]  # no tag routing annotation
+    code, out, _ = run(capsys, sb, "rollout", "list", "-n", NS, "--json")
+    row = next(r for r in json.loads(out) if r["name"] == "full")
+    cols = next(line.split() for line in kubectl(sb, "get", "isvc", "full", "-n", NS, "-o",
+                                                  "custom-columns=PREV:.status.components.predictor.traffic[?(@.tag=='prev')].percent,"
+                                                  "LATEST:.status.components.predictor.traffic[?(@.latestRevision==true)].percent",
+                                                  check=True).stdout.splitlines()[1:])
+    assert cols == ["<none>", "100"]
+    assert (row["prev_percent"], row["latest_percent"]) == (None, 100)
