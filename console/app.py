@@ -16,6 +16,7 @@ from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
 SCREEN_KEYS = (
+    ("0", "now", "Now"),
     ("1", "catalog", "Catalog"),
     ("2", "pipelines", "Pipelines"),
     ("3", "rollouts", "Rollouts"),
@@ -56,7 +57,10 @@ class MlopsConsole(App):
     ]
 
     def __init__(self, ctx: Context, *, clock: Callable[[], float] = time.time,
-                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True):
+                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True,
+                 first_screen: str | None = None):
+        if first_screen is not None:
+            self.DEFAULT_MODE = first_screen  # the screen the console opens on (--screen)
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -148,6 +152,6 @@ def _open_catalog(ctx: Context) -> Any:
     return Catalog(ctx.settings.catalog)
 
 
-def run_app(ctx: Context) -> int:
-    MlopsConsole(ctx).run()
+def run_app(ctx: Context, first_screen: str = "now") -> int:
+    MlopsConsole(ctx, first_screen=first_screen).run()
     return 0

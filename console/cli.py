@@ -65,12 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlops-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    screens = ("now", "catalog", "pipelines", "rollouts", "drift")
+    parser.add_argument("--screen", choices=screens, default=None, help="the screen the console opens on (default: now)")
     ui = sub.add_parser("ui", parents=[common], help="open the console (the default)")
+    ui.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
     ui.set_defaults(func=run_ui)
     demo = sub.add_parser("demo", parents=[common],
                           help="start a local sandbox (cluster, pipelines, metrics, catalog) and open the console on it")
     demo.add_argument("--state-dir", metavar="DIR", help="where the sandbox keeps its files (default: a temporary directory)")
     demo.add_argument("--no-sandbox", action="store_true", help="only the demo catalog, no cluster/pipelines/metrics")
+    demo.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
     demo.set_defaults(func=run_demo)
     for name in COMMAND_MODULES:
         try:
@@ -101,7 +105,7 @@ def _setup_logging() -> None:
 def run_ui(args: argparse.Namespace, ctx: Any) -> int:
     from console.app import run_app
 
-    return run_app(ctx)
+    return run_app(ctx, getattr(args, "screen", None) or "now")
 
 
 def run_demo(args: argparse.Namespace, ctx: Any) -> int:

@@ -233,7 +233,7 @@ class ConsoleScreen(ActionFlowMixin, Screen):
             if self.active:
                 callback()
 
-        self._scheduled[name] = self.set_timer(max(0.0, delay), fire)
+        self._scheduled[name] = self.set_timer(max(0.01, delay), fire)  # Textual's Timer cannot take 0
 
     def cancel(self, name: str) -> None:
         timer = self._scheduled.pop(name, None)

@@ -30,7 +30,7 @@ class Things(ConsoleScreen):
         return self.query_one("#things", DataTable)
 
     def on_activate(self) -> None:
-        self.schedule("poll", 0.01, self.poll)
+        self.schedule("poll", 0, self.poll)  # "at once" must work too
 
     def poll(self) -> None:
         self.polls += 1
