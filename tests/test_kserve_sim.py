@@ -386,5 +386,9 @@ def test_controller_events_finalizer_and_deletion():
         with pytest.raises(KubeError) as err:
             cluster.get("inferenceservices", "ns", "m")
         assert err.value.code == 404
+        # the controller's Events do not keep the namespace: they go with it
+        assert cluster.list("events", "ns")[0]
+        cluster.delete("namespaces", None, "ns")
+        assert cluster.list("events", "ns")[0] == [] and not cluster.namespace_exists("ns")
     finally:
         ctl.stop()

@@ -75,8 +75,6 @@ def _hash(text: str) -> str:
 
 def _api_resource(rt: ResourceType) -> list[dict]:
     verbs = ["create", "delete", "get", "list", "patch", "update", "watch"]
-    if rt.plural == "events":
-        verbs.insert(2, "deletecollection")
     out = [{"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced, "kind": rt.kind,
             "verbs": verbs, "shortNames": list(rt.short_names), "storageVersionHash": _hash(rt.plural)}]
     if rt.status_subresource or rt.plural == "namespaces":

@@ -370,6 +370,7 @@ class ClusterState:
     def delete(self, resource: str, namespace: str | None, name: str, *, precondition_rv: str | None = None,
                precondition_uid: str | None = None, dry_run: bool = False) -> dict:
         rt = RESOURCES[resource]
+        swept: list[Event] = []
         with self._lock:
             key = self._key(rt, namespace, name)
             current = self._objects.get(key)
@@ -386,7 +387,8 @@ class ClusterState:
                                 f"ResourceVersion in precondition: {precondition_rv}, ResourceVersion in object "
                                 f"meta: {current['metadata']['resourceVersion']}",
                                 {"name": name, "group": rt.group, "kind": rt.plural})
-            if rt.plural == "namespaces" and any(k[0] != "namespaces" and k[1] == name for k in self._objects):
+            if rt.plural == "namespaces" and any(k[0] not in ("namespaces", "events") and k[1] == name
+                                                 for k in self._objects):
                 raise KubeError(409, "Conflict", f'namespace "{name}" still holds objects; delete them first')
             if dry_run:
                 return copy.deepcopy(current)
@@ -404,10 +406,18 @@ class ClusterState:
                 self._objects[key] = gone
                 ev = self._record("MODIFIED", rt, namespace or "", gone, current)
             else:
+                if rt.plural == "namespaces":  # its Events go with it (the namespace controller's cleanup)
+                    for k in [k for k in self._objects if k[0] == "events" and k[1] == name]:
+                        old = self._objects.pop(k)
+                        self._encoded.pop(k, None)
+                        dropped = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._next_rv())}}
+                        swept.append(self._record("DELETED", EVENTS, name, dropped, old))
                 del self._objects[key]
                 gone = copy.deepcopy(current)
                 gone["metadata"]["resourceVersion"] = str(self._next_rv())
                 ev = self._record("DELETED", rt, namespace or "", gone, current)
+        for done in swept:
+            self._notify(done)
         self._notify(ev)
         return copy.deepcopy(gone)
 
