@@ -353,28 +353,6 @@ def test_stop_ends_a_quiet_watch_at_once(tmp_path):
         sb.stop()
 
 
-def test_a_watch_resumes_after_the_servers_timeout(tmp_path):
-    sb = start_kube_sandbox(tmp_path, bookmark_interval=60)
-    try:
-        c = admin(sb)
-        _, rv = c.list_inference_services("fraud")
-        stop = threading.Event()
-        out: list = []
-        errors: list = []
-        t = threading.Thread(target=collect, args=(
-            c.watch_inference_services("fraud", rv, stop, server_timeout=1), out, errors))
-        t.start()
-        wait_until(lambda: sb.kube.watches_opened >= 2)  # the server ended the first at timeoutSeconds
-        sb.cluster.put({**sb.cluster.get("inferenceservices", "fraud", "credit-risk"),
-                        "metadata": {"name": "credit-risk", "namespace": "fraud", "labels": {"seen": "after"}}})
-        wait_until(lambda: any(e.raw["metadata"].get("labels", {}).get("seen") == "after" for e in out))
-        stop.set()
-        t.join(5)
-        assert not errors
-    finally:
-        sb.stop()
-
-
 # -- events and deletion ------------------------------------------------------------------------
 
 
