@@ -8,11 +8,14 @@ at the first client built, so importing this module is cheap.
 - Every request carries a `_request_timeout`; urllib3 retries are off, so a dead server fails
   fast and the caller decides about backoff.
 - InferenceServices (serving.kserve.io/v1beta1) are read with list + watch. `watch_inference_services`
-  skips BOOKMARK events (it only remembers their resourceVersion) and raises `WatchExpired` on
-  410 Gone: the caller relists. `follow_inference_services` does list + watch + relist itself and
+  keeps one watch open for minutes (timeoutSeconds 5-10 min, as client-go's reflector; stop closes
+  the socket), skips BOOKMARK events (it only remembers their resourceVersion) and raises
+  `WatchExpired` on 410 Gone: the caller relists. `follow_inference_services` does list + watch + relist itself and
   yields `Snapshot` (a full list) followed by `WatchEvent`s.
 - Patches are JSON merge patches carrying `metadata.resourceVersion` as the precondition, so a
   concurrent change answers 409 -> `Conflict`, never a silent overwrite.
+- core/v1 Events: `create_event` (shaped as client-go's recorder makes them) and `list_events`
+  (field selectors on the involved object, as kubectl describe does).
 - All failures become the shared errors of adapters.errors, with a one-line message a person can
   act on (including urllib3 connection errors, timeouts and TLS failures).
 """

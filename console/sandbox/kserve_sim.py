@@ -10,10 +10,19 @@ Semantics (Serverless mode):
   runtime, resources, ...); a change of canaryTrafficPercent alone creates none;
 - with no rolled-out revision yet the latest ready revision gets 100% (no canary possible);
 - canaryTrafficPercent P with a rolled-out revision: the latest ready revision gets P
-  (latestRevision true, tag "latest"), the last rolled-out revision 100-P (tag "prev");
+  (latestRevision true), the last rolled-out revision 100-P (tag "prev") only when P < 100; the
+  "latest" tag only with serving.kserve.io/enable-tag-routing: "true" (ksvc_reconciler.go);
 - latestRolledoutRevision advances when the latest ready revision holds 100% (field removed or
   100); previousRolledoutRevision keeps the one before;
-- P = 0 is a rollback: the latest gets 0%, prev 100%; the spec keeps the new model;
+- P = 0 is a rollback: the latest gets 0%, prev 100%; the spec keeps the new model; P < 100 after a
+  promotion pins latestRolledoutRevision back to previousRolledoutRevision, which then takes the
+  traffic (PropagateStatus, in two passes as the controller does);
+- P is not range-checked (KServe does not); Knative refuses a percent outside 0..100, so the route
+  keeps its old split and the controller reports InternalError;
+- status.observedGeneration is the Knative Service's (Deployment's) generation, not the object's;
+- the controller adds the inferenceservice.finalizers finalizer, removes it on deletion, and emits
+  Events: InferenceServiceReady / InferenceServiceNotReady / InternalError on the object, Knative's
+  LatestCreatedFailed on the predictor's Configuration;
 - a revision that never becomes ready leaves latestCreatedRevision != latestReadyRevision; the
   `latestRevision: true` target keeps resolving to the latest *ready* revision, as Knative does,
   and the conditions say why (RevisionFailed);

@@ -4,9 +4,12 @@ Speaks enough of the API for kubectl (v1.32) and the official `kubernetes` Pytho
 unmodified on the resources the console uses: discovery (legacy; kubectl falls back from
 aggregated discovery), OpenAPI v3 for kubectl's field-validation and patch-type probes, server-side
 Table printing with the KServe CRD's printer columns, namespaces, InferenceServices (list, get,
-create, update, delete, merge and JSON patch, /status, dry-run, fieldValidation, watch with
-bookmarks and 410 Expired), bearer-token authentication with admin/viewer roles and real 403s,
-SelfSubjectAccessReview and SelfSubjectReview.
+create, update, delete with finalizers, merge and JSON patch, server-side apply, /status, dry-run,
+fieldValidation, KServe's deploymentMode webhook, watch with bookmarks and 410 Expired), core/v1
+Events (field selectors on involvedObject.* and the rest of EventToSelectableFields), list
+resourceVersion/resourceVersionMatch, protobuf bodies for Namespaces and the access reviews,
+bearer-token authentication with admin/viewer roles and real 403s, SelfSubjectAccessReview,
+SelfSubjectRulesReview and SelfSubjectReview.
 """
 
 from __future__ import annotations
@@ -671,9 +674,9 @@ class _Handler(BaseHTTPRequestHandler):
         if ctype == "application/vnd.kubernetes.protobuf" and rt is not None and rt.plural == "namespaces":
             return decode_protobuf(req.body, rt.kind)
         if "protobuf" in ctype:  # what a real server says for a kind without protobuf (CRDs, here Events too)
-            raise KubeError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - "
-                                                         f"accepted media types include: application/json, "
-                                                         f"application/yaml")
+            raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                                                         "accepted media types include: application/json, "
+                                                         "application/yaml")
         try:
             if "yaml" in ctype and ctype != "application/apply-patch+yaml":
                 import yaml
@@ -916,7 +919,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise KubeError(409, "Conflict", text, {"causes": [
                 {"reason": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": path}
                 for path, who in conflicts]})
-        removed = [p for p in owners.get(manager, {}) if p not in mine]
+        removed = [p for p in owners.get(manager, {}) if p not in mine  # unless another manager owns it too
+                   and not any(p in fields for other, fields in owners.items() if other != manager)]
         result = kube_patch.apply_merge(current, applied, removed)
         result["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if sub is None:
@@ -1048,7 +1052,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise KubeError(410, "Expired", "The provided continue parameter is too old to display a consistent "
                                                 "list result. You can start a new list without the continue parameter.")
             if items is None:
-                raise KubeError(410, "Expired", f"The resourceVersion for the provided list is too old.")
+                raise KubeError(410, "Expired", "The resourceVersion for the provided list is too old.")
         keep = self._filters(req, rt)
         items = [o for o in items if keep(o)]
         meta: dict = {"resourceVersion": str(rv)}
