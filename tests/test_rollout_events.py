@@ -80,6 +80,11 @@ def test_a_cli_rollback_is_an_event_on_the_inference_service(sb, capsys, core):
     assert getpass.getuser() in event.message and "kube: admin" in event.message
     assert '"p99 doubled"' in event.message
     assert "spec.predictor.canaryTrafficPercent: 20 -> 0" in event.message
+    from sandbox_fixtures import kubectl
+    described = kubectl(sb, "describe", "isvc", "announced", "-n", NS, check=True).stdout.split("Events:", 1)[1]
+    assert "CanaryRollback" in described and "mlops-console" in described
+    listed = kubectl(sb, "get", "events", "-n", NS, "--field-selector", "reason=CanaryRollback", check=True).stdout
+    assert "inferenceservice/announced" in listed
     # recorded beside the object, never in it: annotations are copied into the revision template
     assert after["metadata"].get("annotations") == before["metadata"].get("annotations")
     assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1  # the patch only
