@@ -286,6 +286,9 @@ def cannot_lines(isvc: Any) -> list[str]:
                      f"traffic whatever the percentage (KServe routes to the latest ready revision)")
     if rollouts.has_canary_revision(isvc):
         lines.append("r (roll back) " + rollouts.ROLLBACK_NOTE)
+    elif rollouts.rolls_back_a_promotion(isvc):
+        lines.append(f"r (roll back) undoes the promotion: {short_revision(isvc, isvc.previous_rolledout_revision)} "
+                     f"takes all traffic again; +/-/p/o have nothing to steer")
     else:
         lines.append("no canary running: +/-/p/o/r have nothing to steer; n starts one")
     return lines
