@@ -343,3 +343,16 @@ def test_bookmarks_every_interval_and_two_seconds_before_the_deadline(tmp_path):
         assert 0.5 < marks[0][1] < 3.0  # at the deadline minus 2 s (1 s in), not at the 60 s interval
     finally:
         sb.stop()
+
+
+def test_event_series_update_as_client_gos_correlator(kube_sandbox, core, ns):
+    """client-go's event correlator bumps a repeated Event with a strategic merge patch of count and
+    lastTimestamp; Events allow unconditional updates (pkg/registry/core/event/strategy.go)."""
+    core.create_namespaced_event(ns, event_body("again.1", ns, "model-a"))
+    patched = core.patch_namespaced_event("again.1", ns, {"count": 2, "lastTimestamp": "2026-01-01T00:05:00Z",
+                                                          "message": "m (again)"})
+    assert (patched.count, patched.message) == (2, "m (again)")
+    body = core.read_namespaced_event("again.1", ns)
+    body.metadata.resource_version = None
+    body.count = 3
+    assert core.replace_namespaced_event("again.1", ns, body).count == 3

@@ -828,7 +828,7 @@ class _Handler(BaseHTTPRequestHandler):
             if sub is None:
                 self._admit_update(rt, cluster.get(rt.plural, ns, name), body)
             obj = cluster.update(rt.plural, ns, name, body, subresource=sub, dry_run=dry,
-                                 require_rv=rt.plural != "namespaces")
+                                 require_rv=rt.plural not in ("namespaces", "events"))  # AllowUnconditionalUpdate
             return self._send_obj(200, obj, req)
         if m == "PATCH":
             self._authorize(req, rt, "patch", ns, name, sub)
