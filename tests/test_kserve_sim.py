@@ -392,3 +392,18 @@ def test_controller_events_finalizer_and_deletion():
         assert cluster.list("events", "ns")[0] == [] and not cluster.namespace_exists("ns")
     finally:
         ctl.stop()
+
+
+def test_events_expire_after_the_event_ttl():
+    """kube-apiserver --event-ttl (1 h by default): an Event's etcd lease runs out and it goes, with a
+    DELETED watch event."""
+    from console.sandbox.kube_store import make_event
+    cluster = ClusterState(event_ttl=0.0)
+    cluster.ensure_namespace("ns")
+    ref = {"apiVersion": "v1", "kind": "Pod", "name": "p", "namespace": "ns"}
+    first = cluster.create("events", "ns", make_event(ref, "Normal", "A", "m", "c", ts=1.0))
+    rv = int(first["metadata"]["resourceVersion"])
+    cluster.create("events", "ns", make_event(ref, "Normal", "B", "m", "c", ts=2.0))
+    assert [e["reason"] for e in cluster.list("events", "ns")[0]] == ["B"]
+    seen = [(t, o["reason"]) for t, o in cluster.watch("events", "ns", rv, timeout=0.1)]
+    assert seen == [("DELETED", "A"), ("ADDED", "B")]

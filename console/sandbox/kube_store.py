@@ -119,7 +119,9 @@ class Event:
 class ClusterState:
     """Objects by (resource, namespace, name), one resourceVersion counter, a bounded event log."""
 
-    def __init__(self, history: int = 1000):
+    def __init__(self, history: int = 1000, event_ttl: float = 3600.0):
+        self.event_ttl = event_ttl  # kube-apiserver --event-ttl (default 1h): Events expire after it
+        self._event_expiry: dict[tuple[str, str, str], float] = {}
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._rv = 0
@@ -275,11 +277,30 @@ class ClusterState:
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
                 return obj
+            expired = self._expire_events() if rt.plural == "events" else []
             meta["resourceVersion"] = str(self._next_rv())
             self._objects[key] = obj
+            if rt.plural == "events":
+                self._event_expiry[key] = time.monotonic() + self.event_ttl
             ev = self._record("ADDED", rt, namespace or "", obj)
+        for done in expired:
+            self._notify(done)
         self._notify(ev)
         return copy.deepcopy(obj)
+
+    def _expire_events(self) -> list[Event]:
+        """Drop Events older than event_ttl, as their etcd lease runs out (a DELETED watch event each).
+        Called under the lock when an Event is created: the sandbox has no lease timer."""
+        now = time.monotonic()
+        out = []
+        for key in [k for k, due in self._event_expiry.items() if due <= now]:
+            del self._event_expiry[key]
+            old = self._objects.pop(key, None)
+            if old is not None:
+                self._encoded.pop(key, None)
+                gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._next_rv())}}
+                out.append(self._record("DELETED", EVENTS, key[1], gone, old))
+        return out
 
     def update(self, resource: str, namespace: str | None, name: str, obj: dict, *,
                subresource: str | None = None, dry_run: bool = False, require_rv: bool = True) -> dict:
