@@ -356,3 +356,41 @@ def test_event_series_update_as_client_gos_correlator(kube_sandbox, core, ns):
     body.metadata.resource_version = None
     body.count = 3
     assert core.replace_namespaced_event("again.1", ns, body).count == 3
+
+
+def test_events_k8s_io_v1_is_a_view_of_the_same_events(kube_sandbox, core, ns):
+    """events.k8s.io/v1 shares the core Event storage with its own field names
+    (pkg/apis/events/v1/conversion.go) and field labels (AddFieldLabelConversionsForEvent)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    events_v1 = client.EventsV1Api(api_client(kube_sandbox))
+    core.create_namespaced_event(ns, event_body("v1view.1", ns, "viewed-model", reason="CanaryPromote"))
+    # raw JSON: an Event made through core/v1 has "eventTime": null in events.k8s.io/v1, as on a real
+    # server, which this client's models refuse to parse
+    got = json.loads(events_v1.read_namespaced_event("v1view.1", ns, _preload_content=False).data)
+    assert got["eventTime"] is None and got["apiVersion"] == "events.k8s.io/v1"
+    assert (got["regarding"]["name"], got["note"], got["reportingController"], got["deprecatedSource"]) == (
+        "viewed-model", "m", "mlops-console", {"component": "mlops-console"})
+    listed = json.loads(events_v1.list_namespaced_event(
+        ns, field_selector="regarding.name=viewed-model,reason=CanaryPromote", _preload_content=False).data)
+    assert [e["metadata"]["name"] for e in listed["items"]] == ["v1view.1"]
+    with pytest.raises(ApiException) as err:
+        events_v1.list_namespaced_event(ns, field_selector="involvedObject.name=viewed-model")
+    assert err.value.status == 400 and "field label not supported: involvedObject.name" in err.value.body
+    made = events_v1.create_namespaced_event(ns, {
+        "apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "v1made.1", "namespace": ns},
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "mlops-console",
+        "reportingInstance": "bastion-1", "action": "Rollback", "reason": "CanaryRollback", "type": "Normal",
+        "note": "from events.k8s.io", "regarding": {"apiVersion": f"{G}/{V}", "kind": "InferenceService",
+                                                    "name": "viewed-model", "namespace": ns}})
+    assert made.note == "from events.k8s.io"
+    as_core = core.read_namespaced_event("v1made.1", ns)
+    assert (as_core.message, as_core.involved_object.name, as_core.reporting_component) == (
+        "from events.k8s.io", "viewed-model", "mlops-console")
+    with pytest.raises(ApiException) as err:  # a "new" Event needs who reported it and what it did
+        events_v1.create_namespaced_event(ns, {"apiVersion": "events.k8s.io/v1", "kind": "Event",
+                                               "metadata": {"name": "v1bad.1", "namespace": ns},
+                                               "eventTime": "2026-01-01T00:00:00.000000Z", "reason": "X",
+                                               "regarding": {"kind": "InferenceService", "name": "x",
+                                                             "namespace": ns}})
+    assert err.value.status == 422 and "reportingController: Required value" in err.value.body

@@ -86,8 +86,37 @@ def _api_resource(rt: ResourceType) -> list[dict]:
     return out
 
 
+# events.k8s.io/v1: the same stored Events, shown with that version's field names
+# (kubernetes pkg/apis/events/v1/conversion.go); kubectl itself reads core/v1.
+EVENTS_V1 = ResourceType("events", "event", "Event", "events.k8s.io", "v1", True, ("ev",))
+_EVENT_V1_NAMES = {"involvedObject": "regarding", "message": "note", "source": "deprecatedSource",
+                   "firstTimestamp": "deprecatedFirstTimestamp", "lastTimestamp": "deprecatedLastTimestamp",
+                   "count": "deprecatedCount", "reportingComponent": "reportingController"}
+
+
+EVENT_V1_FIELD_LABELS = {**{f"regarding.{k}": f"involvedObject.{k}" for k in
+                            ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+                         "reportingController": "reportingComponent", "reason": "reason", "source": "source",
+                         "type": "type", "metadata.namespace": "metadata.namespace", "metadata.name": "metadata.name"}
+
+
+def event_to_v1(obj: dict) -> dict:
+    out = {_EVENT_V1_NAMES.get(k, k): v for k, v in obj.items() if v not in (None, "", 0) or k == "metadata"}
+    out["apiVersion"] = "events.k8s.io/v1"
+    out.setdefault("eventTime", None)  # a MicroTime without omitempty: null for a core/v1-made Event
+    return out
+
+
+def event_from_v1(obj: dict) -> dict:
+    back = {v: k for k, v in _EVENT_V1_NAMES.items()}
+    out = {back.get(k, k): v for k, v in obj.items()}
+    out["apiVersion"] = "v1"
+    return out
+
+
 GROUPS = {
     "serving.kserve.io": ("v1beta1", lambda: _api_resource(ISVCS)),
+    "events.k8s.io": ("v1", lambda: _api_resource(EVENTS_V1)),
     "authorization.k8s.io": ("v1", lambda: [
         {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
          "kind": "SelfSubjectAccessReview", "verbs": ["create"]},
@@ -336,7 +365,11 @@ def field_matcher(selector: str, rt: ResourceType = ISVCS):
         neg = "!=" in term
         k, v = term.replace("!=", "=").replace("==", "=").split("=", 1)
         k = k.strip()
-        if rt.plural == "events":
+        if rt.plural == "events" and rt.group:  # events.k8s.io/v1: AddFieldLabelConversionsForEvent
+            if k not in EVENT_V1_FIELD_LABELS:
+                raise KubeError(400, "BadRequest", f"field label not supported: {k}")
+            k = EVENT_V1_FIELD_LABELS[k]
+        elif rt.plural == "events":
             if k not in ("metadata.name", "metadata.namespace") and k not in _event_fields({}):
                 raise KubeError(400, "BadRequest", f'field label not supported: {k}')
         elif k not in ("metadata.name", "metadata.namespace"):
@@ -474,6 +507,8 @@ class ApiRequest:
     body: bytes
     user: User | None = None
     warnings: list[str] = field(default_factory=list)
+    view: Any = None  # stored (core/v1) object -> what this API version shows (events.k8s.io/v1)
+    unview: Any = None  # and back, for bodies sent to it
 
     def q(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)
@@ -543,6 +578,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_obj(self, code: int, obj: Any, req: ApiRequest | None = None):
+        if req is not None and req.view is not None and isinstance(obj, dict) and obj.get("kind") == "Event":
+            obj = req.view(obj)
         headers = {}
         if req is not None and req.warnings:
             headers["Warning"] = ", ".join(f'299 - "{w}"' for w in req.warnings)
@@ -638,6 +675,15 @@ class _Handler(BaseHTTPRequestHandler):
             name = rest[1] if len(rest) >= 2 else None
             sub = rest[2] if len(rest) == 3 else None
             return self._resource(api, req, NAMESPACES, None, name, sub)
+        if parts[:3] == ["apis", EVENTS_V1.group, EVENTS_V1.version]:
+            rest = parts[3:]
+            ns = None
+            if len(rest) >= 2 and rest[0] == "namespaces":
+                ns, rest = rest[1], rest[2:]
+            if not rest or rest[0] != "events" or len(rest) > 2 or (ns is None and len(rest) == 2):
+                raise self._no_route(req)
+            req.view, req.unview = event_to_v1, event_from_v1
+            return self._resource(api, req, EVENTS_V1, ns, rest[1] if len(rest) == 2 else None, None)
         if parts[:3] == ["apis", ISVCS.group, ISVCS.version]:
             rest = parts[3:]
             ns = None
@@ -732,6 +778,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             resource_rules += [{"verbs": ["get", "list", "watch"], "apiGroups": [""],
                                 "resources": ["events", "namespaces"]},
+                               {"verbs": ["get", "list", "watch"], "apiGroups": ["events.k8s.io"],
+                                "resources": ["events"]},
                                {"verbs": ["get", "list", "watch"], "apiGroups": [ISVCS.group],
                                 "resources": [ISVCS.plural, f"{ISVCS.plural}/status"]}]
             non_resource = [{"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz",
@@ -805,6 +853,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if not isinstance(body, dict):
                     raise KubeError(400, "BadRequest", "the object provided is unrecognized (must be of type object)")
                 self._check_kind(rt, body)
+                if req.unview is not None:
+                    body = req.unview(body)
                 dry = self._dry_run(req)
                 self._field_validation(req, rt, body, "")
                 obj = cluster.create(rt.plural, ns, body, dry_run=dry)
@@ -816,13 +866,15 @@ class _Handler(BaseHTTPRequestHandler):
             if "as=Table" in (req.headers.get("Accept") or ""):
                 return self._send_obj(200, to_table(rt, [obj], obj["metadata"]["resourceVersion"],
                                                     req.q("includeObject") or "Metadata"))
-            return self._send_obj(200, obj)
+            return self._send_obj(200, obj, req)
         if m == "PUT":
             self._authorize(req, rt, "update", ns, name, sub)
             body = self._json_body(req)
             if not isinstance(body, dict):
                 raise KubeError(400, "BadRequest", "the object provided is unrecognized (must be of type object)")
             self._check_kind(rt, body)
+            if req.unview is not None:
+                body = req.unview(body)
             dry = self._dry_run(req)
             self._field_validation(req, rt, body, name)
             if sub is None:
@@ -843,7 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
             dry = self._dry_run(req) or "All" in (opts.get("dryRun") or [])
             obj = cluster.delete(rt.plural, ns, name, precondition_rv=pre.get("resourceVersion"),
                                  precondition_uid=pre.get("uid"), dry_run=dry)
-            return self._send_obj(200, obj)
+            return self._send_obj(200, obj, req)
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     @staticmethod
@@ -959,13 +1011,16 @@ class _Handler(BaseHTTPRequestHandler):
         dry = self._dry_run(req)
         for _attempt in range(10):
             current = cluster.get(rt.plural, ns, name)
+            shown = req.view(current) if req.view is not None else current
             try:
                 if ctype == "application/merge-patch+json":
-                    result = kube_patch.merge_patch(current, patch)
+                    result = kube_patch.merge_patch(shown, patch)
                 else:
-                    result = kube_patch.json_patch(current, patch)
+                    result = kube_patch.json_patch(shown, patch)
             except kube_patch.PatchError as exc:
                 raise KubeError(422, "Invalid", str(exc)) from None
+            if req.unview is not None and isinstance(result, dict):
+                result = req.unview(result)
             if not isinstance(result, dict):
                 raise KubeError(422, "Invalid", "the patch turned the object into something that is not an object")
             meta = result.get("metadata") if isinstance(result.get("metadata"), dict) else {}
@@ -1070,7 +1125,8 @@ class _Handler(BaseHTTPRequestHandler):
             table["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
             return self._send_obj(200, table)
         head = dumps({"apiVersion": rt.api_version, "kind": f"{rt.kind}List", "metadata": meta})[:-1]
-        data = head + b',"items":[' + b",".join(api.cluster.encoded(o) for o in items) + b"]}"
+        encode = (lambda o: dumps(req.view(o))) if req.view is not None else api.cluster.encoded
+        data = head + b',"items":[' + b",".join(encode(o) for o in items) + b"]}"
         return self._send(200, data)
 
     def _client_gone(self) -> bool:
@@ -1119,7 +1175,9 @@ class _Handler(BaseHTTPRequestHandler):
             if as_table and type_ in ("ADDED", "MODIFIED", "DELETED"):
                 obj = to_table(rt, [obj], None, include, columns=first)
                 first = False
-            if type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table:
+            if type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table and req.view is not None:
+                data = dumps({"type": type_, "object": req.view(obj)}) + b"\n"
+            elif type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table:
                 data = b'{"type":"' + type_.encode() + b'","object":' + api.cluster.encoded(obj) + b"}\n"
             else:
                 data = dumps({"type": type_, "object": obj}) + b"\n"

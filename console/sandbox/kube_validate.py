@@ -267,9 +267,11 @@ def validate_event(obj: dict) -> list[FieldError]:
     else:  # a "new" Event (events.k8s.io semantics) needs who reported it and what it did
         if not inv_ns and ns != "kube-system":
             out.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace", inv_ns))
-        for key in ("reportingController", "reportingInstance", "action", "reason"):
+        # the JSON of core/v1 calls reportingController "reportingComponent"; errors use the Go name
+        for key, path in (("reportingComponent", "reportingController"), ("reportingInstance", "reportingInstance"),
+                          ("action", "action"), ("reason", "reason")):
             if not obj.get(key):
-                out.append(FieldError(key, "Required", ""))
+                out.append(FieldError(path, "Required", ""))
     for key, limit in EVENT_LIMITS.items():
         value = obj.get(key)
         if isinstance(value, str) and len(value) > limit and obj.get("eventTime"):
