@@ -6,8 +6,9 @@ aggregated discovery), OpenAPI v3 for kubectl's field-validation and patch-type 
 Table printing with the KServe CRD's printer columns, namespaces, InferenceServices (list, get,
 create, update, delete with finalizers, merge and JSON patch, server-side apply, /status, dry-run,
 fieldValidation, KServe's deploymentMode webhook, watch with bookmarks and 410 Expired), core/v1
-Events (field selectors on involvedObject.* and the rest of EventToSelectableFields), list
-resourceVersion/resourceVersionMatch, protobuf bodies for Namespaces and the access reviews,
+Events (field selectors on involvedObject.* and the rest of EventToSelectableFields; events.k8s.io/v1
+as a view of them), list resourceVersion/resourceVersionMatch, protobuf bodies for Namespaces and the
+access reviews,
 bearer-token authentication with admin/viewer roles and real 403s, SelfSubjectAccessReview,
 SelfSubjectRulesReview and SelfSubjectReview.
 """
