@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from adapters.errors import InvalidInput
+from adapters.errors import InvalidInput, StateConflict
 from console.actions import Change
 
 ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -34,7 +34,7 @@ class SetAlias:
     def plan(self) -> Change:
         self._current = self.catalog.aliases(self.model).get(self.alias)
         if self._current == self.version:
-            raise InvalidInput(f"alias {self.alias} of {self.model} already points to version {self.version}")
+            raise StateConflict(f"alias {self.alias} of {self.model} already points to version {self.version}")
         return Change(
             kind=self.kind,
             target=self.target,
