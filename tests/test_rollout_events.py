@@ -175,7 +175,7 @@ def test_a_deleting_inference_service_is_listed_as_deleting_and_not_steered(sb, 
         row = next(r for r in json.loads(out) if r["name"] == "leaving")
         assert row["deleting"] is True
         code, _, err = run(capsys, sb, "rollout", "rollback", "leaving", "-n", NS, "--reason", "r", "--yes")
-        assert code == 2 and "being deleted" in err
+        assert code == 6 and "being deleted" in err  # a conflict with its current state
     finally:
         sb.controller.finalize_delay = 0
         sb.controller.sync(NS, "leaving")
