@@ -42,7 +42,6 @@ from screens.list_table import ListTable
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
 
 WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-WATCH_IDLE_TIMEOUT = 2.0  # seconds of silence before the watch re-arms (bounds how long a stop takes)
 HEALTH_INTERVAL = 15.0
 HEALTH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 HEALTH_WINDOW = "5m"
@@ -229,7 +228,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             try:
                 client = self.app.client("kube")
                 scope = f"namespace {namespace}" if namespace else "all namespaces"
-                for item in client.follow_inference_services(namespace, stop, idle_timeout=WATCH_IDLE_TIMEOUT):
+                for item in client.follow_inference_services(namespace, stop):
                     if stop.is_set():
                         return
                     if isinstance(item, Snapshot):

@@ -87,6 +87,8 @@ def mode_label(isvc: Any, short: bool = False) -> str:
 
 
 def ready_cell(isvc: Any) -> Text:
+    if isvc.deleting:  # deletionTimestamp set: finalizers hold it until KServe has cleaned up
+        return Text("deleting", style="bold magenta")
     if isvc.ready is True and not isvc.failing_revision:
         return Text("True", style="green")
     if isvc.ready is True:  # served, but the newest revision never became ready
@@ -198,6 +200,8 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if isvc.resource_version:
         text.append(f" · resourceVersion {isvc.resource_version}", style="dim")
     text.append("\n")
+    if isvc.deleting:
+        text.append("  deleting: the object goes once KServe's finalizer has cleaned up\n", style="bold magenta")
     if last_result:
         text.append(f"  {safe(last_result)}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
@@ -284,6 +288,9 @@ def cannot_lines(isvc: Any) -> list[str]:
                      f"traffic whatever the percentage (KServe routes to the latest ready revision)")
     if rollouts.has_canary_revision(isvc):
         lines.append("b (roll back) " + rollouts.ROLLBACK_NOTE)
+    elif rollouts.rolls_back_a_promotion(isvc):
+        lines.append(f"b (roll back) undoes the promotion: {short_revision(isvc, isvc.previous_rolledout_revision)} "
+                     f"takes all traffic again; +/-/p/o have nothing to steer")
     else:
         lines.append("no canary running: +/-/p/o/b have nothing to steer; n starts one")
     return lines
