@@ -167,7 +167,8 @@ class MlflowClient:
 
     def __init__(self, url: str, *, token: str | None = None, username: str | None = None,
                  password: str | None = None, ca_file: str | None = None, insecure: bool = False,
-                 client_cert: str | None = None, timeout: float = 30.0, concurrency: int = 8):
+                 client_cert: str | None = None, timeout: float = 30.0, concurrency: int = 8,
+                 page_size: int = VERSIONS_PAGE):
         url = (url or "").strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise InvalidInput(f"MLflow URL {url!r} must start with http:// or https:// "
@@ -180,6 +181,7 @@ class MlflowClient:
         self.client_cert = client_cert
         self.timeout = float(timeout)
         self.concurrency = max(1, int(concurrency))
+        self.page_size = max(1, int(page_size))
         self.requests = 0  # how many requests were sent (benchmarks and tests read it)
         self._client: Any = None
         self._lock = threading.Lock()
@@ -311,18 +313,16 @@ class MlflowClient:
 
     # -- registry -------------------------------------------------------------------------------
 
-    def search_registered_models(self, filter: str | None = None,
-                                 page_size: int = MODELS_PAGE) -> Iterator[list[RegisteredModel]]:
+    def search_registered_models(self, filter: str | None = None) -> Iterator[list[RegisteredModel]]:
         """Every registered model (prompts excluded, as the server does), one page at a time."""
-        params: dict[str, Any] = {"max_results": min(page_size, MODELS_PAGE)}
+        params: dict[str, Any] = {"max_results": min(self.page_size, MODELS_PAGE)}
         if filter:
             params["filter"] = filter
         for items in self._paged("/registered-models/search", "registered_models", params):
             yield self._parse(parse_registered_model, items, "registered model", self.url)
 
-    def search_model_versions(self, filter: str | None = None,
-                              page_size: int = VERSIONS_PAGE) -> Iterator[list[ModelVersion]]:
-        params: dict[str, Any] = {"max_results": page_size}
+    def search_model_versions(self, filter: str | None = None) -> Iterator[list[ModelVersion]]:
+        params: dict[str, Any] = {"max_results": self.page_size}
         if filter:
             params["filter"] = filter
         for items in self._paged("/model-versions/search", "model_versions", params):

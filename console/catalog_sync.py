@@ -191,3 +191,48 @@ def sync(catalog: Any, client: MlflowClient, *, models: list[str] | None = None,
         scope=set(models) if models else None,
         renames=find_renames(snapshot.models, remote) if not models else (), now=now,
     )
+
+
+def sync_and_record(ctx: Any, catalog: Any, client: MlflowClient, *, models: list[str] | None = None,
+                    reason: str | None = None, progress: Progress | None = None) -> Any:
+    """sync() as the CLI and the Catalog screen run it: refused in read-only mode, and written to
+    the audit journal when it changed something or failed (a sync that changed nothing is not)."""
+    from adapters.errors import ConsoleError, InvalidInput, ReadOnly
+    from console.audit import Identity
+
+    target = str(ctx.settings.catalog)
+
+    def record(outcome: str, after: dict[str, Any], message: str | None = None) -> None:
+        try:
+            ctx.audit.record(identity=Identity.current(), action="catalog.sync", target=target, outcome=outcome,
+                             reason=reason, after={"registry": client.url, "models": models, **after},
+                             message=message, context=ctx.settings.context)
+        except ConsoleError:
+            pass  # the journal's own trouble must not hide the sync's result
+
+    if ctx.settings.read_only:
+        error = ReadOnly(f"read-only: catalog sync into {target} refused; the console runs read-only "
+                         "(--read-only, MLOPS_CONSOLE_READ_ONLY or the config)")
+        record("refused: read-only", {}, error.message)
+        raise error
+    try:
+        result = sync(catalog, client, models=models, progress=progress)
+    except ConsoleError as error:
+        record("refused: invalid" if isinstance(error, InvalidInput) else f"failed: {error.kind}", {}, error.message)
+        raise
+    if result.changed:
+        record("applied", result.counts())
+    return result
+
+
+def summary(result: Any) -> str:
+    """One line for a status bar: what a sync changed."""
+    if not result.changed:
+        return f"nothing changed ({result.versions_unchanged} versions)"
+    counts = result.counts()
+    parts = []
+    for group in ("models", "versions", "aliases"):
+        for what, n in counts[group].items():
+            if n and what != "unchanged":
+                parts.append(f"{n} {group if n != 1 else group[:-1]} {what}")
+    return ", ".join(parts)

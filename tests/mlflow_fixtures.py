@@ -47,8 +47,9 @@ class MlflowServer:
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
         log = directory / "mlflow-server.log"
+        # No job runner: it starts seven more processes (GenAI scorers), each importing MLflow.
         env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-               "PYTHONWARNINGS": "ignore"}
+               "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "PYTHONWARNINGS": "ignore"}
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
                     "MLFLOW_TRACKING_PASSWORD"):
             env.pop(var, None)

@@ -344,37 +344,21 @@ class _ProgressBar:
 def sync_registry(args: argparse.Namespace, ctx) -> int:
     import time
 
-    from console.catalog_sync import sync
+    from console.catalog_sync import sync_and_record
     from console.clients import mlflow_client
 
     target = str(ctx.settings.catalog)
-    url = args.mlflow_url or ctx.settings.mlflow.url
-    if ctx.settings.read_only:
-        error = ReadOnly(f"read-only: catalog sync into {target} refused; the console runs read-only "
-                         "(--read-only, MLOPS_CONSOLE_READ_ONLY or the config)")
-        _audit(ctx, action="catalog.sync", target=target, outcome="refused: read-only", reason=args.reason,
-               after={"registry": url}, message=error.message)
-        raise error
-    client = mlflow_client(ctx.settings, url)
+    client = mlflow_client(ctx.settings, args.mlflow_url or ctx.settings.mlflow.url)
     bar = _ProgressBar(ctx.err) if not args.json and getattr(ctx.err, "isatty", lambda: False)() else None
     started = time.monotonic()
     try:
-        with client, _open(ctx, create=True) as catalog:
-            result = sync(catalog, client, models=args.models, progress=bar)
-    except ConsoleError as error:
+        with client, _open(ctx, create=not ctx.settings.read_only) as catalog:
+            result = sync_and_record(ctx, catalog, client, models=args.models, reason=args.reason, progress=bar)
+    finally:
         if bar:
             bar.clear()
-        outcome = "refused: invalid" if isinstance(error, InvalidInput) else f"failed: {error.kind}"
-        _audit(ctx, action="catalog.sync", target=target, outcome=outcome, reason=args.reason,
-               after={"registry": client.url, "models": args.models}, message=error.message)
-        raise
-    if bar:
-        bar.clear()
     seconds = round(time.monotonic() - started, 2)
     counts = result.counts()
-    if result.changed:
-        _audit(ctx, action="catalog.sync", target=target, outcome="applied", reason=args.reason,
-               after={"registry": client.url, "models": args.models, **counts})
     if args.json:
         ctx.print_json({"registry": client.url, "catalog": target, "changed": result.changed, **counts,
                         "renamed": [list(pair) for pair in result.models_renamed],
