@@ -556,6 +556,7 @@ class Catalog:
 
         self.path = Path(path).expanduser()
         self.read_only = read_only
+        self.create = create and not read_only  # may write a schema into a new or empty file
         self.read_only_reason: str | None = "opened read-only" if read_only else None
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
@@ -636,6 +637,9 @@ class Catalog:
             foreign = sorted(t for t in tables if not t.startswith("sqlite_"))[:5]
             raise DataError(f"catalog {self.path} is a SQLite database but not an mlops-console catalog "
                             f"(it has tables {', '.join(foreign)}); pass --catalog with another path")
+        if version == 0 and not self.create:  # opened for reading: a file that is not a catalog stays untouched
+            raise DataError(f"catalog {self.path} is not an mlops-console catalog (it is empty); import records "
+                            "into it with 'mlops-console catalog import FILE' or pass --catalog with another file")
         if version < SCHEMA_VERSION:
             if self.read_only:
                 raise ReadOnly(f"catalog {self.path} needs its schema created or upgraded "

@@ -13,9 +13,11 @@
   anything that is not the Prometheus API -> DataError("not a Prometheus API at URL"); down,
   timeout, 5xx, 429, 503 not ready -> BackendUnavailable naming the URL; 401/403 -> Forbidden.
 
-Queries follow the metrics contract; metric names are configurable (`MetricNames`). Every query
-aggregates `by (namespace, model, revision, ...)` because backfilled series carry no
-job/instance labels.
+Request health follows a metric profile (`PROFILES`: what Knative's queue-proxy, its OpenTelemetry
+successor, KServe's model server, or the console's own contract export), configured or detected
+per InferenceService (`detect_profile`); drift reads the feature-histogram contract
+(`FeatureContract`). Every name is configurable. Queries aggregate by the namespace, revision
+(and feature) labels, never by job/instance: backfilled series carry none.
 
 This module never imports textual, screens or console.
 """
@@ -23,8 +25,9 @@ This module never imports textual, screens or console.
 from __future__ import annotations
 
 import math
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 from urllib.parse import urlencode
 
@@ -34,20 +37,204 @@ MAX_POINTS = 11_000
 POST_AFTER_CHARS = 1_500  # query-string length above which we POST the query as a form body
 
 
-@dataclass(frozen=True)
-class MetricNames:
-    requests: str = "model_requests_total"
-    duration: str = "model_request_duration_seconds"  # histogram base name
-    feature: str = "model_feature_value"  # histogram base name
+# -- metric profiles: which request metrics a real install exports --------------------------------
 
-    @classmethod
-    def from_settings(cls, section: object | None) -> "MetricNames":
-        kwargs = {}
-        for name in ("requests", "duration", "feature"):
-            value = getattr(section, name, None) if section is not None else None
-            if value:
-                kwargs[name] = value
-        return cls(**kwargs)
+
+@dataclass(frozen=True)
+class MetricProfile:
+    """Where request health comes from: one request-latency histogram (and, where the system has
+    one, a request counter with a response-code label), and the labels carrying the namespace and
+    the KServe revision name. Every query groups by the revision label, so the figures join the
+    InferenceService's status traffic."""
+
+    name: str
+    duration: str  # histogram base name (_bucket, _count)
+    unit: float = 1.0  # seconds per unit of the histogram (0.001: milliseconds)
+    requests: str | None = None  # counter; None: count requests from the histogram's _count
+    namespace_label: str = "namespace"
+    revision_label: str = "revision"
+    code_label: str | None = "code"  # None: the system exports no response codes
+    model_label: str | None = None  # a label naming the InferenceService, as "<isvc><model_suffix>"
+    model_suffix: str = ""
+    info_join: str | None = None  # the namespace/revision labels are only on this info metric
+    source: str = ""
+
+    @property
+    def count_metric(self) -> str:
+        return self.requests or f"{self.duration}_count"
+
+    def describe(self) -> str:
+        names = f"{self.requests}, {self.duration}" if self.requests else self.duration
+        join = f" joined with {self.info_join}" if self.info_join else ""
+        return f"{self.name}: {names}{join} ({self.source})"
+
+
+_KNATIVE_OC = dict(unit=0.001, namespace_label="namespace_name", revision_label="revision_name",
+                   code_label="response_code", model_label="configuration_name", model_suffix="-predictor")
+_KNATIVE_OTEL = dict(namespace_label="k8s_namespace_name", revision_label="kn_revision_name",
+                     code_label="http_response_status_code", model_label="kn_configuration_name",
+                     model_suffix="-predictor")
+
+# In detection order: the first profile with series for the InferenceService's revisions wins.
+PROFILES: tuple[MetricProfile, ...] = (
+    MetricProfile("knative", "revision_request_latencies", requests="revision_request_count", **_KNATIVE_OC,
+                  source="Knative queue-proxy up to 1.18, OpenCensus"),
+    MetricProfile("knative-otel", "kn_serving_invocation_duration_seconds", **_KNATIVE_OTEL,
+                  source="Knative queue-proxy 1.19+, OpenTelemetry, resource attributes promoted"),
+    MetricProfile("knative-otel-target-info", "kn_serving_invocation_duration_seconds", **_KNATIVE_OTEL,
+                  info_join="target_info", source="Knative queue-proxy 1.19+, OpenTelemetry"),
+    MetricProfile("knative-unprefixed", "request_latencies", requests="request_count", **_KNATIVE_OC,
+                  source="Knative queue-proxy, OpenShift Serverless names"),
+    MetricProfile("kserve", "request_predict_seconds", revision_label="serving_knative_dev_revision",
+                  code_label=None, model_label="model_name", source="KServe model server, pod labels as labels"),
+    MetricProfile("console", "model_request_duration_seconds", requests="model_requests_total",
+                  model_label="model", source="the console's own contract"),
+)
+PROFILE_NAMES = tuple(p.name for p in PROFILES)
+AUTO = "auto"
+
+
+def profile(name: str, **overrides) -> MetricProfile:
+    """A profile by name, with metric or label names replaced."""
+    for p in PROFILES:
+        if p.name == name:
+            return replace(p, **overrides)
+    raise InvalidInput(f"unknown metric profile {name!r}: use {AUTO} or one of {', '.join(PROFILE_NAMES)}")
+
+
+@dataclass(frozen=True)
+class FeatureContract:
+    """The drift inputs: a histogram of each input feature's values, per revision. No standard
+    exports one; this is the console's documented contract, every name configurable."""
+
+    metric: str = "model_feature_value"  # histogram base name
+    namespace_label: str = "namespace"
+    model_label: str = "model"
+    revision_label: str = "revision"
+    feature_label: str = "feature"
+
+    def selector(self, namespace: str | None, model: str | None, revisions: Sequence[str] | None = None) -> str:
+        labels = {self.namespace_label: namespace, self.model_label: model}
+        return _with_revisions(selector(**labels), self.revision_label, revisions)
+
+    @property
+    def group(self) -> str:
+        return f"{self.namespace_label}, {self.model_label}, {self.revision_label}, {self.feature_label}"
+
+
+@dataclass
+class ProfileMatch:
+    """What `detect_profile` found. `name` is the profile picked (None: no profile has series);
+    `found_series` the number of its series for the revisions asked about; `revisions` those that
+    have series; `missing` what the user lacks: the revisions asked about without series (when a
+    profile matched), else every metric looked for; `candidates` series found per profile."""
+
+    name: str | None
+    found_series: int = 0
+    revisions: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    candidates: dict[str, int] = field(default_factory=dict)
+    profile: MetricProfile | None = None
+    detected: bool = True  # False: the profile was set in the config
+
+    def describe(self) -> str:
+        if self.profile is None:
+            return ("no request metrics for these revisions in Prometheus (looked for "
+                    + ", ".join(self.missing) + "); set [metrics] profile and names in the config")
+        return f"metrics: {self.name} ({'detected' if self.detected else 'configured'})"
+
+    def to_json(self) -> dict:
+        p = self.profile
+        names = [] if p is None else list(dict.fromkeys([p.count_metric, f"{p.duration}_bucket"]))
+        return {"profile": self.name, "detected": self.detected, "metric_names": names,
+                "unit_seconds": p.unit if p else None, "found_series": self.found_series,
+                "revisions": list(self.revisions), "missing": list(self.missing),
+                "candidates": dict(self.candidates)}
+
+
+def _with_revisions(matcher: str, label: str, revisions: Sequence[str] | None) -> str:
+    if revisions is None:
+        return matcher
+    extra = f'{label}=~"{escape_label(_regex_alternatives(revisions))}"'
+    return "{" + extra + "}" if matcher == "{}" else matcher[:-1] + ", " + extra + "}"
+
+
+def scoped(p: MetricProfile, inner: str, namespace: str | None, revisions: Sequence[str] | None,
+           info_window: str | None = None) -> str:
+    """`inner` (an expression containing SELECTOR where the series selector goes) narrowed to
+    `namespace` and `revisions` (None: any revision), carrying p's namespace and revision labels.
+    Where those labels are only on an info metric (OpenTelemetry's target_info), the
+    expression is joined with it on (job, instance)."""
+    rev = list(revisions) if revisions is not None else None
+    own = selector(**{p.namespace_label: namespace})
+    if rev is None:
+        own = own[:-1] + (", " if own != "{}" else "") + f'{p.revision_label}!=""' + "}"
+    else:
+        own = _with_revisions(own, p.revision_label, rev)
+    if not p.info_join:
+        return inner.replace("SELECTOR", own)
+    info = f"{p.info_join}{own}"
+    if info_window:
+        info = f"last_over_time({info}[{info_window}])"
+    return (f"({inner.replace('SELECTOR', '')} * on (job, instance) "
+            f"group_left ({p.revision_label}, {p.namespace_label}) {info})")
+
+
+def isvc_of(p: MetricProfile, labels: dict[str, str]) -> str:
+    """The InferenceService a series belongs to: from the profile's model label, else from the
+    KServe revision name (<isvc>-predictor-00001)."""
+    value = labels.get(p.model_label or "", "")
+    if value:
+        return value.removesuffix(p.model_suffix) if p.model_suffix else value
+    rev = labels.get(p.revision_label, "")
+    m = re.match(r"^(.+)-predictor-\d+$", rev)
+    return m.group(1) if m else rev
+
+
+def detect_profile(prom_client: "MetricsClient", namespace: str | None = None, isvc: str | None = None,
+                   revisions: Sequence[str] | None = None, *, at: float | None = None, lookback: str = "1h",
+                   profiles: Sequence[MetricProfile] | None = None) -> ProfileMatch:
+    """Which metric profile this Prometheus has request series of, for an InferenceService.
+
+    Pure over the client (one instant query, no state), for the health checks and `doctor`:
+
+        match = detect_profile(client, "fraud", "fraud-detector",
+                               ["fraud-detector-predictor-00002", "fraud-detector-predictor-00001"])
+        match.name          # "knative", ... or None when no profile has series
+        match.found_series  # series of that profile for those revisions
+        match.missing       # revisions without series; with no match, every metric looked for
+        match.candidates    # {profile: series} for every profile that has some
+
+    `revisions` None means every revision of `isvc` (KServe names them <isvc>-predictor-NNNNN);
+    `isvc` None as well means anything in `namespace` (None: anywhere). A series counts when it
+    has a sample in the `lookback` before `at` (default now). Profiles are tried in the order
+    given (default: the client's, i.e. PROFILES, or the one set in the config).
+    """
+    profiles = list(profiles if profiles is not None else prom_client.profiles)
+    revs = list(revisions) if revisions else None
+    parts = []
+    for p in profiles:
+        inner = f"last_over_time({p.count_metric}SELECTOR[{lookback}])"
+        if revs is None and isvc:
+            expr = scoped(p, inner, namespace, None, lookback).replace(
+                f'{p.revision_label}!=""', f'{p.revision_label}=~"{escape_label(re.escape(isvc))}-predictor-[0-9]+"')
+        else:
+            expr = scoped(p, inner, namespace, revs, lookback)
+        parts.append(f'label_replace(count by ({p.revision_label}) ({expr}), "mlops_profile", "{p.name}", "", "")')
+    found: dict[str, dict[str, int]] = {}
+    for s in prom_client.instant(" or ".join(parts), at):
+        name = s.labels.get("mlops_profile", "")
+        p = next((x for x in profiles if x.name == name), None)
+        if p is not None and finite_or_none(s.value):
+            found.setdefault(name, {})[s.labels.get(p.revision_label, "")] = int(s.value)
+    for p in profiles:
+        if p.name in found:
+            per_rev = found[p.name]
+            return ProfileMatch(p.name, sum(per_rev.values()), sorted(per_rev),
+                                [r for r in (revs or []) if r not in per_rev],
+                                {n: sum(v.values()) for n, v in found.items()}, p, detected=len(profiles) > 1)
+    return ProfileMatch(None, missing=[p.count_metric + (f" with {p.info_join}" if p.info_join else "")
+                                       for p in profiles], detected=len(profiles) > 1)
 
 
 @dataclass
@@ -123,17 +310,51 @@ def _regex_alternatives(values: Iterable[str]) -> str:
     return "|".join(re.escape(v) for v in values)
 
 
+_PROFILE_KEYS = {"requests_metric": "requests", "duration_metric": "duration", "namespace_label": "namespace_label",
+                 "revision_label": "revision_label", "code_label": "code_label"}
+_FEATURE_KEYS = {"feature_metric": "metric", "feature_namespace_label": "namespace_label",
+                 "feature_model_label": "model_label", "feature_revision_label": "revision_label",
+                 "feature_label": "feature_label"}
+
+
+def profiles_from_settings(section: object | None) -> tuple[MetricProfile, ...]:
+    """The profiles to try, from a `[metrics]` section (attributes profile, requests_metric,
+    duration_metric, duration_unit "s"/"ms", namespace_label, revision_label, code_label; an
+    empty requests_metric or code_label means the system has none): every profile when the
+    profile is auto or unset, else that one with its names overridden."""
+    name = getattr(section, "profile", None) or AUTO
+    if name == AUTO:
+        return PROFILES
+    overrides = {}
+    for key, attr in _PROFILE_KEYS.items():
+        value = getattr(section, key, None)
+        if value is not None:
+            overrides[attr] = value or None
+    unit = getattr(section, "duration_unit", None)
+    if unit is not None:
+        overrides["unit"] = {"s": 1.0, "ms": 0.001}[unit]
+    return (profile(name, **overrides),)
+
+
+def features_from_settings(section: object | None) -> FeatureContract:
+    kwargs = {attr: getattr(section, key) for key, attr in _FEATURE_KEYS.items() if getattr(section, key, None)}
+    return FeatureContract(**kwargs)
+
+
 class MetricsClient:
     """A synchronous Prometheus client. Call it from thread workers, never the UI thread."""
 
     def __init__(self, url: str, *, bearer_token: str | None = None, bearer_token_file: str | None = None,
                  username: str | None = None, password: str | None = None, ca_file: str | None = None,
-                 timeout: float = 10.0, names: MetricNames | None = None):
+                 timeout: float = 10.0, profiles: Sequence[MetricProfile] | None = None,
+                 features: FeatureContract | None = None):
         if not url or not str(url).startswith(("http://", "https://")):
             raise InvalidInput(f"Prometheus URL must start with http:// or https://, got {url!r}")
         self.url = str(url).rstrip("/")
         self.timeout = float(timeout) if timeout else 10.0
-        self.names = names or MetricNames()
+        self.profiles = tuple(profiles or PROFILES)  # one: configured; several: detect, in this order
+        self.features_contract = features or FeatureContract()
+        self._matches: dict[tuple, tuple[float, ProfileMatch]] = {}
         self._bearer_token = bearer_token
         self._bearer_token_file = bearer_token_file
         self._auth = (username, password or "") if username else None
@@ -143,13 +364,15 @@ class MetricsClient:
 
     @classmethod
     def from_settings(cls, url: str, section: object | None = None,
-                      names: MetricNames | None = None) -> "MetricsClient":
+                      metrics: object | None = None) -> "MetricsClient":
         """From a config section with attributes bearer_token, bearer_token_file, username,
-        password, ca_file, timeout (each optional)."""
+        password, ca_file, timeout (each optional), and a `[metrics]` section (see
+        profiles_from_settings and FeatureContract)."""
         g = (lambda n: getattr(section, n, None)) if section is not None else (lambda n: None)
         return cls(url, bearer_token=g("bearer_token"), bearer_token_file=g("bearer_token_file"),
                    username=g("username"), password=g("password"), ca_file=g("ca_file"),
-                   timeout=g("timeout") or 10.0, names=names or MetricNames.from_settings(g("metric_names")))
+                   timeout=g("timeout") or 10.0, profiles=profiles_from_settings(metrics),
+                   features=features_from_settings(metrics))
 
     # -- connection -----------------------------------------------------------------------
 
@@ -313,17 +536,96 @@ class MetricsClient:
         except (KeyError, TypeError, ValueError):
             raise DataError(f"Prometheus at {self.url} sent a malformed matrix result") from None
 
-    # -- the metrics contract -----------------------------------------------------------------
+    # -- request health (metric profiles) -------------------------------------------------------
+
+    MATCH_TTL = 300.0  # seconds a detected profile is reused before asking Prometheus again
+
+    def profile_for(self, namespace: str | None, isvc: str | None, revisions: Sequence[str] | None = None,
+                    at: float | None = None) -> ProfileMatch:
+        """detect_profile, remembered for MATCH_TTL seconds once a profile matched (an install does
+        not change what it exports from one poll to the next; a miss is asked again each time)."""
+        key = (namespace, isvc, tuple(revisions or ()))
+        hit = self._matches.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.MATCH_TTL:
+            return hit[1]
+        match = detect_profile(self, namespace, isvc, revisions, at=at)
+        if match.profile is not None:
+            if len(self._matches) > 256:
+                self._matches.clear()
+            self._matches[key] = (time.monotonic(), match)
+        return match
+
+    def revision_stats(self, namespace: str, revisions: Sequence[str], *, window: str, at: float | None = None,
+                       window_seconds: float | None = None,
+                       profile: MetricProfile | None = None) -> dict[str, RevisionStats]:
+        """Requests, 5xx, rate, success rate, p50 and p99 (in seconds) per revision over `window`,
+        from `profile` (default: the one detected for these revisions; none: {})."""
+        if profile is None:
+            profile = self.profile_for(namespace, None, revisions, at).profile
+            if profile is None:
+                return {}
+        p = profile
+        by = f"{p.revision_label}, {p.code_label}" if p.code_label else p.revision_label
+        counts = self.instant(
+            f"sum by ({by}) ({scoped(p, f'increase({p.count_metric}SELECTOR[{window}])', namespace, revisions)})", at)
+        stats: dict[str, RevisionStats] = {}
+        for s in counts:
+            rev = s.labels.get(p.revision_label, "")
+            st = stats.setdefault(rev, RevisionStats(rev, requests=0.0, errors=0.0 if p.code_label else None))
+            v = finite_or_none(s.value)
+            if v is None:
+                continue
+            st.requests += v
+            if p.code_label and str(s.labels.get(p.code_label, "")).startswith("5"):
+                st.errors += v
+        for st in stats.values():
+            if window_seconds:
+                st.request_rate = st.requests / window_seconds
+            if st.errors is not None:
+                st.success_rate = (1.0 - st.errors / st.requests) if st.requests else None
+        rates = scoped(p, f"rate({p.duration}_bucketSELECTOR[{window}])", namespace, revisions)
+        for q, attr in ((0.5, "p50_seconds"), (0.99, "p99_seconds")):
+            expr = f"histogram_quantile({q}, sum by ({p.revision_label}, le) ({rates}))"
+            for s in self.instant(expr, at):
+                rev = s.labels.get(p.revision_label, "")
+                st = stats.setdefault(rev, RevisionStats(rev))
+                v = finite_or_none(s.value)
+                setattr(st, attr, None if v is None else v * p.unit)
+        return stats
+
+    def served_models(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, str]]:
+        """(namespace, InferenceService, revision) triples that export request metrics, sorted, in
+        every profile that has series in `namespace` (None: everywhere): a cluster half-way through
+        a Knative upgrade has both generations."""
+        match = self.profile_for(namespace, None, None, at)
+        found: set[tuple[str, str, str]] = set()
+        for p in self.profiles:
+            if p.name not in match.candidates:
+                continue
+            labels = ", ".join(dict.fromkeys(x for x in (p.namespace_label, p.revision_label, p.model_label) if x))
+            expr = f"count by ({labels}) ({scoped(p, p.count_metric + 'SELECTOR', namespace, None)})"
+            found |= {(s.labels.get(p.namespace_label, ""), isvc_of(p, s.labels), s.labels.get(p.revision_label, ""))
+                      for s in self.instant(expr, at)}
+        return sorted(found)
+
+    def request_metrics_hint(self) -> str:
+        """What request metrics this client looks for, in a few words, for "nothing found" messages."""
+        if len(self.profiles) == 1:
+            return f"metric profile {self.profiles[0].describe()}"
+        return "metric profiles " + ", ".join(p.name for p in self.profiles)
+
+    # -- drift inputs (the feature histogram contract) -------------------------------------------
 
     def _feature_expr(self, namespace: str, model: str, revisions: Sequence[str] | None,
                       window: str, offset: str | None = None) -> str:
-        sel = {"namespace": namespace, "model": model}
-        matcher = selector(**sel)
-        if revisions:
-            matcher = matcher[:-1] + f', revision=~"{escape_label(_regex_alternatives(revisions))}"' + "}"
+        fc = self.features_contract
         off = f" offset {offset}" if offset else ""
-        return (f"sum by (namespace, model, revision, feature, le) "
-                f"(increase({self.names.feature}_bucket{matcher}[{window}]{off}))")
+        return (f"sum by ({fc.group}, le) "
+                f"(increase({fc.metric}_bucket{fc.selector(namespace, model, revisions or None)}[{window}]{off}))")
+
+    def _feature_key(self, labels: dict[str, str]) -> tuple[str, str]:
+        fc = self.features_contract
+        return labels.get(fc.revision_label, ""), labels.get(fc.feature_label, "")
 
     def feature_buckets(self, namespace: str, model: str, *, window: str, at: float | None = None,
                         revisions: Sequence[str] | None = None, offset: str | None = None) -> Buckets:
@@ -334,9 +636,8 @@ class MetricsClient:
         """
         out: Buckets = {}
         for s in self.instant(self._feature_expr(namespace, model, revisions, window, offset), at):
-            key = (s.labels.get("revision", ""), s.labels.get("feature", ""))
             if "le" in s.labels:
-                out.setdefault(key, {})[s.labels["le"]] = s.value
+                out.setdefault(self._feature_key(s.labels), {})[s.labels["le"]] = s.value
         return out
 
     def feature_bucket_series(self, namespace: str, model: str, *, window: str, start: float, end: float,
@@ -346,55 +647,18 @@ class MetricsClient:
         out: BucketSeries = {}
         expr = self._feature_expr(namespace, model, revisions, window, offset)
         for series in self.range(expr, start, end, step):
-            key = (series.labels.get("revision", ""), series.labels.get("feature", ""))
             le = series.labels.get("le")
             if le is None:
                 continue
-            per_t = out.setdefault(key, {})
+            per_t = out.setdefault(self._feature_key(series.labels), {})
             for t, v in series.points:
                 per_t.setdefault(t, {})[le] = v
         return out
 
-    def revision_stats(self, namespace: str, model: str, *, window: str, at: float | None = None,
-                       window_seconds: float | None = None) -> dict[str, RevisionStats]:
-        """Requests, 5xx, rate, success rate, p50 and p99 per revision over `window`."""
-        matcher = selector(namespace=namespace, model=model)
-        counts = self.instant(
-            f"sum by (namespace, model, revision, code) (increase({self.names.requests}{matcher}[{window}]))", at)
-        stats: dict[str, RevisionStats] = {}
-        for s in counts:
-            rev = s.labels.get("revision", "")
-            st = stats.setdefault(rev, RevisionStats(rev, requests=0.0, errors=0.0))
-            v = finite_or_none(s.value)
-            if v is None:
-                continue
-            st.requests += v
-            if str(s.labels.get("code", "")).startswith("5"):
-                st.errors += v
-        for st in stats.values():
-            if window_seconds:
-                st.request_rate = st.requests / window_seconds
-            st.success_rate = (1.0 - st.errors / st.requests) if st.requests else None
-        for q, attr in ((0.5, "p50_seconds"), (0.99, "p99_seconds")):
-            expr = (f"histogram_quantile({q}, sum by (namespace, model, revision, le) "
-                    f"(rate({self.names.duration}_bucket{matcher}[{window}])))")
-            for s in self.instant(expr, at):
-                rev = s.labels.get("revision", "")
-                st = stats.setdefault(rev, RevisionStats(rev))
-                setattr(st, attr, finite_or_none(s.value))
-        return stats
-
-    def served_models(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, str]]:
-        """(namespace, model, revision) triples that export request metrics, sorted."""
-        matcher = selector(namespace=namespace) if namespace else ""
-        expr = f"count by (namespace, model, revision) ({self.names.requests}{matcher})"
-        found = {(s.labels.get("namespace", ""), s.labels.get("model", ""), s.labels.get("revision", ""))
-                 for s in self.instant(expr, at)}
-        return sorted(found)
-
     def features(self, namespace: str, model: str, at: float | None = None) -> list[str]:
-        expr = f"count by (feature) ({self.names.feature}_bucket{selector(namespace=namespace, model=model)})"
-        return sorted({s.labels.get("feature", "") for s in self.instant(expr, at)} - {""})
+        fc = self.features_contract
+        expr = f"count by ({fc.feature_label}) ({fc.metric}_bucket{fc.selector(namespace, model)})"
+        return sorted({s.labels.get(fc.feature_label, "") for s in self.instant(expr, at)} - {""})
 
 
 def _fmt_time(t: float) -> str:

@@ -2,15 +2,19 @@
 
     refuse when read-only -> validate -> permission check -> plan (read + server-side dry-run)
     -> show the change and ask for a reason (the caller does this; cancel is the default)
-    -> apply with a precondition -> audit row -> result
+    -> intent row (refuse if it cannot be written) -> apply with a precondition -> result row
+    -> announce (e.g. a Kubernetes Event) -> result
 
 It is split in two halves, prepare() and execute(), because a screen asks its question in a modal
-between them. Every attempt writes exactly one audit row: refusals and failures in prepare(),
-cancellations in cancel(), and the result in execute().
+between them. Refusals and failures in prepare() and cancellations in cancel() write one row; a
+change writes its intent before anything is sent and its result (pointing at the intent) after.
+A journal that cannot record a refusal or a cancellation does not hide it: the message says both.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +25,11 @@ from adapters.errors import (
     InvalidInput,
     ReadOnly,
 )
-from console.audit import AuditJournal, Identity
+from console.audit import INTENT, AuditJournal, Identity
+
+log = logging.getLogger(__name__)
+RESULT_ATTEMPTS = 3  # a result row that cannot be written is retried this often (each waits for the lock)
+RETRY_PAUSE = 0.5
 
 
 @dataclass
@@ -40,6 +48,9 @@ class Change:
 
 
 class Action(Protocol):
+    """Optional: actor() -> str | None names who acts on the backend (kube identity, KFP user);
+    announce(change, after, reason, identity) tells the team after the result row is written."""
+
     kind: str
     target: str
 
@@ -59,8 +70,20 @@ class Outcome:
     status: str  # applied | dry-run
     before: dict[str, Any]
     after: dict[str, Any]
-    audit_id: int
+    audit_id: int | None
     message: str
+    warnings: list[str] = field(default_factory=list)  # applied, but something after it went wrong
+
+
+class AuditIncomplete(ConsoleError):
+    """The server accepted the change but its result row could not be written (the intent row was)."""
+
+    exit_code = 10
+    kind = "applied, not fully audited"
+
+    def __init__(self, message: str, outcome: Outcome):
+        super().__init__(message)
+        self.outcome = outcome
 
 
 def _outcome_of(error: ConsoleError) -> str:
@@ -75,30 +98,49 @@ def _outcome_of(error: ConsoleError) -> str:
     return f"failed: {error.kind}"
 
 
+def _add_note(error: ConsoleError, journal_error: ConsoleError) -> None:
+    """The refusal still reaches the user, and so does the journal's trouble."""
+    error.message = f"{error.message} (and this was not written to the audit journal: {journal_error.message})"
+    error.args = (error.message,)
+
+
 class ActionPath:
     def __init__(self, audit: AuditJournal, *, read_only: bool, identity: Identity | None = None,
                  context: str | None = None):
         self.audit = audit
         self.read_only = read_only
         self.identity = identity or Identity.current()
-        self.context = context
+        self.context = context  # the resolved kube context name, recorded on every row
 
     def _identity_for(self, action: Action) -> Identity:
-        kube = getattr(action, "actor", None)
-        if callable(kube):
+        """Who acts on the backend: action.actor() (kube identity, KFP user), else the path's kube
+        identity, else the OS user; never empty."""
+        actor = getattr(action, "actor", None)
+        if callable(actor):
             try:
-                kube = kube()
+                actor = actor()
             except ConsoleError:
-                kube = None
-        return Identity(self.identity.os_user, self.identity.ssh_client, kube or self.identity.kube_identity)
+                actor = None
+        who = actor or self.identity.kube_identity or self.identity.os_user
+        return Identity(self.identity.os_user, self.identity.ssh_client, who)
 
     def _record(self, action: Action, outcome: str, reason: str | None, *, before: Any = None,
-                after: Any = None, message: str | None = None) -> int:
+                after: Any = None, message: str | None = None, intent_id: int | None = None,
+                identity: Identity | None = None) -> int:
         return self.audit.record(
-            identity=self._identity_for(action), action=action.kind, target=action.target,
+            identity=identity or self._identity_for(action), action=action.kind, target=action.target,
             outcome=outcome, reason=reason, before=before, after=after, message=message,
-            context=self.context,
+            context=self.context, intent_id=intent_id,
         )
+
+    def _record_error(self, action: Action, error: ConsoleError, reason: str | None, change: Change | None,
+                      intent_id: int | None = None) -> None:
+        """Write the row of a refusal or failure; if the journal cannot, say so in the error's message."""
+        try:
+            self._record(action, _outcome_of(error), reason, before=change.before if change else None,
+                         after=change.after if change else None, message=error.message, intent_id=intent_id)
+        except ConsoleError as journal_error:
+            _add_note(error, journal_error)
 
     def prepare(self, action: Action, reason: str | None = None) -> Change:
         """Check the action and plan it. Raises (after writing the audit row) when refused."""
@@ -113,47 +155,95 @@ class ActionPath:
             action.check_permission()
             return action.plan()
         except ConsoleError as error:
-            self._record(action, _outcome_of(error), reason, message=error.message)
+            self._record_error(action, error, reason, None)
             raise
 
-    def cancel(self, action: Action, change: Change | None, reason: str | None = None) -> int:
-        return self._record(action, "cancelled", reason, before=change.before if change else None,
-                            after=change.after if change else None, message="cancelled at the confirmation")
+    def cancel(self, action: Action, change: Change | None, reason: str | None = None) -> str:
+        """Write the cancellation; returns "" or, when the journal could not take it, a note saying why."""
+        try:
+            self._record(action, "cancelled", reason, before=change.before if change else None,
+                         after=change.after if change else None, message="cancelled at the confirmation")
+        except ConsoleError as journal_error:
+            return f" (not written to the audit journal: {journal_error.message})"
+        return ""
 
     def execute(self, action: Action, change: Change, reason: str | None, *, dry_run: bool = False) -> Outcome:
-        """Apply a prepared change and write its audit row."""
+        """Write the intent, apply a prepared change, write its result. Raises AuditIncomplete when
+        the change was applied but its result row could not be written."""
         try:
             if not dry_run and not (reason and reason.strip()):
                 raise InvalidInput("a reason is required for every change (--reason TEXT)")
             if self.read_only:  # the mode may have changed since prepare()
                 raise ReadOnly(f"read-only: {action.kind} on {action.target} refused")
         except ConsoleError as error:
-            self._record(action, _outcome_of(error), reason, before=change.before, after=change.after,
-                         message=error.message)
+            self._record_error(action, error, reason, change)
             raise
         if dry_run:
             audit_id = self._record(action, "dry-run", reason, before=change.before, after=change.after,
                                     message=change.dry_run or "dry run: nothing changed")
             return Outcome(action.kind, action.target, "dry-run", change.before, change.after, audit_id,
                            "dry run: nothing was changed")
+        identity = self._identity_for(action)
+        try:
+            intent_id = self._record(action, INTENT, reason, before=change.before, after=change.after,
+                                     message="about to apply: " + "; ".join(change.lines), identity=identity)
+        except ConsoleError as error:
+            raise type(error)(f"{action.kind} on {action.target} refused, nothing was sent: its intent could "
+                              f"not be written first: {error.message}") from None
         try:
             after = action.apply(change)
         except ConsoleError as error:
-            self._record(action, _outcome_of(error), reason, before=change.before, after=change.after,
-                         message=error.message)
+            self._record_error(action, error, reason, change, intent_id)
             raise
         except Exception as error:  # an unexpected failure is still written down before it surfaces
-            self._record(action, "failed: error", reason, before=change.before, after=change.after,
-                         message=f"{type(error).__name__}: {error}")
+            try:
+                self._record(action, "failed: error", reason, before=change.before, after=change.after,
+                             message=f"{type(error).__name__}: {error}", intent_id=intent_id, identity=identity)
+            except ConsoleError:
+                log.exception("the audit journal could not record a failed %s", action.kind)
             raise
-        audit_id = self._record(action, "applied", reason, before=change.before, after=after)
-        return Outcome(action.kind, action.target, "applied", change.before, after, audit_id,
-                       f"{action.kind} on {action.target} applied")
+        audit_id, journal_error = self._record_result(action, reason, change, after, intent_id, identity)
+        outcome = Outcome(action.kind, action.target, "applied", change.before, after, audit_id,
+                          f"{action.kind} on {action.target} applied")
+        self._announce(action, change, after, reason, identity, outcome)
+        if journal_error is not None:
+            raise AuditIncomplete(
+                f"{action.kind} on {action.target} WAS APPLIED, but its result could not be written to the "
+                f"audit journal after {RESULT_ATTEMPTS} attempts: {journal_error.message}. Intent row "
+                f"#{intent_id} records the attempt; record the result by hand.", outcome)
+        return outcome
+
+    def _record_result(self, action: Action, reason: str | None, change: Change, after: dict[str, Any],
+                       intent_id: int, identity: Identity) -> tuple[int | None, ConsoleError | None]:
+        error: ConsoleError | None = None
+        for attempt in range(RESULT_ATTEMPTS):
+            if attempt:
+                time.sleep(RETRY_PAUSE * attempt)
+            try:
+                return self._record(action, "applied", reason, before=change.before, after=after,
+                                    intent_id=intent_id, identity=identity), None
+            except ConsoleError as journal_error:
+                error = journal_error
+                log.warning("audit result row for intent #%s not written (attempt %d): %s",
+                            intent_id, attempt + 1, journal_error.message)
+        return None, error
+
+    def _announce(self, action: Action, change: Change, after: dict[str, Any], reason: str | None,
+                  identity: Identity, outcome: Outcome) -> None:
+        """Tell the team (e.g. a Kubernetes Event); a failure is a warning, never an undo."""
+        announce = getattr(action, "announce", None)
+        if not callable(announce):
+            return
+        try:
+            announce(change, after, reason, identity)
+        except Exception as error:
+            log.warning("announce of %s on %s failed", action.kind, action.target, exc_info=True)
+            text = error.message if isinstance(error, ConsoleError) else f"{type(error).__name__}: {error}"
+            outcome.warnings.append(f"applied, but the Kubernetes Event could not be written: {text}")
 
     def refuse(self, action: Action, change: Change | None, reason: str | None, error: ConsoleError) -> None:
         """Write down a refusal decided outside the action (e.g. no terminal to confirm on)."""
-        self._record(action, _outcome_of(error), reason, before=change.before if change else None,
-                     after=change.after if change else None, message=error.message)
+        self._record_error(action, error, reason, change)
 
 
 def precondition_text(change: Change) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -10,12 +11,16 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import WorkerFailed
 
 from console.context import Context
 from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
+log = logging.getLogger("mlops-console")
+
 SCREEN_KEYS = (
+    ("0", "now", "Now"),
     ("1", "catalog", "Catalog"),
     ("2", "pipelines", "Pipelines"),
     ("3", "rollouts", "Rollouts"),
@@ -56,7 +61,10 @@ class MlopsConsole(App):
     ]
 
     def __init__(self, ctx: Context, *, clock: Callable[[], float] = time.time,
-                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True):
+                 screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True,
+                 first_screen: str | None = None):
+        if first_screen is not None:
+            self.DEFAULT_MODE = first_screen  # the screen the console opens on (--screen)
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
@@ -64,6 +72,7 @@ class MlopsConsole(App):
         self.MODES = dict(self._factories)
         super().__init__()
         self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
+        self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
 
     def client(self, name: str) -> Any:
         """The shared "kube", "metrics" or "pipelines" client (made on first use, from a worker:
@@ -75,8 +84,8 @@ class MlopsConsole(App):
         """(label, value) pairs for the header, most important first (it is cut at 80 columns)."""
         settings = self.ctx.settings
         parts = []
-        if settings.context or settings.kubeconfig:
-            kube = settings.context or "current-context"
+        kube = self.ctx.kube_context  # resolved from the kubeconfig: never the words "current-context"
+        if kube:
             if settings.namespace and not settings.all_namespaces:
                 kube += f"/{settings.namespace}"
             parts.append(("kube", kube))
@@ -118,6 +127,8 @@ class MlopsConsole(App):
         if not self.read_only:
             yield SystemCommand("Read-only mode", "Refuse every change for the rest of this session",
                                 self.action_lock_read_only)
+        yield SystemCommand("Dismiss notifications", "Clear every notification, including errors that stay",
+                            self.clear_notifications)
         yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
 
     def action_doctor(self) -> None:
@@ -141,13 +152,50 @@ class MlopsConsole(App):
     def on_unmount(self) -> None:
         self.catalog.close()
 
+    # -- unexpected errors -------------------------------------------------------------------
+    def report_failure(self, cause: BaseException) -> None:
+        """A worker failed with a bug: log it, say so until dismissed, stay up."""
+        from screens.action_flow import STICKY
+
+        log.error("worker failed", exc_info=(type(cause), cause, cause.__traceback__))
+        self.notify(f"{type(cause).__name__}: the operation failed unexpectedly ({_log_hint()})",
+                    title="internal error", severity="error", timeout=STICKY, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A failed worker is reported and the console stays up; any other bug ends it with one
+        line naming the log, never a traceback with locals on the terminal."""
+        if isinstance(error, WorkerFailed) and self.is_running:
+            self.report_failure(error.error)
+            return
+        cause = error.error if isinstance(error, WorkerFailed) else error
+        log.error("unexpected error", exc_info=(type(cause), cause, cause.__traceback__))
+        self._return_code = 1
+        if self._exception is None:  # run_test() re-raises it, so tests still see the bug
+            self._exception = error
+            self._exception_event.set()
+        self.crash_line = f"mlops-console: internal error: {type(cause).__name__} ({_log_hint()})"
+        self._close_messages_no_wait()  # as Textual's own fatal error does, minus the traceback
+
+
+def _log_hint() -> str:
+    from console import paths
+
+    return f"details in {paths.log_file()}"
+
 
 def _open_catalog(ctx: Context) -> Any:
     from adapters.catalog import Catalog
 
-    return Catalog(ctx.settings.catalog)
+    return Catalog(ctx.settings.catalog, create=False)  # browsing never creates or changes a file
 
 
-def run_app(ctx: Context) -> int:
-    MlopsConsole(ctx).run()
-    return 0
+def run_app(ctx: Context, first_screen: str = "now", *, app: MlopsConsole | None = None,
+            headless: bool = False) -> int:
+    """Run the console; a crash exits non-zero (the app has said where the log is)."""
+    import sys
+
+    app = app or MlopsConsole(ctx, first_screen=first_screen)
+    app.run(headless=headless)
+    if app.crash_line:
+        sys.stderr.write(app.crash_line + "\n")
+    return app.return_code or 0

@@ -85,6 +85,7 @@ class Verdict:
     stable: RevisionHealth | None
     reason: str | None = None
     top_drift: list = field(default_factory=list)  # console.drift.FeatureDrift, most drifting first
+    metrics: dict | None = None  # which metric profile the figures come from (adapters.metrics.ProfileMatch)
 
     @property
     def failing(self) -> int:
@@ -99,6 +100,7 @@ class Verdict:
             "canary": self.canary.to_json() if self.canary else None,
             "stable": self.stable.to_json() if self.stable else None,
             "top_drift": [d.to_json() for d in self.top_drift],
+            "metrics": self.metrics,
         }
 
 

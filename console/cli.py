@@ -65,12 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlops-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    screens = ("now", "catalog", "pipelines", "rollouts", "drift")
+    parser.add_argument("--screen", choices=screens, default=None, help="the screen the console opens on (default: now)")
     ui = sub.add_parser("ui", parents=[common], help="open the console (the default)")
+    ui.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
     ui.set_defaults(func=run_ui)
     demo = sub.add_parser("demo", parents=[common],
                           help="start a local sandbox (cluster, pipelines, metrics, catalog) and open the console on it")
     demo.add_argument("--state-dir", metavar="DIR", help="where the sandbox keeps its files (default: a temporary directory)")
     demo.add_argument("--no-sandbox", action="store_true", help="only the demo catalog, no cluster/pipelines/metrics")
+    demo.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
     demo.set_defaults(func=run_demo)
     for name in COMMAND_MODULES:
         try:
@@ -83,25 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _setup_logging() -> None:
+def _setup_logging() -> str:
+    """Log to the state folder's file (0600 in a 0700 folder); returns where the details of an
+    unexpected error can be read."""
     from console import paths
 
+    log_file = paths.log_file()
     try:
-        log_dir = paths.state_dir()
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.FileHandler(log_dir / "mlops-console.log")
-    except OSError:
+        paths.create_private(log_file)
+        handler: logging.Handler = logging.FileHandler(log_file)
+        where = f"details in {log_file}"
+    except OSError as exc:
         handler = logging.NullHandler()
+        where = f"no log: {log_file} cannot be written ({exc.strerror})"
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    return where
 
 
 def run_ui(args: argparse.Namespace, ctx: Any) -> int:
     from console.app import run_app
 
-    return run_app(ctx)
+    return run_app(ctx, getattr(args, "screen", None) or "now")
 
 
 def run_demo(args: argparse.Namespace, ctx: Any) -> int:
@@ -117,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     flags = {key: getattr(args, key) for key in GLOBAL_KEYS if hasattr(args, key)}
-    _setup_logging()
+    where = _setup_logging()
     ctx = None
     try:
         ctx = Context(config.resolve(flags))
@@ -133,10 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except Exception as error:  # a bug: one line here, the traceback in the log
         logging.getLogger("mlops-console").exception("unexpected error")
-        from console import paths
-
-        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__}: {error} "
-                         f"(details in {paths.state_dir() / 'mlops-console.log'})\n")
+        sys.stderr.write(f"mlops-console: internal error: {type(error).__name__} ({where})\n")
         return 1
     finally:
         if ctx is not None:

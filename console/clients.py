@@ -24,7 +24,7 @@ def metrics_client(settings: Settings) -> Any:
     if not settings.prometheus_url:
         raise InvalidInput("no Prometheus URL: pass --prometheus-url, set MLOPS_CONSOLE_PROMETHEUS_URL, "
                            "or set prometheus_url in the config; 'mlops-console demo' starts a sandbox that has one")
-    return MetricsClient.from_settings(settings.prometheus_url, settings.prometheus)
+    return MetricsClient.from_settings(settings.prometheus_url, settings.prometheus, settings.metrics)
 
 
 def pipelines_client(settings: Settings, environ: dict[str, str] | None = None) -> Any:

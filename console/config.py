@@ -37,6 +37,13 @@ the file, the line and the key.
     min_success_rate = 0.99
     max_p99_seconds = 0.5
 
+    [metrics]             # where request health and drift inputs come from (adapters/metrics.py)
+    profile = "auto"      # or knative, knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console
+    requests_metric = "revision_app_request_count"   # overrides need a profile; "" = no counter
+    duration_metric = "revision_app_request_latencies"
+    duration_unit = "ms"
+    feature_metric = "model_feature_value"
+
     [contexts."prod-eu"]  # per kube context
     prometheus_url = "..."
     kfp_url = "..."
@@ -108,6 +115,55 @@ class HealthSettings:
 
 
 @dataclass
+class MetricsSettings:
+    profile: str = "auto"
+    # request metrics: each replaces the picked profile's own name (needs profile != auto)
+    requests_metric: str | None = None
+    duration_metric: str | None = None
+    duration_unit: str | None = None  # s | ms
+    namespace_label: str | None = None
+    revision_label: str | None = None
+    code_label: str | None = None
+    # drift inputs: the feature histogram contract
+    feature_metric: str | None = None
+    feature_namespace_label: str | None = None
+    feature_model_label: str | None = None
+    feature_revision_label: str | None = None
+    feature_label: str | None = None
+
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_PROFILE_OVERRIDES = ("requests_metric", "duration_metric", "duration_unit", "namespace_label", "revision_label",
+                      "code_label")
+
+
+def _check_metrics(cfg: "_ConfigFile", m: MetricsSettings) -> MetricsSettings:
+    from adapters.metrics import AUTO, PROFILE_NAMES
+
+    if m.profile not in (AUTO, *PROFILE_NAMES):
+        raise cfg.fail("profile", f"must be {AUTO} or one of {', '.join(PROFILE_NAMES)}, not {m.profile!r}", "metrics")
+    for f in fields(MetricsSettings):
+        value = getattr(m, f.name)
+        if f.name in ("profile", "duration_unit") or value is None:
+            continue
+        if value == "" and f.name in ("requests_metric", "code_label"):
+            continue  # the system has no counter / no response codes
+        pattern = _METRIC_NAME if f.name.endswith("_metric") else _LABEL_NAME
+        if not pattern.match(value):
+            kind = "metric" if f.name.endswith("_metric") else "label"
+            raise cfg.fail(f.name, f"must be a Prometheus {kind} name (letters, digits, _), not {value!r}", "metrics")
+    if m.duration_unit is not None and m.duration_unit not in ("s", "ms"):
+        raise cfg.fail("duration_unit", f'must be "s" or "ms", not {m.duration_unit!r}', "metrics")
+    if m.profile == AUTO:
+        for key in _PROFILE_OVERRIDES:
+            if getattr(m, key) is not None:
+                raise cfg.fail(key, "changes a profile's names, so it needs 'profile' set to that profile "
+                                    "(with auto, each profile is detected by its own names)", "metrics")
+    return m
+
+
+@dataclass
 class ContextSettings:
     prometheus_url: str | None = None
     kfp_url: str | None = None
@@ -134,6 +190,7 @@ class Settings:
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     contexts: dict[str, ContextSettings] = field(default_factory=dict)
 
 
@@ -143,6 +200,7 @@ _SECTIONS = {
     "rollout": RolloutSettings,
     "drift": DriftSettings,
     "health": HealthSettings,
+    "metrics": MetricsSettings,
 }
 _TOP_LEVEL = {
     "catalog": str, "audit": str, "kubeconfig": str, "context": str, "namespace": str,
@@ -239,6 +297,8 @@ def load_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             top[key] = cfg.check(key, value, _TOP_LEVEL[key])
         elif key in _SECTIONS:
             sections[key] = _section(cfg, _SECTIONS[key], key, value)
+            if key == "metrics":
+                _check_metrics(cfg, sections[key])
         elif key == "contexts":
             if not isinstance(value, dict):
                 raise cfg.fail(key, "must be a table of [contexts.\"NAME\"] tables")

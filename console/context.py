@@ -9,9 +9,9 @@ from functools import cached_property
 from typing import IO, Any, Callable
 
 from adapters.errors import Cancelled, InvalidInput
-from console.actions import Action, ActionPath, Outcome, describe
+from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe
 from console.audit import AuditJournal, Identity
-from console.config import Settings
+from console.config import Settings, kubeconfig_current_context
 
 
 class Context:
@@ -49,15 +49,21 @@ class Context:
         return journal
 
     @cached_property
+    def kube_context(self) -> str | None:
+        """The kube context in use: --context, else the kubeconfig's current-context (read as kubectl
+        does, without loading the kubernetes client); None when there is no kubeconfig."""
+        return self.settings.context or kubeconfig_current_context(self.settings.kubeconfig)
+
+    @cached_property
     def actions(self) -> ActionPath:
         return ActionPath(self.audit, read_only=self.settings.read_only, identity=Identity.current(),
-                          context=self.settings.context)
+                          context=self.kube_context)
 
     @cached_property
     def catalog(self):
         from adapters.catalog import Catalog
 
-        catalog = Catalog(self.settings.catalog)
+        catalog = Catalog(self.settings.catalog, create=False)  # for reading: never creates a file
         self._closers.append(catalog.close)
         return catalog
 
@@ -87,15 +93,24 @@ class Context:
             self.err.write("Apply this change? [y/N] ")
             self.err.flush()
             if self.stdin.readline().strip().lower() not in ("y", "yes"):
-                path.cancel(action, change, reason)
-                raise Cancelled(f"{action.kind} on {action.target} cancelled; nothing was changed")
+                note = path.cancel(action, change, reason)
+                raise Cancelled(f"{action.kind} on {action.target} cancelled; nothing was changed{note}")
             if not reason:
                 self.err.write("Reason for this change: ")
                 self.err.flush()
                 reason = self.stdin.readline().strip() or None
-        outcome = path.execute(action, change, reason, dry_run=dry_run)
+        try:
+            outcome = path.execute(action, change, reason, dry_run=dry_run)
+        except AuditIncomplete as error:
+            self.warn(error.outcome.warnings)
+            raise
         self.err.write(outcome.message + "\n")
+        self.warn(outcome.warnings)
         return outcome
+
+    def warn(self, warnings: list[str]) -> None:
+        for warning in warnings:
+            self.err.write(f"mlops-console: warning: {warning}\n")
 
     def close(self) -> None:
         for close in reversed(self._closers):

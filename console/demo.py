@@ -91,8 +91,9 @@ def run_demo(args: Any, ctx: Any) -> int:
         settings.context = (endpoints.get("contexts") or {}).get("admin")
         settings.prometheus_url = settings.prometheus_url or endpoints.get("prometheus_url")
         settings.kfp_url = settings.kfp_url or endpoints.get("kfp_url")
+    first = getattr(args, "screen", None) or ("catalog" if args.no_sandbox else "now")
     try:
-        return run_app(ctx)
+        return run_app(ctx, first)
     finally:
         if process is not None:
             stop_sandbox(process)

@@ -181,14 +181,33 @@ def prometheus_checks(settings: Settings) -> list[CheckResult]:
 
 def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
     """Which request-metric profile matched, and whether feature histograms exist."""
+    from adapters.metrics import detect_profile
+
     results = []
-    metric = f"{client.names.feature}_bucket"
     try:
-        features = client.instant(f"count by (namespace, model) ({metric})")
+        match = detect_profile(client, settings.namespace)
+        served = client.served_models(namespace=settings.namespace) if match.profile else []
     except ConsoleError as error:
-        return [_failed("prometheus: feature histograms", error, "see the detail")]
+        return [_failed("prometheus: request metrics", error, "see the detail")]
+    if match.profile:
+        isvcs = sorted({f"{ns}/{name}" for ns, name, _ in served})
+        results.append(CheckResult("prometheus: request metrics", OK,
+                                   f"profile {match.profile.describe()}; series for {', '.join(isvcs[:5])}"
+                                   + (" ..." if len(isvcs) > 5 else "")))
+    else:
+        results.append(CheckResult(
+            "prometheus: request metrics", WARN,
+            f"no request metrics: looked for {', '.join(match.missing)}; canary health has no data",
+            "scrape the predictors' queue-proxy (README: Using it on your cluster, Metrics), or set [metrics] "
+            "profile and its names to what you export"))
+    fc = client.features_contract
+    metric = f"{fc.metric}_bucket"
+    try:
+        features = client.instant(f"count by ({fc.namespace_label}, {fc.model_label}) ({metric})")
+    except ConsoleError as error:
+        return [*results, _failed("prometheus: feature histograms", error, "see the detail")]
     if features:
-        models = sorted({f"{s.labels.get('namespace')}/{s.labels.get('model')}" for s in features})
+        models = sorted({f"{s.labels.get(fc.namespace_label)}/{s.labels.get(fc.model_label)}" for s in features})
         results.append(CheckResult("prometheus: feature histograms", OK,
                                    f"{metric} for {len(models)} model(s): {', '.join(models[:5])}"
                                    + (" ..." if len(models) > 5 else "")))
@@ -197,7 +216,7 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
             "prometheus: feature histograms", WARN,
             f"no {metric} series: the Drift screen has nothing to show",
             "export the feature histograms from your predictor (README: Drift inputs), or set [metrics] "
-            "feature_bucket and its label names to what you export"))
+            "feature_metric and its label names to what you export"))
     return results
 
 

@@ -245,7 +245,7 @@ class DriftService:
         if not names:
             result.message = (f"no feature metrics for {namespace}/{model} in the {window} before "
                               f"{time.strftime('%H:%M:%SZ', time.gmtime(at))}: is it exporting "
-                              f"{self.metrics.names.feature}_bucket?")
+                              f"{self.metrics.features_contract.metric}_bucket ([metrics] feature_metric)?")
         features = []
         for name in names:
             live_h = drift.from_buckets(live_f[name]) if name in live_f else None
@@ -326,7 +326,12 @@ class DriftService:
         """Canary (or the only revision) against stable: the checks, the verdict, top drift."""
         window_s = check_window(window)
         at = float(at) if at is not None else time.time()
-        stats = self.metrics.revision_stats(namespace, model, window=window, at=at, window_seconds=window_s)
+        revisions = [r for r in (canary_revision, stable_revision) if r]
+        match = self.metrics.profile_for(namespace, model, revisions, at) if revisions else None
+        stats = {}
+        if match is not None and match.profile is not None:
+            stats = self.metrics.revision_stats(namespace, revisions, window=window, at=at, window_seconds=window_s,
+                                                profile=match.profile)
         traffic = traffic or {}
 
         def rh(rev: str | None, role: str) -> canary_mod.RevisionHealth | None:
@@ -352,7 +357,16 @@ class DriftService:
                 top_drift = [f for f in rep.features if f.psi is not None][:top]
             except ConsoleError:
                 top_drift = []
-        return canary_mod.evaluate(canary, stable, self.health_thresholds, top_drift)
+        verdict = canary_mod.evaluate(canary, stable, self.health_thresholds, top_drift)
+        if match is not None:
+            verdict.metrics = match.to_json()
+            verdict.metrics["text"] = match.describe()
+            if match.profile is None and verdict.status == canary_mod.NOT_ENOUGH_DATA:
+                verdict.reason = match.describe()
+            elif match.profile is not None and match.profile.code_label is None:
+                note = f"profile {match.name} exports no response codes"
+                verdict.reason = f"{verdict.reason} ({note})" if verdict.reason else note
+        return verdict
 
     def models_with_metrics(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, list[str]]]:
         """[(namespace, model, [revisions])] that export request metrics: for a screen opening on

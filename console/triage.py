@@ -36,6 +36,7 @@ class Item:
     name: str
     summary: str
     since: str | None  # ISO 8601 UTC, when the condition began (None: unknown)
+    ref: str | None = None  # what to select when opened (a run id), not part of the JSON
 
     def to_json(self) -> dict[str, Any]:
         return {"severity": self.severity, "kind": self.kind, "context": self.context, "namespace": self.namespace,
@@ -127,7 +128,7 @@ def run_items(context: str, failed: Iterable[Any], running: Iterable[Any], finis
         if ended is not None and ended < cutoff:
             continue
         items.append(Item(WARNING, "run-failed", context, _run_namespace(run), run.display_name,
-                          f"run {run.run_id} failed: {run.failure or 'no error recorded'}", iso(ended)))
+                          run.failure or f"run {run.run_id} failed with no error recorded", iso(ended), run.run_id))
     usual: dict[str, list[float]] = {}
     for run in finished_ok:
         took = run.duration(now)
@@ -142,8 +143,8 @@ def run_items(context: str, failed: Iterable[Any], running: Iterable[Any], finis
         if median > 0 and took > SLOW_FACTOR * median:
             experiment = names.get(run.experiment_id or "", run.experiment_id or "?")
             items.append(Item(WARNING, "run-slow", context, _run_namespace(run), run.display_name,
-                              f"run {run.run_id} has run {_minutes(took)}, {took / median:.1f}x the usual "
-                              f"{_minutes(median)} of experiment {experiment}", iso(run.created_at)))
+                              f"running {_minutes(took)}, {took / median:.1f}x the usual "
+                              f"{_minutes(median)} of experiment {experiment}", iso(run.created_at), run.run_id))
     return items
 
 
@@ -169,12 +170,26 @@ def drift_items(context: str, namespace: str, model: str, report: Any) -> list[I
     others = f" and {len(drifting) - 1} more" if len(drifting) > 1 else ""
     return [Item(WARNING, "drift", context, namespace, model,
                  f"feature {worst.feature} drifts (PSI {worst.psi:.2f}){others}, window {report.window}",
-                 None)]  # when the drift began is not known, and "now" would be a guess
+                 None, worst.feature)]  # when the drift began is not known, and "now" would be a guess
 
 
 def unavailable(context: str, backend: str, error: ConsoleError, since: datetime) -> Item:
     return Item(CRITICAL if backend == "kubernetes" else WARNING, "backend-unavailable", context, None, backend,
                 f"{backend} unreachable: {error.message}", iso(since))
+
+
+def settings_resolver(base: Any, flags: dict[str, Any] | None) -> Callable[[str | None], Any]:
+    """Settings for a context in scope. Another context's settings are resolved again from the
+    flags, so its per-context section (its Prometheus, its KFP, read-only) applies and nothing of
+    the current context's leaks into it."""
+    def settings_for(context: str | None) -> Any:
+        if context is None or context == base.context:
+            return base
+        from console import config
+
+        return config.resolve({**(flags or {}), "context": context})
+
+    return settings_for
 
 
 # -- gathering ----------------------------------------------------------------------------------------
@@ -205,7 +220,10 @@ def _gather_context(settings_for: Callable[[str | None], Any], context: str | No
         settings = settings_for(context)
         kube = clients.kube_client(settings)
     except ConsoleError as error:
-        return [unavailable(context or "current-context", "kubernetes", error, now)]
+        from console.config import kubeconfig_current_context
+
+        named = context or kubeconfig_current_context(getattr(settings_for(None), "kubeconfig", None))
+        return [unavailable(named or "(no current context)", "kubernetes", error, now)]
     name = kube.context
     items: list[Item] = []
     try:

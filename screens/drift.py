@@ -42,7 +42,6 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError
-from adapters.metrics import selector
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
@@ -159,11 +158,10 @@ def reference_history_start(metrics: Any, target: Target, window: str, at: float
 
         window_s = drift_stats.parse_duration(window)
         res = max(60, int(window_s // 360))
-        labels = {"namespace": target.namespace, "model": target.name}
-        if target.live_revision:
-            labels["revision"] = target.live_revision
-        query = (f"min(min_over_time(timestamp({metrics.names.feature}_count{selector(**labels)})"
-                 f"[{window}:{res}s]))")
+        fc = metrics.features_contract
+        revisions = [target.live_revision] if target.live_revision else None
+        series = f"{fc.metric}_count{fc.selector(target.namespace, target.name, revisions)}"
+        query = f"min(min_over_time(timestamp({series})[{window}:{res}s]))"
         samples = metrics.instant(query, at - window_s)
     except (ConsoleError, ValueError, AttributeError):
         return None
@@ -380,7 +378,8 @@ class DriftScreen(Screen):
                 if want is None:
                     self.post_message(self.Failed(
                         generation, "no model exports request metrics in this Prometheus "
-                        f"({metrics.names.requests}): check prometheus_url, or that the model servers are scraped",
+                        f"({metrics.request_metrics_hint()}): check prometheus_url, or that the model servers "
+                        "are scraped",
                         None, models))
                     return
             target = self._resolve(want, models)

@@ -1,4 +1,5 @@
-"""The one-line header: what the console is connected to, and a lock when read-only."""
+"""The one-line header: the kube context first and the read-only lock right after it (both must
+stay visible at 80 columns), then the screen, then the rest (the catalog path may be cut)."""
 
 from __future__ import annotations
 
@@ -32,13 +33,22 @@ class StatusHeader(Static):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        text = Text()
-        text.append(" mlops-console ", style="bold reverse")
-        text.append(f" {self.screen_title} ", style="bold")
-        for label, value in self.app.connection_summary():
-            text.append(f"│ {label}: ", style="dim")
-            text.append(shorten(value))  # user-supplied: appended literally, never parsed as markup
+        parts = list(self.app.connection_summary())
+        kube = [value for label, value in parts if label == "kube"]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if kube:
+            text.append(" kube: ", style="dim")
+            text.append(shorten(kube[0], 40), style="bold")  # user-supplied: literal, never markup
             text.append(" ")
         if self.app.read_only:
             text.append(" 🔒 READ-ONLY ", style="bold reverse red")
+            text.append(" ")
+        text.append(" mlops-console ", style="bold reverse")
+        text.append(f" {self.screen_title} ", style="bold")
+        for label, value in parts:
+            if label == "kube":
+                continue
+            text.append(f"│ {label}: ", style="dim")
+            text.append(shorten(value))
+            text.append(" ")
         self.update(text)

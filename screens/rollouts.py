@@ -134,6 +134,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         self._matching: list[str] = []  # keys that pass the filter, in namespace/name order
         self._limit = PAGE  # how many of them the DataTable holds
         self._selected: str | None = None
+        self._wanted: str | None = None  # asked for by another screen before its row arrived
         self._generation = 0
         self._watch_stop: threading.Event | None = None
         self._scope = "…"
@@ -331,6 +332,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
                     out_of_order = True
             if out_of_order:
                 table.sort("namespace", "name", key=lambda ns_name: (ns_name[0].plain, ns_name[1].plain))
+        if self._wanted is not None and self._wanted in self._shown:
+            self._wanted, wanted = None, self._wanted
+            self._select(wanted)
         self._restore_cursor()
         self._update_title()
         if self._selected is None or self._selected not in self._shown:
@@ -419,6 +423,15 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     def selected(self) -> Any | None:
         return self._items.get(self._selected) if self._selected else None
+
+    def select_isvc(self, namespace: str, name: str) -> None:
+        """Select an InferenceService from another screen (now, or once its row arrives)."""
+        key = f"{namespace}/{name}"
+        if key in self._shown:
+            self._select(key)
+            self._restore_cursor()
+        else:
+            self._wanted = key
 
     def _show_detail(self) -> None:
         body = self.query_one("#isvc-detail-body", Static)

@@ -353,4 +353,6 @@ def health(verdict: Any, isvc: Any) -> Text:
                             f" floor {feature.noise_floor or 0:.3f}\n", style="dim")
     elif canary is not None and stable is not None:
         text.append("\nno feature drift data for this pair\n", style="dim")
+    if verdict.metrics and verdict.metrics.get("profile"):
+        text.append(f"\n{verdict.metrics['text']}\n", style="dim")
     return text

@@ -90,3 +90,43 @@ def test_wrong_type_is_refused(tmp_path):
 def test_missing_explicit_config_is_an_error(tmp_path):
     with pytest.raises(InvalidInput, match="does not exist"):
         config.resolve({"config": str(tmp_path / "nope.toml")}, environ={})
+
+
+# -- [metrics]: the metric profile and the drift contract's names -------------------------------
+
+
+def test_metrics_section_picks_a_profile_and_overrides_names(tmp_path):
+    from adapters.metrics import PROFILES
+    from console.clients import metrics_client
+
+    path = write(tmp_path, '[metrics]\nprofile = "knative"\nrequests_metric = "revision_app_request_count"\n'
+                           'duration_metric = "revision_app_request_latencies"\ncode_label = ""\n'
+                           'feature_metric = "inputs"\nfeature_model_label = "isvc"\nfeature_label = "input"\n')
+    settings = config.resolve({"config": str(path), "prometheus_url": "http://prom:9090"}, environ={})
+    client = metrics_client(settings)
+    [p] = client.profiles
+    assert (p.name, p.requests, p.duration, p.unit) == ("knative", "revision_app_request_count",
+                                                        "revision_app_request_latencies", 0.001)
+    assert p.code_label is None and p.revision_label == "revision_name"  # "" means: no response codes
+    fc = client.features_contract
+    assert (fc.metric, fc.model_label, fc.feature_label, fc.revision_label) == ("inputs", "isvc", "input", "revision")
+    # no [metrics] section: every profile, detected in order; the documented feature contract
+    default = metrics_client(config.resolve({"prometheus_url": "http://prom:9090"}, environ={}))
+    assert default.profiles == PROFILES and default.features_contract.metric == "model_feature_value"
+
+
+@pytest.mark.parametrize("body, key, problem", [
+    ('profile = "knativ"', "metrics.profile", "must be auto or one of knative, knative-otel"),
+    ('profile = "console"\nrevision_label = "rev-name"', "metrics.revision_label", "Prometheus label name"),
+    ('feature_metric = "feature value"', "metrics.feature_metric", "Prometheus metric name"),
+    ('profile = "knative"\nduration_unit = "us"', "metrics.duration_unit", 'must be "s" or "ms"'),
+    ('duration_metric = "my_latency"', "metrics.duration_metric", "needs 'profile' set"),
+    ('profile = 3', "metrics.profile", "must be a string"),
+])
+def test_metrics_section_is_validated_strictly(tmp_path, body, key, problem):
+    path = write(tmp_path, f"[metrics]\n{body}\n")
+    with pytest.raises(InvalidInput) as error:
+        config.resolve({"config": str(path)}, environ={})
+    line = body.count("\n") + 2
+    assert f"{path}:{line}: '{key}'" in error.value.message
+    assert problem in error.value.message

@@ -16,7 +16,8 @@ from console.sandbox.runner import Sandbox
 PIECES = ("kubernetes: reachable", "kubernetes: InferenceService CRD", "kubernetes: read InferenceServices",
           "kubernetes: change InferenceServices", "kubernetes: create Events",
           "kubernetes: Kubeflow Pipelines run verbs", "kfp: reachable", "kfp: mode", "kfp: auth",
-          "prometheus: reachable", "prometheus: feature histograms", "catalog: readable", "audit: writable")
+          "prometheus: reachable", "prometheus: request metrics", "prometheus: feature histograms", "catalog: readable",
+          "audit: writable")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,8 @@ def test_everything_there_is_ok_and_exits_0(full, capsys):
     assert {name: c["status"] for name, c in checks.items()} == {name: "ok" for name in PIECES}
     assert "signed in as admin" in checks["kubernetes: reachable"]["detail"]
     assert "fraud/fraud-detector" in checks["prometheus: feature histograms"]["detail"]
+    assert checks["prometheus: request metrics"]["detail"].startswith("profile knative: revision_request_count")
+    assert "fraud/fraud-detector" in checks["prometheus: request metrics"]["detail"]
     assert "12 models" in checks["catalog: readable"]["detail"]
 
 
@@ -166,7 +169,10 @@ def test_no_feature_histograms_is_a_warning_naming_the_metric(full, capsys, tmp_
         server.shutdown()
     feature = checks["prometheus: feature histograms"]
     assert feature["status"] == "warn" and "model_feature_value_bucket" in feature["detail"]
-    assert "[metrics]" in feature["fix"]
+    assert "[metrics] feature_metric" in feature["fix"]
+    requests = checks["prometheus: request metrics"]
+    assert requests["status"] == "warn" and "revision_request_count" in requests["detail"]
+    assert "[metrics]" in requests["fix"]
 
 
 def test_catalog_missing_and_not_a_catalog(full, capsys, tmp_path):

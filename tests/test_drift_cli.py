@@ -120,7 +120,7 @@ def test_errors_are_one_line_with_exit_codes(sandbox, capsys):
                          sandbox.prometheus_url)
     assert code == 2 and "--canary-revision" in err  # two revisions, no cluster to say which is which
     code, out, err = run(capsys, "health", "nope", "-n", "fraud", "--prometheus-url", sandbox.prometheus_url)
-    assert code == 5 and "no metrics for fraud/nope" in err
+    assert code == 5 and "no request metrics for fraud/nope (metric profiles knative, " in err
     code, out, err = run(capsys, "health", "credit-risk", "-n", "fraud", "--prometheus-url", "http://127.0.0.1:9")
     assert code == 3 and "http://127.0.0.1:9" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

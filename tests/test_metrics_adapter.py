@@ -106,10 +106,11 @@ def test_bad_query_gives_prometheus_error_text(client):
 def test_backfill_covers_six_hours_without_job_or_instance(client, sandbox):
     early = sandbox.history_start + 1800
     assert sandbox.history_end - sandbox.history_start >= 6 * 3600
-    samples = client.instant('sum by (revision) (increase(model_requests_total{namespace="fraud"}[15m]))', early)
-    assert {s.labels["revision"] for s in samples} == {CANARY, STABLE, "credit-risk-predictor-00001"}
+    samples = client.instant('sum by (revision_name) (increase(revision_request_count{namespace_name="fraud"}[15m]))',
+                             early)
+    assert {s.labels["revision_name"] for s in samples} == {CANARY, STABLE, "credit-risk-predictor-00001"}
     assert all(s.value > 0 for s in samples)
-    raw = client.instant('model_requests_total{model="credit-risk"}', early)
+    raw = client.instant('revision_request_count{configuration_name="credit-risk-predictor"}', early)
     assert raw and all("job" not in s.labels and "instance" not in s.labels for s in raw)
 
 
@@ -195,7 +196,7 @@ def test_a_model_without_metrics_is_no_data_not_zero(client, at):
     report = DriftService(client).report("fraud", "no-such-model", window="15m", reference="before", at=at,
                                          live_revision="no-such-model-predictor-00001")
     assert report.features == [] and "no feature metrics" in report.message
-    assert client.revision_stats("fraud", "no-such-model", window="5m", at=at) == {}
+    assert client.revision_stats("fraud", ["no-such-model-predictor-00001"], window="5m", at=at) == {}
 
 
 def test_health_of_the_canary_and_of_a_healthy_model(client, at):
@@ -371,8 +372,12 @@ def edge_prometheus(tmp_path_factory):
             total += 10
         reset += _bucket_lines("reset", "r1", "x", t, [total, 2 * total, 3 * total])
         ref += _bucket_lines("reset", "r0", "x", t, [i * 10, i * 20, i * 30])
+    # the same "reset" data under other names: the feature contract is configurable
+    custom = [line.replace("model_feature_value_bucket", "inputs_bucket").replace("namespace=", "ns=")
+              .replace('model="reset"', 'isvc="custom"').replace("revision=", "rev=").replace("feature=", "input=")
+              for line in reset + ref]
     # families must be contiguous: one series after the other
-    lines = single + reset + ref
+    lines = single + reset + ref + custom
     path = work / "edge.om"
     path.write_text("\n".join(lines) + "\n# EOF\n")
     prom = PrometheusProcess(work / "prom", "prometheus", "promtool")
@@ -404,3 +409,21 @@ def test_counter_reset_is_handled_by_increase(edge_prometheus):
     report = DriftService(c).report("t", "reset", window="20m", reference="stable", at=t_end,
                                     live_revision="r1", stable_revision="r0", with_series=False)
     assert report.features[0].psi == pytest.approx(0.0, abs=1e-9)
+
+
+def test_feature_contract_names_are_configurable(edge_prometheus):
+    from adapters.metrics import FeatureContract
+
+    url, t_end = edge_prometheus
+    contract = FeatureContract(metric="inputs", namespace_label="ns", model_label="isvc", revision_label="rev",
+                               feature_label="input")
+    kwargs = dict(window="20m", reference="stable", at=t_end, live_revision="r1", stable_revision="r0", span=600,
+                  step=60)
+    custom = DriftService(MetricsClient(url, timeout=5, features=contract)).report("t", "custom", **kwargs)
+    default = DriftService(MetricsClient(url, timeout=5)).report("t", "reset", **kwargs)
+    assert [f.to_json() for f in custom.features] == [f.to_json() for f in default.features]
+    assert [p.to_json() for p in custom.series["x"]] == [p.to_json() for p in default.series["x"]]
+    assert custom.features[0].live_count > 0
+    # with the default contract, the custom-named series are not there, and the message says which key to set
+    missing = DriftService(MetricsClient(url, timeout=5)).report("t", "custom", **kwargs)
+    assert missing.features == [] and "[metrics] feature_metric" in missing.message

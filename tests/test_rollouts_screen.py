@@ -535,6 +535,7 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
         assert "20%" in panel and "80%" in panel
         assert "✗ success rate" in panel and "✓ p99 latency" in panel
         assert any(feature in panel for feature in ("amount", "txn_velocity", "device_score"))
+        assert "metrics: knative (detected)" in panel  # the sandbox's default: Knative's queue-proxy metrics
         assert "updated" not in panel and str(app.screen.query_one("#isvc-health").border_title).startswith(
             "Canary health · 5m · ")
         # A model with one revision: its numbers, no stable column.

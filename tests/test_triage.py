@@ -82,7 +82,8 @@ def test_failed_runs_within_a_day_and_slow_runs_against_their_experiment():
     items = run_items("prod", failed, running, usual, NOW, {"e1": "nightly"})
     assert [(i.kind, i.name) for i in items] == [("run-failed", "run-new"), ("run-slow", "run-slow")]
     assert all(i.severity == WARNING for i in items)
-    assert "4.5x the usual 20m" in items[1].summary.replace(" 00s", "") and "nightly" in items[1].summary
+    assert "running 1h 30m, 4.5x the usual 20m" in items[1].summary.replace(" 00s", "") and "nightly" in items[1].summary
+    assert items[0].ref == "new" and items[1].ref == "slow"
 
 
 def test_sorted_by_severity_then_newest_and_the_exit_rule():

@@ -11,8 +11,9 @@
 A model synced from MLflow takes its alias changes in MLflow (then the catalog follows).
 
 MODEL:VERSION splits on the last ':' (versions never contain one); a model whose own name
-contains ':' is shown whole when it exists. Reading commands never create a catalog file;
-`import` creates it. `import` and `alias` are refused in read-only mode and write an audit row.
+contains ':' is shown whole when it exists. Reading commands never create or change a catalog
+file (an empty file is refused, untouched); `import` and `alias` create it. `import` and `alias`
+are refused in read-only mode and write an audit row.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def _audit(ctx, *, action: str, target: str, outcome: str, reason: str | None, a
         from console.audit import Identity
 
         ctx.audit.record(identity=Identity.current(), action=action, target=target, outcome=outcome,
-                         reason=reason, after=after, message=message, context=ctx.settings.context)
+                         reason=reason, after=after, message=message, context=ctx.kube_context)
     except ConsoleError as error:  # the journal's own trouble must not hide the import's result
         ctx.err.write(f"mlops-console: warning: no audit row written: {error.message}\n")
 
@@ -296,7 +297,7 @@ def _print_version(ctx, v) -> None:
 def set_alias(args: argparse.Namespace, ctx) -> int:
     from console.catalog_actions import RemoveAlias, SetAlias, registry_for
 
-    with _open(ctx) as catalog:
+    with _open(ctx, create=True) as catalog:
         model, version = split_target(catalog, args.target)
         if args.delete:
             action: Any = RemoveAlias(catalog, model, args.alias, version, registry=registry_for(ctx.settings))

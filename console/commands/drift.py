@@ -119,8 +119,8 @@ def resolve_traffic(args, ctx, namespace: str, name: str, metrics) -> Traffic:
         return Traffic(live, stable, storage_uri or isvc.storage_uri, percents, source="cluster")
     revisions = sorted({rev for ns, m, rev in metrics.served_models(namespace=namespace) if m == name})
     if not revisions:
-        raise NotFound(f"Prometheus has no metrics for {namespace}/{name}: check the name and namespace, "
-                       "and that the model server exports model_requests_total")
+        raise NotFound(f"Prometheus has no request metrics for {namespace}/{name} "
+                       f"({metrics.request_metrics_hint()}): check the name and namespace, and that they are scraped")
     if len(revisions) > 1:
         raise InvalidInput(f"{namespace}/{name} has metrics for revisions {', '.join(revisions)} and no cluster "
                            "says which is the canary: pass --canary-revision and --stable-revision, or a kubeconfig")
@@ -238,6 +238,8 @@ def health_show(args, ctx) -> int:
     for c in verdict.checks:
         mark = "ok  " if c.passed else ("FAIL" if c.passed is False else "n/a ")
         out.write(f"  {mark} {c.text}\n")
+    if verdict.metrics and verdict.metrics.get("profile"):
+        out.write(f"{verdict.metrics['text']}: {', '.join(verdict.metrics['metric_names'])}\n")
     if verdict.top_drift:
         out.write("top drifting features: " + ", ".join(
             f"{f.feature} {f.psi:.3f} ({f.status})" for f in verdict.top_drift) + "\n")

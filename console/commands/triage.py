@@ -32,15 +32,11 @@ def contexts_in_scope(args: argparse.Namespace, settings) -> list[str | None]:
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    from console import config
     from console.cli import GLOBAL_KEYS
-    from console.triage import Scope, gather, needs_attention
+    from console.triage import Scope, gather, needs_attention, settings_resolver
 
     flags = {key: getattr(args, key) for key in GLOBAL_KEYS if hasattr(args, key)}
-
-    def settings_for(context: str | None):
-        return config.resolve({**flags, "context": context}) if context else ctx.settings
-
+    settings_for = settings_resolver(ctx.settings, flags)
     namespace = None if ctx.settings.all_namespaces else ctx.settings.namespace
     items = gather(settings_for, Scope(contexts_in_scope(args, ctx.settings), namespace))
     if args.json:

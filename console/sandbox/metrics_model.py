@@ -1,8 +1,18 @@
-"""The sandbox's model-server metrics: a deterministic simulation of what KServe model servers
-would export under the metrics contract (DESIGN section 6). Pure Python, no I/O.
+"""The sandbox's request and feature metrics: a deterministic simulation of what a KServe install
+exports (DESIGN section 6). Pure Python, no I/O.
 
-- Series carry labels namespace, model (the InferenceService name) and revision (exactly the
-  `revisionName` in the InferenceService's status traffic).
+- Request metrics come as one real system exports them (`EMISSIONS`, chosen by profile name):
+  Knative's queue-proxy up to 1.18 (OpenCensus: revision_request_count, revision_request_latencies
+  in milliseconds, and their app_ twins; knative.dev docs "Service metrics" and
+  knative/serving pkg/queue/request_metric.go), the same without the revision_ prefix (OpenShift
+  Serverless), Knative 1.19+ (OpenTelemetry kn.serving.invocation.duration in seconds, resource
+  attributes promoted onto the series or only on target_info, joined on job/instance), KServe's
+  model server (request_predict_seconds labelled model_name; kserve python/kserve/kserve/metrics.py,
+  with the pod's namespace and serving.knative.dev/revision label added by the scrape), or the
+  console's own contract (model_requests_total, model_request_duration_seconds).
+- Feature histograms follow the console's contract in every profile:
+  model_feature_value_bucket{namespace, model, revision, feature, le}.
+- Every revision label holds exactly the `revisionName` in the InferenceService's status traffic.
 - Request rates per revision follow the live traffic split (read from the cluster on every
   advance), so a rollback visibly moves traffic.
 - Feature values follow console/demo_data: the Feature's mean/sigma, shifted by
@@ -18,6 +28,8 @@ would export under the metrics contract (DESIGN section 6). Pure Python, no I/O.
 from __future__ import annotations
 
 import bisect
+import functools
+import hashlib
 import math
 import random
 from dataclasses import dataclass, field
@@ -26,6 +38,11 @@ from typing import Iterable, Mapping
 from console import demo_data
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# knative/serving pkg/queue/request_metric.go (defaultLatencyDistribution), milliseconds
+KNATIVE_MS_BUCKETS = (5, 10, 20, 40, 60, 80, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600, 700, 800, 900, 1000,
+                      2000, 5000, 10000, 20000, 50000, 100000)
+# prometheus_client's default buckets, which KServe's model server histograms use
+CLIENT_DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 # Requests per second for the whole InferenceService; split across revisions by traffic percent.
 # churn-predictor is deliberately quiet, so its canary shows "too few samples".
 REQUEST_RATES = {
@@ -157,8 +174,8 @@ def feature_shares(feature: demo_data.Feature, shift_sigmas: float) -> tuple[lis
     return bounds, shares
 
 
-def duration_shares(median: float) -> list[float]:
-    bounds = list(DURATION_BUCKETS) + [math.inf]
+def duration_shares(median: float, buckets_s: Iterable[float] = DURATION_BUCKETS) -> list[float]:
+    bounds = list(buckets_s) + [math.inf]
     cdf = [(_phi((math.log(b) - math.log(median)) / LATENCY_SIGMA) if b != math.inf else 1.0) for b in bounds]
     return [cdf[0]] + [max(cdf[i] - cdf[i - 1], 0.0) for i in range(1, len(cdf))]
 
@@ -206,9 +223,10 @@ class RevisionState:
     """The counters of one revision (cumulative since the simulated process start)."""
 
     spec: RevisionSpec
+    n_buckets: int = len(DURATION_BUCKETS)
     requests: dict[str, float] = field(default_factory=lambda: {"200": 0.0, "500": 0.0})
-    duration_bins: list[float] = field(default_factory=lambda: [0.0] * (len(DURATION_BUCKETS) + 1))
-    duration_sum: float = 0.0
+    duration_bins: dict[str, list[float]] = field(default_factory=dict)  # per code, non-cumulative
+    duration_sum: dict[str, float] = field(default_factory=dict)  # per code, seconds
     features: dict[str, list[float]] = field(default_factory=dict)  # non-cumulative bin counts
     feature_sums: dict[str, float] = field(default_factory=dict)
 
@@ -217,7 +235,10 @@ class Simulation:
     """Counters for every revision in the traffic, advanced tick by tick."""
 
     def __init__(self, seed: int = 0, models: Mapping[str, demo_data.DemoModel] | None = None,
-                 rates: Mapping[str, float] | None = None):
+                 rates: Mapping[str, float] | None = None, profile: str = "knative"):
+        if profile not in EMISSIONS:
+            raise ValueError(f"unknown metrics profile {profile!r}: use one of {', '.join(EMISSIONS)}")
+        self.emission = EMISSIONS[profile]
         self.seed = seed
         self.models = models if models is not None else demo_data.MODELS_BY_NAME
         self.rates = rates if rates is not None else REQUEST_RATES
@@ -241,7 +262,10 @@ class Simulation:
     def state(self, spec: RevisionSpec) -> RevisionState:
         st = self.states.get(spec.key)
         if st is None:
-            st = RevisionState(spec)
+            st = RevisionState(spec, len(self.emission.buckets))
+            for code in st.requests:
+                st.duration_bins[code] = [0.0] * (st.n_buckets + 1)
+                st.duration_sum[code] = 0.0
             for f in self._features(spec):
                 bounds, _ = self._shares(spec, f)
                 st.features[f.name] = [0.0] * len(bounds)
@@ -255,17 +279,23 @@ class Simulation:
         """Advance every revision in `specs` by one tick [start, start + length)."""
         for spec in specs:
             st = self.state(spec)
-            rng = random.Random(f"{self.seed}|{spec.namespace}|{spec.isvc}|{spec.revision}|{start:.3f}|{length:.3f}")
+            seed = f"{self.seed}|{spec.namespace}|{spec.isvc}|{spec.revision}|{start:.3f}|{length:.3f}"
+            rng = random.Random(seed)
             n = _poisson(rng, spec.rate * length)
             if n == 0:
                 continue
             errors = _binomial(rng, n, spec.error_rate)
-            st.requests["500"] += errors
-            st.requests["200"] += n - errors
-            bins = _multinomial(rng, n, duration_shares(spec.latency_median))
-            for i, c in enumerate(bins):
-                st.duration_bins[i] += c
-            st.duration_sum += n * spec.latency_median * math.exp(LATENCY_SIGMA ** 2 / 2)
+            # Latencies come from a stream of their own (per profile); this draw stays only so the
+            # feature values that follow are the same in every profile and as before profiles.
+            _multinomial(rng, n, duration_shares(spec.latency_median))
+            latency_rng = random.Random(f"{seed}|latency|{self.emission.name}")
+            shares = duration_shares(spec.latency_median, self.emission.buckets_s)
+            mean = spec.latency_median * math.exp(LATENCY_SIGMA ** 2 / 2)
+            for code, k in (("200", n - errors), ("500", errors)):
+                st.requests[code] += k
+                for i, c in enumerate(_multinomial(latency_rng, k, shares)):
+                    st.duration_bins[code][i] += c
+                st.duration_sum[code] += k * mean
             for f in self._features(spec):
                 _, shares = self._shares(spec, f)
                 counts = _multinomial(rng, n, shares)
@@ -277,56 +307,172 @@ class Simulation:
 
     # -- rendering -------------------------------------------------------------------------
 
-    def samples(self, keys: Iterable[tuple[str, str, str]] | None = None):
-        """(metric name, labels, value) for every series, grouped by metric family."""
+    def families(self, keys: Iterable[tuple[str, str, str]] | None = None):
+        """(family, type, help, [(series name, labels, value)]) for every metric family, each
+        family's series together (promtool's backfill wants families contiguous)."""
         states = [self.states[k] for k in (keys if keys is not None else sorted(self.states))]
+        yield from self.emission.families(states)
+        rows = []
         for st in states:
-            base = _labels(st.spec)
-            for code in sorted(st.requests):
-                yield "model_requests_total", base + [("code", code)], st.requests[code]
-        for st in states:
-            base = _labels(st.spec)
-            acc = 0.0
-            for b, c in zip(list(DURATION_BUCKETS) + [math.inf], st.duration_bins):
-                acc += c
-                yield "model_request_duration_seconds_bucket", base + [("le", fmt_le(b))], acc
-            yield "model_request_duration_seconds_sum", base, st.duration_sum
-            yield "model_request_duration_seconds_count", base, acc
-        for st in states:
-            base = _labels(st.spec)
             for f in self._features(st.spec):
                 bounds, _ = self._shares(st.spec, f)
-                acc = 0.0
-                labels = base + [("feature", f.name)]
-                for b, c in zip(bounds, st.features[f.name]):
-                    acc += c
-                    yield "model_feature_value_bucket", labels + [("le", fmt_le(b))], acc
-                yield "model_feature_value_sum", labels, st.feature_sums[f.name]
-                yield "model_feature_value_count", labels, acc
+                labels = _labels(st.spec) + [("feature", f.name)]
+                rows += _histogram("model_feature_value", labels, bounds, st.features[f.name],
+                                   st.feature_sums[f.name], scale=1.0)
+        yield "model_feature_value", "histogram", "Values of each input feature.", rows
+
+    def samples(self, keys: Iterable[tuple[str, str, str]] | None = None):
+        """(metric name, labels, value) for every series, grouped by metric family."""
+        for _family, _kind, _help, rows in self.families(keys):
+            yield from rows
 
     def exposition(self) -> str:
         """The Prometheus text format (0.0.4) of the current counters."""
         out: list[str] = []
-        typed = set()
-        families = {
-            "model_requests_total": ("model_requests_total", "counter", "Inference requests served, by HTTP code."),
-            "model_request_duration_seconds": ("model_request_duration_seconds", "histogram",
-                                               "Inference request latency."),
-            "model_feature_value": ("model_feature_value", "histogram", "Values of each input feature."),
-        }
-        for name, labels, value in self.samples():
-            family = name if name == "model_requests_total" else name.rsplit("_", 1)[0]
-            if family not in typed:
-                fam, kind, help_ = families[family]
-                out.append(f"# HELP {fam} {help_}")
-                out.append(f"# TYPE {fam} {kind}")
-                typed.add(family)
-            out.append(f"{name}{render_labels(labels)} {fmt_value(value)}")
+        for family, kind, help_, rows in self.families():
+            if not rows:
+                continue
+            out.append(f"# HELP {family} {help_}")
+            out.append(f"# TYPE {family} {kind}")
+            out.extend(f"{name}{render_labels(labels)} {fmt_value(value)}" for name, labels, value in rows)
         return "\n".join(out) + "\n"
 
 
 def _labels(spec: RevisionSpec) -> list[tuple[str, str]]:
     return [("namespace", spec.namespace), ("model", spec.isvc), ("revision", spec.revision)]
+
+
+def _histogram(name: str, labels: list[tuple[str, str]], bounds, bins, total: float, scale: float):
+    """Cumulative _bucket rows (bounds in the exported unit), then _sum (seconds * scale) and _count."""
+    rows, acc, bucket = [], 0.0, f"{name}_bucket"
+    for le, c in zip(_le_labels(tuple(bounds)), bins):
+        acc += c
+        rows.append((bucket, labels + [le], acc))
+    rows.append((f"{name}_sum", labels, total * scale))
+    rows.append((f"{name}_count", labels, acc))
+    return rows
+
+
+@functools.lru_cache(maxsize=256)
+def _le_labels(bounds: tuple[float, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(("le", fmt_le(b)) for b in (*bounds, math.inf))
+
+
+def pod_name(revision: str) -> str:
+    """A Knative-style pod name for the revision's one pod: <revision>-deployment-<rs>-<pod>."""
+    digest = hashlib.sha256(revision.encode()).hexdigest()
+    return f"{revision}-deployment-{digest[:9]}-{digest[9:14]}"
+
+
+@dataclass(frozen=True)
+class Emission:
+    """How one real system exports the request metrics."""
+
+    name: str
+    buckets: tuple[float, ...]  # histogram bounds in the exported unit (+Inf implied)
+    scale: float  # exported units per second
+
+    @property
+    def buckets_s(self) -> list[float]:
+        return [b / self.scale for b in self.buckets]
+
+    def families(self, states: list[RevisionState]):
+        return getattr(self, "_" + self.name.replace("-", "_"))(states)
+
+    def _hist_rows(self, name, states, labels_of, by_code: bool):
+        rows = []
+        for st in states:
+            codes = sorted(st.requests)
+            if by_code:
+                for code in codes:
+                    rows += _histogram(name, labels_of(st, code), self.buckets, st.duration_bins[code],
+                                       st.duration_sum[code], self.scale)
+            else:
+                bins = [sum(st.duration_bins[c][i] for c in codes) for i in range(st.n_buckets + 1)]
+                rows += _histogram(name, labels_of(st, None), self.buckets, bins,
+                                   sum(st.duration_sum.values()), self.scale)
+        return rows
+
+    @staticmethod
+    def _counter_rows(name, states, labels_of):
+        return [(name, labels_of(st, code), st.requests[code]) for st in states for code in sorted(st.requests)]
+
+    def _console(self, states):
+        def labels(st, code):
+            return _labels(st.spec) + ([("code", code)] if code else [])
+
+        yield ("model_requests_total", "counter", "Inference requests served, by HTTP code.",
+               self._counter_rows("model_requests_total", states, labels))
+        yield ("model_request_duration_seconds", "histogram", "Inference request latency.",
+               self._hist_rows("model_request_duration_seconds", states, labels, by_code=False))
+
+    def _knative(self, states, prefix: str = "revision_"):
+        def labels(container: bool):
+            def of(st, code):
+                s = st.spec
+                out = [("configuration_name", f"{s.isvc}-predictor")]
+                if container:
+                    out.append(("container_name", "queue-proxy"))
+                out += [("namespace_name", s.namespace), ("pod_name", pod_name(s.revision)),
+                        ("response_code", code), ("response_code_class", f"{code[0]}xx"),
+                        ("revision_name", s.revision), ("service_name", f"{s.isvc}-predictor")]
+                return out
+            return of
+
+        for app, what in (("", "routed to queue-proxy"), ("app_", "routed to user-container")):
+            yield (f"{prefix}{app}request_count", "counter", f"The number of requests that are {what}",
+                   self._counter_rows(f"{prefix}{app}request_count", states, labels(True)))
+            yield (f"{prefix}{app}request_latencies", "histogram", "The response time in millisecond",
+                   self._hist_rows(f"{prefix}{app}request_latencies", states, labels(not app), by_code=True))
+
+    def _knative_unprefixed(self, states):
+        return self._knative(states, prefix="")
+
+    @staticmethod
+    def _resource(st) -> list[tuple[str, str]]:
+        s = st.spec
+        return [("k8s_namespace_name", s.namespace), ("k8s_pod_name", pod_name(s.revision)),
+                ("kn_configuration_name", f"{s.isvc}-predictor"), ("kn_revision_name", s.revision),
+                ("kn_service_name", f"{s.isvc}-predictor")]
+
+    def _knative_otel(self, states, promoted: bool = True):
+        name = "kn_serving_invocation_duration_seconds"
+
+        def labels(st, code):
+            own = [("http_response_status_code", code), ("otel_scope_name", "knative.dev/serving/pkg/queue")]
+            if promoted:
+                return own + self._resource(st)
+            return own + [("instance", pod_name(st.spec.revision)), ("job", "queue-proxy")]
+
+        yield (name, "histogram", "The duration of task execution.", self._hist_rows(name, states, labels, True))
+        if not promoted:
+            yield ("target_info", "gauge", "Target metadata",
+                   [("target_info", [("instance", pod_name(st.spec.revision)), ("job", "queue-proxy")]
+                     + self._resource(st), 1.0) for st in states])
+
+    def _knative_otel_target_info(self, states):
+        return self._knative_otel(states, promoted=False)
+
+    def _kserve(self, states):
+        def labels(st, _code):
+            s = st.spec
+            return [("model_name", s.isvc), ("namespace", s.namespace), ("pod", pod_name(s.revision)),
+                    ("serving_knative_dev_revision", s.revision)]
+
+        yield ("request_predict_seconds", "histogram", "predict latency",
+               self._hist_rows("request_predict_seconds", states, labels, by_code=False))
+
+
+EMISSIONS = {e.name: e for e in (
+    Emission("knative", KNATIVE_MS_BUCKETS, 1000.0),
+    Emission("knative-unprefixed", KNATIVE_MS_BUCKETS, 1000.0),
+    Emission("knative-otel", DURATION_BUCKETS, 1.0),
+    Emission("knative-otel-target-info", DURATION_BUCKETS, 1.0),
+    Emission("kserve", CLIENT_DEFAULT_BUCKETS, 1.0),
+    Emission("console", DURATION_BUCKETS, 1.0),
+)}
+# the Prometheus job/instance labels these series carry themselves (kept when scraped)
+OWN_TARGET_LABELS = {"knative-otel-target-info"}
 
 
 def render_labels(labels: list[tuple[str, str]]) -> str:

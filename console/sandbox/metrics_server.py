@@ -1,7 +1,7 @@
 """The sandbox's metrics: an HTTP exporter on 127.0.0.1 plus, when the `prometheus` binary is on
 PATH, a real Prometheus scraping it with hours of history backfilled by promtool.
 
-    sandbox = MetricsSandbox(state_dir, cluster, seed=0)
+    sandbox = MetricsSandbox(state_dir, cluster, seed=0, profile="knative")
     url = sandbox.start()        # Prometheus URL, or None (then sandbox.message says why)
     ...
     sandbox.stop()
@@ -14,10 +14,13 @@ How the history stays consistent with the live exporter:
   that nothing is deleted at once;
 - the exporter then continues the same counters from T0 in `tick`-second steps, following the
   live split read from `cluster.inference_services()` at every scrape;
-- scraped series drop the job/instance target labels (metric_relabel_configs labeldrop), so a
-  scraped series continues the very backfilled series with the same labels and increase()
-  spans the junction. Queries still aggregate `by (namespace, model, revision, ...)`, which is
-  what works against a real deployment where job/instance are present.
+- scraped series lose the scrape's job/instance labels (metric_relabel_configs), so a scraped
+  series continues the very backfilled series with the same labels and increase() spans the
+  junction; series that carry their own job/instance (OpenTelemetry's, joined with target_info
+  on them) keep those (honor_labels), in the history and live alike. Queries aggregate by the
+  namespace and revision labels, which is what works against a real deployment too.
+- `profile` picks whose request metrics the exporter speaks (metrics_model.EMISSIONS); the
+  default is Knative's queue-proxy, what a Serverless-mode KServe install has out of the box.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from console.sandbox import die_with_parent
-from console.sandbox.metrics_model import Simulation, backfill_openmetrics
+from console.sandbox.metrics_model import EMISSIONS, Simulation, backfill_openmetrics
+
+DEFAULT_PROFILE = "knative"  # what a Serverless-mode KServe install exports out of the box
 
 INSTALL_HINT = "prometheus not found on PATH: apt-get install prometheus"
+SCRAPE_JOB = "mlops-sandbox-models"
 
 
 def free_port() -> int:
@@ -138,29 +144,38 @@ class PrometheusProcess:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"promtool could not backfill the history: {tail[0][:200]}")
 
-    def write_config(self, targets: list[str], scrape_interval: float) -> Path:
+    def write_config(self, targets: list[str], scrape_interval: float, labels: Mapping[str, str] | None = None) -> Path:
         lines = [
             "global:",
             f"  scrape_interval: {scrape_interval:g}s",
             f"  scrape_timeout: {max(min(scrape_interval - 1, 10), 1):g}s",
             f"  evaluation_interval: {scrape_interval:g}s",
             "scrape_configs:",
-            "  - job_name: mlops-sandbox-models",
+            f"  - job_name: {SCRAPE_JOB}",
+            "    honor_labels: true",
             "    static_configs:",
             "      - targets: [" + ", ".join(f'"{t}"' for t in targets) + "]",
+            *([f"        labels: {{{', '.join(f'{k}: {v!r}' for k, v in labels.items())}}}"] if labels else []),
+            # The scrape's own job/instance go (backfilled history has none, so series continue);
+            # series that name their own (OpenTelemetry's, joined with target_info) keep them.
             "    metric_relabel_configs:",
-            "      - action: labeldrop",
-            "        regex: job|instance",
+            *[line for label in ("instance", "job") for line in (
+                "      - source_labels: [job]",
+                f"        regex: {SCRAPE_JOB}",
+                f"        target_label: {label}",
+                '        replacement: ""')],
         ]
         path = self.workdir / "prometheus.yml"
         path.write_text("\n".join(lines) + "\n")
         return path
 
     def start(self, targets: list[str], scrape_interval: float = 5.0, retention: str = "30d",
-              ready_timeout: float = 30.0) -> str:
+              ready_timeout: float = 30.0, labels: Mapping[str, str] | None = None) -> str:
+        """Start scraping `targets`; `labels` are added to their series, as a Kubernetes scrape
+        adds the pod's namespace."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        config = self.write_config(targets, scrape_interval)
+        config = self.write_config(targets, scrape_interval, labels)
         last_error = "did not start"
         for _attempt in range(3):  # a free port can be taken between probing and binding
             port = free_port()
@@ -217,7 +232,10 @@ class MetricsSandbox:
                  backfill_step: float = 60.0, tick: float = 5.0, scrape_interval: float = 5.0,
                  models: Mapping | None = None, rates: Mapping[str, float] | None = None,
                  prometheus: str | None = None, promtool: str | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, profile: str = DEFAULT_PROFILE):
+        if profile not in EMISSIONS:
+            raise ValueError(f"unknown metrics profile {profile!r}: use one of {', '.join(EMISSIONS)}")
+        self.profile = profile
         self.state_dir = Path(state_dir)
         self.cluster = cluster
         self.seed = seed
@@ -248,7 +266,7 @@ class MetricsSandbox:
         """Start the exporter, then Prometheus if it is installed. Returns the Prometheus URL,
         or None with `.message` saying why there is none."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        sim = Simulation(self.seed, self.models, self.rates)
+        sim = Simulation(self.seed, self.models, self.rates, self.profile)
         t0 = (self.clock() // self.backfill_step) * self.backfill_step
         start = t0 - self.history_hours * 3600
         specs = sim.specs(self.cluster.inference_services())

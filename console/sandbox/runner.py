@@ -63,12 +63,13 @@ class Sandbox:
 
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 5.0,
-                 history: int = 1000, watch_timeout: float = 1800.0):
+                 history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative"):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
         self.bookmark_interval = bookmark_interval
+        self.metrics_profile = metrics_profile
         self.watch_timeout = watch_timeout
         self.admin_token = random_token()
         self.viewer_token = random_token()
@@ -103,6 +104,7 @@ class Sandbox:
             "kube_url": kube_url,
             "kfp_url": kfp_url,
             "prometheus_url": prometheus_url,
+            "metrics_profile": self.metrics_profile if prometheus_url else None,
             "catalog": str(catalog_path) if catalog_path else None,
             "ca": str(material.ca_path),
             "messages": dict(self.messages),
@@ -155,7 +157,7 @@ class Sandbox:
             self.messages["prometheus"] = f"metrics sandbox not available: {exc}"
             return None
         try:
-            self.metrics = MetricsSandbox(self.state_dir, self.cluster)
+            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
             url = self.metrics.start()
             if getattr(self.metrics, "message", None):
                 self.messages["prometheus"] = self.metrics.message
@@ -201,7 +203,8 @@ def usage_text(endpoints: dict) -> str:
     lines = ["mlops-console sandbox is up (127.0.0.1 only). Endpoints:",
              f"  Kubernetes API  {endpoints['kube_url']}",
              f"  Pipelines (KFP) {endpoints.get('kfp_url') or '-'}",
-             f"  Prometheus      {endpoints.get('prometheus_url') or '-'}",
+             f"  Prometheus      {endpoints.get('prometheus_url') or '-'}"
+             + (f"  (metrics as {endpoints['metrics_profile']} exports them)" if endpoints.get("metrics_profile") else ""),
              f"  Catalog         {endpoints.get('catalog') or '-'}"]
     for part, msg in (endpoints.get("messages") or {}).items():
         lines.append(f"  note ({part}): {msg}")
@@ -223,7 +226,8 @@ def default_state_dir() -> Path:
 
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
-                   as_json: bool = False, stop_event: threading.Event | None = None) -> int:
+                   as_json: bool = False, stop_event: threading.Event | None = None,
+                   metrics_profile: str = "knative") -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -231,7 +235,7 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -254,6 +258,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ready-delay", type=float, default=0.5,
                         help="seconds a new revision takes to become ready (default 0.5)")
     parser.add_argument("--no-prometheus", action="store_true", help="do not start the metrics exporter/Prometheus")
+    parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
+                        help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
+                             "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
     parser.add_argument("--no-catalog", action="store_true", help="do not build the demo catalog")
     parser.add_argument("--empty", action="store_true", help="start with no demo InferenceServices")
@@ -262,8 +269,13 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 def up_from_args(args, out: TextIO) -> int:
     from adapters.errors import InvalidInput
 
+    from console.sandbox.metrics_model import EMISSIONS
+
     if args.ready_delay < 0:
         raise InvalidInput("--ready-delay must be 0 or more seconds")
+    if args.metrics_profile not in EMISSIONS:
+        raise InvalidInput(f"--metrics-profile {args.metrics_profile!r} is not a profile: use one of "
+                           f"{', '.join(EMISSIONS)}")
     state_dir = args.state_dir or default_state_dir()
     try:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
@@ -271,7 +283,7 @@ def up_from_args(args, out: TextIO) -> int:
         raise InvalidInput(f"cannot use --state-dir {state_dir}: {exc.strerror}") from None
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
-                          as_json=getattr(args, "json", False))
+                          as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Small examples the README quotes; each is imported and exercised by a test."""

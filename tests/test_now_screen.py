@@ -1,0 +1,186 @@
+"""The Now screen (key 0, the first screen): the items from the sandbox, critical first, enter opens
+an item on its screen, a cleared item stays a minute marked done, a gathering failure is a state
+of the screen; snapshots at 80x24 and 120x35 with a frozen clock and fixed items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from console import triage
+from console.app import MlopsConsole
+from console.config import Settings
+from console.context import Context
+from console.sandbox.runner import Sandbox
+from console.triage import CRITICAL, INFO, WARNING, Item
+
+FROZEN = 1_795_000_000.0  # 2026-11-18 04:26:40 UTC
+
+
+@pytest.fixture(scope="module")
+def sb(tmp_path_factory):
+    sandbox = Sandbox(tmp_path_factory.mktemp("now"), ready_delay=0.05)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+def sandbox_app(sb: Sandbox, tmp_path: Path) -> MlopsConsole:
+    settings = Settings(catalog=Path(sb.endpoints["catalog"]), audit=tmp_path / "audit.db",
+                        kubeconfig=str(sb.kubeconfig_path), context="sandbox-admin",
+                        kfp_url=sb.endpoints["kfp_url"], prometheus_url=sb.endpoints["prometheus_url"])
+    return MlopsConsole(Context(settings), cursor_blink=False, first_screen="now")
+
+
+def table(app) -> DataTable:
+    return app.screen.query_one("#now-items", DataTable)
+
+
+def rows(app) -> list[list[str]]:
+    t = table(app)
+    return [[str(cell) for cell in t.get_row_at(i)] for i in range(t.row_count)]
+
+
+async def wait_for(pilot, condition, what: str = "the condition", timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"{what} did not happen")
+
+
+async def test_opens_first_and_lists_the_sandbox_stories_critical_first(sb, tmp_path):
+    app = sandbox_app(sb, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.current_mode == "now"
+        await wait_for(pilot, lambda: table(app).row_count >= 3, "the items")
+        shown = rows(app)
+        kinds = [r[1] for r in shown]
+        assert "revision-failed" in kinds and "canary-failing" in kinds and "run-failed" in kinds
+        severities = [r[0] for r in shown]
+        assert severities == sorted(severities, key=lambda s: ["✖ CRIT", "▲ WARN", "· info"].index(s))
+        assert "2 critical" in str(table(app).border_title)
+
+
+async def test_enter_opens_the_item_on_its_screen(sb, tmp_path):
+    app = sandbox_app(sb, tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count >= 3, "the items")
+        kinds = [r[1] for r in rows(app)]
+        table(app).move_cursor(row=kinds.index("revision-failed"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "rollouts", "the Rollouts screen")
+        await wait_for(pilot, lambda: getattr(app.screen.selected(), "key", None) == "recsys/churn-predictor",
+                       "churn-predictor selected")
+        assert app.selected_isvc == ("recsys", "churn-predictor")
+        await pilot.press("0")
+        await wait_for(pilot, lambda: app.current_mode == "now", "back to Now")
+        kinds = [r[1] for r in rows(app)]
+        table(app).move_cursor(row=kinds.index("run-failed"))
+        item = app.screen.selected()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "pipelines", "the Pipelines screen")
+        await wait_for(pilot, lambda: getattr(app.screen.selected_run(), "run_id", None) == item.ref,
+                       "the failed run selected")
+
+
+class Script:
+    """What gather() answers, one list per call (the last repeats); a ConsoleError fails a call."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def __call__(self, settings_for, scope, **kwargs):
+        answer = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        if isinstance(answer, Exception):
+            raise answer
+        return triage.sort_items(answer)
+
+
+FAILED = Item(CRITICAL, "revision-failed", "prod-eu", "recsys", "churn-predictor",
+              'Revision "churn-predictor-predictor-00002" failed: ModelLoadFailed: no such key [b]v30[/b]',
+              "2026-11-18T03:40:00Z")
+CANARY = Item(INFO, "canary-in-progress", "prod-eu", "fraud", "fraud-detector",
+              "canary fraud-detector-predictor-00002 at 20%: healthy", "2026-11-18T04:00:00Z")
+RUN = Item(WARNING, "run-failed", "prod-eu", None, "train-churn-predictor-v31",
+           "train-model: pod was OOMKilled (exit code 137)", "2026-11-18T02:10:00Z", "run-1")
+DRIFT = Item(WARNING, "drift", "prod-us", "fraud", "fraud-detector",
+             "feature amount drifts (PSI 0.36) and 2 more, window 1h", None, "amount")
+DOWN = Item(CRITICAL, "backend-unavailable", "prod-us", None, "prometheus",
+            "prometheus unreachable: connection refused", "2026-11-18T04:20:00Z")
+
+
+def scripted_app(tmp_path: Path, clock) -> MlopsConsole:
+    settings = Settings(catalog=tmp_path / "catalog.db", audit=tmp_path / "audit.db",
+                        kubeconfig=str(tmp_path / "kubeconfig"), context="prod-eu")
+    return MlopsConsole(Context(settings), clock=clock, cursor_blink=False, first_screen="now")
+
+
+async def test_a_cleared_item_stays_a_minute_marked_done(tmp_path, monkeypatch):
+    script = Script([FAILED, RUN, CANARY], [RUN, CANARY])
+    monkeypatch.setattr(triage, "gather", script)
+    now = [FROZEN]
+    app = scripted_app(tmp_path, lambda: now[0])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 3, "the first answer")
+        assert [r[1] for r in rows(app)] == ["revision-failed", "run-failed", "canary-in-progress"]
+        now[0] += 20
+        await pilot.press("r")
+        await wait_for(pilot, lambda: script.calls == 2 and any(r[0] == "✓ done" for r in rows(app)), "done mark")
+        assert rows(app)[-1][:3] == ["✓ done", "revision-failed", "recsys/churn-predictor"]
+        assert "1 critical" not in str(table(app).border_title)
+        now[0] += 61
+        await pilot.press("r")
+        await wait_for(pilot, lambda: script.calls == 3 and table(app).row_count == 2, "the done item leaves")
+
+
+async def test_gathering_failure_is_a_state_and_retries(tmp_path, monkeypatch):
+    from adapters.errors import BackendUnavailable
+
+    script = Script(BackendUnavailable("kubeconfig context prod-eu: TLS handshake failed"), [RUN])
+    monkeypatch.setattr(triage, "gather", script)
+    monkeypatch.setattr("screens.now.REFRESH_BACKOFF", (0.2,))
+    app = scripted_app(tmp_path, lambda: FROZEN)
+    async with app.run_test(size=(80, 24)) as pilot:
+        state = app.screen.query_one("#now-state")
+        await wait_for(pilot, lambda: state.display, "the failure state")
+        assert "TLS handshake failed" in str(state.render()) and "retrying in" in str(state.render())
+        await wait_for(pilot, lambda: table(app).row_count == 1, "the retry's answer")
+        assert not state.display
+
+
+async def test_filter_and_literal_text(tmp_path, monkeypatch):
+    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    app = scripted_app(tmp_path, lambda: FROZEN)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 5, "the items")
+        table(app).move_cursor(row=[r[1] for r in rows(app)].index("revision-failed"))
+        await pilot.pause()
+        assert "[b]v30[/b]" in str(app.screen.query_one("#now-detail-body").render())  # literal, never markup
+        await pilot.press("slash", *"oom")
+        await wait_for(pilot, lambda: table(app).row_count == 1, "the filtered list")
+        assert rows(app)[0][1] == "run-failed"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table(app).row_count == 5, "the filter cleared")
+
+
+def _snapshot_app(tmp_path, monkeypatch):
+    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    return scripted_app(tmp_path, lambda: FROZEN)
+
+
+async def _settled(pilot) -> None:
+    await wait_for(pilot, lambda: table(pilot.app).row_count == 5, "the items")
+    await pilot.pause()
+
+
+def test_snapshot_now_80x24(snap_compare, tmp_path, monkeypatch):
+    assert snap_compare(_snapshot_app(tmp_path, monkeypatch), terminal_size=(80, 24), run_before=_settled)
+
+
+def test_snapshot_now_120x35(snap_compare, tmp_path, monkeypatch):
+    assert snap_compare(_snapshot_app(tmp_path, monkeypatch), terminal_size=(120, 35), run_before=_settled)
