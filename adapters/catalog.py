@@ -562,6 +562,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._match_cache: tuple[tuple, list[int]] | None = None
+        self.schema = SCHEMA_VERSION  # the file's, once opened (an older one is read as it is)
         if self.path.is_dir():
             raise DataError(f"catalog {self.path} is a directory; pass --catalog with a file path")
         exists = self.path.exists()
@@ -640,6 +641,31 @@ class Catalog:
         if version == 0 and not self.create:  # opened for reading: a file that is not a catalog stays untouched
             raise DataError(f"catalog {self.path} is not an mlops-console catalog (it is empty); import records "
                             "into it with 'mlops-console catalog import FILE' or pass --catalog with another file")
+        self.schema = version
+        # A catalog of an older schema opened for reading is read as it is (reading never writes);
+        # it is upgraded when opened to be written, or by the first write (_upgrade).
+        if version < SCHEMA_VERSION and (version == 0 or self.create):
+            self._migrate(version)
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fewer fsyncs
+        # Touch the tables once, so a damaged file is reported now rather than on first click.
+        conn.execute("SELECT count(*) FROM models").fetchone()
+        conn.execute("SELECT rowid FROM versions ORDER BY rowid DESC LIMIT 1").fetchone()
+
+    def _upgrade(self) -> None:
+        """Before a write: bring a catalog opened for reading at an older schema up to date."""
+        if self.schema < SCHEMA_VERSION:
+            self._migrate(self.schema)
+
+    @property
+    def _version_columns(self) -> str:
+        return _VERSION_COLUMNS if self.schema >= 2 else _VERSION_COLUMNS.replace("origin, deleted_at", "'import', NULL")
+
+    @property
+    def _registry_columns(self) -> str:
+        return _REGISTRY_COLUMNS if self.schema >= 2 else "NULL, 0"
+
+    def _migrate(self, version: int) -> None:
+        conn = self._conn
         if version < SCHEMA_VERSION:
             if self.read_only:
                 raise ReadOnly(f"catalog {self.path} needs its schema created or upgraded "
@@ -666,10 +692,7 @@ class Catalog:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fewer fsyncs
-        # Touch the tables once, so a damaged file is reported now rather than on first click.
-        conn.execute("SELECT count(*) FROM models").fetchone()
-        conn.execute("SELECT rowid FROM versions ORDER BY rowid DESC LIMIT 1").fetchone()
+            self.schema = SCHEMA_VERSION
 
     def _translate(self, exc: sqlite3.Error) -> ConsoleError:
         text = str(exc)
@@ -727,6 +750,7 @@ class Catalog:
         InvalidInput naming its location and the field, and nothing is imported. `now` fixes the
         imported_at stamp (the demo uses it to be deterministic)."""
         self._writable("import records")
+        self._upgrade()
         conn = self._conn
         assert conn is not None
         stamp = now or _now()
@@ -905,7 +929,7 @@ class Catalog:
         """Models sorted by name (case-insensitive). filter: a case-insensitive substring of the
         name, or words that prefix-match the description or tags (FTS5)."""
         columns = ("rowid, name, versions, latest_version, latest_created_at, description, tags, framework, "
-                   f"{_REGISTRY_COLUMNS}")
+                   f"{self._registry_columns}")
         offset = max(0, int(offset))
         rowids = self._matches(filter)
         if rowids is None:
@@ -944,7 +968,7 @@ class Catalog:
     def get_model(self, model: str) -> ModelSummary:
         row = self._conn.execute(
             "SELECT name, versions, latest_version, latest_created_at, description, tags, framework, "
-            f"{_REGISTRY_COLUMNS} FROM models WHERE name = ?", (model,)
+            f"{self._registry_columns} FROM models WHERE name = ?", (model,)
         ).fetchone()
         if row is None:
             raise NotFound(f"model {model!r} is not in catalog {self.path}")
@@ -982,13 +1006,15 @@ class Catalog:
         else:
             raise InvalidInput(f"unknown sort {sort!r}; use created_at, version or metric:<name>")
         # Sort the small columns first, then read the (large) records of the page only.
+        columns = "v.model, v.version, v.record, v.imported_at, v.source, " + (
+            "v.origin, v.deleted_at" if self.schema >= 2 else "'import', NULL")
         rows = self._conn.execute(
             f"""WITH page AS (
                     SELECT rid, row_number() OVER (ORDER BY {order}) AS rn FROM (
                         SELECT rowid AS rid, version, version_key, created_key{extra}
                         FROM versions WHERE model = :model)
                     ORDER BY {order} LIMIT :limit OFFSET :offset)
-                SELECT v.model, v.version, v.record, v.imported_at, v.source, v.origin, v.deleted_at
+                SELECT {columns}
                 FROM page JOIN versions v ON v.rowid = page.rid ORDER BY page.rn""", params,
         ).fetchall()
         by_version = self._version_aliases(model)
@@ -1039,7 +1065,7 @@ class Catalog:
     @_guarded
     def get_version(self, model: str, version: str) -> VersionRecord:
         row = self._conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE model = ? AND version = ?",
+            f"SELECT {self._version_columns} FROM versions WHERE model = ? AND version = ?",
             (model, str(version)),
         ).fetchone()
         if row is None:
@@ -1051,7 +1077,7 @@ class Catalog:
     @_guarded
     def versions_by_run_id(self, run_id: str) -> list[VersionRecord]:
         rows = self._conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE run_id = ? "
+            f"SELECT {self._version_columns} FROM versions WHERE run_id = ? "
             "ORDER BY model, version_key", (run_id,)
         ).fetchall()
         cache: dict[str, dict[str, list[str]]] = {}
@@ -1065,7 +1091,7 @@ class Catalog:
     @_guarded
     def version_by_artifact_uri(self, uri: str) -> VersionRecord | None:
         row = self._conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM versions WHERE artifact_key = ? "
+            f"SELECT {self._version_columns} FROM versions WHERE artifact_key = ? "
             "ORDER BY created_key DESC LIMIT 1", (uri.rstrip("/"),)
         ).fetchone()
         if row is None:
@@ -1142,12 +1168,16 @@ class Catalog:
     @_guarded
     def model_source(self, model: str) -> str | None:
         """The registry URL a model follows (None: imported locally, or gone from its registry)."""
+        if self.schema < 2:
+            return None
         row = self._conn.execute("SELECT registry FROM registry_models WHERE name = ? AND deleted_at IS NULL",
                                  (model,)).fetchone()
         return row[0] if row else None
 
     @_guarded
     def registry_snapshot(self, registry: str) -> RegistrySnapshot:
+        if self.schema < 2:
+            return RegistrySnapshot({}, {}, {})
         conn = self._conn
         models = {name: (created, bool(deleted)) for name, created, deleted in conn.execute(
             "SELECT name, created_ms, deleted_at FROM registry_models WHERE registry = ?", (registry,))}
@@ -1171,6 +1201,7 @@ class Catalog:
         data JSON) of the runs read; scope: the model names asked for (None: the whole registry,
         so a model of this registry that was not read is gone from it); renames: (old, new)."""
         self._writable("sync from a registry")
+        self._upgrade()
         conn = self._conn
         assert conn is not None
         stamp = now or _now()
@@ -1306,6 +1337,7 @@ class Catalog:
         """Make the catalog follow an alias its registry now has (None: removed there), with no
         precondition: the registry is the truth. Returns what the catalog had."""
         self._writable(f"follow alias {alias!r} of {model}")
+        self._upgrade()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -387,21 +387,41 @@ def test_config_section_and_per_context_url(tmp_path):
         resolve({"config": str(config)}, {})
 
 
-def test_schema_1_catalog_is_upgraded_in_place(tmp_path):
+def test_schema_1_catalog_is_read_as_it_is_and_upgraded_by_the_first_write(tmp_path, capsys):
+    import os
+
     from adapters.catalog import MIGRATIONS
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
     for statement in MIGRATIONS[1]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    with Catalog(path) as catalog:
-        catalog.import_records([{"model": "m", "version": "1"}], source="file.jsonl")
+    with Catalog(path) as catalog:  # as `catalog import` opens it: upgraded
+        catalog.import_records([{"model": "m", "version": "1", "aliases": ["production"]}], source="file.jsonl")
+    conn = sqlite3.connect(path)
+    for statement in ("DROP INDEX versions_registry", "ALTER TABLE versions DROP COLUMN origin",
+                      "ALTER TABLE versions DROP COLUMN deleted_at", "DROP TABLE registry_models",
+                      "DROP TABLE registry_runs", "PRAGMA user_version = 1"):  # back to schema 1, with its data
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    stat = os.stat(path)
+    before = (path.read_bytes(), stat.st_mtime_ns)
+    code, out, err = run_cli(capsys, "--catalog", str(path), "catalog", "show", "m:1", "--json")
+    assert (code, err) == (0, "") and json.loads(out)["aliases"] == ["production"]
+    with Catalog(path, create=False) as catalog:  # reading never writes, not even a schema upgrade
         record = catalog.get_version("m", "1")
         assert (record.origin, record.deleted_at, record.source) == ("import", None, "file.jsonl")
         assert catalog.get_model("m").source is None and catalog.model_source("m") is None
+        assert [v.version for v in catalog.list_versions("m")] == ["1"]
+    assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+    with Catalog(path, create=False) as catalog:  # the first write upgrades it
+        catalog.mirror_alias("m", "production", None)
+        assert catalog.schema == 2 and catalog.model_source("m") is None
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
