@@ -476,3 +476,42 @@ async def test_catalog_screen_r_syncs_in_a_worker_and_shows_each_rows_source(ser
             await wait_for(pilot, lambda: f"MLflow {proxy.url}" in screen_text(app, "#detail-body"))
     finally:
         proxy.close()
+
+
+async def test_catalog_screen_alias_is_set_in_mlflow_then_followed_here(server, rest, tmp_path):
+    from textual.widgets import Input
+
+    from console.app import MlopsConsole
+    from console.config import MlflowSettings, Settings
+    from console.context import Context
+    from screens.catalog import CatalogScreen
+    from screens.confirm import ConfirmChangeScreen
+
+    name = f"screen-alias-{next(_names)}"
+    rest.model(name)
+    for n in (1, 2):
+        rest.version(name, source=f"s3://m/screen-alias/{n}")
+    rest.alias(name, "production", "1")
+    path = tmp_path / "c.db"
+    with Catalog(path) as catalog, MlflowClient(server.url) as client:
+        sync(catalog, client, models=[name])
+    settings = Settings(catalog=path, audit=tmp_path / "audit.db", mlflow=MlflowSettings(url=server.url))
+    app = MlopsConsole(Context(settings), clock=lambda: 1_795_000_000.0, cursor_blink=False)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen) and app.screen.model == name)
+        app.screen.show_version(name, "2")
+        await wait_for(pilot, lambda: (app.screen.selected_version() is not None
+                                       and app.screen.selected_version().version == "2"))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+        app.screen.query_one("#alias-name", Input).value = "production"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen))
+        assert app.screen.change.lines == [f"{name} alias production: 1 -> 2 in MLflow at {server.url}"]
+        await pilot.press("shift+tab", *"canary healthy", "enter")
+        await wait_for(pilot, lambda: any(r.outcome == "applied" for r in app.ctx.audit.list()))
+    assert rest.get_alias(name, "production") == "2"
+    with Catalog(path) as catalog:
+        assert catalog.aliases(name) == {"production": "2"}
+    [row] = [r for r in app.ctx.audit.list() if r.outcome == "applied"]
+    assert (row.action, row.target, row.after["registry"]) == ("catalog.set_alias", f"{name}@production", server.url)
