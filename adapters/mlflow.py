@@ -169,10 +169,18 @@ class MlflowClient:
                  password: str | None = None, ca_file: str | None = None, insecure: bool = False,
                  client_cert: str | None = None, timeout: float = 30.0, concurrency: int = 8,
                  page_size: int = VERSIONS_PAGE):
+        from urllib.parse import unquote, urlsplit, urlunsplit
+
         url = (url or "").strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"MLflow URL {url!r} must start with http:// or https:// "
+            raise InvalidInput(f"MLflow URL {_snippet(url, 60)!r} must start with http:// or https:// "
                                "(e.g. http://mlflow.example:5000)")
+        parts = urlsplit(url)
+        if parts.username is not None:  # user:password@host: sent as basic auth, never shown or logged
+            username = username or unquote(parts.username)
+            password = password or unquote(parts.password or "")
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+            url = urlunsplit(parts)
         self.url = url
         self.token = token
         self.username, self.password = username, password

@@ -367,6 +367,12 @@ def test_credentials_are_sent_as_mlflows_client_sends_them_and_never_shown(serve
         import base64
 
         assert proxy.headers[-1]["authorization"] == "Basic " + base64.b64encode(b"ana:pa55").decode()
+        monkeypatch.delenv("MLFLOW_TRACKING_USERNAME")
+        monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD")
+        code, _, err = run_cli(capsys, "--catalog", str(tmp_path / "c.db"), "catalog", "sync", "--mlflow-url",
+                               proxy.url.replace("http://", "http://bo:in-url-s3cret@"))
+        assert code == 4 and "in-url-s3cret" not in err and proxy.url in err
+        assert proxy.headers[-1]["authorization"] == "Basic " + base64.b64encode(b"bo:in-url-s3cret").decode()
     finally:
         proxy.close()
 
