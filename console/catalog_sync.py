@@ -231,8 +231,8 @@ def summary(result: Any) -> str:
         return f"nothing changed ({result.versions_unchanged} versions)"
     counts = result.counts()
     parts = []
-    for group in ("models", "versions", "aliases"):
+    for group, one in (("models", "model"), ("versions", "version"), ("aliases", "alias")):
         for what, n in counts[group].items():
             if n and what != "unchanged":
-                parts.append(f"{n} {group if n != 1 else group[:-1]} {what}")
+                parts.append(f"{n} {group if n != 1 else one} {what}")
     return ", ".join(parts)
