@@ -174,19 +174,26 @@ class Rest:
         self.call("PATCH", "/model-versions/update", {"name": name, "version": str(version), "description": description})
 
 
-def populate_scale(rest: Rest, models: int, versions_per_model: int, *, prefix: str = "scale") -> int:
-    """models x versions_per_model versions, each with its own finished run (params, metrics)."""
-    count = 0
-    for m in range(models):
+def populate_scale(rest: Rest, models: int, versions_per_model: int, *, prefix: str = "scale",
+                   threads: int = 4) -> int:
+    """models x versions_per_model versions, each with its own finished run (params, metrics);
+    models are filled `threads` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rest.experiment()
+
+    def fill(m: int) -> int:
         name = f"{prefix}-{m:03d}"
         rest.model(name, description=f"model {m}", tags={"team": f"t{m % 7}"})
         for v in range(versions_per_model):
             run_id = rest.run(params={"eta": str(0.01 * (v + 1)), "depth": str(3 + v % 5)},
                               metrics={"auc": 0.5 + (m * versions_per_model + v) % 50 / 100, "loss": 1.0 / (v + 1)})
             rest.version(name, source=f"s3://models/{name}/{v + 1}", run_id=run_id, tags={"n": str(v)})
-            count += 1
         rest.alias(name, "production", str(versions_per_model))
-    return count
+        return versions_per_model
+
+    with ThreadPoolExecutor(threads) as pool:
+        return sum(pool.map(fill, range(models)))
 
 
 class FaultProxy:

@@ -65,17 +65,22 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--versions", type=int, default=10, help="versions per model")
     parser.add_argument("--resyncs", type=int, default=5)
+    parser.add_argument("--keep", metavar="DIR", help="keep the MLflow server's files here and reuse them next time "
+                        "(filling 2,000 versions takes minutes)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        server = MlflowServer.start(Path(tmp) / "mlflow")
+        server = MlflowServer.start(Path(args.keep or tmp) / "mlflow")
         print(f"mlflow server up in {time.perf_counter() - started:.1f} s")
         try:
-            rest = Rest(server.url)
-            started = time.perf_counter()
-            total = populate_scale(rest, args.models, args.versions)
-            rest.close()
-            print(f"populated {total} versions across {args.models} models in {time.perf_counter() - started:.1f} s")
+            total = args.models * args.versions
+            if raw_paging(server.url, 8, with_runs=False)[1] != total:
+                rest = Rest(server.url)
+                started = time.perf_counter()
+                populate_scale(rest, args.models, args.versions)
+                rest.close()
+                print(f"populated {total} versions across {args.models} models in "
+                      f"{time.perf_counter() - started:.1f} s")
             raw, counted = raw_paging(server.url, 8, with_runs=False)
             raw_runs, _ = raw_paging(server.url, 8, with_runs=True)
             assert counted == total, counted
@@ -93,7 +98,8 @@ def main() -> None:
                     start = time.perf_counter()
                     result = sync(catalog, client)
                     again.append(time.perf_counter() - start)
-                    assert not result.changed and client.requests == 2, (result.counts(), client.requests)
+                    assert not result.changed, result.counts()
+                    requests = client.requests  # the listings only: one page of models, pages of 1,000 versions
                 rss2 = rss_mb()
         finally:
             server.stop()
@@ -105,6 +111,7 @@ def main() -> None:
     print(f"no-change re-sync, median of {args.resyncs}                       {resync * 1000:8.0f} ms   "
           f"ratio to raw paging {resync / raw:.2f}   budget {full / 3:.1f} s (a third): "
           f"{'ok' if resync < full / 3 else 'OVER'}")
+    print(f"requests of a no-change re-sync: {requests}")
     print(f"RSS: {rss0:.0f} MB before, {rss1:.0f} MB after the first sync, {rss2:.0f} MB after "
           f"{args.resyncs} re-syncs ({rss2 - rss1:+.1f} MB)")
 
