@@ -54,6 +54,14 @@ class Conflict(ConsoleError):
     kind = "conflict"
 
 
+class StateConflict(Conflict):
+    """Refused before anything was sent: the object's current state already is what was asked
+    (already rolled back, nothing to promote) or does not allow it now. Exit 6, like a 409: the
+    command was well formed, the world is not in the state it needs."""
+
+    kind = "conflict"
+
+
 class ReadOnly(ConsoleError):
     """A mutating action was refused because the console runs read-only."""
 

@@ -20,7 +20,9 @@ at the first client built, so importing this module is cheap.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -77,6 +79,8 @@ class TrafficTarget:
     percent: int | None
     latest: bool
     tag: str | None = None
+    tags: list[str] = field(default_factory=list)  # every tag routing to this revision (merged)
+    ready: bool | None = None  # as far as the InferenceService's status tells; None: it does not say
 
 
 @dataclass
@@ -88,15 +92,17 @@ class InferenceService:
     url: str | None
     storage_uri: str | None
     canary_traffic_percent: int | None  # from spec.predictor; None when unset
-    latest_revision: str | None  # from status traffic (latestRevision == true)
-    prev_revision: str | None  # from status traffic (tag "prev")
+    # The four below are KServe's printer columns, exactly what `kubectl get isvc` prints
+    # (LATESTREADYREVISION, PREVROLLEDOUTREVISION, LATEST, PREV): see PRINTER_COLUMNS.
+    latest_revision: str | None
+    prev_revision: str | None
     latest_percent: int | None
     prev_percent: int | None
     latest_created_revision: str | None
     latest_ready_revision: str | None
     latest_rolledout_revision: str | None
     conditions: list[Condition] = field(default_factory=list)
-    traffic: list[TrafficTarget] = field(default_factory=list)
+    traffic: list[TrafficTarget] = field(default_factory=list)  # where requests go: one entry per revision
     created_at: str | None = None
     resource_version: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -196,21 +202,148 @@ def deployment_mode(obj: dict) -> tuple[str, str | None]:
     return written, written
 
 
-def _merge_same_revision(traffic: list[TrafficTarget]) -> list[TrafficTarget]:
-    """One entry per revision. While a new revision is not ready, Knative routes the canary's
-    share ("latest") to the newest ready revision, so two entries name the same revision (90 and
-    10); the screens and the CLI must show that revision at 100%, not at either share."""
-    merged: dict[str | None, TrafficTarget] = {}
-    for target in traffic:
-        seen = merged.get(target.revision)
-        if seen is None or target.revision is None:
-            merged[target.revision if target.revision is not None else id(target)] = target
+# KServe's printer columns for these fields (additionalPrinterColumns of the v1beta1 CRD):
+# `kubectl get isvc` prints them as LATESTREADYREVISION, PREVROLLEDOUTREVISION, LATEST and PREV.
+_TRAFFIC = ".status.components.predictor.traffic"
+PRINTER_COLUMNS: dict[str, tuple[str, str]] = {
+    "latest_revision": (f"{_TRAFFIC}[?(@.latestRevision==true)].revisionName", "string"),
+    "prev_revision": (f"{_TRAFFIC}[?(@.tag=='prev')].revisionName", "string"),
+    "latest_percent": (f"{_TRAFFIC}[?(@.latestRevision==true)].percent", "integer"),
+    "prev_percent": (f"{_TRAFFIC}[?(@.tag=='prev')].percent", "integer"),
+}
+
+_JSONPATH_STEP = re.compile(
+    r"\.([A-Za-z0-9_-]+)"  # .field
+    r"|\[\?\(@((?:\.[A-Za-z0-9_-]+)+)\s*(==|!=)\s*('[^']*'|\"[^\"]*\"|true|false|-?[0-9]+(?:\.[0-9]+)?)\)\]")
+
+
+class _NoCell(Exception):
+    """The JSONPath evaluation failed: the API server prints an empty cell."""
+
+
+def _parse_jsonpath(path: str) -> list[tuple]:
+    steps: list[tuple] = []
+    pos = 0
+    while pos < len(path):
+        m = _JSONPATH_STEP.match(path, pos)
+        if m is None:
+            raise ValueError(f"unsupported JSONPath at {path[pos:]!r} (only .field and [?(@.f==literal)])")
+        if m.group(1) is not None:
+            steps.append(("field", m.group(1)))
+        else:
+            literal: Any = m.group(4)
+            if literal[0] in "'\"":
+                literal = literal[1:-1]
+            elif literal in ("true", "false"):
+                literal = literal == "true"
+            else:
+                literal = float(literal) if "." in literal else int(literal)
+            steps.append(("filter", m.group(2)[1:].split("."), m.group(3), literal))
+        pos = m.end()
+    return steps
+
+
+def _go_kind(value: Any) -> str:
+    """The kind Go's template comparison sees in a value decoded from JSON."""
+    for kind, types in (("bool", bool), ("int", int), ("float", float), ("string", str)):
+        if isinstance(value, types):
+            return kind
+    raise _NoCell  # null, object or array: "invalid type for comparison"
+
+
+def _fields(values: list, names: list[str]) -> list:
+    for name in names:
+        values = [v[name] for v in values if isinstance(v, dict) and name in v]  # missing keys allowed
+    return values
+
+
+def _jsonpath_results(obj: Any, path: str) -> list:
+    """What client-go's jsonpath (AllowMissingKeys, as the API server's table printer sets it)
+    finds for a simple path with filters, e.g. `.status.traffic[?(@.tag=='prev')].percent`.
+
+    Follows k8s.io/client-go/util/jsonpath/jsonpath.go: a missing key yields nothing; a filter
+    skips elements without the field and fails on a value that cannot be compared with the literal
+    (template.Equal: same basic kind only, null/objects/arrays never) or on a non-array. Raises
+    _NoCell on failure."""
+    values = [obj]
+    for step in _parse_jsonpath(path):
+        if step[0] == "field":
+            values = _fields(values, [step[1]])
             continue
-        percent = None if seen.percent is None and target.percent is None else (seen.percent or 0) + (target.percent or 0)
-        merged[target.revision] = TrafficTarget(revision=seen.revision, percent=percent,
-                                                latest=seen.latest or target.latest,
-                                                tag=seen.tag if seen.latest else target.tag if target.latest else seen.tag)
+        _, names, op, literal = step
+        matched = []
+        for value in values:
+            if not isinstance(value, list):
+                raise _NoCell  # "is not array or slice and cannot be filtered"
+            for item in value:
+                lefts = _fields([item], names)
+                if not lefts:
+                    continue
+                if _go_kind(lefts[0]) != _go_kind(literal):
+                    raise _NoCell  # "incompatible types for comparison"
+                if (lefts[0] == literal) == (op == "=="):
+                    matched.append(item)
+        values = matched
+    return values
+
+
+def printer_cell(obj: Any, path: str, column_type: str) -> Any:
+    """One cell of a CRD printer column, as the API server computes it (apiextensions-apiserver
+    tableconvertor.go): the first result only; an integer column takes an int, or truncates a
+    float, and is empty for anything else. A string column here keeps strings only (the server
+    would print other values as Go formats them)."""
+    try:
+        results = _jsonpath_results(obj, path)
+    except _NoCell:
+        return None
+    value = results[0] if results else None
+    if column_type == "integer":
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return int(value)
+        return None
+    if column_type == "string":
+        return value if isinstance(value, str) else None
+    return value
+
+
+def _merge_same_revision(traffic: list[TrafficTarget]) -> list[TrafficTarget]:
+    """One entry per revision: where requests really go. While a new revision is not ready,
+    Knative routes the canary's share ("latest") to the newest ready revision, so two entries name
+    the same revision (10 and 90): it serves 100%, with both tags."""
+    merged: dict[Any, TrafficTarget] = {}
+    for target in traffic:
+        key = target.revision if target.revision is not None else id(target)
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = TrafficTarget(target.revision, target.percent, target.latest, target.tag,
+                                        [target.tag] if target.tag else [])
+            continue
+        seen.percent = None if seen.percent is None and target.percent is None else (
+            (seen.percent or 0) + (target.percent or 0))
+        if target.latest and not seen.latest:
+            seen.tag = target.tag
+        seen.latest = seen.latest or target.latest
+        if target.tag and target.tag not in seen.tags:
+            seen.tags.append(target.tag)
     return list(merged.values())
+
+
+def _revision_ready(revision: str | None, latest_created: str | None, latest_ready: str | None,
+                    rolled_out: tuple[str | None, ...]) -> bool | None:
+    """Whether a revision that takes traffic is ready, as far as the InferenceService says: the
+    latest created one that is not the latest ready one is not; the latest ready one and the
+    rolled-out ones (they once took 100%) are; of any other the status says nothing."""
+    if revision is None:
+        return None
+    if revision == latest_created and latest_created != latest_ready:
+        return False
+    if revision == latest_ready or revision in rolled_out:
+        return True
+    return None
 
 
 def parse_inference_service(obj: dict) -> InferenceService:
@@ -285,16 +418,16 @@ def parse_inference_service(obj: dict) -> InferenceService:
         total = sum(t.percent or 0 for t in traffic)
         if total != 100:
             problems.append(f"traffic sums to {total}, not 100")
-    traffic = _merge_same_revision(traffic)
-
-    latest = [t for t in traffic if t.latest]
-    prev = [t for t in traffic if t.tag == "prev"] or [t for t in traffic if not t.latest]
-    latest_revision = latest[0].revision if latest else None
-    latest_percent = sum(t.percent or 0 for t in latest) if latest else None
-    prev_revision = prev[0].revision if prev else None
-    prev_percent = sum(t.percent or 0 for t in prev if t.revision == prev_revision) if prev else None
-    if len({t.revision for t in latest}) > 1:
+    if len({t.revision for t in traffic if t.latest}) > 1:
         problems.append("more than one traffic target claims to be the latest revision")
+    columns = {key: printer_cell(obj, path, kind) for key, (path, kind) in PRINTER_COLUMNS.items()}
+    latest_created = _str_or_none(comp.get("latestCreatedRevision"))
+    latest_ready = _str_or_none(comp.get("latestReadyRevision"))
+    rolled_out = (_str_or_none(comp.get("latestRolledoutRevision")),
+                  _str_or_none(comp.get("previousRolledoutRevision")))
+    traffic = _merge_same_revision(traffic)
+    for target in traffic:
+        target.ready = _revision_ready(target.revision, latest_created, latest_ready, rolled_out)
 
     return InferenceService(
         namespace=namespace,
@@ -304,19 +437,16 @@ def parse_inference_service(obj: dict) -> InferenceService:
         url=_str_or_none(status.get("url")),
         storage_uri=storage_uri,
         canary_traffic_percent=canary,
-        latest_revision=latest_revision,
-        prev_revision=prev_revision,
-        latest_percent=latest_percent,
-        prev_percent=prev_percent,
-        latest_created_revision=_str_or_none(comp.get("latestCreatedRevision")),
-        latest_ready_revision=_str_or_none(comp.get("latestReadyRevision")),
-        latest_rolledout_revision=_str_or_none(comp.get("latestRolledoutRevision")),
+        latest_created_revision=latest_created,
+        latest_ready_revision=latest_ready,
+        latest_rolledout_revision=rolled_out[0],
         conditions=conditions,
         traffic=traffic,
         created_at=_str_or_none(meta.get("creationTimestamp")),
         resource_version=_str_or_none(meta.get("resourceVersion")),
         problems=problems,
-        previous_rolledout_revision=_str_or_none(comp.get("previousRolledoutRevision")),
+        **columns,
+        previous_rolledout_revision=rolled_out[1],
         model_format=model_format,
         predictor_key=key,
         raw_deployment_mode=written_mode,

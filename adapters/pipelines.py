@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
 
 API_PREFIX = "/apis/v2beta1"
+IAP_PREFIX = "accounts.google.com:"  # KFP's default user-id prefix (KUBEFLOW_USERID_PREFIX)
 
 RUN_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED", "CANCELING", "CANCELED", "PAUSED")
 FINAL_STATES = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"})
@@ -31,7 +32,9 @@ ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELING", "PAUSED"})
 
 
 class PageTokenExpired(InvalidInput):
-    """The server no longer accepts a page token: restart the listing from the first page."""
+    """The server refused a page token: restart the listing from the first page. KFP's tokens carry
+    their own query and do not expire (backend/src/apiserver/list/list.go), but a token can still be
+    refused, e.g. by a server of another version behind the same URL."""
 
     kind = "page token expired"
 
@@ -289,14 +292,16 @@ def parse_task(data: Any) -> Task:
     )
 
 
-def parse_run(data: Any) -> Run:
+def parse_run(data: Any, *, tasks: bool = True) -> Run:
+    """A run; tasks=False leaves run_details unread (a listing carries them for every run, and
+    nothing that lists needs them: the detail GETs its run)."""
     if not isinstance(data, dict):
         raise DataError(f"KFP sent a run that is not a JSON object: {str(data)[:80]!r}")
     run_id = _str(data.get("run_id"))
     if run_id is None:
         raise DataError("KFP sent a run without a run_id")
     message, code = _status(data.get("error"))
-    details = data.get("run_details")
+    details = data.get("run_details") if tasks else None
     reference = _dict(data.get("pipeline_version_reference"))
     return Run(
         run_id=run_id,
@@ -430,6 +435,21 @@ class PipelinesClient:
         self._client: Any = None
         self._lock = threading.Lock()
         self._token_cache: tuple[float, str] | None = None
+        self._multi_user: bool | None = None
+
+    @property
+    def user(self) -> str | None:
+        """The KFP user this client names in its user header (without an IAP-style prefix), if any."""
+        if not self.user_header or not self.user_header[1]:
+            return None
+        value = self.user_header[1]
+        return value[len(IAP_PREFIX):] if value.startswith(IAP_PREFIX) else value
+
+    def multi_user(self) -> bool:
+        """Whether KFP runs in multi-user mode (GET /healthz multi_user); asked once."""
+        if self._multi_user is None:
+            self._multi_user = self.healthz().get("multi_user") is True
+        return self._multi_user
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -486,7 +506,10 @@ class PipelinesClient:
         return headers
 
     def _request(self, method: str, path: str, params: dict[str, Any] | None = None, *,
-                 what: str | None = None) -> dict[str, Any]:
+                 what: str | None = None, conflict_on_invalid: bool = False) -> dict[str, Any]:
+        """One call; errors become the shared errors by meaning. conflict_on_invalid: KFP answers a run
+        action the run's state does not allow with InvalidArgument (terminate, storage/run_store.go)
+        or Aborted (retry, common/util/workflow.go): both are conflicts with the current state."""
         import httpx
 
         client = self._http()
@@ -518,6 +541,10 @@ class PipelinesClient:
                 raise DataError(f"{where} sent {type(data).__name__} instead of a JSON object for {method} {path}")
             return data
         message, code = self._error_message(response)
+        if status == 400 and "empty namespace in multi-user mode" in message:
+            self._multi_user = True
+            raise InvalidInput(f"{where} runs in multi-user mode and every list names a namespace: pass "
+                               "-n NAMESPACE, or set namespace under [contexts.\"NAME\"] or [kfp] in the config")
         if status in (401, 403):
             raise Forbidden(f"{where} refused {method} {path} ({status}): {message}; check the token in the config "
                             "([kfp] token, token_file or token_env, cookie, user_header)")
@@ -528,8 +555,8 @@ class PipelinesClient:
         if status == 400 and params.get("page_token") and "token" in message.lower():
             raise PageTokenExpired(f"{where} no longer accepts the page token ({message}); list again from the "
                                    "first page")
-        if status == 409 or code in (6, 9, 10):
-            raise Conflict(f"{where} refused {method} {path}: {message}")
+        if status == 409 or code in (6, 9, 10) or (conflict_on_invalid and code == 3):
+            raise Conflict(f"{where} refused {method} {path} (the run's state does not allow it): {message}")
         if status == 400:
             raise InvalidInput(f"{where} rejected {method} {path}: {message}")
         if status == 429 or status >= 500:
@@ -553,16 +580,18 @@ class PipelinesClient:
     def list_runs(self, page_size: int = 50, page_token: str | None = None, sort_by: str | None = "created_at desc",
                   state: str | Iterable[str] | None = None, experiment_id: str | None = None, text: str | None = None,
                   namespace: str | None = None, predicates: Iterable[dict[str, Any]] = ()) -> RunPage:
-        """One page of runs. Raises PageTokenExpired when the token is refused (start again)."""
+        """One page of runs. A page token carries its query's sort and filter, so with a token only the
+        token is sent (backend/src/apiserver/server/list_request_util.go); the namespace and experiment
+        are not in it and go with every page. Raises PageTokenExpired when the token is refused."""
         if page_size < 1:
             raise InvalidInput(f"page size must be at least 1, not {page_size}")
         filters = run_predicates(state, text) + list(predicates)
         data = self._request("GET", "/runs", {
-            "page_size": page_size, "page_token": page_token, "sort_by": sort_by,
-            "filter": build_filter(filters), "experiment_id": experiment_id,
-            "namespace": namespace or self.namespace,
+            "page_size": page_size, "page_token": page_token,
+            "sort_by": None if page_token else sort_by, "filter": None if page_token else build_filter(filters),
+            "experiment_id": experiment_id, "namespace": namespace or self.namespace,
         })
-        runs = [parse_run(r) for r in _list(data.get("runs"))]
+        runs = [parse_run(r, tasks=False) for r in _list(data.get("runs"))]
         total = _int(data.get("total_size"))
         return RunPage(runs, _str(data.get("next_page_token")), total if total is not None else len(runs))
 
@@ -594,11 +623,11 @@ class PipelinesClient:
 
     def terminate_run(self, run_id: str) -> None:
         _check_id(run_id, "run id")
-        self._request("POST", f"/runs/{run_id}:terminate", what=f"run {run_id}")
+        self._request("POST", f"/runs/{run_id}:terminate", what=f"run {run_id}", conflict_on_invalid=True)
 
     def retry_run(self, run_id: str) -> None:
         _check_id(run_id, "run id")
-        self._request("POST", f"/runs/{run_id}:retry", what=f"run {run_id}")
+        self._request("POST", f"/runs/{run_id}:retry", what=f"run {run_id}", conflict_on_invalid=True)
 
     def list_experiments(self, namespace: str | None = None, page_size: int = 100) -> list[Experiment]:
         out: list[Experiment] = []

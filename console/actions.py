@@ -24,6 +24,7 @@ from adapters.errors import (
     Forbidden,
     InvalidInput,
     ReadOnly,
+    StateConflict,
 )
 from console.audit import INTENT, AuditJournal, Identity
 
@@ -93,6 +94,8 @@ def _outcome_of(error: ConsoleError) -> str:
         return "refused: forbidden"
     if isinstance(error, InvalidInput):
         return "refused: invalid"
+    if isinstance(error, StateConflict):
+        return "refused: conflict"
     if isinstance(error, Conflict):
         return "failed: conflict"
     return f"failed: {error.kind}"

@@ -8,7 +8,7 @@ than `min_requests` requests in the window, the verdict is "not enough data", ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 HEALTHY = "healthy"
@@ -41,7 +41,7 @@ class RevisionHealth:
     """What one revision did over the window. None means no data, never 0."""
 
     revision: str
-    role: str = ""  # canary | stable | latest
+    role: str = ""  # canary | stable | latest | serving (the last ready one, while the newest is not)
     traffic_percent: int | None = None
     requests: float | None = None  # sample size: requests in the window
     errors: float | None = None  # 5xx responses in the window
@@ -64,10 +64,10 @@ def _clean(v):
 
 @dataclass
 class Check:
-    name: str  # success_rate | p99_latency
+    name: str  # revision_ready | success_rate | p99_latency
     value: float | None  # the canary's value
     stable_value: float | None
-    threshold: float
+    threshold: float | None
     passed: bool | None  # None: unknown (no data)
     text: str
 
@@ -146,3 +146,20 @@ def evaluate(canary: RevisionHealth | None, stable: RevisionHealth | None = None
         return Verdict(FAILING, f"failing checks {failing} of {len(checks)}", checks, canary, stable,
                        "; ".join(c.text for c in checks if c.passed is False), list(top_drift))
     return Verdict(HEALTHY, "healthy", checks, canary, stable, None, list(top_drift))
+
+
+def with_revision_not_ready(verdict: Verdict, revision: str, failed: bool, message: str) -> Verdict:
+    """The verdict once the cluster says the newest revision is not ready. Knative keeps routing
+    its share to the last ready revision, so the metrics describe that one, never the new model:
+    a failed revision is a failed check whatever they say; one still deploying leaves "not enough
+    data", never "healthy"."""
+    text = f"revision {revision} {'failed' if failed else 'is not ready yet'}: {message}"
+    checks = [Check("revision_ready", None, None, None, False if failed else None, text), *verdict.checks]
+    canary = verdict.canary
+    if canary is not None and canary.revision != revision and canary.role == "latest":
+        canary = replace(canary, role="serving")
+    failing = [c.text for c in checks if c.passed is False]
+    if failing:
+        return Verdict(FAILING, f"failing checks {len(failing)} of {len(checks)}", checks, canary,
+                       verdict.stable, "; ".join(failing), verdict.top_drift)
+    return Verdict(NOT_ENOUGH_DATA, "not enough data", checks, canary, verdict.stable, text, verdict.top_drift)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from adapters.errors import Conflict, ConsoleError, InvalidInput
+from adapters.errors import Conflict, ConsoleError, InvalidInput, StateConflict
 from console.actions import Change
 
 ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -116,7 +116,7 @@ class SetAlias(_AliasChange):
     def plan(self) -> Change:
         current, notes, where = self._current()
         if current == self.version:
-            raise InvalidInput(f"alias {self.alias} of {self.model} already points to version {self.version}{where}")
+            raise StateConflict(f"alias {self.alias} of {self.model} already points to version {self.version}{where}")
         return self._change(current, notes, where)
 
     def apply(self, change: Change) -> dict[str, Any]:
@@ -143,9 +143,9 @@ class RemoveAlias(_AliasChange):
     def plan(self) -> Change:
         current, notes, where = self._current()
         if current is None:
-            raise InvalidInput(f"{self.model} has no alias {self.alias}{where}")
+            raise StateConflict(f"{self.model} has no alias {self.alias}{where}")
         if self.expected is not None and current != str(self.expected):
-            raise Conflict(f"alias {self.alias} of {self.model} points to {current}, not {self.expected}{where}; "
+            raise StateConflict(f"alias {self.alias} of {self.model} points to {current}, not {self.expected}{where}; "
                            "nothing was changed")
         return self._change(current, notes, where)
 

@@ -42,7 +42,8 @@ def pipelines_client(settings: Settings, environ: dict[str, str] | None = None) 
         if not token:
             raise InvalidInput(f"[kfp] token_env names {auth.token_env}, which is not set (or empty) in the environment")
     return PipelinesClient(settings.kfp_url, token=token, token_file=auth.token_file, cookie=auth.cookie,
-                           user_header=auth.user_header or None, ca_file=auth.ca_file, namespace=auth.namespace,
+                           user_header=auth.user_header or None, ca_file=auth.ca_file,
+                           namespace=settings.namespace or auth.namespace,  # -n / the context's, then [kfp]
                            timeout=float(auth.timeout or 10.0))
 
 

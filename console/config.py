@@ -16,7 +16,8 @@ the file, the line and the key.
 
     [kfp]                 # auth for Kubeflow Pipelines
     token_env = "KFP_TOKEN"
-    user_header = "kubeflow-userid: oncall@example.com"
+    user_header = "kubeflow-userid: oncall@example.com"   # or MLOPS_CONSOLE_KFP_USER_HEADER
+    namespace = "fraud"   # multi-user KFP: the profile namespace (after -n and the context's namespace)
 
     [rollout]
     step = 10
@@ -375,6 +376,8 @@ def resolve(flags: dict[str, Any], environ: dict[str, str] | None = None) -> Set
     for var, key in env_strings.items():
         if env.get(var):
             env_values[key] = _expand(env[var]) if key in ("catalog", "audit") else env[var]
+    if env.get("MLOPS_CONSOLE_KFP_USER_HEADER"):
+        settings.kfp = replace(settings.kfp, user_header=env["MLOPS_CONSOLE_KFP_USER_HEADER"])
     if "MLOPS_CONSOLE_READ_ONLY" in env:
         env_values["read_only"] = parse_bool("MLOPS_CONSOLE_READ_ONLY", env["MLOPS_CONSOLE_READ_ONLY"])
 

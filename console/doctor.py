@@ -131,7 +131,7 @@ def kfp_checks(settings: Settings) -> list[CheckResult]:
             return [_failed("kfp: reachable", error, f"check that {settings.kfp_url} is the KFP API's base URL and is up")]
         results = [CheckResult("kfp: reachable", OK, f"{settings.kfp_url} answers")]
         multi_user = health.get("multi_user") is True
-        namespace = settings.kfp.namespace or settings.namespace
+        namespace = client.namespace  # -n (or the config's namespace), then [kfp] namespace
         if multi_user and not namespace:
             results.append(CheckResult("kfp: mode", FAIL, "multi-user: every request must name a namespace, and none is set",
                                        "pass -n NAMESPACE, or set [kfp] namespace (per context under [contexts.\"NAME\"])"))

@@ -80,7 +80,7 @@ class RolloutAction:
         self.before_object = isvc
         why = self.refusal(isvc)
         if why:
-            raise InvalidInput(f"{self.kind} on {self.target} refused: {why}")
+            raise rollouts.refusal_error(f"{self.kind} on {self.target} refused: {why}", why)
         patch = self.patch(isvc)
         dry = self.client.patch_inference_service(self.namespace, self.name, patch,
                                                   resource_version=isvc.resource_version, dry_run=True)
@@ -152,7 +152,7 @@ class StepCanary(SetCanaryPercent):
             return impossible
         self.percent = rollouts.stepped_percent(isvc, self.direction, self.step)
         if rollouts.current_percent(isvc) == self.percent:
-            return f"canary traffic is already at {self.percent}%; cannot step further"
+            return rollouts.NotNow(f"canary traffic is already at {self.percent}%; cannot step further")
         return rollouts.set_percent_refusal(isvc, self.percent)
 
 

@@ -14,9 +14,10 @@ and the Rollouts screen. KServe facts it encodes (DESIGN section 4):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from adapters.errors import InvalidInput
+from adapters.errors import ConsoleError, InvalidInput, StateConflict
 from adapters.kube import InferenceService, parse_inference_service
 
 PERCENT_PATH = "spec.predictor.canaryTrafficPercent"
@@ -93,12 +94,23 @@ def stepped_percent(isvc: InferenceService, direction: int, step: int = 10) -> i
 # What an action cannot do
 
 
+class NotNow(str):
+    """A refusal because of the object's current state (already rolled back, nothing to promote):
+    raised as StateConflict (exit 6). A plain string refusal means this object can never take the
+    action (RawDeployment, no model in the spec): InvalidInput (exit 2)."""
+
+
+def refusal_error(message: str, why: str) -> ConsoleError:
+    """The error to raise for a refusal `why` (from the *_refusal functions below)."""
+    return StateConflict(message) if isinstance(why, NotNow) else InvalidInput(message)
+
+
 def canary_refusal(isvc: InferenceService) -> str | None:
     """Why no canary traffic can be set on this InferenceService, or None."""
     if isvc.is_raw:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if not isvc.latest_rolledout_revision:
-        return FIRST_REVISION_REASON
+        return NotNow(FIRST_REVISION_REASON)
     return None
 
 
@@ -113,10 +125,10 @@ def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
     if reason:
         return reason
     if not has_canary_revision(isvc):
-        return (f"no canary to steer: the latest revision {isvc.latest_rolledout_revision} is already "
-                f"rolled out; start a canary of another model version first")
+        return NotNow(f"no canary to steer: the latest revision {isvc.latest_rolledout_revision} is already "
+                      f"rolled out; start a canary of another model version first")
     if isvc.canary_traffic_percent is not None and isvc.canary_traffic_percent == percent:
-        return f"canaryTrafficPercent is already {percent}; nothing to change"
+        return NotNow(f"canaryTrafficPercent is already {percent}; nothing to change")
     return None
 
 
@@ -125,10 +137,10 @@ def promote_refusal(isvc: InferenceService) -> str | None:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if isvc.canary_traffic_percent is None:
         if isvc.latest_percent in (None, 100) or not has_canary_revision(isvc):
-            return ("nothing to promote: no canary is set (canaryTrafficPercent is unset) and the latest "
-                    "revision already takes all traffic")
-        return ("nothing to promote: canaryTrafficPercent is already unset; KServe is moving traffic to "
-                "the latest revision")
+            return NotNow("nothing to promote: no canary is set (canaryTrafficPercent is unset) and the latest "
+                          "revision already takes all traffic")
+        return NotNow("nothing to promote: canaryTrafficPercent is already unset; KServe is moving traffic to "
+                      "the latest revision")
     return None
 
 
@@ -137,10 +149,10 @@ def rollback_refusal(isvc: InferenceService) -> str | None:
     if reason:
         return reason
     if not has_canary_revision(isvc):
-        return (f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the rolled-out "
-                f"one; to go back to an earlier model, start a canary of that version")
+        return NotNow(f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the "
+                      f"rolled-out one; to go back to an earlier model, start a canary of that version")
     if isvc.canary_traffic_percent == 0:
-        return "already rolled back: canaryTrafficPercent is 0"
+        return NotNow("already rolled back: canaryTrafficPercent is 0")
     return None
 
 
@@ -151,7 +163,7 @@ def start_canary_refusal(isvc: InferenceService, storage_uri: str, percent: int)
     if isvc.predictor_key is None:
         return "the predictor has no model with a storageUri to replace (spec.predictor.model is missing)"
     if storage_uri == isvc.storage_uri:
-        return f"{storage_uri} is already the model in the spec; pick another version"
+        return NotNow(f"{storage_uri} is already the model in the spec; pick another version")
     return None
 
 
@@ -276,16 +288,64 @@ def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = No
         notes.append(f"traffic now: {split_text(isvc)}; expected after: {expected_split(isvc, canary_percent)}")
     if kind == "rollout.start-canary":
         notes.append("a new revision is created from the new model; it takes its share only once ready")
-    if isvc.failing_revision:
-        notes.append(f"revision {isvc.latest_created_revision} is not ready "
-                     f"(latest ready: {isvc.latest_ready_revision or 'none'})")
+    not_ready = latest_not_ready(isvc)
+    if not_ready:
+        notes.append(f"{not_ready.text} (latest ready: {isvc.latest_ready_revision or 'none'})")
     for problem in isvc.problems:
         notes.append(f"object looks malformed: {problem}")
     return notes
 
 
+# Conditions that speak of the newest revision, most specific first (KServe's
+# inference_service_status.go copies Knative's ConfigurationsReady into them).
+_REVISION_CONDITIONS = ("LatestDeploymentReady", "PredictorConfigurationReady", "PredictorReady", "Ready")
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """The newest revision is not the latest ready one (latestCreatedRevision != latestReadyRevision)."""
+
+    revision: str
+    failed: bool  # a condition says False (RevisionFailed): it will not become ready by itself
+    message: str  # the condition's message (or reason), as the cluster wrote it
+
+    @property
+    def text(self) -> str:
+        return f"revision {self.revision} {'failed' if self.failed else 'is not ready yet'}: {self.message}"
+
+
+def latest_not_ready(isvc: InferenceService) -> NotReady | None:
+    """Why the newest revision takes no traffic, or None when it is the latest ready one. Knative
+    keeps routing "latest" to the last ready revision meanwhile, so its metrics say nothing of it."""
+    if not isvc.failing_revision:
+        return None
+    by_type = {c.type: c for c in isvc.conditions}
+    said = [by_type[t] for t in _REVISION_CONDITIONS if t in by_type and by_type[t].status != "True"]
+    failed = next((c for c in said if c.status == "False"), None)
+    chosen = failed or (said[0] if said else None)
+    message = (chosen.message or chosen.reason) if chosen else None
+    if not message:
+        message = (f"latestCreatedRevision {isvc.latest_created_revision} is not latestReadyRevision "
+                   f"{isvc.latest_ready_revision or '(none)'}")
+    return NotReady(isvc.latest_created_revision, failed is not None, message)
+
+
+def problems(isvc: InferenceService) -> list[str]:
+    """What is wrong: a failed newest revision first, then what is malformed in the object."""
+    not_ready = latest_not_ready(isvc)
+    return ([not_ready.text] if not_ready and not_ready.failed else []) + list(isvc.problems)
+
+
+def traffic(isvc: InferenceService) -> list[dict[str, Any]]:
+    """Where requests really go, one entry per revision (status traffic merged by revision)."""
+    return [{"revision": t.revision, "percent": t.percent, "ready": t.ready, "tags": list(t.tags),
+             "latest": t.latest, "tag": t.tag} for t in isvc.traffic]
+
+
 def row(isvc: InferenceService) -> dict[str, Any]:
-    """The JSON shape of one InferenceService for `rollout list --json`."""
+    """The JSON shape of one InferenceService for `rollout list --json`. latest_/prev_revision and
+    _percent are what `kubectl get isvc` prints (KServe's printer columns, from the unmerged
+    status traffic); `traffic` is where requests really go."""
     return {
         "namespace": isvc.namespace,
         "name": isvc.name,
@@ -299,7 +359,8 @@ def row(isvc: InferenceService) -> dict[str, Any]:
         "storage_uri": isvc.storage_uri,
         "url": isvc.url,
         "created_at": isvc.created_at,
-        "problems": list(isvc.problems),
+        "problems": problems(isvc),
+        "traffic": traffic(isvc),
     }
 
 
@@ -315,9 +376,6 @@ def status(isvc: InferenceService) -> dict[str, Any]:
         "conditions": [
             {"type": c.type, "status": c.status, "reason": c.reason, "message": c.message,
              "last_transition": c.last_transition} for c in isvc.conditions
-        ],
-        "traffic": [
-            {"revision": t.revision, "percent": t.percent, "latest": t.latest, "tag": t.tag} for t in isvc.traffic
         ],
         "revisions": revisions(isvc),
         "can_canary": canary_refusal(isvc) is None,

@@ -25,6 +25,7 @@ FAILED_RUN_WINDOW = timedelta(hours=24)
 SLOW_FACTOR = 3.0  # a running run is slow past this many times its experiment's median duration
 SLOW_MIN_SAMPLES = 3
 DRIFT_WINDOW = "1h"
+RUNS_PER_STATE = 50
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,20 @@ def isvc_items(context: str, isvcs: Iterable[Any], verdicts: dict[str, Any] | No
     verdicts: {namespace/name: console.canary.Verdict} for the canaries judged."""
     verdicts = verdicts or {}
     items = []
+    from console.rollouts import latest_not_ready
+
     for isvc in isvcs:
         ready = _ready_condition(isvc)
         since = ready.last_transition if ready else None
         why = (ready.message or ready.reason) if ready and ready.status != "True" else None
-        if isvc.failing_revision:
-            revision = isvc.latest_created_revision
+        not_ready = latest_not_ready(isvc)  # a revision still deploying is not (yet) a failure
+        if not_ready is not None and not_ready.failed:
             failed = next((c for c in isvc.conditions if c.status == "False" and c.message), None)
             items.append(Item(CRITICAL, "revision-failed", context, isvc.namespace, isvc.name,
-                              f"revision {revision} failed: {(failed.message if failed else why) or 'not ready'}",
+                              not_ready.message if not_ready.revision in not_ready.message
+                              else f"revision {not_ready.revision} failed: {not_ready.message}",
                               (failed.last_transition if failed else since)))
-        elif isvc.ready is False:
+        elif isvc.ready is False and not_ready is None:
             items.append(Item(CRITICAL, "not-ready", context, isvc.namespace, isvc.name,
                               f"not ready: {why or 'the Ready condition is False'}", since))
         percent = isvc.canary_traffic_percent
@@ -293,9 +297,10 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     try:
-        failed = _runs(client, "FAILED", 100, namespace)
-        running = _runs(client, "RUNNING", 200, namespace)
-        succeeded = _runs(client, "SUCCEEDED", 200, namespace)
+        # KFP pages carry each run's details (~20 KB a run): ask for the newest few of each state.
+        failed = _runs(client, "FAILED", RUNS_PER_STATE, namespace)
+        running = _runs(client, "RUNNING", RUNS_PER_STATE, namespace)
+        succeeded = _runs(client, "SUCCEEDED", RUNS_PER_STATE, namespace)
         failed = [_with_details(client, run) for run in failed
                   if (run.finished_at or run.created_at or now) >= now - FAILED_RUN_WINDOW][:50]
         names = {}

@@ -206,10 +206,11 @@ class RunPager:
             self.done = True
 
 
-def refresh_runs(client: Any, query: RunQuery, known_active: Iterable[str], head: int = 50,
+def refresh_runs(client: Any, query: RunQuery, known_active: Iterable[str], head: int = 20,
                  max_gets: int = 25) -> tuple[list[Run], list[str], list[int]]:
-    """One live refresh: the head page of each segment, every active run, and a re-read of runs that
-    were active last time and are not in either (they finished). Returns (runs, vanished ids, totals)."""
+    """One live refresh: the head page of each segment (new runs; kept short because KFP pages are
+    heavy), every active run, and a re-read of runs that were active last time and are not in either
+    (they finished). Returns (runs, vanished ids, totals)."""
     from adapters.errors import NotFound
 
     runs: dict[str, Run] = {}

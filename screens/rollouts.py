@@ -490,11 +490,13 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         if isvc.is_raw:
             traffic[canary] = 100
         self._health_key = isvc.key
-        self._fetch_health(isvc.key, isvc.namespace, isvc.name, canary, stable, traffic)
+        from console.rollouts import latest_not_ready
+
+        self._fetch_health(isvc.key, isvc.namespace, isvc.name, canary, stable, traffic, latest_not_ready(isvc))
 
     @work(thread=True, exclusive=True, group="rollouts-health", exit_on_error=False)
     def _fetch_health(self, key: str, namespace: str, name: str, canary: str, stable: str | None,
-                      traffic: dict) -> None:
+                      traffic: dict, not_ready: Any = None) -> None:
         try:
             metrics = self.app.client("metrics")
         except InvalidInput as error:
@@ -513,6 +515,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         try:
             verdict = service.health(namespace, name, canary_revision=canary, stable_revision=stable,
                                      window=HEALTH_WINDOW, traffic=traffic)
+            if not_ready is not None:
+                verdict = canary_mod.with_revision_not_ready(verdict, not_ready.revision, not_ready.failed,
+                                                             not_ready.message)
         except ConsoleError as error:
             self.post_message(self.HealthFailed(key, error.message, error.kind, retry=True))
             return

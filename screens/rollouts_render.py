@@ -116,12 +116,15 @@ def served_percent(isvc: Any, revision: str | None) -> int | None:
 def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
     """One table row, in COLUMNS order. Every cell is literal Text."""
     problems = bool(isvc.problems)
+    not_ready = rollouts.latest_not_ready(isvc)
+    failed = bool(not_ready and not_ready.failed)
     prev = short_revision(isvc, isvc.prev_revision) if isvc.prev_revision != isvc.latest_revision else ""
     latest_percent = isvc.latest_percent if prev else served_percent(isvc, isvc.latest_revision)
     latest_style = "yellow" if latest_percent not in (None, 100) and prev else ""
+    name_style = "bold red" if failed else "bold yellow" if problems else "bold"
     return (
         literal(isvc.namespace),
-        literal(isvc.name + (" ⚠" if problems else ""), "bold yellow" if problems else "bold"),
+        literal(isvc.name + (" ✗" if failed else "") + (" ⚠" if problems else ""), name_style),
         literal(mode_label(isvc, short=True), "dim" if isvc.is_raw else ""),
         ready_cell(isvc),
         literal(prev),
@@ -202,11 +205,6 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if last_result:
         text.append(f"  {last_result}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
-    if isvc.failing_revision:
-        failed = next((c for c in isvc.conditions if c.status == "False" and c.reason), None)
-        text.append(f"  ✗ {short_revision(isvc, isvc.latest_created_revision)} (the new model) is not ready",
-                    style="bold red")
-        text.append(f": {failed.reason}\n" if failed else "\n", style="red")
     if not isvc.is_raw:
         spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
         text.append("  spec canaryTrafficPercent: ", style="dim")
@@ -214,6 +212,14 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     elif isvc.canary_traffic_percent is not None:
         text.append(f"  spec canaryTrafficPercent {isvc.canary_traffic_percent} is ignored in this mode\n",
                     style="yellow")
+    not_ready = rollouts.latest_not_ready(isvc)
+    if not_ready:
+        short = short_revision(isvc, not_ready.revision)
+        if not_ready.failed:
+            text.append(f"  ✗ {short} (the new model) FAILED", style="bold red")
+        else:
+            text.append(f"  … {short} (the new model) is not ready yet", style="bold yellow")
+        text.append(f": {not_ready.message}\n", style="red" if not_ready.failed else "yellow")
 
     cannot = cannot_lines(isvc)
     if cannot:

@@ -160,6 +160,12 @@ def test_alias_through_the_action_path(capsys, catalog):
     row = json.loads(out)[0]
     assert (row["action"], row["outcome"], row["reason"]) == ("catalog.set_alias", "applied", "roll back the bad model")
     assert row["before"]["version"] == "2" and row["after"]["version"] == "1"
+    # the same again: a conflict with the current state (6), not bad input (2); journaled as refused
+    code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector:1", "production",
+                       "--yes", "--reason", "again")
+    assert code == 6 and "already points to version 1" in err
+    code, out, _ = run(capsys, "audit", "list", "--json")
+    assert json.loads(out)[0]["outcome"] == "refused: conflict"
     code, _, err = run(capsys, "--catalog", str(catalog), "catalog", "alias", "fraud-detector:1", "Bad Alias", "--yes",
                        "--reason", "r")
     assert code == 2 and "not valid" in err

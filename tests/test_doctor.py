@@ -241,3 +241,28 @@ async def test_palette_doctor_shows_every_check(full, tmp_path):
         assert "WARN kubernetes: change InferenceServices" in text and "viewer may not patch" in text
         await pilot.press("escape")
         assert not isinstance(app.screen, DoctorScreen)
+
+
+@pytest.fixture(scope="module")
+def multi_user(tmp_path_factory):
+    """Kubeflow Pipelines in multi-user mode (its gateway names the user in a header)."""
+    sb = Sandbox(tmp_path_factory.mktemp("doctor-mu"), prometheus=False, catalog=False, kfp_multi_user=True,
+                 ready_delay=0.05)
+    sb.start()
+    yield sb
+    sb.stop()
+
+
+def test_multi_user_kfp_needs_a_namespace_and_a_user(multi_user, capsys, monkeypatch):
+    sb = multi_user
+    code, checks = doctor(capsys, sb)
+    assert code == 1
+    mode = checks["kfp: mode"]
+    assert mode["status"] == "fail" and "multi-user" in mode["detail"] and "[kfp] namespace" in mode["fix"]
+    assert "kfp: auth" not in checks
+    code, checks = doctor(capsys, sb, "-n", "recsys")  # a namespace, but no user: the gateway's 401
+    assert checks["kfp: mode"]["status"] == "ok" and "namespace recsys" in checks["kfp: mode"]["detail"]
+    assert checks["kfp: auth"]["status"] == "fail" and "user_header" in checks["kfp: auth"]["fix"]
+    monkeypatch.setenv("MLOPS_CONSOLE_KFP_USER_HEADER", sb.endpoints["kfp_user_header"])
+    code, checks = doctor(capsys, sb, "-n", "recsys")
+    assert checks["kfp: auth"]["status"] == "ok"

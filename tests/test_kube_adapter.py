@@ -288,7 +288,8 @@ def test_viewer_gets_a_real_403_on_patch(kube_sandbox):
 
 def test_two_traffic_entries_for_one_revision_read_as_one_at_100():
     """A canary whose new revision never became ready: Knative sends the canary's share to the
-    newest ready revision, so status lists it twice (90 and 10). It serves 100%."""
+    newest ready revision, so status lists it twice (90 and 10). It serves 100% (traffic), while
+    latest/prev say what `kubectl get isvc` prints: the unmerged entries, 10 and 90."""
     from adapters.kube import parse_inference_service
 
     obj = {
@@ -302,7 +303,7 @@ def test_two_traffic_entries_for_one_revision_read_as_one_at_100():
             ]}}},
     }
     isvc = parse_inference_service(obj)
-    assert [(t.revision, t.percent) for t in isvc.traffic] == [("churn-predictor-00001", 100)]
-    assert (isvc.latest_revision, isvc.latest_percent) == ("churn-predictor-00001", 100)
-    assert isvc.prev_revision is None and not isvc.problems
-    assert isvc.failing_revision
+    assert [(t.revision, t.percent, t.tags) for t in isvc.traffic] == [("churn-predictor-00001", 100, ["latest", "prev"])]
+    assert (isvc.latest_revision, isvc.latest_percent) == ("churn-predictor-00001", 10)
+    assert (isvc.prev_revision, isvc.prev_percent) == ("churn-predictor-00001", 90)
+    assert not isvc.problems and isvc.failing_revision

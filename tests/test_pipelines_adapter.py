@@ -90,7 +90,9 @@ def test_parsed_runs_absorb_the_wire_format_traps(client):
     assert unfinished and all(r.finished_at is None for r in unfinished)
     assert finished and all(isinstance(r.finished_at, datetime) and r.finished_at.year > 2000 for r in finished)
     assert all(r.created_at.tzinfo is not None for r in runs)
-    assert all(not r.has_details and r.tasks == [] for r in runs)  # a listing carries no task details
+    # a listing carries every run's details (KFP 2.17 api_converter.go toApiRun); the adapter leaves them
+    # unread: the detail GETs its run
+    assert all(not r.has_details and r.tasks == [] for r in runs)
     running = unfinished[0]
     assert running.duration() is not None and running.duration() >= 0
 
@@ -105,7 +107,8 @@ def test_filters_by_state_text_and_experiment(client):
     exp = client.find_experiment("recsys-training")
     in_exp = list(client.iter_runs(experiment_id=exp.experiment_id))
     assert in_exp and all(r.experiment_id == exp.experiment_id for r in in_exp)
-    assert {r.run_id for r in client.iter_runs(namespace="recsys")} == {r.run_id for r in in_exp}
+    # single-user KFP ignores a list's namespace (resource/resource_manager.go ReplaceNamespace)
+    assert len(list(client.iter_runs(namespace="recsys"))) == len(list(client.iter_runs()))
     with pytest.raises(InvalidInput, match="unknown run state"):
         client.list_runs(state="DONE")
 
@@ -181,14 +184,16 @@ def test_terminate_and_retry(fresh):
     target = named(runs, "search-ranker-v33")
     client.terminate_run(target.run_id)
     assert client.get_run(target.run_id).state == "CANCELING"
-    with pytest.raises(Conflict, match="CANCELING"):
+    # KFP answers InvalidArgument (storage/run_store.go TerminateRun): by meaning, a state conflict
+    with pytest.raises(Conflict, match="state does not allow it.*Row not found"):
         client.terminate_run(target.run_id)
     sb.advance(CANCEL_DELAY + 1)
     assert client.get_run(target.run_id).state == "CANCELED"
     client.retry_run(target.run_id)
     again = client.get_run(target.run_id)
     assert again.state == "RUNNING" and again.finished_at is None
-    with pytest.raises(Conflict, match="SUCCEEDED"):
+    # Aborted, HTTP 409 (common/util/workflow.go GenerateRetryExecution)
+    with pytest.raises(Conflict, match="Workflow must be Failed/Error to retry"):
         client.retry_run(named(runs, "fraud-detector-v40").run_id)
     with pytest.raises(NotFound, match="run missing-run"):
         client.terminate_run("missing-run")
@@ -315,10 +320,10 @@ def test_dropped_connection(client, sandbox):
         client.list_runs()
 
 
-def test_expired_page_token_is_distinct_and_recoverable(fresh):
+def test_refused_page_token_is_distinct_and_recoverable(fresh):
     sb, client = fresh
     page = client.list_runs(page_size=5)
-    sb.expire_page_tokens()
+    sb.reject_page_tokens()
     with pytest.raises(PageTokenExpired) as info:
         client.list_runs(page_size=5, page_token=page.next_page_token)
     assert isinstance(info.value, InvalidInput) and "first page" in info.value.message
@@ -339,3 +344,58 @@ def test_adapter_imports_neither_textual_nor_httpx_at_import():
             "print(sorted(m for m in ('textual', 'httpx', 'console') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- paging and multi-user --------------------------------------------------------------------
+
+
+def test_a_page_token_alone_continues_its_query(client):
+    """server/list_request_util.go validatedListOptions: with a token, KFP continues the token's own
+    sort and filter; the adapter sends the token alone, so the next page is of the same query."""
+    first = client.list_runs(page_size=2, state="FAILED", sort_by="display_name")
+    assert first.next_page_token
+    second = client.list_runs(page_size=2, page_token=first.next_page_token)  # no state, default sort
+    everything = list(client.iter_runs(page_size=50, state="FAILED", sort_by="display_name"))
+    assert [r.run_id for r in first.runs + second.runs] == [r.run_id for r in everything[:4]]
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sb.start()
+    yield sb, endpoints
+    sb.stop()
+
+
+def test_multi_user_without_a_namespace_says_how_to_name_one(multi):
+    """run_server.go: a list without a namespace is KFP's own 400 in multi-user mode."""
+    _, endpoints = multi
+    with PipelinesClient(endpoints["kfp_url"], user_header=endpoints["kfp_user_header"]) as client:
+        assert client.multi_user() is True and client.user == "admin@example.com"
+        with pytest.raises(InvalidInput, match=r"multi-user mode.*-n NAMESPACE.*\[kfp\]"):
+            client.list_runs()
+    with PipelinesClient(endpoints["kfp_url"], user_header=endpoints["kfp_user_header"], namespace="recsys") as client:
+        runs = list(client.iter_runs(page_size=7))
+        recsys = {e.experiment_id for e in client.list_experiments()}
+        assert runs and {r.experiment_id for r in runs} <= recsys
+        assert {e.namespace for e in client.list_experiments()} == {"recsys"}
+
+
+def test_multi_user_refusal_is_forbidden(multi):
+    """run_server.go canAccessRun: PermissionDenied (7, HTTP 403) for a user RBAC does not let retry."""
+    _, endpoints = multi
+    with PipelinesClient(endpoints["kfp_url"], user_header="kubeflow-userid: viewer@example.com",
+                         namespace="ml-platform") as client:
+        failed = next(r for r in client.iter_runs(state="FAILED"))
+        with pytest.raises(Forbidden, match="not authorized"):
+            client.retry_run(failed.run_id)
+        assert client.get_run(failed.run_id).state == "FAILED"
+
+
+def test_user_header_prefix_is_not_part_of_the_user():
+    client = PipelinesClient("http://127.0.0.1:1", user_header="x-goog-authenticated-user-email: "
+                                                                "accounts.google.com:me@example.com")
+    assert client.user == "me@example.com"
+    assert PipelinesClient("http://127.0.0.1:1").user is None

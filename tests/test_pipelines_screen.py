@@ -19,6 +19,7 @@ from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
 from console.sandbox.kfp_server import KfpSandbox
+from screens.pipelines import FIRST_PAGE
 
 FROZEN = 1717336800.0  # 2024-06-02 14:00:00 UTC, the sandbox world's t0
 
@@ -135,7 +136,7 @@ async def test_runs_table_fills_with_state_icons_and_experiment_names(shared, ca
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_pipelines(pilot)
         table = await loaded(pilot, screen)
-        assert table.row_count == 50
+        assert table.row_count == FIRST_PAGE
         oom = run_named(shared, "train-churn-predictor-v31")
         state = table.get_cell(oom, "state")
         assert state.plain == "✖ FAILED" and "red" in str(state.style)
@@ -149,7 +150,7 @@ async def test_runs_table_fills_with_state_icons_and_experiment_names(shared, ca
         assert cell(table, running, "duration") == "5m 00s"  # the app's frozen clock minus created_at
         states = set(column_values(table, "state"))
         assert {"✔ SUCCEEDED", "✖ FAILED", "⟳ RUNNING", "… PENDING", "⊘ CANCELED"} <= states
-        assert table.border_title.startswith("Runs 50/50") and "updated 14:00:00" in table.border_title
+        assert table.border_title.startswith(f"Runs {FIRST_PAGE}/50") and "updated 14:00:00" in table.border_title
 
 
 async def test_failed_run_error_is_readable_without_scrolling(shared, catalog, tmp_path):
@@ -201,7 +202,7 @@ async def test_failed_first_toggle_puts_failed_runs_on_top(shared, catalog, tmp_
         n_failed = len(shared.runs_in_state("FAILED"))
         assert n_failed > 0 and states[:n_failed] == ["✖ FAILED"] * n_failed
         assert "✖ FAILED" not in states[n_failed:]
-        assert table.row_count == 50 and table.border_title.startswith("Runs 50/50")
+        assert table.row_count == FIRST_PAGE and table.border_title.startswith(f"Runs {FIRST_PAGE}/50")
         await pilot.press("f")
         table = await loaded(pilot, screen)
         assert column_values(table, "state") == before
@@ -247,6 +248,8 @@ async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp,
         modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
         assert isinstance(app.focused, Button) and app.focused.id == "confirm-cancel"
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
+        # single-user KFP authorizes nothing (resource_manager.go IsAuthorized): the confirmation says so
+        assert any("this Kubeflow Pipelines does not check permissions" in note for note in modal.change.notes)
         await pilot.press("enter")  # on Cancel
         await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the cancel audit row")
         assert own_kfp.runs_in_state("RUNNING").count(run_id) == 1
@@ -356,7 +359,7 @@ async def test_faults_are_states_and_the_screen_recovers(shared, catalog, tmp_pa
         assert "retrying in" in status.render().plain
         await pilot.press("r")  # retry now instead of waiting for the backoff
         table = await until(pilot, lambda: screen.runs and screen.query_one("#runs"), "the recovery")
-        assert table.row_count == 50
+        assert table.row_count == FIRST_PAGE
         await until(pilot, lambda: status.render().plain == "", "the state to clear")
 
 
@@ -370,7 +373,7 @@ async def test_slow_kfp_keeps_the_ui_responsive(shared, catalog, tmp_path):
         await pilot.press("f")  # keys are handled while the request waits
         assert screen.query_state.failed_first
         await loaded(pilot, screen)
-        assert screen.query_one("#runs").row_count == 50
+        assert screen.query_one("#runs").row_count == FIRST_PAGE
 
 
 async def test_vanished_run_is_marked_not_crashed(own_kfp, catalog, tmp_path):
@@ -387,15 +390,15 @@ async def test_vanished_run_is_marked_not_crashed(own_kfp, catalog, tmp_path):
         assert cell(table, victim, "state") == "? GONE"
 
 
-async def test_expired_page_token_resumes_where_it_was(tmp_path, catalog):
+async def test_refused_page_token_resumes_where_it_was(tmp_path, catalog):
     sandbox = make_sandbox(tmp_path / "kfp-big", n_runs=260)
     try:
         app = make_app(tmp_path, sandbox.base_url, catalog)
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_pipelines(pilot)
             table = await loaded(pilot, screen)
-            assert table.row_count == 50 and "more below" in table.border_title
-            sandbox.expire_page_tokens()
+            assert table.row_count == FIRST_PAGE and "more below" in table.border_title
+            sandbox.reject_page_tokens()  # as after a KFP upgrade: its tokens never expire
             table.move_cursor(row=table.row_count - 1)
             await until(pilot, lambda: table.row_count > 50, "the next page")
             assert "page token" in screen.query_one("#runs-status").render().plain  # said, and resumed
@@ -607,7 +610,7 @@ def test_pager_walks_every_run_once_failed_first(shared):
     assert rest == sorted(rest, reverse=True)
 
 
-def test_pager_resumes_after_an_expired_token(tmp_path):
+def test_pager_resumes_after_a_refused_token(tmp_path):
     from adapters.pipelines import PipelinesClient
     from screens.pipelines_view import RunPager, RunQuery
 
@@ -616,7 +619,7 @@ def test_pager_resumes_after_an_expired_token(tmp_path):
         with PipelinesClient(sandbox.base_url) as client:
             pager = RunPager(client, RunQuery())
             runs = pager.next_page(40)
-            sandbox.expire_page_tokens()
+            sandbox.reject_page_tokens()  # as after a KFP upgrade: its tokens never expire
             while not pager.done:
                 runs += pager.next_page(40)
         assert pager.restarts == 1
@@ -633,3 +636,59 @@ def test_view_helpers():
     shortened = middle_truncate("batch-score-product-embedder-20240602", 20)
     assert len(shortened) == 20 and shortened.endswith("20240602") and "…" in shortened
     assert state_text("FAILED").plain == "✖ FAILED" and state_text("MYSTERY").plain == "? MYSTERY"
+
+
+# ---------------------------------------------------------------------------------------------
+# Multi-user Kubeflow Pipelines
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    from console.sandbox.runner import Sandbox
+
+    sandbox = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sandbox.start()
+    yield sandbox, endpoints
+    sandbox.stop()
+
+
+def make_multi_app(tmp_path: Path, endpoints: dict, catalog: Path, *, context: str, namespace: str | None):
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db", kfp_url=endpoints["kfp_url"],
+                        kubeconfig=endpoints["kubeconfig"], context=context, namespace=namespace)
+    settings.kfp.user_header = endpoints["kfp_user_header"]
+    settings.kfp.timeout = 5.0
+    return MlopsConsole(Context(settings), cursor_blink=False)
+
+
+async def test_multi_user_lists_the_namespace_and_refuses_a_viewer(multi, catalog, tmp_path):
+    """Multi-user KFP (run_server.go listRuns, canAccessRun): runs of the namespace only; a run action
+    is asked of the cluster first (SelfSubjectAccessReview on pipelines.kubeflow.org runs), so the
+    viewer is refused before any confirmation, and nothing reaches KFP."""
+    sandbox, endpoints = multi
+    kfp = sandbox.kfp
+    recsys = {e.experiment_id for e in kfp.world.experiments.values() if e.namespace == "recsys"}
+    run_id = run_named(kfp, "train-search-ranker-v33")
+    app = make_multi_app(tmp_path, endpoints, catalog, context="sandbox-viewer", namespace="recsys")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        shown = [row.key.value for row in table.ordered_rows]
+        assert run_id in shown
+        assert all(kfp.world.runs[r].experiment_id in recsys for r in shown)
+        await select(pilot, screen, run_id)
+        await pilot.press("t")
+        rows = await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the refusal row")
+        assert rows[0].outcome == "refused: forbidden" and rows[0].kube_identity == "viewer"
+        assert "terminate runs.pipelines.kubeflow.org in namespace recsys" in rows[0].message
+        await until(pilot, lambda: any("not allowed to terminate" in n.message for n in app._notifications),
+                    "the refusal notified")
+        assert type(app.screen).__name__ == "PipelinesScreen"  # no confirmation was offered
+        assert run_id in kfp.runs_in_state("RUNNING")
+
+
+async def test_multi_user_without_a_namespace_says_so(multi, catalog, tmp_path):
+    _, endpoints = multi
+    app = make_multi_app(tmp_path, endpoints, catalog, context="sandbox-admin", namespace=None)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_pipelines(pilot)
+        await until(pilot, lambda: "multi-user mode" in screen_text(app), "the multi-user message")

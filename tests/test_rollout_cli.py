@@ -48,7 +48,13 @@ def make_canary(sb, name: str, percent: int = 20) -> None:
     obj["spec"]["predictor"]["model"]["storageUri"] = "s3://mlops-models/fraud-detector/v39"
     obj["spec"]["predictor"]["canaryTrafficPercent"] = percent
     sb.cluster.put(obj)
-    wait_until(lambda: c.get_inference_service(NS, name).latest_percent == percent)
+    wait_until(lambda: settled(c.get_inference_service(NS, name), percent))
+
+
+def settled(isvc, percent: int) -> bool:
+    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
+    shows the percent, on the old revision), so the controller writes no more status."""
+    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
 
 
 def run(capsys, sb, *argv, kubeconfig: str | None = None) -> tuple[int, str, str]:
@@ -129,6 +135,21 @@ def test_rollback_applied_with_reason_and_audited(sb, capsys):
     assert rows[0]["before"]["canaryTrafficPercent"] == 20 and rows[0]["after"]["canaryTrafficPercent"] == 0
 
 
+def test_rollback_when_already_rolled_back_is_a_conflict_exit_6(sb, capsys):
+    """A state conflict (the object already is what was asked) exits 6, as a 409 would; bad input
+    stays 2. Nothing is sent and the refusal is journaled."""
+    make_canary(sb, "rb2", percent=0)
+    before = snapshot(sb, "rb2")
+    code, _, err = run(capsys, sb, "rollout", "rollback", "rb2", "-n", NS, "--reason", "again", "--yes")
+    assert code == 6 and "already rolled back: canaryTrafficPercent is 0" in err
+    assert snapshot(sb, "rb2") == before
+    assert audit_rows(capsys, f"{NS}/rb2")[0]["outcome"] == "refused: conflict"
+    code, _, err = run(capsys, sb, "rollout", "set", "rb2", "-n", NS, "--percent", "0", "--reason", "r", "--yes")
+    assert code == 6 and "canaryTrafficPercent is already 0" in err
+    code, _, err = run(capsys, sb, "rollout", "step", "rb2", "--down", "-n", NS, "--reason", "r", "--yes")
+    assert code == 6 and "already at 0%" in err
+
+
 def test_set_promote_and_step(sb, capsys):
     make_canary(sb, "sp")
     code, _, err = run(capsys, sb, "rollout", "set", "sp", "-n", NS, "--percent", "50", "--reason", "looks good", "--yes")
@@ -141,11 +162,11 @@ def test_set_promote_and_step(sb, capsys):
     assert code == 0 and "75 -> (unset)" in err
     wait_until(lambda: c.get_inference_service(NS, "sp").latest_percent == 100)
     wait_until(lambda: c.get_inference_service(NS, "sp").latest_rolledout_revision == "sp-predictor-00002")
-    # promoting again: nothing to promote, refused as invalid and journaled
+    # promoting again: nothing to promote, a conflict with the current state (6, not bad input), journaled
     code, _, err = run(capsys, sb, "rollout", "promote", "sp", "-n", NS, "--reason", "again", "--yes")
-    assert code == 2 and "nothing to promote" in err
+    assert code == 6 and "nothing to promote" in err
     outcomes = [r["outcome"] for r in audit_rows(capsys, f"{NS}/sp")]
-    assert outcomes == ["refused: invalid", "applied", "applied", "applied"]
+    assert outcomes == ["refused: conflict", "applied", "applied", "applied"]
 
 
 def test_start_canary_cli(sb, capsys):
@@ -157,7 +178,7 @@ def test_start_canary_cli(sb, capsys):
                        "s3://mlops-models/fraud-detector/v40", "--percent", "10", "--reason", "try v40", "--yes")
     assert code == 0, err
     assert "spec.predictor.model.storageUri: s3://mlops-models/fraud-detector/v39 -> s3://mlops-models/fraud-detector/v40" in err
-    wait_until(lambda: c.get_inference_service(NS, "sc").latest_percent == 10)
+    wait_until(lambda: settled(c.get_inference_service(NS, "sc"), 10))
     assert c.get_inference_service(NS, "sc").latest_revision == "sc-predictor-00003"
 
 

@@ -71,7 +71,13 @@ def make_canary(sb, name: str, percent: int = 20) -> None:
     obj["spec"]["predictor"]["model"]["storageUri"] = "s3://mlops-models/churn-predictor/v2"
     obj["spec"]["predictor"]["canaryTrafficPercent"] = percent
     sb.cluster.put(obj)
-    wait_until(lambda: c.get_inference_service(NS, name).latest_percent == percent)
+    wait_until(lambda: settled(c.get_inference_service(NS, name), percent))
+
+
+def settled(isvc, percent: int) -> bool:
+    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
+    shows the percent, on the old revision), so the controller writes no more status."""
+    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
 
 
 # -- the server is not there ------------------------------------------------------------------

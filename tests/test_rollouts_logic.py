@@ -212,3 +212,65 @@ def test_adapter_and_logic_do_not_import_textual_or_kubernetes():
             "print('textual' in sys.modules, 'kubernetes' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+# -- a newest revision that is not ready (issue 8, section 4) ----------------------------------------
+
+def _not_ready_obj(status: str, reason: str, message: str) -> dict:
+    """fraud-detector's canary revision 00003 is not ready; Knative routes its share to 00002."""
+    obj = isvc_obj(created="fraud-detector-predictor-00003", ready_rev="fraud-detector-predictor-00002")
+    obj["status"]["components"]["predictor"]["traffic"][0]["revisionName"] = "fraud-detector-predictor-00002"
+    for condition in ({"type": "Ready", "status": status, "reason": reason, "message": message},
+                      {"type": "LatestDeploymentReady", "status": status, "reason": reason, "message": message}):
+        obj["status"]["conditions"] = [c for c in obj["status"]["conditions"] if c["type"] != condition["type"]]
+        obj["status"]["conditions"].append(condition)
+    return obj
+
+
+def _healthy_metrics():
+    from console import canary
+
+    served = canary.RevisionHealth("fraud-detector-predictor-00002", "latest", 100, requests=500, errors=0,
+                                   request_rate=2.0, success_rate=1.0, p50_seconds=0.02, p99_seconds=0.1)
+    verdict = canary.evaluate(served)
+    assert verdict.status == canary.HEALTHY
+    return verdict
+
+
+def test_a_failed_newest_revision_fails_the_verdict_whatever_the_metrics_say():
+    from console import canary
+
+    message = 'Revision "fraud-detector-predictor-00003" failed with message: ModelLoadFailed.'
+    isvc = parse_inference_service(_not_ready_obj("False", "RevisionFailed", message))
+    not_ready = rollouts.latest_not_ready(isvc)
+    assert (not_ready.revision, not_ready.failed, not_ready.message) == ("fraud-detector-predictor-00003", True, message)
+    assert rollouts.problems(isvc)[0] == f"revision fraud-detector-predictor-00003 failed: {message}"
+    verdict = canary.with_revision_not_ready(_healthy_metrics(), not_ready.revision, not_ready.failed,
+                                             not_ready.message)
+    assert verdict.status == canary.FAILING and verdict.text == "failing checks 1 of 3"
+    assert verdict.reason == rollouts.problems(isvc)[0] and verdict.canary.role == "serving"
+
+
+def test_a_newest_revision_still_deploying_is_not_enough_data_never_healthy():
+    from console import canary
+
+    message = 'Revision "fraud-detector-predictor-00003" is being deployed and is not ready yet.'
+    isvc = parse_inference_service(_not_ready_obj("Unknown", "Deploying", message))
+    not_ready = rollouts.latest_not_ready(isvc)
+    assert not_ready.failed is False and not_ready.message == message
+    assert rollouts.problems(isvc) == []  # not a problem yet: Knative marks it failed if it never gets ready
+    verdict = canary.with_revision_not_ready(_healthy_metrics(), not_ready.revision, not_ready.failed,
+                                             not_ready.message)
+    assert verdict.status == canary.NOT_ENOUGH_DATA and "fraud-detector-predictor-00003 is not ready yet" in verdict.reason
+    assert rollouts.latest_not_ready(parse_inference_service(isvc_obj())) is None
+
+
+def test_refusals_say_whether_the_state_or_the_input_is_wrong():
+    from adapters.errors import StateConflict
+
+    rolled_back = parse_inference_service(isvc_obj(canary=0))
+    error = rollouts.refusal_error("rollback refused", rollouts.rollback_refusal(rolled_back))
+    assert isinstance(error, StateConflict) and error.exit_code == 6
+    raw = parse_inference_service(isvc_obj(mode="RawDeployment"))
+    error = rollouts.refusal_error("set refused", rollouts.set_percent_refusal(raw, 10))
+    assert isinstance(error, InvalidInput) and error.exit_code == 2

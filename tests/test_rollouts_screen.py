@@ -180,6 +180,24 @@ async def test_table_lists_every_story_and_the_detail_explains_the_split(sandbox
         assert row_outcome(audit_rows(app)[0]) == "refused: invalid"
 
 
+async def test_a_failed_canary_is_marked_in_the_list_and_explained_in_the_detail(sandbox, tmp_path):
+    """churn-predictor's new revision failed (RevisionFailed): the row says so, the detail names the
+    revision and the condition's message, beside the split that is really served."""
+    churn = "recsys/churn-predictor"
+    with admin(sandbox) as client:
+        obj = client.get_raw("recsys", "churn-predictor")
+    failed = obj["status"]["components"]["predictor"]["latestCreatedRevision"]
+    message = next(c["message"] for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await open_rollouts(pilot, app, select=churn)
+        assert cell(app, churn, "name") == "churn-predictor ✗" and "red" in str(table(app).get_cell(churn, "name").style)
+        assert cell(app, FRAUD, "name") == "fraud-detector"
+        detail = " ".join(text_of(app, "#isvc-detail-body").split())
+        assert f"{failed.rsplit('-', 1)[1]} (the new model) FAILED: {' '.join(message.split())}" in detail
+        assert "latest 00001" in detail and "100%" in detail and "spec canaryTrafficPercent: 10" in detail
+
+
 async def test_filter_narrows_and_keys_are_commands_again_after_enter(sandbox, tmp_path):
     app = make_app(sandbox, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -542,6 +560,13 @@ async def test_canary_health_panel_then_prometheus_lost(prom_sandbox, tmp_path, 
         await select_row(pilot, app, "fraud/credit-risk")
         await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20)
         assert "stable" not in text_of(app, "#isvc-health-body")
+        # A canary whose new revision failed: failing, whatever the old revision's numbers say.
+        with admin(sb) as client:
+            failed = client.get_inference_service("recsys", "churn-predictor").latest_created_revision
+        await select_row(pilot, app, "recsys/churn-predictor")
+        await wait_for(pilot, lambda: "verdict" in text_of(app, "#isvc-health-body"), timeout=20)
+        panel = " ".join(text_of(app, "#isvc-health-body").split())
+        assert "FAILING CHECKS" in panel and f"✗ revision {failed} failed:" in panel and "serving" in panel
         # Prometheus goes away: a state of this panel only; the table stays live.
         sb.metrics.prometheus.stop()
         await wait_for(pilot, lambda: "Prometheus unavailable" in text_of(app, "#isvc-health-body"), timeout=20,

@@ -171,11 +171,11 @@ def test_terminate_writes_an_audit_row(fresh, tmp_path, capsys):
     journal.close()
     assert row.action == "run.terminate" and row.outcome == "applied" and row.reason == "wrong features"
     assert row.before["state"] == "RUNNING" and row.after["state"] == "CANCELING"
-    # again: refused, says why, and is written down too
-    assert main(["runs", "terminate", target["run_id"], "--reason", "again", "--yes"]) == 2
+    # again: refused as a conflict with the run's state (exit 6), says why, and is written down too
+    assert main(["runs", "terminate", target["run_id"], "--reason", "again", "--yes"]) == 6
     assert "is CANCELING" in capsys.readouterr().err
     journal = AuditJournal(tmp_path / "audit.db")
-    assert journal.list(limit=1)[0].outcome.startswith("refused")
+    assert journal.list(limit=1)[0].outcome == "refused: conflict"  # nothing was sent
     journal.close()
 
 
@@ -204,7 +204,7 @@ def test_experiments_command(kfp, capsys):
 
 
 def test_actions_refuse_a_run_that_moved_on_since_the_plan(fresh, tmp_path):
-    from adapters.errors import Conflict, InvalidInput
+    from adapters.errors import Conflict, InvalidInput, StateConflict
     from adapters.pipelines import PipelinesClient
     from console.actions import ActionPath
     from console.pipeline_actions import RetryRun, TerminateRun
@@ -222,8 +222,111 @@ def test_actions_refuse_a_run_that_moved_on_since_the_plan(fresh, tmp_path):
             path.execute(action, change, "stop it")
         assert journal.list(limit=1)[0].outcome == "failed: conflict"
         finished = next(iter(client.iter_runs(state="SUCCEEDED")))
-        with pytest.raises(InvalidInput, match="only a FAILED or CANCELED run can be retried"):
+        with pytest.raises(StateConflict, match="only a FAILED or CANCELED run can be retried"):
             path.prepare(RetryRun(client, finished.run_id), "why not")
         with pytest.raises(InvalidInput, match="not valid"):
             path.prepare(RetryRun(client, "a/b"), "bad id")
     journal.close()
+
+
+# -- who may act (issue 8 s.7) and multi-user KFP (issue 9 s.4) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    """The whole sandbox with KFP multi-user; its kubeconfig has sandbox-admin and sandbox-viewer."""
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sb.start()
+    yield sb, endpoints
+    sb.stop()
+
+
+@pytest.fixture
+def multi_env(multi, tmp_path, monkeypatch):
+    sb, endpoints = multi
+    monkeypatch.setenv("MLOPS_CONSOLE_KFP_URL", endpoints["kfp_url"])
+    monkeypatch.setenv("MLOPS_CONSOLE_KFP_USER_HEADER", endpoints["kfp_user_header"])
+    monkeypatch.setenv("KUBECONFIG", endpoints["kubeconfig"])
+    monkeypatch.setenv("MLOPS_CONSOLE_AUDIT", str(tmp_path / "audit.db"))
+    monkeypatch.delenv("MLOPS_CONSOLE_NAMESPACE", raising=False)
+    return sb, endpoints
+
+
+def last_audit(tmp_path):
+    journal = AuditJournal(tmp_path / "audit.db")
+    try:
+        return journal.list(limit=1)[0]
+    finally:
+        journal.close()
+
+
+def test_multi_user_list_needs_a_namespace(multi_env, capsys, tmp_path):
+    """run_server.go: KFP refuses a list without a namespace in multi-user mode; the console says how to
+    name one (-n, the context's namespace, [kfp] namespace)."""
+    assert main(["runs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "multi-user mode" in err and "-n NAMESPACE" in err
+    rows = run_json(capsys, "runs", "list", "-n", "fraud", "--json")
+    experiments = run_json(capsys, "runs", "experiments", "-n", "fraud", "--json")
+    assert rows and {r["experiment_id"] for r in rows} <= {e["experiment_id"] for e in experiments}
+    config = tmp_path / "config.toml"
+    config.write_text('[kfp]\nnamespace = "recsys"\n')
+    via_config = run_json(capsys, "runs", "list", "--config", str(config), "--json")
+    assert via_config and {r["run_id"] for r in via_config}.isdisjoint(r["run_id"] for r in rows)
+
+
+def test_multi_user_viewer_is_refused_before_anything_is_sent(multi_env, capsys, tmp_path):
+    """KFP authorizes terminate with a SubjectAccessReview on pipelines.kubeflow.org runs in the run's
+    namespace (run_server.go canAccessRun); the console asks the same with a SelfSubjectAccessReview
+    and refuses with exit 4, even though the gateway header names an admin."""
+    sb, _ = multi_env
+    target = by_name(run_json(capsys, "runs", "list", "-n", "recsys", "--json"), "search-ranker-v33")
+    assert target["state"] == "RUNNING"
+    code = main(["--context", "sandbox-viewer", "runs", "terminate", target["run_id"], "-n", "recsys",
+                 "--reason", "stop it", "--yes"])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "not allowed to terminate runs.pipelines.kubeflow.org in namespace recsys as viewer" in err
+    row = last_audit(tmp_path)
+    assert row.outcome == "refused: forbidden" and row.kube_identity == "viewer"
+    assert run_json(capsys, "runs", "show", target["run_id"], "-n", "recsys", "--json")["state"] == "RUNNING"
+    assert main(["--context", "sandbox-admin", "runs", "terminate", target["run_id"], "-n", "recsys",
+                 "--reason", "stop it", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "does not check permissions" not in err
+    row = last_audit(tmp_path)
+    assert row.outcome == "applied" and row.kube_identity == "admin"
+
+
+def test_single_user_says_permissions_are_not_checked(fresh, capsys, tmp_path, monkeypatch):
+    """Single-user KFP authorizes nothing (resource_manager.go IsAuthorized returns early): say so in the
+    confirmation; without a kube identity, the audit row names the KFP user of the user header."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("MLOPS_CONSOLE_KFP_USER_HEADER", "kubeflow-userid: oncall@example.com")
+    target = by_name(run_json(capsys, "runs", "list", "--json"), "ad-ctr-v31")
+    assert main(["runs", "retry", target["run_id"], "--reason", "transient", "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "this Kubeflow Pipelines does not check permissions" in err
+    row = last_audit(tmp_path)
+    assert row.outcome == "applied" and row.kube_identity == "oncall@example.com"
+
+
+def test_per_context_read_only_refuses_runs_and_catalog_alias(fresh, capsys, tmp_path):
+    from console.demo_catalog import build_demo_catalog
+
+    catalog = tmp_path / "catalog.db"
+    build_demo_catalog(catalog)
+    config = tmp_path / "config.toml"
+    config.write_text('[contexts."prod-eu"]\nread_only = true\n')
+    target = by_name(run_json(capsys, "runs", "list", "--json"), "fraud-detector-v41")
+    common = ["--config", str(config), "--context", "prod-eu"]
+    assert main([*common, "runs", "terminate", target["run_id"], "--reason", "x", "--yes"]) == 7
+    assert "read-only" in capsys.readouterr().err
+    before = catalog.read_bytes()
+    assert main([*common, "--catalog", str(catalog), "catalog", "alias", "fraud-detector:1", "champion",
+                 "--reason", "x", "--yes"]) == 7
+    assert "read-only" in capsys.readouterr().err
+    assert catalog.read_bytes() == before
+    assert run_json(capsys, "runs", "show", target["run_id"], "--json")["state"] == "RUNNING"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import ssl
 import time
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def test_wire_format_traps(http):
                 if key not in ("parameters",):
                     assert re.fullmatch(r"[a-z0-9_@]+", key), f"{path}.{key} is not snake_case"
                 assert item is not None and item != [] and item != "", f"zero value sent at {path}.{key}"
-                walk(item, f"{path}.{key}")
+                if key != "pipeline_spec":  # a google.protobuf.Struct: the compiled pipeline's own keys
+                    walk(item, f"{path}.{key}")
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 walk(item, f"{path}[{i}]")
@@ -148,8 +150,9 @@ def test_experiment_and_namespace_scopes(http):
     recsys = next(e for e in exps if e["display_name"] == "recsys-training")
     in_exp, _ = all_runs(http, experiment_id=recsys["experiment_id"])
     assert in_exp and all(r["experiment_id"] == recsys["experiment_id"] for r in in_exp)
+    # single-user KFP ignores the namespace of a list (resource/resource_manager.go ReplaceNamespace)
     in_ns, _ = all_runs(http, namespace="recsys")
-    assert {r["run_id"] for r in in_ns} == {r["run_id"] for r in in_exp}
+    assert len(in_ns) == 50
     by_key, _ = all_runs(http, filter=flt({"key": "namespace", "operation": "EQUALS", "string_value": "recsys"}))
     assert {r["run_id"] for r in by_key} == {r["run_id"] for r in in_exp}
     one = http.get(f"/experiments/{recsys['experiment_id']}").json()
@@ -167,14 +170,46 @@ def test_bad_filters_and_page_tokens_answer_400_with_a_status(sandbox, http):
         body = response.json()
         assert body["code"] == 3 and body["details"] == [] and "filter" in body["message"]
     garbage = http.get("/runs", params={"page_token": "bm90LWEtdG9rZW4"})
-    assert garbage.status_code == 400 and "page token" in garbage.json()["message"]
+    assert garbage.status_code == 400 and "Invalid page token" in garbage.json()["message"]
+    # backend/src/apiserver/server/list_request_util.go validatedListOptions: a token with another
+    # sort or filter is refused in KFP's words
     token = http.get("/runs", params={"page_size": 5}).json()["next_page_token"]
     other_query = http.get("/runs", params={"page_size": 5, "page_token": token, "sort_by": "display_name"})
-    assert other_query.status_code == 400
+    assert other_query.status_code == 400 and other_query.json()["code"] == 3
+    assert "page token does not match the supplied sort by and/or filtering criteria" in other_query.json()["message"]
     assert http.get("/runs", params={"page_size": 5, "page_token": token}).status_code == 200
-    sandbox.expire_page_tokens()
-    expired = http.get("/runs", params={"page_size": 5, "page_token": token})
-    assert expired.status_code == 400 and "expired" in expired.json()["message"]
+
+
+def test_page_tokens_carry_their_query_and_never_expire(tmp_path):
+    """backend/src/apiserver/list/list.go: a page token is base64 JSON of the list options (sort,
+    filter, where the next page starts), unsigned and with no expiry, so a request with only the token
+    continues the original query, even on a restarted server."""
+    failed = flt({"key": "state", "operation": "EQUALS", "string_value": "FAILED"})
+    first = KfpSandbox(tmp_path / "state", n_runs=200, seed=7, time_scale=0.0)
+    first.start()
+    try:
+        with httpx.Client(base_url=first.base_url + API, timeout=10) as http:
+            everything, _ = all_runs(http, page_size=50, sort_by="display_name desc", filter=failed)
+            page1 = http.get("/runs", params={"page_size": 3, "sort_by": "display_name desc", "filter": failed}).json()
+    finally:
+        first.stop()
+    assert len(everything) > 6
+    token = page1["next_page_token"]
+    decoded = json.loads(__import__("base64").b64decode(token))
+    assert decoded["SortByFieldName"] == "display_name" and decoded["IsDesc"] is True and decoded["Filter"]
+    again = KfpSandbox(tmp_path / "state", n_runs=200, seed=7, time_scale=0.0)
+    again.start()
+    try:
+        with httpx.Client(base_url=again.base_url + API, timeout=10) as http:
+            page2 = http.get("/runs", params={"page_size": 3, "page_token": token}).json()
+            same = http.get("/runs", params={"page_size": 3, "page_token": token, "sort_by": "display_name desc",
+                                             "filter": failed})
+    finally:
+        again.stop()
+    names = [r["display_name"] for r in page1["runs"] + page2["runs"]]
+    assert names == [r["display_name"] for r in everything[:6]]
+    assert all(r["state"] == "FAILED" for r in page2["runs"])
+    assert same.status_code == 200 and [r["run_id"] for r in same.json()["runs"]] == [r["run_id"] for r in page2["runs"]]
 
 
 def test_unknown_run_is_404_naming_it(http):
@@ -188,7 +223,14 @@ def test_unknown_run_is_404_naming_it(http):
 
 def test_task_details_tell_the_story_of_a_failure(http):
     runs, _ = all_runs(http, page_size=50)
-    assert "run_details" not in runs[0]  # listing is light; GET has the details
+    # ListRuns sends what GetRun sends: run_details for every run, and the compiled pipeline of a run
+    # submitted as a package (backend/src/apiserver/server/api_converter.go toApiRun, KFP 2.17)
+    started = [r for r in runs if r["state"] != "PENDING"]
+    assert all("task_details" in r["run_details"] for r in started)
+    inline = [r for r in runs if "pipeline_spec" in r]
+    assert inline and all("pipeline_version_reference" not in r for r in inline)
+    assert all(r["pipeline_spec"]["schemaVersion"] == "2.1.0" for r in inline)
+    assert min(len(json.dumps(r)) for r in inline) > 10_000  # real pages are heavy
     oom = http.get(f"/runs/{find(runs, 'churn-predictor-v31')['run_id']}").json()
     assert oom["state"] == "FAILED"
     tasks = oom["run_details"]["task_details"]
@@ -260,8 +302,11 @@ def test_terminate_goes_canceling_then_canceled(fresh):
     assert response.status_code == 200 and response.json() == {}
     now = http.get(f"/runs/{target['run_id']}").json()
     assert now["state"] == "CANCELING" and now["finished_at"] == EPOCH
+    # storage/run_store.go TerminateRun: the UPDATE matches only PAUSED/PENDING/RUNNING rows; otherwise
+    # InvalidArgument (code 3, HTTP 400) "Row not found"
     again = http.post(f"/runs/{target['run_id']}:terminate")
-    assert again.status_code == 400 and again.json()["code"] == 9
+    assert again.status_code == 400 and again.json()["code"] == 3
+    assert again.json()["message"].endswith(f"Failed to terminate a run {target['run_id']}. Row not found")
     sb.advance(CANCEL_DELAY + 1)
     done = http.get(f"/runs/{target['run_id']}").json()
     assert done["state"] == "CANCELED" and done["finished_at"] != EPOCH
@@ -269,7 +314,7 @@ def test_terminate_goes_canceling_then_canceled(fresh):
     assert trainer["state"] == "CANCELED"
     finished = find(runs, "fraud-detector-v40")
     refused = http.post(f"/runs/{finished['run_id']}:terminate")
-    assert refused.status_code == 400 and "SUCCEEDED" in refused.json()["message"]
+    assert refused.status_code == 400 and refused.json()["code"] == 3 and "Row not found" in refused.json()["message"]
     # a restarted sandbox on the same state directory remembers the terminate
     sb2 = KfpSandbox(sb.state_dir, n_runs=50, time_scale=1.0, seed=7)
     assert sb2.world.run(target["run_id"]).state_at(sb2.now()) == "CANCELED"
@@ -300,8 +345,10 @@ def test_retry_reruns_the_failed_task(fresh):
     trainer = next(t for t in again["run_details"]["task_details"] if t["display_name"] == "train-model")
     assert len(trainer["executor_detail"]["failed_main_jobs"]) == 1
     ok = find(runs, "fraud-detector-v40")
+    # common/util/workflow.go GenerateRetryExecution: NewBadRequestError, i.e. gRPC Aborted (10), HTTP 409
     refused = http.post(f"/runs/{ok['run_id']}:retry")
-    assert refused.status_code == 400 and refused.json()["code"] == 9
+    assert refused.status_code == 409 and refused.json()["code"] == 10
+    assert "Workflow must be Failed/Error to retry" in refused.json()["message"]
 
 
 # -- faults and auth ---------------------------------------------------------------------------
@@ -430,3 +477,157 @@ def test_runs_follow_a_catalog_file(tmp_path):
         assert len(linked) >= 30
         latest = {m.name for m in demo_data.MODELS}
         assert {v.model for v in linked} == latest
+
+
+# -- multi-user mode (full Kubeflow) ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory):
+    """The whole sandbox with KFP multi-user: KFP asks the sandbox's Kubernetes RBAC over its socket."""
+    from console.sandbox.runner import Sandbox
+
+    sb = Sandbox(tmp_path_factory.mktemp("multi"), prometheus=False, catalog=False, kfp_multi_user=True)
+    endpoints = sb.start()
+    with httpx.Client(base_url=endpoints["kfp_url"] + API, timeout=10) as client:
+        yield sb, endpoints, client
+    sb.stop()
+
+
+ADMIN = {"kubeflow-userid": "admin@example.com"}
+VIEWER = {"kubeflow-userid": "viewer@example.com"}
+
+
+def test_multi_user_list_without_a_namespace_is_kfps_own_400(multi):
+    """run_server.go listRuns -> canAccessRun: an empty namespace is InvalidArgument before any auth;
+    experiment_server.go canAccessExperiment likewise."""
+    _, endpoints, http = multi
+    assert endpoints["kfp_multi_user"] is True and endpoints["kfp_user_header"] == "kubeflow-userid: admin@example.com"
+    assert http.get("/healthz").json()["multi_user"] is True
+    response = http.get("/runs", headers=ADMIN)
+    assert response.status_code == 400 and response.json()["code"] == 3
+    assert response.json()["message"] == (
+        "Failed to list runs: Failed to list runs due to authorization error. Check if you have permission to access "
+        "namespace : Invalid input error: A run cannot have an empty namespace in multi-user mode")
+    experiments = http.get("/experiments", headers=ADMIN)
+    assert experiments.status_code == 400 and "An experiment cannot have an empty namespace" in experiments.json()["message"]
+    listed = http.get("/runs", params={"namespace": "recsys"}, headers=ADMIN).json()["runs"]
+    recsys = {e["experiment_id"] for e in http.get("/experiments", params={"namespace": "recsys"},
+                                                   headers=ADMIN).json()["experiments"]}
+    assert listed and all(r["experiment_id"] in recsys for r in listed)
+
+
+def test_multi_user_identity_comes_from_the_gateway_header_or_a_bearer_token(multi):
+    """auth/auth.go GetAuthenticators: the user-id header first, then a TokenReview of a bearer token;
+    resource_manager.go IsAuthorized: neither is Unauthenticated (16, HTTP 401)."""
+    sb, _, http = multi
+    nobody = http.get("/runs", params={"namespace": "recsys"})
+    assert nobody.status_code == 401 and nobody.json()["code"] == 16
+    assert "there is no user identity header" in nobody.json()["message"]
+    by_token = http.get("/runs", params={"namespace": "recsys", "page_size": 1},
+                        headers={"Authorization": f"Bearer {sb.viewer_token}"})
+    assert by_token.status_code == 200 and by_token.json()["runs"]
+    bad_token = http.get("/runs", params={"namespace": "recsys"}, headers={"Authorization": "Bearer nope"})
+    assert bad_token.status_code == 401
+
+
+def test_multi_user_run_actions_are_authorized_by_kube_rbac(multi):
+    """run_server.go canAccessRun: a SubjectAccessReview on pipelines.kubeflow.org/v1beta1 runs, verb
+    terminate/retry/get, in the run's (experiment's) namespace; a denial is PermissionDenied (7, 403)."""
+    sb, _, http = multi
+    runs = http.get("/runs", params={"namespace": "fraud", "page_size": 50}, headers=ADMIN).json()["runs"]
+    running = find(runs, "fraud-detector-v41")
+    assert http.get(f"/runs/{running['run_id']}", headers=VIEWER).status_code == 200  # viewers may read
+    denied = http.post(f"/runs/{running['run_id']}:terminate", headers=VIEWER)
+    assert denied.status_code == 403 and denied.json()["code"] == 7
+    message = denied.json()["message"]
+    assert "User 'viewer@example.com' is not authorized" in message
+    assert "Namespace:fraud,Verb:terminate,Group:pipelines.kubeflow.org,Version:v1beta1,Resource:runs" in message
+    assert http.get(f"/runs/{running['run_id']}", headers=ADMIN).json()["state"] == "RUNNING"
+    assert http.post(f"/runs/{running['run_id']}:terminate", headers=ADMIN).status_code == 200
+
+
+def test_kube_api_answers_the_reviews_kfp_asks(multi):
+    """k8s.io/api/authorization/v1 SubjectAccessReview and authentication/v1 TokenReview, created by a
+    privileged identity (KFP's service account); a viewer may not create them."""
+    sb, endpoints, _ = multi
+    ca = endpoints["ca"]
+    with httpx.Client(base_url=endpoints["kube_url"], verify=ssl.create_default_context(cafile=ca), timeout=10) as kube:
+        def sar(user, verb, token=sb.admin_token):
+            return kube.post("/apis/authorization.k8s.io/v1/subjectaccessreviews",
+                             headers={"Authorization": f"Bearer {token}"},
+                             json={"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                                   "spec": {"user": user, "resourceAttributes": {
+                                       "namespace": "fraud", "verb": verb, "group": "pipelines.kubeflow.org",
+                                       "resource": "runs"}}})
+        assert sar("admin@example.com", "retry").json()["status"]["allowed"] is True
+        assert sar("viewer@example.com", "retry").json()["status"]["allowed"] is False
+        assert sar("viewer@example.com", "list").json()["status"]["allowed"] is True
+        assert sar("viewer@example.com", "list", token=sb.viewer_token).status_code == 403
+        review = kube.post("/apis/authentication.k8s.io/v1/tokenreviews", headers={"Authorization": f"Bearer {sb.admin_token}"},
+                           json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                                 "spec": {"token": sb.viewer_token}}).json()
+        assert review["status"]["authenticated"] is True and review["status"]["user"]["username"] == "viewer"
+
+
+def test_user_header_prefix_as_kfp_configures_it(tmp_path):
+    """auth/util.go singlePrefixedHeaderFromMetadata: a value without the configured prefix
+    (KUBEFLOW_USERID_PREFIX, e.g. accounts.google.com:) is refused; with it, the prefix is stripped."""
+    class Allow:
+        seen: list = []
+
+        def authenticate(self, token):
+            return None
+
+        def authorize(self, user, attributes):
+            self.seen.append(user)
+            return True, ""
+
+    allow = Allow()
+    sb = KfpSandbox(tmp_path, n_runs=20, multi_user=True, authorizer=allow, user_header="x-goog-authenticated-user-email",
+                    user_prefix="accounts.google.com:")
+    sb.start()
+    try:
+        with httpx.Client(base_url=sb.base_url + API, timeout=10) as http:
+            ok = http.get("/runs", params={"namespace": "recsys"},
+                          headers={"X-Goog-Authenticated-User-Email": "accounts.google.com:me@example.com"})
+            bad = http.get("/runs", params={"namespace": "recsys"},
+                           headers={"X-Goog-Authenticated-User-Email": "me@example.com"})
+    finally:
+        sb.stop()
+    assert ok.status_code == 200 and allow.seen == ["me@example.com"]
+    assert bad.status_code == 409 and "Expected prefix 'accounts.google.com:'" in bad.json()["message"]
+
+
+def test_sandbox_up_kfp_multi_user_writes_the_admin_header(tmp_path):
+    """`mlops-console sandbox up --kfp-multi-user` serves multi-user KFP and writes the admin user's
+    header line into endpoints.json, for [kfp] user_header / MLOPS_CONSOLE_KFP_USER_HEADER."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "console", "sandbox", "up", "--state-dir", str(state),
+                             "--no-prometheus", "--no-catalog", "--kfp-multi-user"], cwd=root,
+                            env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        endpoints_file = state / "endpoints.json"
+        deadline = time.monotonic() + 60
+        while not endpoints_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for the condition (the file), bounded
+        assert proc.poll() is None and endpoints_file.exists(), proc.stderr.read() if proc.poll() is not None else ""
+        endpoints = json.loads(endpoints_file.read_text())
+        assert endpoints["kfp_multi_user"] is True
+        assert endpoints["kfp_user_header"] == "kubeflow-userid: admin@example.com"
+        name, _, value = endpoints["kfp_user_header"].partition(": ")
+        with httpx.Client(base_url=endpoints["kfp_url"] + API, timeout=10) as http:
+            assert http.get("/runs", headers={name: value}).status_code == 400
+            assert http.get("/runs", params={"namespace": "fraud"}, headers={name: value}).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "(multi-user)" in out and "MLOPS_CONSOLE_KFP_USER_HEADER" in out

@@ -48,6 +48,7 @@ def test_failed_revision_and_not_ready_are_critical_with_the_condition_message()
     items = isvc_items("prod", [
         isvc("failed", ready="False", created="m-00003", message="ModelLoadFailed: no such key"),
         isvc("down", ready="False"),
+        isvc("deploying", ready="Unknown", created="m-00003"),  # a new revision on its way: not a failure
         isvc("fine"),
     ])
     by = {i.name: i for i in items}

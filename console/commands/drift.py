@@ -21,8 +21,12 @@ import argparse
 import math
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from adapters.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from console.rollouts import NotReady
 
 
 @dataclass
@@ -32,6 +36,7 @@ class Traffic:
     storage_uri: str | None = None  # what the live revision serves (for the catalog reference)
     percents: dict[str, int | None] = field(default_factory=dict)
     source: str = "flags"  # flags | cluster | prometheus
+    not_ready: NotReady | None = None  # from the cluster: its newest revision is not ready
 
 
 def register(sub, common) -> None:
@@ -110,13 +115,17 @@ def resolve_traffic(args, ctx, namespace: str, name: str, metrics) -> Traffic:
         return Traffic(canary_rev, stable_rev, storage_uri, source="flags")
     isvc = _from_cluster(ctx, namespace, name)
     if isvc is not None:
+        from console.rollouts import latest_not_ready
+
         live = isvc.latest_revision or isvc.prev_revision
-        stable = isvc.prev_revision if isvc.latest_revision else None
+        # while the newest revision is not ready, "latest" and "prev" both name the last ready one
+        stable = isvc.prev_revision if isvc.latest_revision and isvc.prev_revision != live else None
         percents = {t.revision: t.percent for t in isvc.traffic if t.revision}
         if not live:
             raise NotFound(f"{namespace}/{name} has no revision taking traffic yet (status.components.predictor.traffic "
                            "is empty)")
-        return Traffic(live, stable, storage_uri or isvc.storage_uri, percents, source="cluster")
+        return Traffic(live, stable, storage_uri or isvc.storage_uri, percents, source="cluster",
+                       not_ready=latest_not_ready(isvc))
     revisions = sorted({rev for ns, m, rev in metrics.served_models(namespace=namespace) if m == name})
     if not revisions:
         raise NotFound(f"Prometheus has no request metrics for {namespace}/{name} "
@@ -212,6 +221,11 @@ def health_show(args, ctx) -> int:
     service = drift_service(ctx, metrics)
     verdict = service.health(namespace, args.name, canary_revision=traffic.live, stable_revision=traffic.stable,
                              window=args.window, at=at, traffic=traffic.percents)
+    if traffic.not_ready is not None:
+        from console.canary import with_revision_not_ready
+
+        nr = traffic.not_ready
+        verdict = with_revision_not_ready(verdict, nr.revision, nr.failed, nr.message)
     if args.json:
         body = verdict.to_json()
         body.update({"namespace": namespace, "name": args.name, "window": args.window,

@@ -129,9 +129,9 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
                      _age(i.created_at)])
     for line in _table(rows):
         ctx.print(line)
-    for i in items:
-        for problem in i.problems:
-            ctx.print(f"warning: {i.namespace}/{i.name}: {problem}")
+    for i in items:  # on stderr, as kubectl's warnings: the table on stdout stays a table
+        for problem in rollouts.problems(i):
+            ctx.err.write(f"warning: {i.namespace}/{i.name}: {problem}\n")
     return 0
 
 
@@ -152,9 +152,9 @@ def show_status(args: argparse.Namespace, ctx) -> int:
     cannot = rollouts.canary_refusal(isvc)
     if cannot:
         ctx.print(f"  canary:  not possible: {cannot}")
-    if isvc.failing_revision:
-        ctx.print(f"  warning: revision {isvc.latest_created_revision} is not ready "
-                  f"(latest ready: {isvc.latest_ready_revision or 'none'})")
+    not_ready = rollouts.latest_not_ready(isvc)
+    if not_ready:
+        ctx.print(f"  warning: {not_ready.text} (latest ready: {isvc.latest_ready_revision or 'none'})")
     ctx.print("  revisions:")
     for r in data["revisions"]:
         pct = f"{r['percent']}%" if r["percent"] is not None else "-"

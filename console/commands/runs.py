@@ -7,7 +7,9 @@
     runs retry RUN_ID --reason TEXT [--yes] [--dry-run]
 
 The KFP URL comes from --kfp-url / MLOPS_CONSOLE_KFP_URL / kfp_url in the config; auth from the
-config's [kfp] section. Terminate and retry go through ctx.run_action (the safe action path).
+config's [kfp] section (user_header also from MLOPS_CONSOLE_KFP_USER_HEADER). Multi-user KFP needs a
+namespace: -n, the context's namespace, or [kfp] namespace. Terminate and retry go through
+ctx.run_action (the safe action path); in multi-user KFP they first ask the cluster's access review.
 """
 
 from __future__ import annotations
@@ -240,7 +242,7 @@ def list_experiments(args: argparse.Namespace, ctx) -> int:
 
 
 def _mutate(args: argparse.Namespace, ctx, action_class) -> int:
-    action = action_class(pipelines_client(ctx), args.run_id)
+    action = action_class(pipelines_client(ctx), args.run_id, kube=lambda: ctx.client("kube"))
     outcome = ctx.run_action(action, reason=args.reason, yes=args.yes, dry_run=args.dry_run)
     after = outcome.after or {}
     if outcome.status == "applied":

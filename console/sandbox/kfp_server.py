@@ -10,6 +10,14 @@ Serves GET /apis/v2beta1/healthz, GET /runs (page_size, page_token, sort_by, fil
 namespace), GET /runs/{id}, POST /runs/{id}:terminate, POST /runs/{id}:retry, GET /experiments and
 GET /experiments/{id}. The world is described in kfp_world.py; terminate and retry are kept in
 state_dir/kfp_state.json so a restarted sandbox remembers them.
+
+Multi-user mode (full Kubeflow) is served as KFP's apiserver serves it: a list must name a namespace
+(or an experiment), the user comes from the gateway's header (`kubeflow-userid` by default, with an
+optional prefix such as `accounts.google.com:`) or from a bearer token (a TokenReview), and each
+request is authorized with a SubjectAccessReview on pipelines.kubeflow.org runs or experiments in the
+namespace (backend/src/apiserver/server/run_server.go canAccessRun, experiment_server.go
+canAccessExperiment, resource/resource_manager.go IsAuthorized, auth/). `authorizer` answers those
+reviews: KubeAuthorizer asks the sandbox's Kubernetes API, over its socket, as KFP asks its cluster.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from console.sandbox.faults import Faults, stall_or_drop
@@ -44,10 +52,68 @@ _FAULT_MESSAGES = {
 }
 
 
+RBAC_GROUP, RBAC_VERSION = "pipelines.kubeflow.org", "v1beta1"  # common/const.go RbacPipelines*
+NO_IDENTITY = "Request header error: there is no user identity header."
+
+
+class Authorizer(Protocol):
+    def authenticate(self, token: str) -> str | None:
+        """The user name a bearer token belongs to (a TokenReview), or None."""
+
+    def authorize(self, user: str, attributes: dict[str, str]) -> tuple[bool, str]:
+        """(allowed, reason) of a SubjectAccessReview for user on resourceAttributes."""
+
+
+class KubeAuthorizer:
+    """TokenReview and SubjectAccessReview against a Kubernetes API server, as KFP's apiserver makes
+    them with its service account (resource_manager.go IsAuthorized, auth/authenticator_token_review.go)."""
+
+    def __init__(self, kube_url: str, token: str, ca_file: str | None = None):
+        import ssl
+
+        self.kube_url, self.token = kube_url.rstrip("/"), token
+        self.context = ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+    def _create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import urllib.request
+
+        request = urllib.request.Request(self.kube_url + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {self.token}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10, context=self.context) as response:
+            return json.loads(response.read())
+
+    def authenticate(self, token: str) -> str | None:
+        review = self._create("/apis/authentication.k8s.io/v1/tokenreviews", {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})
+        status = review.get("status") or {}
+        return (status.get("user") or {}).get("username") if status.get("authenticated") else None
+
+    def authorize(self, user: str, attributes: dict[str, str]) -> tuple[bool, str]:
+        review = self._create("/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+            "spec": {"user": user, "resourceAttributes": attributes}})
+        status = review.get("status") or {}
+        return bool(status.get("allowed")), str(status.get("reason") or "")
+
+
+def _attributes_text(attributes: dict[str, str]) -> str:
+    """Go's String() of a *ResourceAttributes, as KFP's error messages print it."""
+    keys = ("namespace", "verb", "group", "version", "resource", "subresource", "name")
+    return "&ResourceAttributes{" + ",".join(f"{k.title()}:{attributes.get(k, '')}" for k in keys) + \
+        ",FieldSelector:nil,LabelSelector:nil,}"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     sandbox: "KfpSandbox"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # a client that hung up mid-page is not news
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if auth != f"Bearer {sandbox.token}":
                     raise ApiError(16, "Unauthenticated: Request header error: there is no user identity header "
                                        "or bearer token, or the token is not valid", 401)
-            result = sandbox._route(method, path, parse_qs(url.query, keep_blank_values=True))
+            result = sandbox._route(method, path, parse_qs(url.query, keep_blank_values=True), self.headers)
             body = json.dumps(result, separators=(",", ":")).encode()
             self._send(200, body)
         except ApiError as error:
@@ -120,9 +186,15 @@ _EXPERIMENT = re.compile(rf"^{API}/experiments/([^/:]+)$")
 class KfpSandbox:
     def __init__(self, state_dir: Path, catalog_path: Path | None = None, *, n_runs: int = 50,
                  time_scale: float = 1.0, seed: int = 7, token: str | None = None, multi_user: bool = False,
+                 authorizer: Authorizer | None = None, user_header: str = "kubeflow-userid", user_prefix: str = "",
                  host: str = "127.0.0.1", port: int = 0, ssl_context: Any = None, t0: float | None = None):
         """t0 pins the simulated world's start (tests and snapshots); by default it is now, or
-        the start saved in state_dir by an earlier run."""
+        the start saved in state_dir by an earlier run. Multi-user mode needs an authorizer; the
+        gateway's header is user_header (KUBEFLOW_USERID_HEADER) and user_prefix (KUBEFLOW_USERID_PREFIX)."""
+        if multi_user and authorizer is None:
+            raise ValueError("multi-user KFP needs an authorizer (e.g. KubeAuthorizer) to answer access reviews")
+        self.authorizer = authorizer
+        self.user_header, self.user_prefix = user_header.lower(), user_prefix
         self.state_dir = Path(state_dir)
         self.catalog_path = catalog_path
         self.n_runs = n_runs
@@ -133,6 +205,7 @@ class KfpSandbox:
         self.host, self.port = host, port
         self.ssl_context = ssl_context  # an ssl.SSLContext (server side) serves https
         self.faults = Faults(default_times=None)
+        self._reject_tokens = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.RLock()
         self._server: _Server | None = None
@@ -200,9 +273,11 @@ class KfpSandbox:
 
     # -- helpers for tests and the demo ----------------------------------------------------------
 
-    def expire_page_tokens(self) -> None:
+    def reject_page_tokens(self, times: int = 1) -> None:
+        """Refuse the next `times` page tokens as KFP refuses one it cannot read (list/list.go
+        unmarshal), as after an upgrade behind the same URL: KFP's tokens themselves never expire."""
         with self._lock:
-            self.world.expire_page_tokens()
+            self._reject_tokens += times
 
     def runs_in_state(self, *states: str) -> list[str]:
         now = self.now()
@@ -222,7 +297,7 @@ class KfpSandbox:
 
     # -- routing --------------------------------------------------------------------------------
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    def _route(self, method: str, path: str, query: dict[str, list[str]], headers: Any = None) -> dict[str, Any]:
         def q(name: str) -> str | None:
             values = query.get(name)
             return values[-1] if values else None
@@ -237,46 +312,128 @@ class KfpSandbox:
                 raise ApiError(3, f"Invalid input error: {name} must be an integer, not {value!r}") from None
 
         now = self.now()
-        with self._lock:
-            if path == f"{API}/healthz":
-                self._only(method, "GET")
-                out: dict[str, Any] = {"pipeline_store": "database"}
-                if self.multi_user:
-                    out["multi_user"] = True
-                return out
-            if path == f"{API}/runs":
-                self._only(method, "GET")
-                namespace = q("namespace") or None
-                if self.multi_user and not namespace and not q("experiment_id"):
-                    raise ApiError(3, "Invalid input error: ListRuns must filter by namespace or experiment "
-                                      "in multi-user mode")
+        if path == f"{API}/healthz":
+            self._only(method, "GET")
+            out: dict[str, Any] = {"pipeline_store": "database"}  # zero values left out: no multi_user: false
+            if self.multi_user:
+                out["multi_user"] = True
+            return out
+        if path == f"{API}/runs":
+            self._only(method, "GET")
+            experiment_id = q("experiment_id") or None
+            # single-user KFP ignores the namespace (resource_manager.go ReplaceNamespace)
+            namespace = (q("namespace") or None) if self.multi_user else None
+            if self.multi_user:
+                if experiment_id:
+                    with self._lock:
+                        namespace = self.world.experiment(experiment_id).namespace
+                self._check(headers, {"namespace": namespace or "", "verb": "list"}, "runs", [
+                    "Failed to list runs",
+                    f"Failed to list runs due to authorization error. Check if you have permission to access "
+                    f"namespace {namespace or ''}"])
+            with self._lock:
+                if q("page_token") and self._reject_tokens > 0:
+                    self._reject_tokens -= 1
+                    raise ApiError(3, "Failed to create list options: InvalidInputError: Invalid page token: "
+                                      "invalid character 'x' looking for beginning of value")
                 return self.world.list_runs(now, page_size=int_q("page_size"), page_token=q("page_token") or None,
                                             sort_by=q("sort_by"), filter_json=q("filter") or None,
-                                            experiment_id=q("experiment_id") or None, namespace=namespace)
-            match = _RUN_ACTION.match(path)
-            if match:
-                self._only(method, "POST")
-                run_id, verb = match.groups()
+                                            experiment_id=experiment_id, namespace=namespace)
+        match = _RUN_ACTION.match(path) or _RUN.match(path)
+        if match:
+            run_id = match.group(1)
+            verb = match.group(2) if match.re is _RUN_ACTION else "get"
+            self._only(method, "GET" if verb == "get" else "POST")
+            if self.multi_user:
+                with self._lock:
+                    plan = self.world.run(run_id)
+                    namespace = self.world.experiments[plan.experiment_id].namespace
+                outer = {"get": "Failed to get a run", "terminate": "Failed to terminate a run",
+                         "retry": "Failed to retry a run"}[verb]
+                self._check(headers, {"namespace": namespace, "verb": verb, "name": plan.workflow_name}, "runs",
+                            [outer, "Failed to authorize the request",
+                             f"Failed to access run {run_id}. Check if you have access to namespace {namespace}"])
+            with self._lock:
+                if verb == "get":
+                    return self.world.run(run_id).render(now, details=True)
                 if verb == "terminate":
                     self.world.terminate(run_id, now)
                 else:
                     self.world.retry(run_id, now)
                 self._save_state()
                 return {}
-            match = _RUN.match(path)
-            if match:
-                self._only(method, "GET")
-                return self.world.run(match.group(1)).render(now, details=True)
-            if path == f"{API}/experiments":
-                self._only(method, "GET")
+        if path == f"{API}/experiments":
+            self._only(method, "GET")
+            namespace = (q("namespace") or None) if self.multi_user else None
+            if self.multi_user:
+                self._check(headers, {"namespace": namespace or "", "verb": "list"}, "experiments",
+                            ["List experiments failed", "Failed to authorize with API"])
+            with self._lock:
                 return self.world.list_experiments(
                     now, page_size=int_q("page_size"), page_token=q("page_token") or None, sort_by=q("sort_by"),
-                    filter_json=q("filter") or None, namespace=q("namespace") or None)
-            match = _EXPERIMENT.match(path)
-            if match:
-                self._only(method, "GET")
-                return self.world.render_experiment(self.world.experiment(match.group(1)), now)
+                    filter_json=q("filter") or None, namespace=namespace)
+        match = _EXPERIMENT.match(path)
+        if match:
+            self._only(method, "GET")
+            with self._lock:
+                experiment = self.world.experiment(match.group(1))
+            if self.multi_user:
+                self._check(headers, {"namespace": experiment.namespace, "verb": "get",
+                                      "name": experiment.display_name}, "experiments",
+                            ["Failed to get experiment", "Failed to authorize the request",
+                             "Failed to authorize with API"])
+            with self._lock:
+                return self.world.render_experiment(experiment, now)
         raise ApiError(5, "Not Found", 404)
+
+    def _check(self, headers: Any, attributes: dict[str, str], resource: str, wraps: list[str]) -> None:
+        """KFP's canAccessRun / canAccessExperiment and IsAuthorized: a namespace, a user, then a
+        SubjectAccessReview; errors keep KFP's wrapping (pkg/errors: "outer: inner")."""
+
+        def fail(code: int, inner: str) -> ApiError:
+            return ApiError(code, ": ".join(wraps + [inner]))
+
+        if not attributes.get("namespace"):
+            kind = "A run" if resource == "runs" else "An experiment"
+            raise fail(3, f"Invalid input error: {kind} cannot have an empty namespace in multi-user mode")
+        user = self._identity(headers, fail)
+        attributes = {**attributes, "group": RBAC_GROUP, "version": RBAC_VERSION, "resource": resource}
+        assert self.authorizer is not None
+        try:
+            allowed, reason = self.authorizer.authorize(user, attributes)
+        except OSError as error:
+            raise fail(13, f"InternalServerError: Failed to create SubjectAccessReview for user '{user}' "
+                           f"(request: {_attributes_text(attributes)}): {error}") from None
+        if not allowed:
+            raise fail(7, f"PermissionDenied: User '{user}' is not authorized with reason: {reason} "
+                          f"(request: {_attributes_text(attributes)}): Unauthorized access")
+
+    def _identity(self, headers: Any, fail: Any) -> str:
+        """The gateway's user header first, then a bearer token (auth/auth.go GetAuthenticators)."""
+        values = headers.get_all(self.user_header) if headers is not None else None
+        if values:
+            if len(values) != 1:
+                raise fail(10, f"BadRequestError: Request header error: unexpected number of '{self.user_header}' "
+                               f"headers. Expect 1 got {len(values)}")
+            if not values[0].startswith(self.user_prefix):
+                raise fail(10, f"BadRequestError: Header '{self.user_header}' is incorrectly formatted. Expected "
+                               f"prefix '{self.user_prefix}'")
+            return values[0][len(self.user_prefix):]
+        bearer = (headers.get("Authorization") or "") if headers is not None else ""
+        if bearer.startswith("Bearer "):
+            assert self.authorizer is not None
+            try:
+                user = self.authorizer.authenticate(bearer[len("Bearer "):])
+            except OSError as error:
+                raise fail(16, f"Unauthenticated: Request header error: Failed to review the token provided: "
+                               f"{error}") from None
+            if user:
+                return user
+            raise fail(16, "Unauthenticated: Failed to check authorization. User identity is empty in the request "
+                           "header: [Authentication failure: Unauthenticated: Review.Status.Authenticated is false]")
+        raise fail(16, f"Unauthenticated: Failed to check authorization. User identity is empty in the request "
+                       f"header: [Unauthenticated: {NO_IDENTITY}: {NO_IDENTITY}, Unauthenticated: {NO_IDENTITY}: "
+                       f"{NO_IDENTITY}]")
 
     @staticmethod
     def _only(method: str, allowed: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import json
 import random
 import time
@@ -37,7 +36,7 @@ TERMINABLE = {PENDING, RUNNING, PAUSED}
 RETRYABLE = {FAILED, CANCELED}
 
 # google.rpc.Code values and the HTTP status grpc-gateway maps them to
-CODE_HTTP = {3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 13: 500, 14: 503, 16: 401}
+CODE_HTTP = {3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 10: 409, 13: 500, 14: 503, 16: 401}
 
 
 class ApiError(Exception):
@@ -133,6 +132,7 @@ class RunPlan:
     tasks: list[TaskPlan]
     parameters: dict[str, Any]
     context_id: int
+    spec: dict[str, Any] | None = None  # the compiled pipeline it was submitted with (None: a pipeline version)
     mutations: list[tuple[float, str]] = field(default_factory=list)
     _timeline: Timeline | None = None
 
@@ -234,8 +234,6 @@ class RunPlan:
             "run_id": self.run_id,
             "display_name": self.display_name,
             "storage_state": "AVAILABLE",
-            "pipeline_version_reference": {"pipeline_id": self.pipeline_id,
-                                           "pipeline_version_id": self.pipeline_version_id},
             "runtime_config": {"parameters": dict(self.parameters),
                                "pipeline_root": f"s3://mlops-pipelines/root/{self.pipeline_name}"},
             "service_account": "pipeline-runner",
@@ -247,6 +245,13 @@ class RunPlan:
         }
         if self.description:
             run["description"] = self.description
+        # pipeline_source is a oneof: a run submitted as a package carries its whole compiled spec
+        # (backend/src/apiserver/server/api_converter.go toApiRun)
+        if self.spec is not None:
+            run["pipeline_spec"] = self.spec
+        else:
+            run["pipeline_version_reference"] = {"pipeline_id": self.pipeline_id,
+                                                 "pipeline_version_id": self.pipeline_version_id}
         if details:
             run["run_details"] = self._details(now, events)
         return run
@@ -326,6 +331,103 @@ def _runtime_status(event: tuple[float, str, dict | None]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Compiled pipelines: what the KFP SDK (2.x) submits for a pipeline of lightweight Python
+# components. Each executor embeds its component's source, which is what makes real runs heavy.
+
+_KFP_SDK = "2.9.0"
+_PIP_BOOTSTRAP = (
+    "\nif ! [ -x \"$(command -v pip)\" ]; then\n    python3 -m ensurepip || python3 -m ensurepip --user || "
+    "apt-get install python3-pip\nfi\n\nPIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install --quiet "
+    f"--no-warn-script-location 'kfp=={_KFP_SDK}' '--no-deps' 'typing-extensions>=3.7.4,<5; "
+    "python_version<\"3.9\"'  &&  python3 -m pip install --quiet --no-warn-script-location 'pandas==2.2.2' "
+    "'pyarrow==16.1.0' 's3fs==2024.6.0' 'scikit-learn==1.5.0' && \"$0\" \"$@\"\n")
+_LAUNCHER = ("\nprogram_path=$(mktemp -d)\n\nprintf \"%s\" \"$0\" > \"$program_path/ephemeral_component.py\"\n"
+             "_KFP_RUNTIME=true python3 -m kfp.dsl.executor_main                         "
+             "--component_module_path                         \"$program_path/ephemeral_component.py\"                         "
+             "\"$@\"\n")
+
+
+def _component_source(func: str, params: list[str]) -> str:
+    args = ",\n    ".join([f"{p}: str" for p in params] + ["dataset: Input[Dataset]", "output: Output[Dataset]"])
+    body = [
+        "import kfp",
+        "from kfp import dsl",
+        "from kfp.dsl import *",
+        "from typing import *",
+        "",
+        f"def {func}(\n    {args},\n):",
+        f'    """{func.replace("_", " ").capitalize()}: reads the upstream dataset, checks it and writes its output."""',
+        "    import json",
+        "    import logging",
+        "    import os",
+        "    import time",
+        "",
+        "    import pandas as pd",
+        "    import pyarrow.parquet as pq",
+        "",
+        "    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')",
+        "    log = logging.getLogger(__name__)",
+        "    started = time.time()",
+        "    frame = pd.read_parquet(dataset.path) if os.path.exists(dataset.path) else pd.DataFrame()",
+        "    log.info('read %d rows x %d columns from %s', len(frame), len(frame.columns), dataset.uri)",
+        "    nulls = frame.isna().mean().to_dict() if len(frame) else {}",
+        "    bad = {column: share for column, share in nulls.items() if share > 0.01}",
+        "    if bad:",
+        "        raise ValueError(f'columns with too many nulls: {json.dumps(bad, sort_keys=True)}')",
+        "    frame = frame.dropna().reset_index(drop=True)",
+        "    os.makedirs(os.path.dirname(output.path), exist_ok=True)",
+        "    pq.write_table(pyarrow.Table.from_pandas(frame), output.path, compression='zstd')",
+        "    output.metadata['rows'] = len(frame)",
+        "    output.metadata['columns'] = list(frame.columns)",
+        "    output.metadata['seconds'] = round(time.time() - started, 3)",
+        "    log.info('wrote %d rows to %s in %.1fs', len(frame), output.uri, time.time() - started)",
+        "",
+    ]
+    return "\n".join(body)
+
+
+def pipeline_spec(name: str, tasks: list[str], params: list[str]) -> dict[str, Any]:
+    """A compiled PipelineSpec (schemaVersion 2.1.0) of a linear pipeline of lightweight components."""
+    string = {"parameterType": "STRING"}
+    dataset = {"artifactType": {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.1"}}
+    components: dict[str, Any] = {}
+    executors: dict[str, Any] = {}
+    dag: dict[str, Any] = {}
+    for index, task in enumerate(tasks):
+        func = task.replace("-", "_")
+        components[f"comp-{task}"] = {
+            "executorLabel": f"exec-{task}",
+            "inputDefinitions": {"parameters": {p: dict(string) for p in params},
+                                 **({"artifacts": {"dataset": dataset}} if index else {})},
+            "outputDefinitions": {"artifacts": {"output": dataset}},
+        }
+        executors[f"exec-{task}"] = {"container": {
+            "args": ["--executor_input", "{{$}}", "--function_to_execute", func],
+            "command": ["sh", "-c", _PIP_BOOTSTRAP, "sh", "-ec", _LAUNCHER, _component_source(func, params)],
+            "image": "python:3.11-slim",
+            "resources": {"cpuLimit": 4.0, "memoryLimit": 17.179869184, "resourceCpuLimit": "4",
+                          "resourceMemoryLimit": "16Gi"} if task == "train-model" else {},
+        }}
+        inputs: dict[str, Any] = {"parameters": {p: {"componentInputParameter": p} for p in params}}
+        entry: dict[str, Any] = {"cachingOptions": {"enableCache": True}, "componentRef": {"name": f"comp-{task}"},
+                                 "inputs": inputs, "taskInfo": {"name": task}}
+        if index:
+            previous = tasks[index - 1]
+            inputs["artifacts"] = {"dataset": {"taskOutputArtifact": {"outputArtifactKey": "output",
+                                                                      "producerTask": previous}}}
+            entry["dependentTasks"] = [previous]
+        dag[task] = entry
+    return {
+        "components": components,
+        "deploymentSpec": {"executors": executors},
+        "pipelineInfo": {"name": name},
+        "root": {"dag": {"tasks": dag}, "inputDefinitions": {"parameters": {p: dict(string) for p in params}}},
+        "schemaVersion": "2.1.0",
+        "sdkVersion": f"kfp-{_KFP_SDK}",
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # The demo world
 
 TRAINING_TASKS = (("ingest-data", 180.0), ("validate-data", 75.0), ("train-model", 900.0),
@@ -377,10 +479,8 @@ class World:
         self.experiments: dict[str, Experiment] = {}
         self.experiment_keys: dict[str, str] = {}
         self.runs: dict[str, RunPlan] = {}
-        self._secret = hashlib.sha256(f"{seed}/{self.t0}/{random.random()}".encode()).digest()
-        self.token_generation = 0
-        self.token_ttl: float | None = None  # wall seconds a page token lives; None: forever
         self._context_ids = 100
+        self._specs: dict[str, dict[str, Any]] = {}
         self._build_experiments()
         self._build_runs(n_runs, catalog_versions)
 
@@ -392,6 +492,11 @@ class World:
                              self.t0 - 86400 * (120 - i * 7))
             self.experiments[exp.experiment_id] = exp
             self.experiment_keys[key] = exp.experiment_id
+
+    def _spec(self, pipeline: str, template: Iterable[tuple[str, float]], params: dict[str, Any]) -> dict[str, Any]:
+        if pipeline not in self._specs:
+            self._specs[pipeline] = pipeline_spec(pipeline, [name for name, _ in template], sorted(params))
+        return self._specs[pipeline]
 
     def experiment_for_model(self, model: str) -> str:
         for key, _name, _ns, _desc, models in EXPERIMENTS:
@@ -443,7 +548,8 @@ class World:
             pipeline_name=pipeline, pipeline_id=_uuid5(f"pipeline/{pipeline}"),
             pipeline_version_id=_uuid5(f"pipeline/{pipeline}/v{3 + len(pipeline) % 4}"),
             workflow_name=workflow, created_at=float(int(self.t0 - created_ago)), pending=pending,
-            tasks=tasks, parameters=params, context_id=self._context_ids)
+            tasks=tasks, parameters=params, context_id=self._context_ids,
+            spec=self._spec(pipeline, template, params) if kind == "train" else None)
         # fill in {pod} in failure messages with the pod of the first attempt
         for i, task in enumerate(plan.tasks):
             if task.failure and "{pod}" in task.failure["message"]:
@@ -564,19 +670,23 @@ class World:
         return out
 
     def terminate(self, run_id: str, now: float) -> None:
+        """KFP's run store terminates only a PAUSED, PENDING or RUNNING run; otherwise its UPDATE matches
+        no row and the answer is InvalidArgument (backend/src/apiserver/storage/run_store.go TerminateRun,
+        wrapped by resource_manager.go TerminateRun and run_server.go TerminateRun)."""
         plan = self.run(run_id)
-        state = plan.state_at(now)
-        if state not in TERMINABLE:
-            raise ApiError(9, f"Failed to terminate run {run_id}: FailedPreconditionError: the run is {state}; "
-                              "only a PENDING, RUNNING or PAUSED run can be terminated")
+        if plan.state_at(now) not in TERMINABLE:
+            raise ApiError(3, f"Failed to terminate a run: Failed to terminate run {run_id}: Invalid input error: "
+                              f"Failed to terminate a run {run_id}. Row not found")
         plan.add_mutation(now, "terminate")
 
     def retry(self, run_id: str, now: float) -> None:
+        """Argo retries only a Failed/Error workflow (a terminated one is Failed); anything else is a
+        BadRequestError, gRPC Aborted, HTTP 409 (backend/src/common/util/workflow.go
+        GenerateRetryExecution, util/error.go NewBadRequestError)."""
         plan = self.run(run_id)
-        state = plan.state_at(now)
-        if state not in RETRYABLE:
-            raise ApiError(9, f"Failed to retry run {run_id}: FailedPreconditionError: the run is {state}; "
-                              "only a FAILED or CANCELED run can be retried")
+        if plan.state_at(now) not in RETRYABLE:
+            raise ApiError(10, f"Failed to retry a run: Failed to retry run {run_id}: BadRequestError: Workflow must "
+                               "be Failed/Error to retry: workflow cannot be retried")
         plan.add_mutation(now, "retry")
 
     # -- listing: filter, sort, page -----------------------------------------------------------
@@ -591,8 +701,8 @@ class World:
             items = [r for r in items if r.experiment_id in spaces]
         return self._page(
             list(items), now, kind="runs", key_of=lambda r: r.run_id, fields=self._run_fields,
-            render=lambda r: r.render(now, details=False), page_size=page_size, page_token=page_token,
-            sort_by=sort_by, filter_json=filter_json, scope=f"{experiment_id}|{namespace}")
+            render=lambda r: r.render(now, details=True), page_size=page_size, page_token=page_token,
+            sort_by=sort_by, filter_json=filter_json)
 
     def list_experiments(self, now: float, *, page_size: int | None, page_token: str | None,
                          sort_by: str | None, filter_json: str | None, namespace: str | None) -> dict[str, Any]:
@@ -602,7 +712,7 @@ class World:
         return self._page(
             items, now, kind="experiments", key_of=lambda e: e.experiment_id, fields=self._experiment_fields,
             render=lambda e: self.render_experiment(e, now), page_size=page_size, page_token=page_token,
-            sort_by=sort_by, filter_json=filter_json, scope=str(namespace))
+            sort_by=sort_by, filter_json=filter_json)
 
     _RUN_ALIASES = {"name": "display_name", "id": "run_id", "status": "state"}
 
@@ -634,45 +744,46 @@ class World:
         }.get(key)
 
     def _page(self, items: list, now: float, *, kind: str, key_of, fields, render, page_size, page_token,
-              sort_by, filter_json, scope) -> dict[str, Any]:
+              sort_by, filter_json) -> dict[str, Any]:
+        """One page. A page token is KFP's list options token: base64 JSON that carries the sort, the
+        filter and where the next page starts, with no expiry and no signature; a request with only a
+        token continues that query, and one that also names a sort or filter must name the same
+        (backend/src/apiserver/list/list.go token, server/list_request_util.go validatedListOptions)."""
         if page_size is None or page_size == 0:
             page_size = DEFAULT_PAGE_SIZE
         if page_size < 0:
-            raise ApiError(3, f"Invalid input error: page_size must not be negative (got {page_size})")
+            raise ApiError(3, f"Failed to create list options: Invalid input error: The page size should be "
+                              f"greater than 0. Got {page_size}")
         page_size = min(page_size, MAX_PAGE_SIZE)
-        # sorting
-        sort_text = (sort_by or "").strip()
-        parts = sort_text.split()
-        if len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
-            raise ApiError(3, f"Invalid input error: invalid sort_by {sort_text!r}; use \"field\", \"field asc\" "
-                              "or \"field desc\"")
-        sort_field = parts[0] if parts else "created_at"
-        desc = len(parts) == 2 and parts[1].lower() == "desc"
+        asked = self._options(kind, now, fields, sort_by, filter_json) if not page_token or sort_by or filter_json \
+            else None
+        after = None
+        if page_token:
+            token = _read_token(page_token)
+            options = (token["SortByFieldName"], token["IsDesc"], token.get("Filter") or [])
+            if asked is not None and asked != options:
+                raise ApiError(3, "Failed to create list options: Invalid input error: page token does not match the "
+                                  "supplied sort by and/or filtering criteria. Either specify the same criteria or "
+                                  "leave the latter empty if page token is specified")
+            self._options(kind, now, fields, options[0], None)  # the token's field must exist
+            after = (token["SortByFieldValue"], token["KeyFieldValue"])
+        else:
+            assert asked is not None
+            options = asked
+        sort_field, desc, predicates = options
         sort_get = fields(sort_field, now)
-        if sort_get is None:
-            raise ApiError(3, f"Invalid input error: cannot sort {kind} by {sort_field!r}")
-        # filtering
-        predicates = parse_filter(filter_json) if filter_json else []
-        checks = []
-        for pred in predicates:
-            get = fields(pred["key"], now)
-            if get is None:
-                raise ApiError(3, f"Invalid input error: cannot filter {kind} on {pred['key']!r}")
-            checks.append((get, pred))
+        checks = [(fields(pred["key"], now), pred) for pred in predicates]
         if checks:
             items = [i for i in items if all(_matches(get(i), pred) for get, pred in checks)]
         total = len(items)
         items.sort(key=lambda i: (sort_get(i), key_of(i)), reverse=desc)
-        query = hashlib.sha256(f"{kind}|{sort_field}|{desc}|{filter_json or ''}|{scope}".encode()).hexdigest()[:16]
-        if page_token:
-            after = self._read_token(page_token, query)
-            position = 0
-            for position, item in enumerate(items):
+        if after is not None:
+            position = len(items)
+            for index, item in enumerate(items):
                 key = (sort_get(item), key_of(item))
-                if (key < after) if desc else (key > after):
+                if (key <= after) if desc else (key >= after):
+                    position = index
                     break
-            else:
-                position = len(items)
             items = items[position:]
         page = items[:page_size]
         out: dict[str, Any] = {}
@@ -681,42 +792,47 @@ class World:
         if total:
             out["total_size"] = total
         if len(items) > page_size:
-            last = page[-1]
-            out["next_page_token"] = self._make_token((sort_get(last), key_of(last)), query)
+            first = items[page_size]  # KFP's token points at the first row of the next page
+            out["next_page_token"] = _make_token(sort_field, sort_get(first), key_of(first), desc, predicates)
         return out
 
-    # -- page tokens ----------------------------------------------------------------------------
+    def _options(self, kind: str, now: float, fields, sort_by: str | None,
+                 filter_json: str | None) -> tuple[str, bool, list]:
+        """(sort field, descending, predicates) of a request, checked as KFP checks them."""
+        sort_text = (sort_by or "").strip()
+        parts = sort_text.split()
+        if len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
+            raise ApiError(3, f"Failed to create list options: Invalid input error: Received invalid sort by format "
+                              f"{sort_text!r}. Supported format: \"field_name\", \"field_name desc\", or "
+                              "\"field_name asc\"")
+        sort_field = parts[0] if parts else "created_at"
+        if fields(sort_field, now) is None:
+            raise ApiError(3, f"Failed to create list options: Invalid input error: Invalid sorting field: "
+                              f"{sort_field!r} on listable type {kind}")
+        predicates = parse_filter(filter_json) if filter_json else []
+        for pred in predicates:
+            if fields(pred["key"], now) is None:
+                raise ApiError(3, f"Failed to create list options: Invalid input error: cannot filter {kind} on "
+                                  f"{pred['key']!r}")
+        return sort_field, len(parts) == 2 and parts[1].lower() == "desc", predicates
 
-    def _make_token(self, after: tuple, query: str) -> str:
-        payload = {"v": after[0], "k": after[1], "q": query, "g": self.token_generation,
-                   "exp": (time.time() + self.token_ttl) if self.token_ttl is not None else None}
-        raw = json.dumps(payload, separators=(",", ":")).encode()
-        sig = hmac.new(self._secret, raw, hashlib.sha256).digest()[:12]
-        return base64.urlsafe_b64encode(sig + raw).decode().rstrip("=")
 
-    def _read_token(self, token: str, query: str) -> tuple:
-        def bad(why: str) -> ApiError:
-            return ApiError(3, f"Invalid input error: invalid page token: {why}; list again from the first page "
-                               "(without page_token)")
+def _make_token(sort_field: str, value: Any, key: str, desc: bool, predicates: list) -> str:
+    token = {"SortByFieldName": sort_field, "SortByFieldValue": value, "KeyFieldName": "UUID",
+             "KeyFieldValue": key, "IsDesc": desc, "Filter": predicates or None}
+    return base64.b64encode(json.dumps(token, separators=(",", ":")).encode()).decode()
 
-        try:
-            blob = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            sig, raw = blob[:12], blob[12:]
-            if not hmac.compare_digest(sig, hmac.new(self._secret, raw, hashlib.sha256).digest()[:12]):
-                raise ValueError
-            payload = json.loads(raw)
-        except (ValueError, TypeError):
-            raise bad("the token was not issued by this server") from None
-        if payload.get("g") != self.token_generation or (
-                payload.get("exp") is not None and time.time() > payload["exp"]):
-            raise bad("the token has expired")
-        if payload.get("q") != query:
-            raise bad("the token belongs to a different query (filter, sort or scope changed)")
-        return (payload["v"], payload["k"])
 
-    def expire_page_tokens(self) -> None:
-        """Invalidate every page token issued so far (as a server restart or a TTL would)."""
-        self.token_generation += 1
+def _read_token(text: str) -> dict[str, Any]:
+    try:
+        token = json.loads(base64.b64decode(text, validate=True))
+        if not isinstance(token, dict) or not isinstance(token.get("SortByFieldName"), str) \
+                or "KeyFieldValue" not in token:
+            raise ValueError("not a list options token")
+    except (ValueError, TypeError) as exc:
+        raise ApiError(3, f"Failed to create list options: InvalidInputError: Invalid page token: {exc}") from None
+    token["IsDesc"] = bool(token.get("IsDesc"))
+    return token
 
 
 def read_catalog_versions(path: Any) -> list[tuple[str, str, float | None, str]] | None:

@@ -524,6 +524,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._ssar(req)
         if parts == ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] and m == "POST":
             return self._ssr(req)
+        if parts == ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] and m == "POST":
+            return self._review(api, req, "authorization.k8s.io", "subjectaccessreviews")
+        if parts == ["apis", "authentication.k8s.io", "v1", "tokenreviews"] and m == "POST":
+            return self._review(api, req, "authentication.k8s.io", "tokenreviews")
         # resources
         if parts[:2] == ["api", "v1"]:
             rt, rest = NAMESPACES, parts[2:]
@@ -600,6 +604,35 @@ class _Handler(BaseHTTPRequestHandler):
         out = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
         return self._send_obj(201, out)
+
+    def _review(self, api: "KubeApiServer", req: ApiRequest, group: str, resource: str):
+        """SubjectAccessReview / TokenReview, as KFP's apiserver creates them to authorize its users
+        (k8s.io/api/authorization/v1 and authentication/v1; creating one needs RBAC, e.g.
+        system:auth-delegator). Users are looked up by name or token among the sandbox's users."""
+        if not req.user.allowed("create", group, resource):
+            raise KubeError(403, "Forbidden", f'{resource}.{group} is forbidden: User "{req.user.name}" cannot create '
+                                              f'resource "{resource}" in API group "{group}" at the cluster scope',
+                            {"group": group, "kind": resource})
+        body = self._json_body(req)
+        spec = body.get("spec") if isinstance(body, dict) else None
+        if not isinstance(spec, dict):
+            raise KubeError(400, "BadRequest", f"a {resource[:-1]} needs a spec")
+        if resource == "tokenreviews":
+            user = api.users.get(str(spec.get("token") or ""))
+            status = {"authenticated": True, "user": {"username": user.name, "uid": user.uid,
+                                                      "groups": list(user.groups)}} if user else \
+                {"authenticated": False, "error": "invalid bearer token"}
+            return self._send_obj(201, {"kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                                        "metadata": {"creationTimestamp": None}, "spec": spec, "status": status})
+        subject = next((u for u in api.users.values() if u.name == spec.get("user")), None)
+        ra = spec.get("resourceAttributes") or {}
+        allowed = subject is not None and subject.allowed(ra.get("verb", ""), ra.get("group", ""),
+                                                          ra.get("resource", ""))
+        status = {"allowed": allowed}
+        if subject is not None and subject.reason(allowed):
+            status["reason"] = subject.reason(allowed)
+        return self._send_obj(201, {"kind": "SubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+                                    "metadata": {"creationTimestamp": None}, "spec": spec, "status": status})
 
     def _ssr(self, req: ApiRequest):
         u = req.user

@@ -20,12 +20,15 @@ from typing import TextIO
 
 from console.sandbox import tls as tls_mod
 from console.sandbox.kserve_sim import KServeController, seed_demo
-from console.sandbox.kube_api import KubeApiServer, default_users
+from console.sandbox.kube_api import KubeApiServer, User, default_users
 from console.sandbox.kube_store import ClusterState, random_token
 
 ADMIN_CONTEXT = "sandbox-admin"
 VIEWER_CONTEXT = "sandbox-viewer"
 CLUSTER_NAME = "mlops-sandbox"
+# Kubeflow users, as the gateway names them in the kubeflow-userid header (multi-user KFP)
+KFP_USER_HEADER = "kubeflow-userid"
+KFP_ADMIN_USER, KFP_VIEWER_USER = "admin@example.com", "viewer@example.com"
 
 
 def kubeconfig_text(server: str, ca_pem: bytes, admin_token: str, viewer_token: str) -> str:
@@ -63,9 +66,11 @@ class Sandbox:
 
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 5.0,
-                 history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative"):
+                 history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
+                 kfp_multi_user: bool = False):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
+        self.kfp_multi_user = kfp_multi_user
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
         self.bookmark_interval = bookmark_interval
@@ -88,7 +93,10 @@ class Sandbox:
         if self.seed:
             seed_demo(self.cluster, self.controller)
         self.controller.start()
-        self.kube = KubeApiServer(self.cluster, default_users(self.admin_token, self.viewer_token),
+        users = default_users(self.admin_token, self.viewer_token)
+        users[random_token()] = User(KFP_ADMIN_USER, "admin", ("system:authenticated",), "kubeflow-admin-uid")
+        users[random_token()] = User(KFP_VIEWER_USER, "viewer", ("system:authenticated",), "kubeflow-viewer-uid")
+        self.kube = KubeApiServer(self.cluster, users,
                                   ssl_context=material.server_context(), bookmark_interval=self.bookmark_interval,
                                   watch_timeout=self.watch_timeout)
         kube_url = self.kube.start()
@@ -96,13 +104,15 @@ class Sandbox:
         self.kubeconfig_path.write_text(kubeconfig_text(kube_url, material.ca_pem, self.admin_token,
                                                         self.viewer_token))
         catalog_path = self._start_catalog()
-        kfp_url = self._start_kfp(catalog_path)
+        kfp_url = self._start_kfp(catalog_path, kube_url, str(material.ca_path))
         prometheus_url = self._start_metrics()
         self.endpoints = {
             "kubeconfig": str(self.kubeconfig_path),
             "contexts": {"admin": ADMIN_CONTEXT, "viewer": VIEWER_CONTEXT},
             "kube_url": kube_url,
             "kfp_url": kfp_url,
+            "kfp_multi_user": bool(kfp_url and self.kfp_multi_user),
+            "kfp_user_header": f"{KFP_USER_HEADER}: {KFP_ADMIN_USER}" if kfp_url and self.kfp_multi_user else None,
             "prometheus_url": prometheus_url,
             "metrics_profile": self.metrics_profile if prometheus_url else None,
             "catalog": str(catalog_path) if catalog_path else None,
@@ -132,16 +142,19 @@ class Sandbox:
             return None
         return path
 
-    def _start_kfp(self, catalog_path: Path | None) -> str | None:
+    def _start_kfp(self, catalog_path: Path | None, kube_url: str, ca_file: str) -> str | None:
         if not self.want_kfp:
             return None
         try:
-            from console.sandbox.kfp_server import KfpSandbox
+            from console.sandbox.kfp_server import KfpSandbox, KubeAuthorizer
         except ImportError as exc:
             self.messages["kfp"] = f"pipelines sandbox not available: {exc}"
             return None
         try:
-            self.kfp = KfpSandbox(self.state_dir, catalog_path)
+            # multi-user KFP asks the cluster's RBAC, as its service account may (TokenReview, SubjectAccessReview)
+            authorizer = KubeAuthorizer(kube_url, self.admin_token, ca_file) if self.kfp_multi_user else None
+            self.kfp = KfpSandbox(self.state_dir, catalog_path, multi_user=self.kfp_multi_user, authorizer=authorizer,
+                                  user_header=KFP_USER_HEADER)
             return self.kfp.start()
         except Exception as exc:
             self.messages["kfp"] = f"pipelines sandbox failed: {exc}"
@@ -202,7 +215,8 @@ class Sandbox:
 def usage_text(endpoints: dict) -> str:
     lines = ["mlops-console sandbox is up (127.0.0.1 only). Endpoints:",
              f"  Kubernetes API  {endpoints['kube_url']}",
-             f"  Pipelines (KFP) {endpoints.get('kfp_url') or '-'}",
+             f"  Pipelines (KFP) {endpoints.get('kfp_url') or '-'}"
+             + (" (multi-user)" if endpoints.get("kfp_multi_user") else ""),
              f"  Prometheus      {endpoints.get('prometheus_url') or '-'}"
              + (f"  (metrics as {endpoints['metrics_profile']} exports them)" if endpoints.get("metrics_profile") else ""),
              f"  Catalog         {endpoints.get('catalog') or '-'}"]
@@ -213,6 +227,8 @@ def usage_text(endpoints: dict) -> str:
               f"  export KUBECONFIG={endpoints['kubeconfig']}",
               "  kubectl get isvc -A",
               f"  kubectl --context {VIEWER_CONTEXT} get isvc -A     (read-only identity: writes get 403)",
+              *([f"  export MLOPS_CONSOLE_KFP_USER_HEADER='{endpoints['kfp_user_header']}'   (multi-user KFP: "
+                 "who you are; pass -n NAMESPACE)"] if endpoints.get("kfp_user_header") else []),
               f"  endpoints: {Path(endpoints['kubeconfig']).parent / 'endpoints.json'}",
               "",
               "Press Ctrl-C to stop."]
@@ -227,7 +243,7 @@ def default_state_dir() -> Path:
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
                    as_json: bool = False, stop_event: threading.Event | None = None,
-                   metrics_profile: str = "knative") -> int:
+                   metrics_profile: str = "knative", kfp_multi_user: bool = False) -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -235,7 +251,7 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay, metrics_profile=metrics_profile)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -262,6 +278,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
                         help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
                              "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
+    parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
+                        help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "
+                             "access reviews); endpoints.json gets the admin's kfp_user_header")
     parser.add_argument("--no-catalog", action="store_true", help="do not build the demo catalog")
     parser.add_argument("--empty", action="store_true", help="start with no demo InferenceServices")
 
@@ -283,7 +302,8 @@ def up_from_args(args, out: TextIO) -> int:
         raise InvalidInput(f"cannot use --state-dir {state_dir}: {exc.strerror}") from None
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
-                          as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile)
+                          as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile,
+                          kfp_multi_user=getattr(args, "kfp_multi_user", False))
 
 
 def main(argv: list[str] | None = None) -> int:
