@@ -521,3 +521,48 @@ async def test_catalog_screen_alias_is_set_in_mlflow_then_followed_here(server, 
         assert catalog.aliases(name) == {"production": "2"}
     [row] = [r for r in app.ctx.audit.list() if r.outcome == "applied"]
     assert (row.action, row.target, row.after["registry"]) == ("catalog.set_alias", f"{name}@production", server.url)
+
+
+def test_snapshot_synced_model_with_a_deleted_version_80x24(snap_compare, tmp_path):
+    """A model synced from MLflow: each version's source in the detail, the version deleted there
+    struck through and marked (the catalog is written through sync_registry, no server needed)."""
+    import shutil
+    import tempfile
+
+    from adapters.mlflow import ModelVersion, RegisteredModel
+    from console.app import MlopsConsole
+    from console.catalog_sync import RunData, version_record
+    from console.config import Settings
+    from console.context import Context
+    from screens.catalog import CatalogScreen
+
+    url = "https://mlflow.example:5000"
+    model = RegisteredModel("churn [eu] é", 1_790_000_000_000, None, "Churn risk per account", None,
+                            {"team": "growth"}, {"production": "2"})
+    records = []
+    for n in (1, 2, 3):
+        version = ModelVersion(model.name, str(n), 1_790_000_000_000 + n * 86_400_000, None, "ana", "None", "",
+                               f"s3://models/churn/{n}", f"run{n}", "READY", None, {})
+        run = RunData("FINISHED", "ana", None, {"eta": f"0.{n}"}, {"auc": 0.8 + n / 100})
+        records.append(version_record(model, version, run, version.source))
+    path = tmp_path / "built.db"
+    with Catalog(path) as catalog:
+        catalog.sync_registry(url, models={model.name: model.creation_ms}, records=records,
+                              aliases={model.name: model.aliases}, runs={}, now="2026-11-20T09:00:00Z")
+        catalog.sync_registry(url, models={model.name: model.creation_ms}, records=records[:2],
+                              aliases={model.name: model.aliases}, runs={}, now="2026-11-21T09:00:00Z")
+    fixed = Path(tempfile.gettempdir()) / "mlops-console-snapshots" / "catalog.db"
+    fixed.parent.mkdir(exist_ok=True)
+    shutil.copy(path, fixed)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{fixed}{suffix}").unlink(missing_ok=True)
+    settings = Settings(catalog=fixed, audit=tmp_path / "audit.db")
+    app = MlopsConsole(Context(settings), clock=lambda: 1_795_000_000.0, cursor_blink=False)
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
+                       and "deleted from the registry" in screen_text(pilot.app, "#detail-body"))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
