@@ -149,10 +149,12 @@ class Rest:
                                                "timestamp": 1_795_000_000_000 + step, "step": step})
 
     def version(self, name: str, *, source: str, run_id: str | None = None, description: str = "",
-                tags: dict[str, str] | None = None) -> dict[str, Any]:
+                tags: dict[str, str] | None = None, model_id: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name, "source": source, "tags": self._tags(tags)}
         if run_id:
             body["run_id"] = run_id
+        if model_id:
+            body["model_id"] = model_id
         if description:
             body["description"] = description
         return self.call("POST", "/model-versions/create", body)["model_version"]

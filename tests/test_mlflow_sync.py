@@ -566,3 +566,20 @@ def test_snapshot_synced_model_with_a_deleted_version_80x24(snap_compare, tmp_pa
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_a_models_uri_source_is_resolved_by_the_server_once(server, rest, tmp_path):
+    """MLflow 3 registers logged models as models:/<model_id>; the catalog keeps where the files
+    are (model-versions/get-download-uri), so the Rollouts screen can match a storageUri."""
+    name = unique("logged model")
+    info = rest.call("POST", "/logged-models", {"experiment_id": rest.experiment(), "name": "model"})["model"]["info"]
+    rest.model(name)
+    rest.version(name, source=f"models:/{info['model_id']}", model_id=info["model_id"])
+    where = rest.call("GET", "/model-versions/get-download-uri", {"name": name, "version": "1"})["artifact_uri"]
+    assert not where.startswith("models:/")
+    with Catalog(tmp_path / "c.db") as catalog, MlflowClient(server.url) as client:
+        sync(catalog, client, models=[name])
+        assert catalog.get_version(name, "1").artifact_uri == where
+        client.requests = 0
+        assert not sync(catalog, client, models=[name]).changed
+        assert client.requests == 2  # the model and its versions: the source is not resolved again
