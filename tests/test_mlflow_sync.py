@@ -583,3 +583,26 @@ def test_a_models_uri_source_is_resolved_by_the_server_once(server, rest, tmp_pa
         client.requests = 0
         assert not sync(catalog, client, models=[name]).changed
         assert client.requests == 2  # the model and its versions: the source is not resolved again
+
+
+def test_progress_bar_on_a_terminal_only(server, rest, tmp_path, monkeypatch, capsys):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    name = unique("progress")
+    rest.model(name)
+    rest.version(name, source="s3://m/progress/1", run_id=rest.run(metrics={"auc": 0.5}))
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["--catalog", str(tmp_path / "c.db"), "catalog", "sync", "--mlflow-url", server.url, "--model", name])
+    out = capsys.readouterr().out
+    assert code == 0 and "1 added" in out
+    drawn = terminal.getvalue()
+    assert "\r[" in drawn and "runs 1/1" in drawn and drawn.endswith("\r\x1b[K")  # drawn, then wiped
+    code, out, err = run_cli(capsys, "--catalog", str(tmp_path / "c.db"), "catalog", "sync", "--mlflow-url",
+                             server.url, "--model", name)
+    assert code == 0 and err == ""  # not a terminal: no bar
