@@ -206,7 +206,7 @@ class FaultProxy:
     gives up), "page-token:NNN" (pass the first page, answer NNN to any request with a page_token).
     """
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, ssl_context: Any = None):
         self.upstream = upstream
         self.mode: str | None = None
         self.release = threading.Event()
@@ -267,7 +267,10 @@ class FaultProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.handle_error = lambda request, address: None  # a client that gave up on a held request
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if ssl_context is not None:  # an HTTPS front, for the TLS settings
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if ssl_context is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

@@ -79,6 +79,8 @@ def test_every_mapped_field(server, rest, tmp_path):
     run1 = rest.run(params={"eta": "0.1", "depth": "6"}, metrics={"auc": 0.93, "broken": "NaN"}, user="ana")
     v1 = rest.version(name, source=f"s3://models/{name}/1", run_id=run1, description="first cut",
                       tags={"validated": "yes", "tier": "2"})
+    rest.call("POST", "/model-versions/transition-stage", {"name": name, "version": "1", "stage": "Staging",
+                                                           "archive_existing_versions": False})
     run2 = rest.run(params={"eta": "0.2"}, metrics={"auc": 0.95}, user="bo")
     v2 = rest.version(name, source=f"runs:/{run2}/model", run_id=run2)
     rest.alias(name, "champion", "2")
@@ -91,7 +93,7 @@ def test_every_mapped_field(server, rest, tmp_path):
         first = catalog.get_version(name, "1").to_record()
         assert first == {
             "model": name, "version": "1", "aliases": ["previous"], "description": "first cut",
-            "tags": ["team=risk", "tier=2", "validated=yes"], "author": "ana",
+            "tags": ["mlflow.stage=Staging", "team=risk", "tier=2", "validated=yes"], "author": "ana",
             "created_at": iso(v1["creation_timestamp"]), "hyperparameters": {"depth": "6", "eta": "0.1"},
             "metrics": {"auc": 0.93}, "artifact_uri": f"s3://models/{name}/1", "run_id": run1,
         }
@@ -606,3 +608,31 @@ def test_progress_bar_on_a_terminal_only(server, rest, tmp_path, monkeypatch, ca
     code, out, err = run_cli(capsys, "--catalog", str(tmp_path / "c.db"), "catalog", "sync", "--mlflow-url",
                              server.url, "--model", name)
     assert code == 0 and err == ""  # not a terminal: no bar
+
+
+def test_tls_custom_ca_and_insecure_as_mlflows_client_reads_them(server, rest, tmp_path, monkeypatch, capsys):
+    import ssl
+
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    name = unique("over tls")
+    rest.model(name)
+    rest.version(name, source="s3://m/tls/1")
+    proxy = FaultProxy(server.url, ssl_context=context)
+    argv = ["--catalog", str(tmp_path / "c.db"), "catalog", "sync", "--mlflow-url", proxy.url, "--model", name]
+    try:
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 3 and "TLS verification failed" in err and "MLFLOW_TRACKING_SERVER_CERT_PATH" in err
+        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(ca_file))
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, "") and "1 added" in out
+        monkeypatch.delenv("MLFLOW_TRACKING_SERVER_CERT_PATH")
+        monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, "") and "nothing changed" in out
+    finally:
+        proxy.close()
