@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = _setup_logging()
     ctx = None
     try:
-        ctx = Context(config.resolve(flags))
+        ctx = Context(config.resolve(flags), flags=flags)
         handler = getattr(args, "func", run_ui)
         return int(handler(args, ctx) or 0)
     except ConsoleError as error:

@@ -116,6 +116,14 @@ class HealthSettings:
 
 
 @dataclass
+class TriageSettings:
+    """What `triage` and the Now screen look at."""
+
+    contexts: list[str] = field(default_factory=list)  # kube contexts besides the current one
+    failed_within_hours: float = 24.0  # a failed run is news for this long
+
+
+@dataclass
 class MetricsSettings:
     profile: str = "auto"
     # request metrics: each replaces the picked profile's own name (needs profile != auto)
@@ -192,6 +200,7 @@ class Settings:
     drift: DriftSettings = field(default_factory=DriftSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    triage: TriageSettings = field(default_factory=TriageSettings)
     contexts: dict[str, ContextSettings] = field(default_factory=dict)
 
 
@@ -202,12 +211,14 @@ _SECTIONS = {
     "drift": DriftSettings,
     "health": HealthSettings,
     "metrics": MetricsSettings,
+    "triage": TriageSettings,
 }
 _TOP_LEVEL = {
     "catalog": str, "audit": str, "kubeconfig": str, "context": str, "namespace": str,
     "prometheus_url": str, "kfp_url": str, "read_only": bool,
 }
-_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number",
+               list: "a list of strings"}
 
 
 def _line_of(text: str, key: str, table: str | None) -> int | None:
@@ -240,7 +251,8 @@ class _ConfigFile:
     def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)) or (
+                expected is list and not all(isinstance(v, str) and v for v in value)):
             raise self.fail(key, f"must be {_TYPE_NAMES[expected]}, not {value!r}", table)
         return value
 
@@ -249,7 +261,8 @@ def _field_types(cls: type) -> dict[str, type]:
     types = {}
     for f in fields(cls):
         hint = str(f.type)
-        types[f.name] = bool if "bool" in hint else int if "int" in hint else float if "float" in hint else str
+        types[f.name] = (list if "list" in hint else bool if "bool" in hint else int if "int" in hint
+                         else float if "float" in hint else str)
     return types
 
 

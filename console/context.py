@@ -16,8 +16,10 @@ from console.config import Settings, kubeconfig_current_context
 
 class Context:
     def __init__(self, settings: Settings, *, out: IO[str] | None = None, err: IO[str] | None = None,
-                 stdin: IO[str] | None = None, interactive: bool | None = None):
+                 stdin: IO[str] | None = None, interactive: bool | None = None,
+                 flags: dict[str, Any] | None = None):
         self.settings = settings
+        self.flags = flags  # as given on the command line: another context's settings are resolved from them
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.stdin = stdin or sys.stdin

@@ -121,12 +121,13 @@ def verdict_text(verdict: Any) -> str:
 
 
 def run_items(context: str, failed: Iterable[Any], running: Iterable[Any], finished_ok: Iterable[Any],
-              now: datetime, experiment_names: dict[str, str] | None = None) -> list[Item]:
-    """Runs that failed within FAILED_RUN_WINDOW of now, and running runs far past their
+              now: datetime, experiment_names: dict[str, str] | None = None,
+              failed_within: timedelta = FAILED_RUN_WINDOW) -> list[Item]:
+    """Runs that failed within `failed_within` of now, and running runs far past their
     experiment's usual duration (the median of its succeeded runs)."""
     names = experiment_names or {}
     items = []
-    cutoff = now - FAILED_RUN_WINDOW
+    cutoff = now - failed_within
     for run in failed:
         ended = run.finished_at or run.created_at
         if ended is not None and ended < cutoff:
@@ -197,6 +198,12 @@ def settings_resolver(base: Any, flags: dict[str, Any] | None) -> Callable[[str 
 
 
 # -- gathering ----------------------------------------------------------------------------------------
+
+
+def scope_contexts(settings: Any) -> list[str | None]:
+    """The current context (None: the kubeconfig's), then the config's [triage] contexts."""
+    extra = [c for c in settings.triage.contexts if c != settings.context]
+    return [settings.context, *dict.fromkeys(extra)]
 
 
 @dataclass
@@ -301,14 +308,14 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
         failed = _runs(client, "FAILED", RUNS_PER_STATE, namespace)
         running = _runs(client, "RUNNING", RUNS_PER_STATE, namespace)
         succeeded = _runs(client, "SUCCEEDED", RUNS_PER_STATE, namespace)
-        failed = [_with_details(client, run) for run in failed
-                  if (run.finished_at or run.created_at or now) >= now - FAILED_RUN_WINDOW][:50]
+        within = timedelta(hours=settings.triage.failed_within_hours)
+        failed = [_with_details(client, run) for run in failed if (run.finished_at or run.created_at or now) >= now - within]
         names = {}
         try:
             names = {e.experiment_id: e.display_name for e in client.list_experiments(namespace=namespace)}
         except ConsoleError:
             pass
-        return run_items(context, failed, running, succeeded, now, names)
+        return run_items(context, failed, running, succeeded, now, names, within)
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     finally:

@@ -144,14 +144,13 @@ class NowScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="now-gather", exit_on_error=False)
     def _gather(self) -> None:
         from adapters.errors import ConsoleError
-        from console.triage import Scope, gather, settings_resolver
+        from console.triage import Scope, gather, scope_contexts, settings_resolver
 
         ctx = self.app.ctx
         settings = ctx.settings
-        contexts = list(getattr(settings, "triage_contexts", None) or []) or [settings.context]
         try:
-            items = gather(settings_resolver(settings, getattr(ctx, "flags", None)),
-                           Scope(contexts, None if settings.all_namespaces else settings.namespace))
+            items = gather(settings_resolver(settings, ctx.flags),
+                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace))
         except ConsoleError as error:
             self.post_message(self.Gathered([], error.message))
             return

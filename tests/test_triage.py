@@ -169,3 +169,17 @@ def test_nothing_to_do_exits_0(sb, capsys):
     code = cli.main(["triage", "--kubeconfig", str(sb.kubeconfig_path), "-n", "empty-namespace"])
     out = capsys.readouterr().out
     assert (code, out.strip()) == (0, "nothing needs you now")
+
+
+def test_config_triage_contexts_add_to_the_current_one(sb, capsys, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[triage]\ncontexts = ["sandbox-viewer", "sandbox-admin"]\nfailed_within_hours = 0.001\n')
+    code = cli.main(["triage", "--json", "--config", str(config), "--kubeconfig", str(sb.kubeconfig_path),
+                     "--kfp-url", sb.endpoints["kfp_url"]])
+    items = json.loads(capsys.readouterr().out)
+    assert {i["context"] for i in items} == {"sandbox-admin", "sandbox-viewer"}
+    assert not [i for i in items if i["kind"] == "run-failed"]  # none failed in the last 3.6 s
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[triage]\ncontexts = "prod"\n')
+    assert cli.main(["triage", "--config", str(bad)]) == 2
+    assert f"config {bad}:2: 'triage.contexts' must be a list of strings" in capsys.readouterr().err

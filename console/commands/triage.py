@@ -12,14 +12,16 @@ def register(sub, common) -> None:
         "triage", parents=[common],
         help="what needs you now across contexts: failed revisions, failing canaries, failed or slow runs, "
              "drift, unreachable backends (exit 1 when anything is critical or a warning)")
-    triage.add_argument("--contexts", metavar="A,B", help="kube contexts to look at (default: config 'contexts', "
-                                                          "else the current context)")
+    triage.add_argument("--contexts", metavar="A,B", help="kube contexts to look at (default: the current one and "
+                                                          "[triage] contexts of the config)")
     triage.add_argument("--json", action="store_true",
                         help='print [{"severity", "kind", "context", "namespace", "name", "summary", "since"}]')
     triage.set_defaults(func=run)
 
 
 def contexts_in_scope(args: argparse.Namespace, settings) -> list[str | None]:
+    from console.triage import scope_contexts
+
     if getattr(args, "contexts", None):
         names = [c.strip() for c in args.contexts.split(",") if c.strip()]
         if not names:
@@ -27,16 +29,13 @@ def contexts_in_scope(args: argparse.Namespace, settings) -> list[str | None]:
 
             raise InvalidInput("--contexts needs at least one context name (e.g. --contexts prod-eu,prod-us)")
         return list(dict.fromkeys(names))
-    configured = list(getattr(settings, "triage_contexts", None) or [])
-    return configured or [settings.context]
+    return scope_contexts(settings)
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    from console.cli import GLOBAL_KEYS
     from console.triage import Scope, gather, needs_attention, settings_resolver
 
-    flags = {key: getattr(args, key) for key in GLOBAL_KEYS if hasattr(args, key)}
-    settings_for = settings_resolver(ctx.settings, flags)
+    settings_for = settings_resolver(ctx.settings, ctx.flags)
     namespace = None if ctx.settings.all_namespaces else ctx.settings.namespace
     items = gather(settings_for, Scope(contexts_in_scope(args, ctx.settings), namespace))
     if args.json:
