@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from adapters.errors import ConsoleError, InvalidInput, NotFound, ReadOnly
 from adapters.mlflow import RUN_FINAL_STATES, MlflowClient, ModelVersion, RegisteredModel, Run, quote_filter
 
 Progress = Callable[[str, int, int | None], None]  # (what, done, total or None)
@@ -146,8 +147,6 @@ def sync(catalog: Any, client: MlflowClient, *, models: list[str] | None = None,
     remote: dict[str, RegisteredModel] = {}
     versions: list[ModelVersion] = []
     if models:
-        from adapters.errors import NotFound
-
         for name in dict.fromkeys(models):
             try:
                 remote[name] = client.get_registered_model(name)
@@ -197,7 +196,6 @@ def sync_and_record(ctx: Any, catalog: Any, client: MlflowClient, *, models: lis
                     reason: str | None = None, progress: Progress | None = None) -> Any:
     """sync() as the CLI and the Catalog screen run it: refused in read-only mode, and written to
     the audit journal when it changed something or failed (a sync that changed nothing is not)."""
-    from adapters.errors import ConsoleError, InvalidInput, ReadOnly
     from console.audit import Identity
 
     target = str(ctx.settings.catalog)
