@@ -6,6 +6,8 @@ uses for it (2 is reserved for bad input, as the CLI contract says).
 
 from __future__ import annotations
 
+from adapters.redact import redact
+
 
 class ConsoleError(Exception):
     """An expected failure: shown as one line, never as a traceback."""
@@ -14,6 +16,7 @@ class ConsoleError(Exception):
     kind = "error"
 
     def __init__(self, message: str):
+        message = redact(message)  # messages name URLs, which may carry a password or a token
         super().__init__(message)
         self.message = message
 

@@ -8,11 +8,14 @@ at the first client built, so importing this module is cheap.
 - Every request carries a `_request_timeout`; urllib3 retries are off, so a dead server fails
   fast and the caller decides about backoff.
 - InferenceServices (serving.kserve.io/v1beta1) are read with list + watch. `watch_inference_services`
-  skips BOOKMARK events (it only remembers their resourceVersion) and raises `WatchExpired` on
-  410 Gone: the caller relists. `follow_inference_services` does list + watch + relist itself and
+  keeps one watch open for minutes (timeoutSeconds 5-10 min, as client-go's reflector; stop closes
+  the socket), skips BOOKMARK events (it only remembers their resourceVersion) and raises
+  `WatchExpired` on 410 Gone: the caller relists. `follow_inference_services` does list + watch + relist itself and
   yields `Snapshot` (a full list) followed by `WatchEvent`s.
 - Patches are JSON merge patches carrying `metadata.resourceVersion` as the precondition, so a
   concurrent change answers 409 -> `Conflict`, never a silent overwrite.
+- core/v1 Events: `create_event` (shaped as client-go's recorder makes them) and `list_events`
+  (field selectors on the involved object, as kubectl describe does).
 - All failures become the shared errors of adapters.errors, with a one-line message a person can
   act on (including urllib3 connection errors, timeouts and TLS failures).
 """
@@ -51,6 +54,22 @@ _NON_MODEL_PREDICTOR_KEYS = {
     "initContainers", "securityContext", "logger", "batcher", "annotations", "labels",
     "resources", "workerSpec", "dnsConfig", "hostAliases", "readinessGates", "os",
 }
+
+
+WATCH_MIN_TIMEOUT = 300  # s; client-go's reflector asks for 5-10 minutes (minWatchTimeout, jittered)
+WATCH_READ_MARGIN = 30  # s past the server's timeoutSeconds before a silent stream counts as dead
+
+
+def _close_on_stop(resp, stop: threading.Event, ended: threading.Event) -> None:
+    """Shut a watch stream's socket when stop is set, so a blocked read returns at once."""
+    while not ended.is_set():
+        if stop.wait(0.1):
+            if not ended.is_set():
+                try:
+                    resp.shutdown()
+                except Exception:
+                    pass
+            return
 
 
 class WatchExpired(ConsoleError):
@@ -110,6 +129,8 @@ class InferenceService:
     model_format: str | None = None  # spec.predictor.model.modelFormat.name, or the framework key
     predictor_key: str | None = None  # "model" or a framework key ("sklearn", ...) holding storageUri
     raw_deployment_mode: str | None = None  # the mode exactly as the object states it
+    uid: str | None = None
+    deleting: bool = False  # metadata.deletionTimestamp is set: finalizers are holding the object
 
     @property
     def key(self) -> str:
@@ -135,6 +156,38 @@ class WatchEvent:
     object: InferenceService | None
     resource_version: str | None
     raw: dict | None = field(default=None, repr=False)
+
+
+@dataclass
+class KubeEvent:
+    """A core/v1 Event (what kubectl get events and kubectl describe show)."""
+
+    namespace: str
+    name: str
+    type: str | None  # Normal | Warning
+    reason: str | None
+    message: str | None
+    object_kind: str | None
+    object_name: str | None
+    source: str | None  # source.component, else reportingComponent
+    count: int | None
+    first_seen: str | None
+    last_seen: str | None
+
+
+def parse_event(obj: dict) -> KubeEvent:
+    meta = _as_dict(obj.get("metadata"))
+    inv = _as_dict(obj.get("involvedObject"))
+    return KubeEvent(
+        namespace=_str_or_none(meta.get("namespace")) or "", name=_str_or_none(meta.get("name")) or "",
+        type=_str_or_none(obj.get("type")), reason=_str_or_none(obj.get("reason")),
+        message=_str_or_none(obj.get("message")), object_kind=_str_or_none(inv.get("kind")),
+        object_name=_str_or_none(inv.get("name")),
+        source=_str_or_none(_as_dict(obj.get("source")).get("component") or obj.get("reportingComponent")),
+        count=_as_int(obj.get("count")),
+        first_seen=_str_or_none(obj.get("firstTimestamp") or obj.get("eventTime") or meta.get("creationTimestamp")),
+        last_seen=_str_or_none(obj.get("lastTimestamp") or obj.get("eventTime") or meta.get("creationTimestamp")),
+    )
 
 
 @dataclass
@@ -450,6 +503,8 @@ def parse_inference_service(obj: dict) -> InferenceService:
         model_format=model_format,
         predictor_key=key,
         raw_deployment_mode=written_mode,
+        uid=_str_or_none(meta.get("uid")),
+        deleting=bool(meta.get("deletionTimestamp")),
     )
 
 
@@ -781,17 +836,21 @@ class KubeClient:
     # -- watch ------------------------------------------------------------------------------
     def watch_inference_services(self, namespace: str | None, resource_version: str | None,
                                  stop_event: threading.Event | None = None, *,
-                                 idle_timeout: float = 5.0, server_timeout: int = 300,
+                                 idle_timeout: float | None = None, server_timeout: int | None = None,
                                  include_bookmarks: bool = False) -> Iterator[WatchEvent]:
         """Yield WatchEvents from `resource_version` on, until stop_event is set.
 
-        BOOKMARK events are not yielded (unless include_bookmarks) but move the resume point.
-        When the stream ends (server timeout) or stays silent for idle_timeout seconds, the
-        watch resumes from the last resourceVersion seen, so stop_event is honoured within
-        about idle_timeout seconds. A 410 Gone (at the start or as an ERROR event) raises
-        WatchExpired: list again and watch from the list's resourceVersion. Connection
-        failures raise BackendUnavailable.
+        One watch stays open for minutes: the server ends it after timeoutSeconds (server_timeout,
+        else 5-10 minutes, jittered as client-go's reflector does) and the watch resumes from the
+        last resourceVersion seen. Bookmarks (about once a minute on a real API server) move the
+        resume point and are not yielded unless include_bookmarks. The read timeout is the
+        server's timeout plus a margin (idle_timeout overrides it), so a quiet cluster does not
+        cause reconnects; stop_event is honoured at once, by shutting the stream's socket.
+        A 410 Gone (at the start or as an ERROR event) raises WatchExpired: list again and watch
+        from the list's resourceVersion. Connection failures raise BackendUnavailable.
         """
+        import random
+
         import urllib3
 
         api = self._custom()
@@ -803,22 +862,27 @@ class KubeClient:
                 raise BackendUnavailable(
                     f"{self._where()} keeps ending the watch of {PLURAL} without sending anything; "
                     f"is a proxy in the way? retry later")
+            timeout_s = int(server_timeout or random.uniform(WATCH_MIN_TIMEOUT, 2 * WATCH_MIN_TIMEOUT))
+            read_timeout = idle_timeout if idle_timeout is not None else timeout_s + WATCH_READ_MARGIN
             opened = time.monotonic()
             got_line = False
-            kwargs = dict(watch=True, allow_watch_bookmarks=True, timeout_seconds=int(server_timeout))
+            kwargs = dict(watch=True, allow_watch_bookmarks=True, timeout_seconds=timeout_s)
             if rv:
                 kwargs["resource_version"] = str(rv)
             try:
                 if namespace:
                     resp = api.list_namespaced_custom_object(
                         GROUP, VERSION, namespace, PLURAL, _preload_content=False,
-                        _request_timeout=self._timeout(idle_timeout), **kwargs)
+                        _request_timeout=self._timeout(read_timeout), **kwargs)
                 else:
                     resp = api.list_cluster_custom_object(
                         GROUP, VERSION, PLURAL, _preload_content=False,
-                        _request_timeout=self._timeout(idle_timeout), **kwargs)
+                        _request_timeout=self._timeout(read_timeout), **kwargs)
             except Exception as exc:  # noqa: BLE001
                 raise self.map_error(exc, verb="watch", namespace=namespace) from None
+            ended = threading.Event()
+            threading.Thread(target=_close_on_stop, args=(resp, stop, ended), name="kube-watch-stop",
+                             daemon=True).start()
             try:
                 buffer = b""
                 for chunk in resp.stream(amt=None, decode_content=False):
@@ -843,20 +907,23 @@ class KubeClient:
                         if stop.is_set():
                             return
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError,
-                    TimeoutError):
-                # Silent for idle_timeout: check stop, then resume from rv. A dropped
-                # connection is resumed too; if the server is gone the reconnect says so.
+                    TimeoutError, OSError, ValueError):
+                # Silent past the read timeout, dropped, or shut by stop: check stop, then resume
+                # from rv. If the server is gone the reconnect says so.
+                if stop.is_set():
+                    return
                 if got_line:
                     empty_streams = 0
-                elif time.monotonic() - opened < min(1.0, idle_timeout):
+                elif time.monotonic() - opened < 1.0:
                     empty_streams += 1
                 continue
             else:
-                if got_line or time.monotonic() - opened >= min(1.0, idle_timeout):
+                if got_line or time.monotonic() - opened >= 1.0:
                     empty_streams = 0
                 else:
                     empty_streams += 1
             finally:
+                ended.set()
                 try:
                     resp.release_conn()
                 except Exception:
@@ -888,7 +955,8 @@ class KubeClient:
         return etype, obj
 
     def follow_inference_services(self, namespace: str | None, stop_event: threading.Event | None = None,
-                                  *, idle_timeout: float = 5.0) -> Iterator[Snapshot | WatchEvent]:
+                                  *, idle_timeout: float | None = None,
+                                  server_timeout: int | None = None) -> Iterator[Snapshot | WatchEvent]:
         """List, then watch; on WatchExpired list again. Yields a Snapshot first (and after
         every relist, with relist=True), then WatchEvents. Connection failures propagate as
         BackendUnavailable: the caller shows them and calls again after a backoff."""
@@ -902,7 +970,8 @@ class KubeClient:
             items, rv = self.list_inference_services(namespace)
             yield Snapshot(items, rv, relist=relist)
             try:
-                for event in self.watch_inference_services(namespace, rv, stop, idle_timeout=idle_timeout):
+                for event in self.watch_inference_services(namespace, rv, stop, idle_timeout=idle_timeout,
+                                                           server_timeout=server_timeout):
                     yield event
                 return
             except WatchExpired:
@@ -931,6 +1000,49 @@ class KubeClient:
         if not isinstance(data, dict):
             raise DataError(f"{self._where()} answered the patch of {namespace}/{name} with a non-object")
         return data
+
+    # -- events -----------------------------------------------------------------------------
+    def create_event(self, namespace: str, involved: dict, *, reason: str, message: str,
+                     type_: str = "Normal", component: str = "mlops-console", action: str | None = None) -> dict:
+        """Create a core/v1 Event about `involved` (an object reference: apiVersion, kind, name,
+        namespace, uid, resourceVersion), shaped as client-go's recorder makes them (tools/record:
+        named <object>.<hex nanoseconds>, first/last timestamp, count 1), so kubectl get events,
+        kubectl describe and k9s show it."""
+        from kubernetes.client import CoreV1Api
+
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        body = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{involved.get('name')}.{int(now * 1e9):x}", "namespace": namespace},
+            "involvedObject": {k: v for k, v in involved.items() if v is not None},
+            "reason": reason, "message": message[:1024], "type": type_, "count": 1,
+            "firstTimestamp": stamp, "lastTimestamp": stamp,
+            "source": {"component": component}, "reportingComponent": component, "reportingInstance": "",
+        }
+        if action:
+            body["action"] = action
+        data = self._raw_json(CoreV1Api(self.api_client).create_namespaced_event, namespace, body,
+                              verb="create", resource="events", namespace=namespace)
+        if not isinstance(data, dict):
+            raise DataError(f"{self._where()} answered the creation of an event with a non-object")
+        return data
+
+    def list_events(self, namespace: str, *, involved_name: str | None = None,
+                    involved_kind: str | None = None) -> list[KubeEvent]:
+        """Events in `namespace` (about one object, with a field selector as kubectl describe
+        does), oldest first."""
+        from kubernetes.client import CoreV1Api
+
+        selector = ",".join(f"involvedObject.{k}={v}" for k, v in (("name", involved_name),
+                                                                   ("kind", involved_kind)) if v)
+        kwargs = {"field_selector": selector} if selector else {}
+        data = self._raw_json(CoreV1Api(self.api_client).list_namespaced_event, namespace, verb="list",
+                              resource="events", namespace=namespace, **kwargs)
+        if not isinstance(data, dict) or not isinstance(data.get("items", []), list):
+            raise DataError(f"{self._where()} sent a list of events that is not a list object")
+        events = [parse_event(o) for o in data.get("items") or [] if isinstance(o, dict)]
+        return sorted(events, key=lambda e: (e.last_seen or "", e.name))
 
     # -- identity and permission ------------------------------------------------------------
     def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.worker import WorkerFailed
 
 from console.context import Context
+from console.safe_text import safe
 from console.services import ThreadBound
 from screens.placeholder import NotBuiltScreen
 
@@ -116,6 +117,16 @@ class MlopsConsole(App):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification shows its text literally: names and errors come from outside, so
+        markup is never parsed, control characters are made visible and credentials redacted."""
+        super().notify(safe(message, multiline=True), title=safe(title), severity=severity,
+                       timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:  # ctrl+c: Textual's own hint is markup
+        self.notify("Press q to quit the app", title="Do you want to quit?")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for key, mode, title in SCREEN_KEYS:

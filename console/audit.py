@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.errors import BackendUnavailable, ConsoleError, DataError, ReadOnly
+from adapters.redact import redact
 from console.paths import create_private
 
 SCHEMA_VERSION = 2
@@ -105,6 +106,8 @@ def scrub(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [scrub(v) for v in value]
+    if isinstance(value, str):
+        return redact(value)
     return value
 
 

@@ -14,6 +14,7 @@ import sys
 from typing import Any, Sequence
 
 from adapters.errors import ConsoleError
+from console.safe_text import LogFormatter, safe
 
 # Command groups, each a module with register(sub, common). Kept as names so that a group's
 # heavy imports happen only when its handler runs.
@@ -100,10 +101,11 @@ def _setup_logging() -> str:
     except OSError as exc:
         handler = logging.NullHandler()
         where = f"no log: {log_file} cannot be written ({exc.strerror})"
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, URL and all
     return where
 
 
@@ -133,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = getattr(args, "func", run_ui)
         return int(handler(args, ctx) or 0)
     except ConsoleError as error:
-        sys.stderr.write(f"mlops-console: {error.message}\n")
+        sys.stderr.write(f"mlops-console: {safe(error.message)}\n")
         return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("mlops-console: interrupted\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from functools import cached_property
@@ -12,6 +11,7 @@ from adapters.errors import Cancelled, InvalidInput
 from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe
 from console.audit import AuditJournal, Identity
 from console.config import Settings, kubeconfig_current_context
+from console.safe_text import SafeStream, json_text
 
 
 class Context:
@@ -20,8 +20,9 @@ class Context:
                  flags: dict[str, Any] | None = None):
         self.settings = settings
         self.flags = flags  # as given on the command line: another context's settings are resolved from them
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        # Outside text is printed everywhere: nothing a terminal obeys gets through.
+        self.out = SafeStream(out or sys.stdout)
+        self.err = SafeStream(err or sys.stderr)
         self.stdin = stdin or sys.stdin
         if interactive is None:
             interactive = bool(getattr(self.stdin, "isatty", lambda: False)()) and bool(
@@ -70,8 +71,8 @@ class Context:
         return catalog
 
     def print_json(self, obj: Any) -> None:
-        json.dump(obj, self.out, indent=2, ensure_ascii=False, default=str)
-        self.out.write("\n")
+        # terminal-safe already, and its values exact for scripts (text output is redacted)
+        self.out.stream.write(json_text(obj, indent=2, default=str) + "\n")
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")

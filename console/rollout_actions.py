@@ -11,11 +11,12 @@ No Textual import: the CLI and the Rollouts screen use these alike.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
-from adapters.kube import GROUP, PLURAL, InferenceService, KubeClient, parse_inference_service
+from adapters.kube import GROUP, PLURAL, VERSION, InferenceService, KubeClient, parse_inference_service
 from console import rollouts
 from console.actions import Change
 
@@ -26,6 +27,7 @@ class RolloutAction:
     """Shared steps; subclasses give kind, refusal() and patch()."""
 
     kind = "rollout"
+    event_reason = "CanaryChange"  # the reason of the Kubernetes Event announce() writes
 
     def __init__(self, client: KubeClient, namespace: str, name: str):
         self.client = client
@@ -106,6 +108,32 @@ class RolloutAction:
         return _spec_only(rollouts.spec_view(after))
 
 
+    def announce(self, change: Change, after: dict[str, Any], reason: str | None, identity: Any) -> dict:
+        """Tell the team: a core/v1 Event on the InferenceService, in its namespace, so kubectl get
+        events, kubectl describe isvc and k9s show who changed what, why, and before -> after.
+        Never the object's metadata: KServe copies annotations into the revision template, and a
+        changed annotation can roll out a new revision. Raises ConsoleError when the Event cannot be
+        written (the caller reports it; the change stands and the journal has the full record)."""
+        obj = self.after_object or self.before_object
+        involved = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "InferenceService", "name": self.name,
+                    "namespace": self.namespace, "uid": obj.uid if obj else None,
+                    "resourceVersion": obj.resource_version if obj else None}
+        return self.client.create_event(self.namespace, involved, reason=self.event_reason,
+                                        message=event_message(change, reason, identity),
+                                        action=self.kind)
+
+
+def event_message(change: Change, reason: str | None, identity: Any) -> str:
+    """e.g. 'rollout.rollback by alice (kube: admin, ssh from 10.0.0.5) via mlops-console:
+    spec.predictor.canaryTrafficPercent: 20 -> 0; reason: "p99 doubled"'."""
+    who = [f"kube: {identity.kube_identity or 'unknown'}"]
+    if getattr(identity, "ssh_client", None):
+        who.append(f"ssh from {identity.ssh_client}")
+    what = "; ".join(change.lines) or "no spec change"
+    return (f"{change.kind} by {identity.os_user} ({', '.join(who)}) via mlops-console: {what}; "
+            f"reason: {json.dumps(reason or '', ensure_ascii=False)}")
+
+
 def _spec_only(view: dict[str, Any]) -> dict[str, Any]:
     """After a patch the status has not moved yet: keep only what the patch decides."""
     return {"canaryTrafficPercent": view.get("canaryTrafficPercent"), "storageUri": view.get("storageUri"),
@@ -114,6 +142,7 @@ def _spec_only(view: dict[str, Any]) -> dict[str, Any]:
 
 class SetCanaryPercent(RolloutAction):
     kind = "rollout.set"
+    event_reason = "CanarySet"
 
     def __init__(self, client: KubeClient, namespace: str, name: str, percent: Any):
         super().__init__(client, namespace, name)
@@ -137,6 +166,7 @@ class StepCanary(SetCanaryPercent):
     """+/- on the screen: the target is computed from the object as read in plan()."""
 
     kind = "rollout.set"
+    event_reason = "CanaryStep"
 
     def __init__(self, client: KubeClient, namespace: str, name: str, direction: int, step: int = 10):
         super().__init__(client, namespace, name, None)
@@ -158,6 +188,7 @@ class StepCanary(SetCanaryPercent):
 
 class Promote(RolloutAction):
     kind = "rollout.promote"
+    event_reason = "CanaryPromote"
 
     def refusal(self, isvc: InferenceService) -> str | None:
         return rollouts.promote_refusal(isvc)
@@ -171,6 +202,7 @@ class Promote(RolloutAction):
 
 class Rollback(RolloutAction):
     kind = "rollout.rollback"
+    event_reason = "CanaryRollback"
 
     def refusal(self, isvc: InferenceService) -> str | None:
         return rollouts.rollback_refusal(isvc)
@@ -186,6 +218,7 @@ class StartCanary(RolloutAction):
     """Serve a catalog version as a canary: new storageUri + canaryTrafficPercent."""
 
     kind = "rollout.start-canary"
+    event_reason = "CanaryStart"
 
     def __init__(self, client: KubeClient, namespace: str, name: str, storage_uri: str, percent: Any = 10):
         super().__init__(client, namespace, name)

@@ -100,6 +100,10 @@ class NotNow(str):
     action (RawDeployment, no model in the spec): InvalidInput (exit 2)."""
 
 
+DELETING_REASON = NotNow("the InferenceService is being deleted (deletionTimestamp is set); there is nothing to "
+                         "steer")
+
+
 def refusal_error(message: str, why: str) -> ConsoleError:
     """The error to raise for a refusal `why` (from the *_refusal functions below)."""
     return StateConflict(message) if isinstance(why, NotNow) else InvalidInput(message)
@@ -107,6 +111,8 @@ def refusal_error(message: str, why: str) -> ConsoleError:
 
 def canary_refusal(isvc: InferenceService) -> str | None:
     """Why no canary traffic can be set on this InferenceService, or None."""
+    if isvc.deleting:
+        return DELETING_REASON
     if isvc.is_raw:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if not isvc.latest_rolledout_revision:
@@ -133,6 +139,8 @@ def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
 
 
 def promote_refusal(isvc: InferenceService) -> str | None:
+    if isvc.deleting:
+        return DELETING_REASON
     if isvc.is_raw:
         return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if isvc.canary_traffic_percent is None:
@@ -144,13 +152,22 @@ def promote_refusal(isvc: InferenceService) -> str | None:
     return None
 
 
+def rolls_back_a_promotion(isvc: InferenceService) -> bool:
+    """The latest revision is the rolled-out one, and an earlier one was rolled out before it: a
+    canaryTrafficPercent below 100 now sends traffic back to previousRolledoutRevision (KServe's
+    PropagateStatus pins latestRolledoutRevision to it), the documented KServe rollback."""
+    previous = isvc.previous_rolledout_revision
+    return not has_canary_revision(isvc) and bool(previous) and previous != isvc.latest_rolledout_revision
+
+
 def rollback_refusal(isvc: InferenceService) -> str | None:
     reason = canary_refusal(isvc)
     if reason:
         return reason
-    if not has_canary_revision(isvc):
+    if not has_canary_revision(isvc) and not rolls_back_a_promotion(isvc):
         return NotNow(f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the "
-                      f"rolled-out one; to go back to an earlier model, start a canary of that version")
+                      f"rolled-out one and no earlier revision was rolled out; to go back to an earlier model, "
+                      f"start a canary of that version")
     if isvc.canary_traffic_percent == 0:
         return NotNow("already rolled back: canaryTrafficPercent is 0")
     return None
@@ -263,6 +280,8 @@ def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
     """What the served split should become once KServe acts on a canaryTrafficPercent."""
     latest = isvc.latest_created_revision or isvc.latest_revision or "latest"
     prev = isvc.latest_rolledout_revision or isvc.prev_revision or "previous"
+    if rolls_back_a_promotion(isvc) and canary_percent is not None and clamp_percent(canary_percent) < 100:
+        prev = isvc.previous_rolledout_revision
     pct = 100 if canary_percent is None else clamp_percent(canary_percent)
     if latest == prev or pct == 100:
         return f"{latest} 100%"
@@ -284,6 +303,9 @@ def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = No
     notes: list[str] = []
     if kind == "rollout.rollback":
         notes.append(ROLLBACK_NOTE)
+        if rolls_back_a_promotion(isvc):
+            notes.append(f"this undoes the promotion of {isvc.latest_rolledout_revision}: KServe makes "
+                         f"{isvc.previous_rolledout_revision} the rolled-out revision again and sends it all traffic")
     if kind in ("rollout.set", "rollout.rollback", "rollout.promote"):
         notes.append(f"traffic now: {split_text(isvc)}; expected after: {expected_split(isvc, canary_percent)}")
     if kind == "rollout.start-canary":
@@ -361,6 +383,7 @@ def row(isvc: InferenceService) -> dict[str, Any]:
         "created_at": isvc.created_at,
         "problems": problems(isvc),
         "traffic": traffic(isvc),
+        "deleting": isvc.deleting,
     }
 
 

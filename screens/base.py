@@ -39,6 +39,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from console.safe_text import safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -86,7 +87,7 @@ class StateBanner(Static):
     def show(self, text: str) -> None:
         if text != self._shown:  # an unchanged state writes nothing to the terminal
             self._shown = text
-            self.update(Text(text, style="bold"))
+            self.update(Text(safe(text), style="bold"))
         self.display = True
 
     def hide(self) -> None:
@@ -108,7 +109,7 @@ class StatusLine(Static):
     def say(self, text: str, *, error: bool = False) -> None:
         if (text, error) != self._shown:
             self._shown = (text, error)
-            self.update(Text(text, style="bold red" if error else "dim"))
+            self.update(Text(safe(text), style="bold red" if error else "dim"))
 
 
 class ConsoleScreen(ActionFlowMixin, Screen):

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError
 from console.catalog_actions import ALIAS_PATTERN, SetAlias, registry_for
+from console.safe_text import literal, safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -29,11 +30,6 @@ from screens.keybar import KeyBar
 PAGE = 60  # two screens of rows at 120x35; more load as the cursor nears the end
 LOAD_MORE_MARGIN = 15
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "mape", "latency", "perplexity", "wer", "cer")
-
-
-def literal(value: Any, style: str = "") -> Text:
-    """User text for a table cell: never parsed as markup."""
-    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def flat_metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
@@ -219,7 +215,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
                 table.add_row(literal(summary.model), literal(summary.versions), literal(aliases, "cyan"),
                               key=summary.model)
         shown = table.row_count
-        table.border_title = f"Models {shown}/{page.total}" + (f" · filter: {self.filter_text}" if self.filter_text else "")
+        table.border_title = literal(f"Models {shown}/{page.total}"
+                                     + (f" · filter: {self.filter_text}" if self.filter_text else ""))
         if not message.append:
             if page.rows:
                 wanted = self._pending[0] if self._pending else None
@@ -260,7 +257,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
                               literal(", ".join(sorted(record.aliases, key=alias_rank)), "cyan"),
                               literal(record.author), key=record.version)
         sort = self.sort_keys[self.sort_index] if self.sort_index < len(self.sort_keys) else "created_at"
-        table.border_title = f"Versions of {self.model} {table.row_count}/{page.total} · sort: {sort.replace('metric:', '')}"
+        table.border_title = literal(f"Versions of {self.model} {table.row_count}/{page.total} · "
+                                     f"sort: {sort.replace('metric:', '')}")
         if not message.append and page.rows:
             table.move_cursor(row=0)
             self._show_detail(page.rows[0])
@@ -269,11 +267,12 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
     def on_catalog_screen_failed(self, message: Failed) -> None:
         self._loading_more = False
-        self.query_one("#detail-body", Static).update(Text(f"Catalog unavailable: {message.error}", style="bold red"))
+        self.query_one("#detail-body", Static).update(
+            Text(safe(f"Catalog unavailable: {message.error}", multiline=True), style="bold red"))
         self.set_status(f"{message.panel}: {message.error}", error=True)
 
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#catalog-status", Static).update(Text(text, style="red" if error else "dim"))
+        self.query_one("#catalog-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     def _select_model(self, model: str) -> None:
         if model == self.model:
@@ -472,18 +471,18 @@ def render_detail(record: Any) -> Text:
     def row(label: str, value: Any) -> None:
         if value in (None, "", [], {}):
             return
-        text.append(f"  {label:<14}", style="dim")
-        text.append(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        text.append(f"  {safe(label):<14}", style="dim")
+        text.append(safe(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)))
         text.append("\n")
 
-    text.append(f"{record.model}", style="bold")
-    text.append(f" : {record.version}\n")
+    text.append(safe(record.model), style="bold")
+    text.append(f" : {safe(record.version)}\n")
     if record.aliases:
         text.append("  aliases  ", style="dim")
-        text.append(", ".join(record.aliases), style="bold cyan")
+        text.append(safe(", ".join(record.aliases)), style="bold cyan")
         text.append("\n")
     if record.description:
-        text.append(f"  {record.description}\n")
+        text.append(f"  {safe(record.description, multiline=True)}\n")
     row("tags", ", ".join(record.tags or []))
     row("author", record.author)
     row("created", record.created_at)
@@ -532,9 +531,9 @@ class AliasNameScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("Set or move an alias to ")
-        text.append(f"{self.model}:{self.version}", style="bold")
+        text.append(safe(f"{self.model}:{self.version}"), style="bold")
         if self.current:
-            text.append(f"\nThis version has: {', '.join(self.current)}", style="dim")
+            text.append(f"\nThis version has: {safe(', '.join(self.current))}", style="dim")
         with Vertical(id="alias-box"):
             yield Static(text, markup=False)
             yield Input(placeholder="alias, e.g. production, champion, staging", id="alias-name")
@@ -570,7 +569,7 @@ class CompareScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="compare-box"):
             table = DataTable(id="compare", cursor_type="row", zebra_stripes=True)
-            table.border_title = f"{self.a.model}:{self.a.version} vs {self.b.model}:{self.b.version}"
+            table.border_title = literal(f"{self.a.model}:{self.a.version} vs {self.b.model}:{self.b.version}")
             yield table
             yield Static("green: better in the second version · red: worse · yellow: changed · esc closes",
                          markup=False, classes="hint")

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from console.actions import Change, precondition_text
+from console.safe_text import safe
 
 
 class ConfirmChangeScreen(ModalScreen[str | None]):
@@ -27,16 +28,16 @@ class ConfirmChangeScreen(ModalScreen[str | None]):
         title = Text()
         title.append(f"{change.kind}", style="bold")
         title.append(" on ")
-        title.append(change.target, style="bold")
+        title.append(safe(change.target), style="bold")
         text = Text()
         for line in change.lines:
-            text.append(f"  {line}\n", style="yellow")
+            text.append(f"  {safe(line)}\n", style="yellow")
         if change.precondition:
             text.append(f"  {precondition_text(change)}\n", style="dim")
         if change.dry_run:
-            text.append(f"  dry-run: {change.dry_run}\n", style="green")
+            text.append(f"  dry-run: {safe(change.dry_run)}\n", style="green")
         for note in change.notes:
-            text.append(f"  note: {note}\n", style="magenta")
+            text.append(f"  note: {safe(note)}\n", style="magenta")
         with Vertical(id="confirm-box"):
             yield Static(title, id="confirm-title", markup=False)
             # The change scrolls on its own, so at 80x24 the reason and the buttons stay in view.

@@ -11,6 +11,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from console.safe_text import safe
+
 # Text as well as colour, so the states read the same under NO_COLOR.
 _MARKS = {"ok": ("ok  ", "green"), "warn": ("WARN", "bold yellow"), "fail": ("FAIL", "bold red reverse")}
 
@@ -20,10 +22,10 @@ def render_results(results: list) -> Text:
     for r in results:
         mark, style = _MARKS.get(r.status, (r.status, ""))
         text.append(mark, style=style)
-        text.append(f" {r.check}\n", style="bold")
-        text.append(f"     {r.detail}\n")
+        text.append(f" {safe(r.check)}\n", style="bold")
+        text.append(f"     {safe(r.detail)}\n")
         if r.status != "ok" and r.fix:
-            text.append(f"     fix: {r.fix}\n", style="italic")
+            text.append(f"     fix: {safe(r.fix)}\n", style="italic")
     return text
 
 

@@ -42,6 +42,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError
+from console.safe_text import literal, safe
 from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
@@ -62,10 +63,6 @@ STATUS_LABELS = {
 }
 REFERENCE_WORDS = {"stable": "stable revision", "catalog": "catalog training data",
                    "before": "the window before"}
-
-
-def literal(value: Any, style: str = "") -> Text:
-    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def fmt_psi(value: float | None) -> Text:
@@ -112,7 +109,7 @@ class Target:
 def short_revision(revision: str, name: str) -> str:
     """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
     prefix = f"{name}-predictor-"
-    return "…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision
+    return safe("…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision)
 
 
 def choose_model(models: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
@@ -208,7 +205,7 @@ class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
             key = f"{ns}/{name}"
             if text and text.lower() not in key.lower():
                 continue
-            label = Text(key)
+            label = Text(safe(key))
             label.append(f"  {len(revs)} revision{'s' if len(revs) != 1 else ''}", style="dim")
             options.add_option(Option(label, id=key))
         if options.option_count:
@@ -510,7 +507,7 @@ class DriftScreen(Screen):
         self.set_status(f"retrying in {delay:g} s{stale} · {message.error}", error=True)
         table = self.query_one("#drift-features", DataTable)
         if self.report is None:
-            self._clear_panels(Text(message.error, style="red"))
+            self._clear_panels(Text(safe(message.error, multiline=True), style="red"))
             table.border_title = "Features · no data"
         else:
             table.border_title = f"Features · {self.window} · updated {self._clock_text(self.updated_at)} · stale"
@@ -522,7 +519,7 @@ class DriftScreen(Screen):
         return time.strftime("%H:%M:%S", time.localtime(t)) if t is not None else "never"
 
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#drift-status", Static).update(Text(text, style="red" if error else "dim",
+        self.query_one("#drift-status", Static).update(Text(safe(text), style="red" if error else "dim",
                                                             no_wrap=True, overflow="ellipsis"))
 
     def _show_context(self) -> None:
@@ -532,7 +529,7 @@ class DriftScreen(Screen):
         if key is None:
             text.append("choosing the first model with metrics…", style="dim")
         else:
-            text.append(f"{key[0]}/{key[1]}", style="bold")
+            text.append(safe(f"{key[0]}/{key[1]}"), style="bold")
         if target and target.live_revision:
             text.append(" · live ", style="dim")
             text.append(short_revision(target.live_revision, target.name))
@@ -615,8 +612,8 @@ class DriftScreen(Screen):
         names = self._chart_features()
         if report is None or not names or not report.span:
             chart.set_drawer(None)
-            chart.update(Text(report.message if report is not None and report.message else "no feature selected",
-                              style="dim"))
+            message = report.message if report is not None and report.message else "no feature selected"
+            chart.update(Text(safe(message, multiline=True), style="dim"))
             pane.border_subtitle = ""
             return
         th = report.thresholds
@@ -645,12 +642,12 @@ class DriftScreen(Screen):
             hist.border_title = "Histogram"
             hist.border_subtitle = ""
             return
-        hist.border_title = f"{f.feature}: reference vs live"
+        hist.border_title = literal(f"{f.feature}: reference vs live")
         live, ref = f.live, f.reference
         bounds = live.bounds if live else (ref.bounds if ref else None)
         note = None
         if f.reason and f.status in ("no-data", "too-few-samples"):
-            note = Text(f.reason + "\n", style="magenta" if f.status == "too-few-samples" else "dim")
+            note = Text(safe(f.reason) + "\n", style="magenta" if f.status == "too-few-samples" else "dim")
 
         def draw(width: int, height: int) -> Text:
             body = histogram_bars(bounds, live.counts if live else None, ref.counts if ref else None,

@@ -20,6 +20,8 @@ from typing import Callable, Sequence
 from rich.text import Text
 from textual.widgets import Static
 
+from console.safe_text import safe
+
 _BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+)m")
 BLOCKS = " ▁▂▃▄▅▆▇█"
 NO_DATA_CELL = "·"
@@ -208,6 +210,7 @@ def chart_legend(names: Sequence[str], warn: float, drift: float, markers: Seque
                  fmt_time: Callable[[float], str] = local_hhmm, with_floor: bool = False) -> Text:
     """One compact line naming the series, the threshold lines and the rollout markers."""
     text = Text(no_wrap=True, overflow="ellipsis")
+    names = [safe(name) for name in names]  # feature names are Prometheus label values
     for i, name in enumerate(list(names)[:len(SERIES_STYLES)]):
         text.append("━", style=SERIES_STYLES[i])
         text.append(f"{name} ")

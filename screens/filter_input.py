@@ -9,10 +9,18 @@ from __future__ import annotations
 from textual.widget import Widget
 from textual.widgets import Input
 
+from console.safe_text import same_width
+
 
 class FilterInput(Input):
     def on_mount(self) -> None:
         self.can_focus = False
+
+    @property
+    def _value(self):  # Input draws this; a jump from another screen fills in a name from outside
+        text = super()._value
+        text.plain = same_width(text.plain)  # one visible character each: the cursor still lines up
+        return text
 
     def open(self) -> None:
         if self.has_focus:  # "/" is text once the filter has the keys

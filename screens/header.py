@@ -8,9 +8,12 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
+from console.safe_text import safe
+
 
 def shorten(value: str, limit: int = 32) -> str:
     """~ for the home directory, and an ellipsis in the middle of a long path or URL."""
+    value = safe(value)  # a context name or path from outside: shown literally
     home = str(Path.home())
     if value.startswith(home + "/"):
         value = "~" + value[len(home):]

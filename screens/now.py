@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from console.safe_text import literal, safe
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
 
 REFRESH_INTERVAL = 15.0
@@ -204,13 +205,13 @@ class NowScreen(ConsoleScreen):
         place = where(item, with_context=not self._one_context())
         if len(place) > WHERE_WIDTH:
             place = "…" + place[-(WHERE_WIDTH - 1):]
-        cells = {"severity": Text(label, style=style), "kind": Text(item.kind, style=dim),
-                 "where": Text(place, style=dim), "since": Text(age(item.since, now), style=dim)}
+        cells = {"severity": Text(label, style=style), "kind": Text(safe(item.kind), style=dim),
+                 "where": Text(safe(place), style=dim), "since": Text(age(item.since, now), style=dim)}
         # The summary takes what is left of the line (the detail below shows it whole).
         room = max(12, self.size.width - 6 - sum(len(c.plain) + 2 for k, c in cells.items()
                                                  if k in dict(self._columns)) - 2)
         summary = item.summary if len(item.summary) <= room else item.summary[:room - 1] + "…"
-        cells["summary"] = Text(summary, style=dim)
+        cells["summary"] = Text(safe(summary), style=dim)
         return tuple(cells[key] for key, _ in self._columns)
 
     def _sync_rows(self) -> None:
@@ -253,7 +254,7 @@ class NowScreen(ConsoleScreen):
             parts.append(f"filter: {self.filter_text}")
         if self._updated_at is not None:
             parts.append(f"updated {clock_text(self._updated_at)}")
-        table.border_title = " · ".join(parts)
+        table.border_title = literal(" · ".join(parts))
 
     # -- selection --------------------------------------------------------------------------------
     def _selected_key(self) -> str | None:
@@ -289,13 +290,13 @@ class NowScreen(ConsoleScreen):
         text = Text()
         label, style = SEVERITY_CELLS["resolved" if self._selected_key() in self._resolved else item.severity]
         text.append(f"{label} ", style=style)
-        text.append(f"{item.kind}  ", style="bold")
-        text.append(where(item) + "\n")
-        text.append(item.summary + "\n")
+        text.append(f"{safe(item.kind)}  ", style="bold")
+        text.append(safe(where(item)) + "\n")
+        text.append(safe(item.summary, multiline=True) + "\n")
         if item.ref and item.kind.startswith("run-"):
-            text.append(f"run {item.ref}\n", style="dim")
+            text.append(f"run {safe(item.ref)}\n", style="dim")
         if item.since:
-            text.append(f"since {item.since} ({age(item.since, self.app.clock())} ago)\n", style="dim")
+            text.append(f"since {safe(item.since)} ({age(item.since, self.app.clock())} ago)\n", style="dim")
         text.append("\nenter opens it on its screen", style="dim")
         body.update(text)
 

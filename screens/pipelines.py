@@ -29,6 +29,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from adapters.errors import ConsoleError, DataError, InvalidInput, NotFound
+from console.safe_text import safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
@@ -642,16 +643,16 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             body.update(render_detail(run, experiment=self._experiment_name(run.experiment_id), now=self._now(),
                                       width=width, versions=self.detail_versions,
                                       catalog_note=self.detail_catalog_note, note=self.detail_note))
-            pane.border_title = f"Run detail · {run.display_name}"
+            pane.border_title = literal(f"Run detail · {run.display_name}")
             return
         text = Text()
         if self.state_message and not self.runs:
             text.append("Kubeflow Pipelines is not available\n\n", style="bold red")
-            text.append(self.state_message + "\n", style="red")
+            text.append(safe(self.state_message) + "\n", style="red")
             text.append("\nThe list fills as soon as KFP answers; r retries now.", style="dim")
         elif self.selected_run_id and self.detail_note:
-            text.append(f"run {self.selected_run_id}\n", style="bold")
-            text.append(self.detail_note, style="red")
+            text.append(f"run {safe(self.selected_run_id)}\n", style="bold")
+            text.append(safe(self.detail_note), style="red")
         elif self.selected_run_id:
             text.append("Loading…", style="dim")
         elif self._loaded_generation == self.generation and not self.runs:
@@ -696,7 +697,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self.query_one("#runs-summary", Static).update(filter_summary(self.query_state, name))
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#runs-status", Static).update(Text(text, style="red" if error else "dim"))
+        self.query_one("#runs-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     # -- selection -------------------------------------------------------------------------
     def _select(self, run_id: str) -> None:
@@ -938,7 +939,7 @@ class VersionPickerScreen(ModalScreen[ProducedVersion | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
             yield Static("This run produced several versions; open which one?", markup=False)
-            yield OptionList(*[Option(Text(f"{v.model} v{v.version}"), id=str(i))
+            yield OptionList(*[Option(Text(safe(f"{v.model} v{v.version}")), id=str(i))
                                for i, v in enumerate(self.versions)], id="picker")
             yield Static("enter opens · esc cancels", markup=False, classes="hint")
 

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from adapters.pipelines import ACTIVE_STATES, PageTokenExpired, Run, Task
 from console import humanize
+from console.safe_text import literal, safe
 
 SORT_BY = "created_at desc"
 
@@ -38,12 +39,7 @@ def state_icon(state: str) -> tuple[str, str]:
 
 def state_text(state: str) -> Text:
     icon, style = state_icon(state)
-    return Text(f"{icon} {state}", style=style, no_wrap=True, overflow="ellipsis")
-
-
-def literal(value: Any, style: str = "") -> Text:
-    """Server-supplied text for a table cell: never parsed as markup."""
-    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
+    return Text(f"{icon} {safe(state)}", style=style, no_wrap=True, overflow="ellipsis")
 
 
 class KeyedText(Text):
@@ -276,25 +272,25 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
     the catalog versions it produced, the task tree with states, timings and pods, and the history."""
     text = Text(no_wrap=False)
     icon, style = state_icon(run.state)
-    text.append(f"{icon} {run.state}", style=style)
+    text.append(f"{icon} {safe(run.state)}", style=style)
     text.append("  ")
-    text.append(run.display_name, style="bold")
+    text.append(safe(run.display_name), style="bold")
     text.append("\n")
     if note:
-        text.append(note + "\n", style="yellow")
+        text.append(safe(note) + "\n", style="yellow")
     failure = run.failure
     if failure and run.state not in ("SUCCEEDED", "RUNNING", "PENDING"):
         text.append("✖ " if run.state == "FAILED" else "⊘ ", style=failure_style(run))
-        text.append(failure, style=failure_style(run))
+        text.append(safe(failure, multiline=True), style=failure_style(run))
         text.append("\n")
     elif failure and run.state in ("RUNNING", "PENDING"):
         text.append("earlier failure (retrying): ", style="yellow")
-        text.append(failure, style="yellow")
+        text.append(safe(failure, multiline=True), style="yellow")
         text.append("\n")
     text.append("run ", style="dim")
-    text.append(run.run_id)
+    text.append(safe(run.run_id))
     text.append("  experiment ", style="dim")
-    text.append(experiment)
+    text.append(safe(experiment))
     text.append("\n")
     text.append("created ", style="dim")
     text.append(local(run.created_at, "%Y-%m-%d %H:%M:%S"))
@@ -308,13 +304,13 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
     text.append("\n")
     if versions:
         text.append("produced ", style="dim")
-        text.append(", ".join(f"{v.model} v{v.version}" for v in versions), style="bold cyan")
+        text.append(safe(", ".join(f"{v.model} v{v.version}" for v in versions)), style="bold cyan")
         text.append("  (m opens it in the catalog)\n", style="dim")
     elif catalog_note:
-        text.append(catalog_note + "\n", style="dim")
+        text.append(safe(catalog_note) + "\n", style="dim")
     if run.parameters:
         text.append("params ", style="dim")
-        text.append(", ".join(f"{k}={_short(v)}" for k, v in run.parameters.items()))
+        text.append(safe(", ".join(f"{k}={_short(v)}" for k, v in run.parameters.items())))
         text.append("\n")
 
     text.append("\nTasks\n", style="bold underline")
@@ -332,10 +328,10 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
         for change in run.state_history:
             icon, style = state_icon(change.state)
             text.append(f"  {local(change.at, '%m-%d %H:%M:%S')}  ", style="dim")
-            text.append(f"{icon} {change.state}", style=style)
+            text.append(f"{icon} {safe(change.state)}", style=style)
             if change.error:
                 text.append("  ")
-                text.append(change.error, style="red" if change.state == "FAILED" else "")
+                text.append(safe(change.error, multiline=True), style="red" if change.state == "FAILED" else "")
             text.append("\n")
     text.rstrip()
     return text
@@ -344,7 +340,7 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
 def _task_lines(text: Text, task: Task, depth: int, name_w: int, now: datetime, width: int) -> None:
     icon, style = state_icon(task.state)
     indent = "  " * depth
-    label = task.display_name
+    label = safe(task.display_name)
     room = max(4, name_w - len(indent))
     if len(label) > room:
         label = label[: room - 1] + "…"
@@ -352,28 +348,28 @@ def _task_lines(text: Text, task: Task, depth: int, name_w: int, now: datetime, 
     line.append(indent)
     line.append(f"{icon} ", style=style)
     line.append(f"{label:<{room}} ")
-    line.append(f"{task.state:<10}", style=style)
+    line.append(f"{safe(task.state):<10}", style=style)
     line.append(f" {local(task.start_time, '%H:%M:%S') or '--:--:--'}", style="dim")
     line.append(f" {fmt_duration(task.duration(now)):>7}")
     pod = task.pod_name
     if pod and line.cell_len + 6 + len(pod) <= width:
         line.append("  pod ", style="dim")
-        line.append(pod)
+        line.append(safe(pod))
         pod = None
     text.append_text(line)
     text.append("\n")
     pad = " " * (2 + len(indent) + 2)
     if pod:
         text.append(f"{pad}pod ", style="dim")
-        text.append(pod)
+        text.append(safe(pod))
         text.append("\n")
     if task.failed_pods:
         text.append(f"{pad}earlier attempts ", style="dim")
-        text.append(", ".join(task.failed_pods))
+        text.append(safe(", ".join(task.failed_pods)))
         text.append("\n")
     if task.error and task.state in ("FAILED", "CANCELED"):
         text.append(f"{pad}error ", style="dim")
-        text.append(task.error, style="red" if task.state == "FAILED" else "magenta")
+        text.append(safe(task.error, multiline=True), style="red" if task.state == "FAILED" else "magenta")
         text.append("\n")
 
 
@@ -387,7 +383,7 @@ def filter_summary(query: RunQuery, experiment_name: str | None) -> Text:
 
     def part(label: str, value: str, on: bool) -> None:
         text.append(f"{label} ", style="dim")
-        text.append(value, style="bold yellow" if on else "")
+        text.append(safe(value), style="bold yellow" if on else "")
         text.append("  ")
 
     part("s state", query.state or "all", query.state is not None)

@@ -32,6 +32,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
+from console.safe_text import literal, safe
 from screens import rollouts_render as render
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
@@ -40,7 +41,6 @@ from screens.keybar import KeyBar
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
 
 WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
-WATCH_IDLE_TIMEOUT = 2.0  # seconds of silence before the watch re-arms (bounds how long a stop takes)
 HEALTH_INTERVAL = 15.0
 HEALTH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 HEALTH_WINDOW = "5m"
@@ -224,7 +224,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             try:
                 client = self.app.client("kube")
                 scope = f"namespace {namespace}" if namespace else "all namespaces"
-                for item in client.follow_inference_services(namespace, stop, idle_timeout=WATCH_IDLE_TIMEOUT):
+                for item in client.follow_inference_services(namespace, stop):
                     if stop.is_set():
                         return
                     if isinstance(item, Snapshot):
@@ -284,7 +284,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         when = render.clock_text(self.app.clock() + message.retry_in)
         what = "Kubernetes API unreachable" if message.kind == "backend unavailable" else f"Kubernetes: {message.kind}"
         state = self.query_one("#rollouts-state", Static)
-        state.update(Text(f"{what}: {message.error} · retrying in {message.retry_in:g} s (at {when})",
+        state.update(Text(safe(f"{what}: {message.error} · retrying in {message.retry_in:g} s (at {when})"),
                           style="bold"))
         state.display = True
         self._update_title()
@@ -389,7 +389,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             parts.append(("live · updated " if self._live else "STALE since ") + render.clock_text(self._updated_at))
         elif not self._live:
             parts.append("connecting…")
-        table.border_title = " · ".join(parts)
+        table.border_title = literal(" · ".join(parts))
 
     def _tick_ages(self) -> None:
         if not self._active:
@@ -449,7 +449,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
         body.update(render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
                                   bar_width=bar_width))
-        self.query_one("#isvc-detail").border_title = f"Detail · {isvc.key}"
+        self.query_one("#isvc-detail").border_title = literal(f"Detail · {isvc.key}")
 
     @work(thread=True, group="rollouts-catalog", exit_on_error=False)
     def _lookup_catalog(self, uri: str) -> None:
@@ -540,14 +540,14 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         text = Text()
         if message.kind == "not configured":
             text.append("Prometheus not configured\n", style="bold yellow")
-            text.append(message.error + "\n", style="dim")
+            text.append(safe(message.error, multiline=True) + "\n", style="dim")
             text.append("\nThe rest of this screen works without it.", style="dim")
             self._set_health(text, None)
             return
         delay = self.health_backoff[min(self._health_failures, len(self.health_backoff) - 1)]
         self._health_failures += 1
         text.append("Prometheus unavailable\n", style="bold red")
-        text.append(message.error + "\n")
+        text.append(safe(message.error, multiline=True) + "\n")
         when = render.clock_text(self.app.clock() + delay)
         text.append(f"\nretrying in {delay:g} s (at {when})", style="dim")
         self._set_health(text, None)
@@ -556,7 +556,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     def _show_health_waiting(self) -> None:
         isvc = self.selected()
         if isvc is not None:
-            self._set_health(Text(f"Asking Prometheus about {isvc.key}…", style="dim"), None)
+            self._set_health(Text(f"Asking Prometheus about {safe(isvc.key)}…", style="dim"), None)
 
     def _set_health(self, text: Text, stamp: str | None) -> None:
         self.query_one("#isvc-health-body", Static).update(text)
@@ -567,7 +567,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
 
     # -- status line --------------------------------------------------------------------------
     def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#rollouts-status", Static).update(Text(text, style="red" if error else "dim"))
+        self.query_one("#rollouts-status", Static).update(Text(safe(text), style="red" if error else "dim"))
 
     # -- filter -------------------------------------------------------------------------------
     def action_filter(self) -> None:

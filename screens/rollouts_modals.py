@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from screens.rollouts_render import literal
+from console.safe_text import literal, safe
 
 MODAL_CSS = """
 PercentScreen, VersionPickerScreen { align: center middle; }
@@ -41,11 +41,11 @@ class PercentScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("Set the canary's share of traffic on ")
-        text.append(self.target, style="bold")
+        text.append(safe(self.target), style="bold")
         text.append("\nspec canaryTrafficPercent now: ", style="dim")
         text.append("unset" if self.current is None else str(self.current))
         text.append("\nserved now: ", style="dim")
-        text.append(self.split)
+        text.append(safe(self.split))
         with Vertical(id="percent-box"):
             yield Static(text, markup=False)
             yield Input(value="" if self.current is None else str(self.current), placeholder="0-100",
@@ -83,14 +83,14 @@ class VersionPickerScreen(ModalScreen[tuple[Any, str] | None]):
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("Start a canary on ")
-        text.append(self.target, style="bold")
+        text.append(safe(self.target), style="bold")
         text.append(" with a version of ")
-        text.append(self.model, style="bold")
+        text.append(safe(self.model), style="bold")
         text.append("\nIt patches the model's storageUri and canaryTrafficPercent.", style="dim")
         with Vertical(id="picker-box"):
             yield Static(text, markup=False)
             table = DataTable(id="picker-versions", cursor_type="row")
-            table.border_title = f"Versions of {self.model} ({len(self.versions)})"
+            table.border_title = literal(f"Versions of {self.model} ({len(self.versions)})")
             yield table
             yield Input(value=str(self.percent), placeholder="canary percent, 0-100", id="picker-percent")
             yield Static("", id="picker-error", markup=False)
@@ -125,7 +125,7 @@ class VersionPickerScreen(ModalScreen[tuple[Any, str] | None]):
         record = self.versions[table.cursor_row]
         if not record.artifact_uri:
             self.query_one("#picker-error", Static).update(
-                f"Version {record.version} has no artifact URI in the catalog: nothing to serve.")
+                f"Version {safe(record.version)} has no artifact URI in the catalog: nothing to serve.")
             return
         self.dismiss((record, self.query_one("#picker-percent", Input).value.strip() or str(self.percent)))
 

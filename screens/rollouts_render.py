@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from rich.text import Text
 
 from console import rollouts
+from console.safe_text import literal, safe
 
 BAR_WIDTH = 20
 FULL, EMPTY = "█", "░"
@@ -32,19 +33,14 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
 
 
-def literal(value: Any, style: str = "") -> Text:
-    """Server- or user-supplied text: never parsed as markup."""
-    return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
-
-
 def short_revision(isvc: Any, revision: str | None) -> str:
     """"fraud-detector-predictor-00002" -> "00002" (the part that changes); other names as they are."""
     if not revision:
         return ""
     prefix = f"{isvc.name}-predictor-"
     if isvc.name and revision.startswith(prefix) and len(revision) > len(prefix):
-        return revision[len(prefix):]
-    return revision
+        return safe(revision[len(prefix):])
+    return safe(revision)
 
 
 def parse_timestamp(value: str | None) -> float | None:
@@ -91,6 +87,8 @@ def mode_label(isvc: Any, short: bool = False) -> str:
 
 
 def ready_cell(isvc: Any) -> Text:
+    if isvc.deleting:  # deletionTimestamp set: finalizers hold it until KServe has cleaned up
+        return Text("deleting", style="bold magenta")
     if isvc.ready is True and not isvc.failing_revision:
         return Text("True", style="green")
     if isvc.ready is True:  # served, but the newest revision never became ready
@@ -197,13 +195,15 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     """Everything about one InferenceService. `catalog` maps storage URI -> (model, version) or
     an error string / None while unknown."""
     text = Text()
-    text.append(f"{isvc.namespace}/{isvc.name}\n", style="bold")
+    text.append(f"{safe(isvc.namespace)}/{safe(isvc.name)}\n", style="bold")
     text.append(f"  {mode_label(isvc)}", style="dim")
     if isvc.resource_version:
         text.append(f" · resourceVersion {isvc.resource_version}", style="dim")
     text.append("\n")
+    if isvc.deleting:
+        text.append("  deleting: the object goes once KServe's finalizer has cleaned up\n", style="bold magenta")
     if last_result:
-        text.append(f"  {last_result}\n", style="green")
+        text.append(f"  {safe(last_result)}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
     if not isvc.is_raw:
         spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
@@ -219,27 +219,27 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
             text.append(f"  ✗ {short} (the new model) FAILED", style="bold red")
         else:
             text.append(f"  … {short} (the new model) is not ready yet", style="bold yellow")
-        text.append(f": {not_ready.message}\n", style="red" if not_ready.failed else "yellow")
+        text.append(f": {safe(not_ready.message)}\n", style="red" if not_ready.failed else "yellow")
 
     cannot = cannot_lines(isvc)
     if cannot:
         _section(text, "What actions cannot do here")
         for line in cannot:
-            text.append(f"  • {line}\n", style="magenta")
+            text.append(f"  • {safe(line)}\n", style="magenta")
 
     _section(text, "Model")
     if isvc.storage_uri:
         text.append("  storageUri ", style="dim")
-        text.append(isvc.storage_uri + "\n")
+        text.append(safe(isvc.storage_uri) + "\n")
         found = (catalog or {}).get(isvc.storage_uri)
         if found is None:
             text.append("  catalog    looking up…\n", style="dim")
         elif isinstance(found, tuple):
             text.append("  catalog    ", style="dim")
-            text.append(f"{found[0]} v{found[1]}", style="bold cyan")
+            text.append(safe(f"{found[0]} v{found[1]}"), style="bold cyan")
             text.append("  (c: open in the catalog)\n", style="dim")
         else:
-            text.append(f"  catalog    {found}\n", style="yellow")
+            text.append(f"  catalog    {safe(found)}\n", style="yellow")
     else:
         text.append("  no storageUri in the predictor spec\n", style="yellow")
 
@@ -262,17 +262,17 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     for condition in isvc.conditions:
         mark, style = {"True": ("✓", "green"), "False": ("✗", "bold red")}.get(condition.status, ("?", "yellow"))
         text.append(f"  {mark} ", style=style)
-        text.append(condition.type)
+        text.append(safe(condition.type))
         if condition.reason:
-            text.append(f" {condition.reason}", style=style)
+            text.append(f" {safe(condition.reason)}", style=style)
         text.append("\n")
         if condition.message and condition.status != "True":
-            text.append(f"      {condition.message}\n", style="dim")
+            text.append(f"      {safe(condition.message)}\n", style="dim")
 
     if isvc.problems:
         _section(text, "Problems with this object")
         for problem in isvc.problems:
-            text.append(f"  ⚠ {problem}\n", style="yellow")
+            text.append(f"  ⚠ {safe(problem)}\n", style="yellow")
     return text
 
 
@@ -288,6 +288,9 @@ def cannot_lines(isvc: Any) -> list[str]:
                      f"traffic whatever the percentage (KServe routes to the latest ready revision)")
     if rollouts.has_canary_revision(isvc):
         lines.append("r (roll back) " + rollouts.ROLLBACK_NOTE)
+    elif rollouts.rolls_back_a_promotion(isvc):
+        lines.append(f"r (roll back) undoes the promotion: {short_revision(isvc, isvc.previous_rolledout_revision)} "
+                     f"takes all traffic again; +/-/p/o have nothing to steer")
     else:
         lines.append("no canary running: +/-/p/o/r have nothing to steer; n starts one")
     return lines
@@ -316,10 +319,10 @@ def health(verdict: Any, isvc: Any) -> Text:
     text = Text()
     style = {"healthy": "bold green", "failing": "bold red"}.get(verdict.status, "bold yellow")
     text.append("verdict ", style="dim")
-    text.append(verdict.text.upper() if verdict.status == "failing" else verdict.text, style=style)
+    text.append(safe(verdict.text.upper() if verdict.status == "failing" else verdict.text), style=style)
     text.append("\n")
     if verdict.reason:
-        text.append(f"{verdict.reason}\n", style="dim")
+        text.append(f"{safe(verdict.reason)}\n", style="dim")
     canary, stable = verdict.canary, verdict.stable
     columns = [h for h in (canary, stable) if h is not None]
     if columns:
@@ -346,13 +349,13 @@ def health(verdict: Any, isvc: Any) -> Text:
         for check in verdict.checks:
             mark, mstyle = {True: ("✓", "green"), False: ("✗", "bold red")}.get(check.passed, ("?", "yellow"))
             text.append(f"{mark} ", style=mstyle)
-            text.append(f"{check.text}\n")
+            text.append(f"{safe(check.text)}\n")
     if verdict.top_drift:
         text.append("\ntop drift (PSI vs stable)\n", style="bold")
         for feature in verdict.top_drift:
             dstyle = {"drift": "bold red", "warn": "yellow"}.get(feature.status, "")
             psi = "n/a" if feature.psi is None else f"{feature.psi:.3f}"
-            text.append(f"  {feature.feature[:14]:<14} {psi:>6} ", style="")
+            text.append(f"  {safe(feature.feature)[:14]:<14} {psi:>6} ", style="")
             text.append(f"{feature.status}\n", style=dstyle)
             if feature.live_count is not None and feature.reference_count is not None:
                 text.append(f"    n={feature.live_count:.0f}/{feature.reference_count:.0f}"
@@ -360,5 +363,5 @@ def health(verdict: Any, isvc: Any) -> Text:
     elif canary is not None and stable is not None:
         text.append("\nno feature drift data for this pair\n", style="dim")
     if verdict.metrics and verdict.metrics.get("profile"):
-        text.append(f"\n{verdict.metrics['text']}\n", style="dim")
+        text.append(f"\n{safe(verdict.metrics['text'])}\n", style="dim")
     return text

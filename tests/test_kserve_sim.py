@@ -62,7 +62,7 @@ def test_canary_split_promote_and_revision_names():
     w.step(isvc())
     w.step(isvc(uri="s3://m/v2", canary=10))
     assert w.pred["latestCreatedRevision"] == "m-predictor-00002"
-    assert sorted(w.split()) == [("m-predictor-00001", 90, "prev", False), ("m-predictor-00002", 10, "latest", True)]
+    assert sorted(w.split()) == [("m-predictor-00001", 90, "prev", False), ("m-predictor-00002", 10, None, True)]
     assert w.pred["latestRolledoutRevision"] == "m-predictor-00001"
     # canaryTrafficPercent alone: no new revision, the split moves
     w.step(isvc(uri="s3://m/v2", canary=50))
@@ -90,7 +90,7 @@ def test_rollback_pins_traffic_to_previous_and_keeps_the_new_model():
     w.step(isvc(uri="s3://m/v2", canary=20))
     obj = isvc(uri="s3://m/v2", canary=0)
     w.step(obj)
-    assert sorted(w.split()) == [("m-predictor-00001", 100, "prev", False), ("m-predictor-00002", 0, "latest", True)]
+    assert sorted(w.split()) == [("m-predictor-00001", 100, "prev", False), ("m-predictor-00002", 0, None, True)]
     assert w.pred["latestRolledoutRevision"] == "m-predictor-00001"
     assert w.pred["latestReadyRevision"] == "m-predictor-00002"
     assert obj["spec"]["predictor"]["model"]["storageUri"] == "s3://m/v2"
@@ -123,7 +123,7 @@ def test_readiness_delay_keeps_traffic_on_old_revision_until_ready():
     assert w.pred["latestCreatedRevision"] == "m-predictor-00002"
     assert w.status["modelStatus"]["transitionStatus"] == "InProgress"
     w.step(isvc(uri="s3://m/v2", canary=25), dt=0.5)
-    assert sorted(w.split()) == [("m-predictor-00001", 75, "prev", False), ("m-predictor-00002", 25, "latest", True)]
+    assert sorted(w.split()) == [("m-predictor-00001", 75, "prev", False), ("m-predictor-00002", 25, None, True)]
 
 
 def test_failing_revision_never_becomes_ready_and_says_why():
@@ -268,6 +268,142 @@ def test_store_semantics_generation_conflict_and_expiry():
         cluster.update_status("a", "m", {"url": f"x{i}"})
     events = list(cluster.watch("inferenceservices", "a", old_rv, timeout=0.1))
     assert events[0][0] == "ERROR" and events[0][1]["code"] == 410 and events[0][1]["reason"] == "Expired"
-    with pytest.raises(KubeError) as err:
-        cluster.create("inferenceservices", "a", isvc(ns="a", canary=101, name="n"))
-    assert err.value.code == 422
+    # KServe has no range check on canaryTrafficPercent (pkg/apis/serving/v1beta1/component.go)
+    assert cluster.create("inferenceservices", "a", isvc(ns="a", canary=150, name="n"))["spec"]["predictor"][
+        "canaryTrafficPercent"] == 150
+
+
+# -- issue 9 section 5: KServe as it really behaves -------------------------------------------
+
+def test_prev_target_only_below_100_and_latest_tag_only_with_tag_routing():
+    """pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go,
+    createKnativeService: `prev` only when canaryTrafficPercent < 100; the `latest` tag only with
+    serving.kserve.io/enable-tag-routing: "true"."""
+    w = Walk()
+    w.step(isvc())
+    w.step(isvc(uri="s3://m/v2", canary=30))
+    assert sorted(w.split()) == [("m-predictor-00001", 70, "prev", False), ("m-predictor-00002", 30, None, True)]
+    w.step(isvc(uri="s3://m/v2", canary=100))
+    assert w.split() == [("m-predictor-00002", 100, None, True)]
+    tagged = Walk()
+    ann = {"serving.kserve.io/enable-tag-routing": "true"}
+    tagged.step(isvc(annotations=ann))
+    assert tagged.split() == [("m-predictor-00001", 100, "latest", True)]
+    tagged.step(isvc(uri="s3://m/v2", canary=30, annotations=ann))
+    assert sorted(tagged.split()) == [("m-predictor-00001", 70, "prev", False),
+                                      ("m-predictor-00002", 30, "latest", True)]
+    assert {t.get("url") for t in tagged.pred["traffic"]} == {"http://latest-m-predictor.ns.example.com",
+                                                             "http://prev-m-predictor.ns.example.com"}
+
+
+def test_canary_percent_after_a_promotion_rolls_back_to_the_previous_rolled_out_revision():
+    """pkg/apis/serving/v1beta1/inference_service_status.go, PropagateStatus: the latest ready revision
+    rolled out at 100% and then given less pins latestRolledoutRevision to previousRolledoutRevision;
+    the next reconcile sends the rest of the traffic there (two passes, as the controller does)."""
+    w = Walk()
+    w.step(isvc())
+    w.step(isvc(uri="s3://m/v2", canary=20))
+    w.step(isvc(uri="s3://m/v2"))  # promote
+    assert w.pred["latestRolledoutRevision"] == "m-predictor-00002"
+    gen_before = w.status["observedGeneration"]
+    w.step(isvc(uri="s3://m/v2", canary=0))
+    # first pass: the Knative Service still names the promoted revision as prev
+    assert w.pred["latestRolledoutRevision"] == "m-predictor-00001"
+    w.step(isvc(uri="s3://m/v2", canary=0))
+    assert sorted(w.split()) == [("m-predictor-00001", 100, "prev", False), ("m-predictor-00002", 0, None, True)]
+    assert w.pred["previousRolledoutRevision"] == "m-predictor-00001"
+    # the Knative Service was written twice for one change of the InferenceService
+    assert w.status["observedGeneration"] == gen_before + 2
+
+
+def test_observed_generation_is_the_knative_services():
+    """PropagateStatus copies the Knative Service's observedGeneration (ss.ObservedGeneration =
+    serviceStatus.ObservedGeneration), not the InferenceService's generation."""
+    w = Walk()
+    w.step(isvc(gen=1))
+    assert w.status["observedGeneration"] == 1
+    # a canary percent with no rolled-out revision changes nothing in the Knative Service
+    w2 = Walk(delay=10)
+    w2.step(isvc(gen=1))
+    w2.step(isvc(gen=2, canary=10))
+    assert w2.status["observedGeneration"] == 1
+    w.step(isvc(gen=2, uri="s3://m/v2", canary=10))
+    assert w.status["observedGeneration"] == 2
+
+
+def test_out_of_range_percent_is_stored_but_knative_refuses_the_route():
+    """KServe does not range-check canaryTrafficPercent (component.go); Knative's webhook refuses a
+    traffic percent outside 0..100, so KServe's reconcile fails (controller.go: an InternalError
+    event) and the route keeps its old split."""
+    w = Walk()
+    w.step(isvc())
+    w.step(isvc(uri="s3://m/v2", canary=20))
+    w.step(isvc(uri="s3://m/v2", canary=150))
+    assert sorted(w.split()) == [("m-predictor-00001", 80, "prev", False), ("m-predictor-00002", 20, None, True)]
+    assert "expected 0 <= 150 <= 100" in w.rec.child_error
+
+
+def test_controller_events_finalizer_and_deletion():
+    """controller.go: the inferenceservice.finalizers finalizer, InferenceServiceReady /
+    InferenceServiceNotReady events (updateStatus), InternalError on a failed reconcile; Knative's
+    LatestCreatedFailed on the Configuration. Deletion: deletionTimestamp first (MODIFIED), gone
+    once the finalizer is removed (k8s.io/apiserver registry/store.go)."""
+    cluster = ClusterState()
+    ctl = KServeController(cluster, ready_delay=0.0, finalize_delay=3600)
+    cluster.ensure_namespace("ns")
+    ctl.start()
+    try:
+        body = isvc()
+        del body["metadata"]["uid"]
+        cluster.create("inferenceservices", "ns", body)
+        wait_for(lambda: (cluster.get("inferenceservices", "ns", "m").get("status") or {}).get("url"))
+        obj = cluster.get("inferenceservices", "ns", "m")
+        assert obj["metadata"]["finalizers"] == ["inferenceservice.finalizers"]
+
+        def reasons():
+            return [(e["type"], e["reason"], e["involvedObject"]["kind"]) for e in cluster.list("events", "ns")[0]]
+
+        wait_for(lambda: ("Normal", "InferenceServiceReady", "InferenceService") in reasons())
+        ctl.broken_uris.add("s3://m/v2")
+        cluster.put({**isvc(uri="s3://m/v2", canary=10), "metadata": {"name": "m", "namespace": "ns"}})
+        wait_for(lambda: ("Warning", "LatestCreatedFailed", "Configuration") in reasons())
+        wait_for(lambda: ("Warning", "InferenceServiceNotReady", "InferenceService") in reasons())
+        ev = next(e for e in cluster.list("events", "ns")[0] if e["reason"] == "InferenceServiceNotReady")
+        assert ev["message"].startswith("InferenceService [m] is no longer Ready because of: ")
+        assert ev["source"]["component"] == "v1beta1Controllers" and ev["involvedObject"]["uid"] == obj["metadata"]["uid"]
+        cluster.put({**isvc(uri="s3://m/v2", canary=150), "metadata": {"name": "m", "namespace": "ns"}})
+        wait_for(lambda: ("Warning", "InternalError", "InferenceService") in reasons())
+
+        rv = cluster.resource_version
+        cluster.delete("inferenceservices", "ns", "m")
+        held = cluster.get("inferenceservices", "ns", "m")
+        assert held["metadata"]["deletionTimestamp"] and held["metadata"]["finalizers"]
+        seen = [(t, o["metadata"].get("deletionTimestamp") is not None)
+                for t, o in cluster.watch("inferenceservices", "ns", rv, timeout=0.2)]
+        assert ("MODIFIED", True) in seen and ("DELETED", True) not in seen
+        ctl.finalize_delay = 0
+        ctl.sync("ns", "m")
+        with pytest.raises(KubeError) as err:
+            cluster.get("inferenceservices", "ns", "m")
+        assert err.value.code == 404
+        # the controller's Events do not keep the namespace: they go with it
+        assert cluster.list("events", "ns")[0]
+        cluster.delete("namespaces", None, "ns")
+        assert cluster.list("events", "ns")[0] == [] and not cluster.namespace_exists("ns")
+    finally:
+        ctl.stop()
+
+
+def test_events_expire_after_the_event_ttl():
+    """kube-apiserver --event-ttl (1 h by default): an Event's etcd lease runs out and it goes, with a
+    DELETED watch event."""
+    from console.sandbox.kube_store import make_event
+    cluster = ClusterState(event_ttl=0.0)
+    cluster.ensure_namespace("ns")
+    ref = {"apiVersion": "v1", "kind": "Pod", "name": "p", "namespace": "ns"}
+    first = cluster.create("events", "ns", make_event(ref, "Normal", "A", "m", "c", ts=1.0))
+    rv = int(first["metadata"]["resourceVersion"])
+    cluster.create("events", "ns", make_event(ref, "Normal", "B", "m", "c", ts=2.0))
+    assert [e["reason"] for e in cluster.list("events", "ns")[0]] == ["B"]
+    seen = [(t, o["reason"]) for t, o in cluster.watch("events", "ns", rv, timeout=0.1)]
+    assert seen == [("DELETED", "A"), ("ADDED", "B")]

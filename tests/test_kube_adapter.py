@@ -307,3 +307,86 @@ def test_two_traffic_entries_for_one_revision_read_as_one_at_100():
     assert (isvc.latest_revision, isvc.latest_percent) == ("churn-predictor-00001", 10)
     assert (isvc.prev_revision, isvc.prev_percent) == ("churn-predictor-00001", 90)
     assert not isvc.problems and isvc.failing_revision
+
+
+# -- watches that stay open (issue 9 s.5) -----------------------------------------------------
+
+
+def test_one_watch_stays_open_on_a_quiet_cluster(tmp_path):
+    """A real API server sends bookmarks about once a minute (k8s.io/apiserver cacher,
+    defaultBookmarkFrequency) and ends a watch at its timeoutSeconds: the adapter must not read a
+    few seconds of silence as a dead stream and reconnect."""
+    sb = start_kube_sandbox(tmp_path, bookmark_interval=60)
+    try:
+        c = admin(sb)
+        stop = threading.Event()
+        out: list = []
+        errors: list = []
+        t = threading.Thread(target=collect, args=(c.follow_inference_services("fraud", stop), out, errors))
+        t.start()
+        wait_until(lambda: sb.kube.open_watches == 1)
+        stop.wait(6.5)  # a quiet period longer than the old 5 s idle read timeout
+        opened = sb.kube.watches_opened
+        stop.set()
+        t.join(10)
+        assert not t.is_alive() and not errors
+        assert opened == 1 and isinstance(out[0], Snapshot) and len(out) == 1
+    finally:
+        sb.stop()
+
+
+def test_stop_ends_a_quiet_watch_at_once(tmp_path):
+    sb = start_kube_sandbox(tmp_path, bookmark_interval=60)
+    try:
+        c = admin(sb)
+        _, rv = c.list_inference_services("fraud")
+        stop = threading.Event()
+        out: list = []
+        errors: list = []
+        t = threading.Thread(target=collect, args=(c.watch_inference_services("fraud", rv, stop), out, errors))
+        t.start()
+        wait_until(lambda: sb.kube.open_watches == 1)
+        stop.set()
+        t.join(2.0)  # the default read timeout is minutes: only closing the socket ends it this fast
+        assert not t.is_alive() and not errors and out == []
+        wait_until(lambda: sb.kube.open_watches == 0)
+    finally:
+        sb.stop()
+
+
+# -- events and deletion ------------------------------------------------------------------------
+
+
+def test_create_and_list_events_and_the_viewers_403(kube_sandbox):
+    sb = kube_sandbox
+    c = admin(sb)
+    isvc = c.get_inference_service("fraud", "fraud-detector")
+    assert isvc.uid and not isvc.deleting
+    ref = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": isvc.name,
+           "namespace": isvc.namespace, "uid": isvc.uid, "resourceVersion": isvc.resource_version}
+    made = c.create_event("fraud", ref, reason="CanaryStep", message="who: x; 10 -> 20")
+    assert made["metadata"]["name"].startswith("fraud-detector.")
+    mine = [e for e in c.list_events("fraud", involved_name="fraud-detector", involved_kind="InferenceService")
+            if e.reason == "CanaryStep"]
+    assert [(e.type, e.source, e.object_kind, e.message) for e in mine] == [
+        ("Normal", "mlops-console", "InferenceService", "who: x; 10 -> 20")]
+    assert all(e.object_name == "fraud-detector" for e in c.list_events("fraud", involved_name="fraud-detector"))
+    with pytest.raises(Forbidden) as err:
+        viewer(sb).create_event("fraud", ref, reason="CanaryStep", message="m")
+    assert 'cannot create resource "events"' in err.value.message
+
+
+def test_a_deleting_inference_service_reads_as_deleting(kube_sandbox):
+    sb = kube_sandbox
+    make_isvc(sb, "del-a", "going")
+    c = admin(sb)
+    wait_until(lambda: sb.cluster.get("inferenceservices", "del-a", "going")["metadata"].get("finalizers"))
+    sb.controller.finalize_delay = 3600
+    try:
+        sb.cluster.delete("inferenceservices", "del-a", "going")
+        assert c.get_inference_service("del-a", "going").deleting
+    finally:
+        sb.controller.finalize_delay = 0
+        sb.controller.sync("del-a", "going")
+    with pytest.raises(NotFound):
+        c.get_inference_service("del-a", "going")

@@ -249,7 +249,8 @@ async def test_rollback_confirmed_moves_traffic_and_is_audited(sandbox, fraud_at
         await pilot.press("shift+tab", *"canary 5xx at 3%", "enter")
         await wait_for(pilot, lambda: (cell(app, FRAUD, "prev_pct"), cell(app, FRAUD, "latest_pct")) == ("100", "0"),
                        what="the 100/0 split")
-        assert "rollout.rollback applied" in text_of(app, "#rollouts-status")
+        await wait_for(pilot, lambda: "rollout.rollback applied" in text_of(app, "#rollouts-status"),
+                       what="the result in the status line")  # after the Event is written
         rows = audit_rows(app)
         assert [row_outcome(r) for r in rows] == ["applied"]
         assert row_field(rows[0], "reason") == "canary 5xx at 3%"

@@ -172,8 +172,10 @@ def test_kubectl_apply_strict_field_validation_and_invalid(kube_sandbox, ns):
     assert res.returncode != 0 and 'unknown field "spec.predictor.bogusField"' in res.stderr
     with pytest.raises(Exception):
         kube_sandbox.cluster.get(P, ns, "strict-one")
+    # KServe has no range check on canaryTrafficPercent (pkg/apis/serving/v1beta1/component.go): stored as sent
     res = kubectl(kube_sandbox, "apply", "-f", "-", input=manifest("pct-too-big", ns, "s3://x/v1", canary=150))
-    assert res.returncode != 0 and "canaryTrafficPercent" in res.stderr and "Invalid" in res.stderr
+    assert res.returncode == 0, res.stderr
+    assert kube_sandbox.cluster.get(P, ns, "pct-too-big")["spec"]["predictor"]["canaryTrafficPercent"] == 150
 
 
 # -- the official kubernetes client ------------------------------------------------------------
@@ -389,7 +391,7 @@ def test_watch_bookmarks(kube_sandbox, ns):
     with http(kube_sandbox, kube_sandbox.admin_token) as c:
         with c.stream("GET", f"/apis/{G}/{V}/namespaces/{ns}/{P}",
                       params={"watch": "1", "allowWatchBookmarks": "true", "resourceVersion": str(rv),
-                              "timeoutSeconds": "2"}) as r:
+                              "timeoutSeconds": "10"}) as r:
             assert r.status_code == 200
             for line in r.iter_lines():
                 ev = json.loads(line)

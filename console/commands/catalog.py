@@ -19,12 +19,10 @@ are refused in read-only mode and write an audit row.
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, ReadOnly
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from console.safe_text import safe
 
 
 def register(sub, common) -> None:
@@ -93,11 +91,8 @@ def _open(ctx, *, create: bool = False):
 
 
 def clean(value: Any) -> str:
-    """User text for a terminal: shown literally, but control characters (escape sequences)
-    are made visible instead of being interpreted."""
-    if value is None:
-        return "-"
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), str(value))
+    """User text for one line of a terminal (console.safe_text.safe), '-' for nothing."""
+    return "-" if value is None else safe(value)
 
 
 def _short(value: Any, width: int) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.errors import InvalidInput, NotFound
+from console.safe_text import safe
 
 if TYPE_CHECKING:
     from console.rollouts import NotReady
@@ -196,7 +197,7 @@ def drift_show(args, ctx) -> int:
         return 0
     rows = [["FEATURE", "STATUS", "PSI", "JS", "LIVE N", "REF N", "FLOOR"]]
     for f in report.features:
-        rows.append([f.feature, f.status, _fmt(f.psi), _fmt(f.js), _fmt(f.live_count, ".0f"),
+        rows.append([safe(f.feature), f.status, _fmt(f.psi), _fmt(f.js), _fmt(f.live_count, ".0f"),
                      _fmt(f.reference_count, ".0f"), _fmt(f.noise_floor)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

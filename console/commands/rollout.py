@@ -18,6 +18,8 @@ import argparse
 from datetime import datetime, timezone
 from typing import Any
 
+from console.safe_text import safe
+
 
 def register(sub, common) -> None:
     rollout = sub.add_parser("rollout", parents=[common], help="KServe canary rollouts: list, status, set, promote, rollback")
@@ -104,6 +106,7 @@ def _cell(value: Any) -> str:
 
 
 def _table(rows: list[list[str]]) -> list[str]:
+    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 

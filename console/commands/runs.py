@@ -20,6 +20,7 @@ from typing import Any
 
 from console import humanize
 from console.cli import positive_int
+from console.safe_text import safe
 
 
 def register(sub, common) -> None:
@@ -72,6 +73,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _table(rows: list[list[str]]) -> list[str]:
+    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
@@ -160,23 +162,23 @@ def show_run(args: argparse.Namespace, ctx) -> int:
             pass
     finished = f", finished {_when(run.finished_at)}" if run.finished_at else ""
     lines = [
-        f"Run         {run.display_name}",
+        f"Run         {safe(run.display_name)}",
         f"ID          {run.run_id}",
         f"State       {run.state} (for {_duration(run.duration())}{finished})",
     ]
     if run.failure:
         lines.append(f"Error       {run.failure}")
     lines += [
-        f"Experiment  {experiment}",
+        f"Experiment  {safe(experiment)}",
         f"Created     {_when(run.created_at)} UTC",
     ]
     if run.description:
         lines.append(f"Description {run.description}")
     if run.parameters:
-        lines.append("Parameters  " + ", ".join(f"{k}={_param(v)}" for k, v in run.parameters.items()))
+        lines.append("Parameters  " + safe(", ".join(f"{k}={_param(v)}" for k, v in run.parameters.items())))
     produced = _produced(run)
     if produced:
-        lines.append(f"Produces    {produced}")
+        lines.append(f"Produces    {safe(produced)}")
     if run.tasks:
         lines += ["", "Tasks"]
         rows = [["STATE", "TASK", "STARTED (UTC)", "DURATION", "POD"]]

@@ -10,10 +10,19 @@ Semantics (Serverless mode):
   runtime, resources, ...); a change of canaryTrafficPercent alone creates none;
 - with no rolled-out revision yet the latest ready revision gets 100% (no canary possible);
 - canaryTrafficPercent P with a rolled-out revision: the latest ready revision gets P
-  (latestRevision true, tag "latest"), the last rolled-out revision 100-P (tag "prev");
+  (latestRevision true), the last rolled-out revision 100-P (tag "prev") only when P < 100; the
+  "latest" tag only with serving.kserve.io/enable-tag-routing: "true" (ksvc_reconciler.go);
 - latestRolledoutRevision advances when the latest ready revision holds 100% (field removed or
   100); previousRolledoutRevision keeps the one before;
-- P = 0 is a rollback: the latest gets 0%, prev 100%; the spec keeps the new model;
+- P = 0 is a rollback: the latest gets 0%, prev 100%; the spec keeps the new model; P < 100 after a
+  promotion pins latestRolledoutRevision back to previousRolledoutRevision, which then takes the
+  traffic (PropagateStatus, in two passes as the controller does);
+- P is not range-checked (KServe does not); Knative refuses a percent outside 0..100, so the route
+  keeps its old split and the controller reports InternalError;
+- status.observedGeneration is the Knative Service's (Deployment's) generation, not the object's;
+- the controller adds the inferenceservice.finalizers finalizer, removes it on deletion, and emits
+  Events: InferenceServiceReady / InferenceServiceNotReady / InternalError on the object, Knative's
+  LatestCreatedFailed on the predictor's Configuration;
 - a revision that never becomes ready leaves latestCreatedRevision != latestReadyRevision; the
   `latestRevision: true` target keeps resolving to the latest *ready* revision, as Knative does,
   and the conditions say why (RevisionFailed);
@@ -32,6 +41,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
+FINALIZER = "inferenceservice.finalizers"
 NEVER_READY_ANNOTATION = "sandbox.mlops-console.dev/never-ready"
 RAW_MODES = {"RawDeployment", "Standard"}
 FRAMEWORK_KEYS = ("model", "sklearn", "xgboost", "lightgbm", "pytorch", "tensorflow", "onnx", "triton",
@@ -55,6 +66,9 @@ class SimRecord:
     revisions: list[Revision] = field(default_factory=list)
     latest_rolledout: str | None = None
     previous_rolledout: str | None = None
+    child_spec: str | None = None  # the Knative Service's (or Deployment's) spec as last written
+    child_generation: int = 0  # its metadata.generation: what status.observedGeneration reports
+    child_error: str | None = None  # why the last write of the child was refused (Knative's webhook)
 
 
 def deployment_mode(obj: dict) -> str:
@@ -142,7 +156,7 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
     prev_conds = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
     now_s = _rfc3339(now)
     host = f"{name}.{ns}.example.com"
-    status: dict = {"observedGeneration": meta.get("generation", 1), "deploymentMode": mode}
+    status: dict = {"deploymentMode": mode}
     conditions: list[dict] = []
 
     if latest_ok:
@@ -154,6 +168,7 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
                   f'Revision "{latest.name}" is being deployed and is not ready yet.')
 
     if mode == "RawDeployment":
+        _write_child(rec, template, None)
         component: dict = {}
         if latest_ready is not None:
             component["url"] = f"http://{name}-predictor.{ns}.svc.cluster.local"
@@ -165,24 +180,34 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
         conditions.append(_condition(prev_conds, now_s, "PredictorReady", *config))
         conditions.append(_condition(prev_conds, now_s, "Ready", *config))
     else:
+        # The Knative Service's traffic block (ksvc_reconciler.go, createKnativeService)
         canary_pct = pred.get("canaryTrafficPercent")
+        tag_routing = (meta.get("annotations") or {}).get(TAG_ROUTING_ANNOTATION) == "true"
+        targets: list[dict] = []
+        if canary_pct is not None and rec.latest_rolledout is not None:
+            targets.append({"latestRevision": True, "percent": int(canary_pct)})
+            if int(canary_pct) < 100:
+                targets.append({"revisionName": rec.latest_rolledout, "latestRevision": False,
+                                "percent": 100 - int(canary_pct), "tag": "prev"})
+        else:
+            targets.append({"latestRevision": True, "percent": 100})
+        if tag_routing:
+            targets[0]["tag"] = "latest"
+        _write_child(rec, template, targets)
         traffic: list[dict] = []
         if latest_ready is not None:
-            if canary_pct is not None and rec.latest_rolledout is not None:
-                p = max(0, min(100, int(canary_pct)))
-                traffic = [
-                    {"tag": "latest", "revisionName": latest_ready.name, "percent": p, "latestRevision": True,
-                     "url": f"http://latest-{name}-predictor.{ns}.example.com"},
-                    {"tag": "prev", "revisionName": rec.latest_rolledout, "percent": 100 - p,
-                     "latestRevision": False, "url": f"http://prev-{name}-predictor.{ns}.example.com"},
-                ]
-            else:
-                traffic = [{"revisionName": latest_ready.name, "percent": 100, "latestRevision": True}]
-            for t in traffic:
-                if t["revisionName"] == latest_ready.name and t["percent"] == 100 \
-                        and rec.latest_rolledout != latest_ready.name:
-                    rec.previous_rolledout = rec.latest_rolledout
-                    rec.latest_rolledout = latest_ready.name
+            if rec.child_error is None:
+                for t in targets:  # Knative's route resolves latestRevision to the latest *ready* revision
+                    entry = {**({"tag": t["tag"]} if t.get("tag") else {}),
+                             "revisionName": t.get("revisionName") or latest_ready.name,
+                             "percent": t["percent"], "latestRevision": t["latestRevision"]}
+                    if t.get("tag"):
+                        entry["url"] = f"http://{t['tag']}-{name}-predictor.{ns}.example.com"
+                    traffic.append(entry)
+            else:  # Knative refused the new traffic block: the route keeps serving the old one
+                traffic = copy.deepcopy(((old_status.get("components") or {}).get("predictor") or {}).get("traffic")
+                                        or [{"revisionName": latest_ready.name, "percent": 100, "latestRevision": True}])
+            _propagate_rollout(rec, traffic, latest_ready.name, latest.name)
         component = {"latestCreatedRevision": latest.name}
         if latest_ready is not None:
             component["latestReadyRevision"] = latest_ready.name
@@ -207,6 +232,9 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
         conditions.append(_condition(prev_conds, now_s, "PredictorRouteReady", *route))
         conditions.append(_condition(prev_conds, now_s, "Ready", *both))
     status["conditions"] = conditions
+    # PropagateStatus copies the Knative Service's (Deployment's) observedGeneration, not the
+    # InferenceService's generation: one spec change can write the child twice, or not at all.
+    status["observedGeneration"] = rec.child_generation
 
     if latest_ok:
         model_status = {"transitionStatus": "UpToDate",
@@ -232,6 +260,72 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
     return rec, status, next_wake
 
 
+def _write_child(rec: SimRecord, template: str, targets: list[dict] | None) -> None:
+    """Write the Knative Service (targets) or the Deployment (None); its generation moves when its
+    spec does. Knative's webhook refuses a traffic percent outside 0..100 (or a sum other than 100)."""
+    if targets is not None:
+        bad = next((t["percent"] for t in targets if not 0 <= t["percent"] <= 100), None)
+        total = sum(t["percent"] for t in targets)
+        if bad is not None or total != 100:
+            rec.child_error = ('fails to update knative service: admission webhook "validation.webhook.serving.'
+                               'knative.dev" denied the request: validation failed: '
+                               + (f"expected 0 <= {bad} <= 100: spec.traffic[0].percent" if bad is not None else
+                                  f"Traffic targets sum to {total}, want 100: spec.traffic"))
+            return
+    rec.child_error = None
+    spec = json.dumps([template, targets], sort_keys=True)
+    if spec != rec.child_spec:
+        rec.child_spec = spec
+        rec.child_generation += 1
+
+
+def _propagate_rollout(rec: SimRecord, traffic: list[dict], latest_ready: str, latest_created: str) -> None:
+    """latestRolledoutRevision / previousRolledoutRevision as PropagateStatus moves them
+    (pkg/apis/serving/v1beta1/inference_service_status.go)."""
+    per_revision: dict[str, int] = {}
+    for t in traffic:
+        per_revision[t["revisionName"]] = per_revision.get(t["revisionName"], 0) + t["percent"]
+    for t in traffic:
+        if t["revisionName"] != latest_ready or not t["latestRevision"]:
+            continue
+        if rec.latest_rolledout != latest_ready:
+            if t["percent"] == 100:  # the last revision fully rolled out
+                rec.previous_rolledout = rec.latest_rolledout
+                rec.latest_rolledout = latest_ready
+        elif latest_ready == latest_created and t["percent"] < 100:
+            # rolled out at 100% and then rolled back (canaryTrafficPercent set after a promotion):
+            # the rolled-out revision goes back to the previous one, which then takes the traffic
+            if per_revision.get(t["revisionName"]) == 100 and rec.previous_rolledout:
+                rec.latest_rolledout = rec.previous_rolledout
+
+
+def _ready(status: dict) -> str | None:
+    return next((c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+
+
+def status_events(obj: dict, old: dict, new: dict, before: SimRecord | None, rec: SimRecord) -> list[tuple]:
+    """The Events a status change makes: KServe's updateStatus (controller.go: InferenceServiceReady /
+    InferenceServiceNotReady, and InternalError when a child write fails) and Knative's configuration
+    reconciler (LatestCreatedFailed on the Configuration, pkg/reconciler/configuration/configuration.go)."""
+    name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
+    out: list[tuple] = []
+    if rec.child_error and (before is None or before.child_error != rec.child_error):
+        out.append(("Warning", "InternalError", rec.child_error))
+    if _ready(old) == "True" and _ready(new) == "False":
+        failed = ", ".join(c["type"] for c in new.get("conditions") or [] if c.get("status") == "False")
+        out.append(("Warning", "InferenceServiceNotReady",
+                    f"InferenceService [{name}] is no longer Ready because of: {failed}"))
+    elif _ready(old) != "True" and _ready(new) == "True":
+        out.append(("Normal", "InferenceServiceReady", f"InferenceService [{name}] is Ready"))
+    latest = rec.revisions[-1] if rec.revisions else None
+    old_failed = {c.get("message") for c in old.get("conditions") or [] if c.get("reason") == "RevisionFailed"}
+    if latest is not None and latest.failure and not any(latest.name in (m or "") for m in old_failed):
+        out.append(("Warning", "LatestCreatedFailed", f'Latest created revision "{latest.name}" has failed',
+                    {"apiVersion": "serving.knative.dev/v1", "kind": "Configuration", "name": f"{name}-predictor",
+                     "namespace": ns}, "configuration-controller"))
+    return out
+
+
 def traffic_split(isvc: dict) -> list[tuple[str, int]]:
     """[(revision, percent)] actually served, summed per revision (for the metrics exporter).
 
@@ -254,9 +348,11 @@ class KServeController:
     """Runs reconcile() for every InferenceService change, and again when a revision gets ready."""
 
     def __init__(self, cluster, *, ready_delay: float = 0.5, broken_uris: set[str] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, finalize_delay: float = 0.0):
         self.cluster = cluster
         self.ready_delay = ready_delay
+        self.finalize_delay = finalize_delay  # how long the finalizer's cleanup takes (tests hold it)
+        self._deleting_since: dict[str, float] = {}
         self.broken_uris: set[str] = set(broken_uris or ())
         self.clock = clock
         self.records: dict[str, SimRecord] = {}
@@ -325,16 +421,61 @@ class KServeController:
                 return None
             uid = obj["metadata"]["uid"]
             now = self.clock()
-            rec, status, wake = reconcile(obj, self.records.get(uid), now,
-                                          ready_delay=self.ready_delay if ready_delay is None else ready_delay,
-                                          failure=self.failure_for)
-            self.records[uid] = rec
-            self.cluster.update_status(namespace, name, status, expected_uid=uid)
+            if obj["metadata"].get("deletionTimestamp"):
+                status, wake = None, self._finalize(obj, now)
+            else:
+                if FINALIZER not in (obj["metadata"].get("finalizers") or []):
+                    obj = self._set_finalizers(obj, (obj["metadata"].get("finalizers") or []) + [FINALIZER])
+                    if obj is None:
+                        return None
+                before = self.records.get(uid)
+                rec, status, wake = reconcile(obj, before, now,
+                                              ready_delay=self.ready_delay if ready_delay is None else ready_delay,
+                                              failure=self.failure_for)
+                self.records[uid] = rec
+                if self.cluster.update_status(namespace, name, status, expected_uid=uid):
+                    for event in status_events(obj, obj.get("status") or {}, status, before, rec):
+                        self._record_event(obj, *event)
         if wake is not None:
             with self._cv:
                 heapq.heappush(self._timers, (wake, namespace, name))
                 self._cv.notify()
         return status
+
+    def _set_finalizers(self, obj: dict, finalizers: list[str]) -> dict | None:
+        """KServe's finalizer patch (controller.go, Reconcile); None if the object is gone."""
+        meta = obj["metadata"]
+        new = {"metadata": {**meta, "finalizers": finalizers}, "spec": obj.get("spec")}
+        try:
+            return self.cluster.update("inferenceservices", meta["namespace"], meta["name"], new)
+        except Exception:  # changed meanwhile (its event queues another pass) or gone
+            return None
+
+    def _finalize(self, obj: dict, now: float) -> float | None:
+        """Clean up, then remove our finalizer so the API server can let the object go."""
+        uid = obj["metadata"]["uid"]
+        since = self._deleting_since.setdefault(uid, now)
+        if now < since + self.finalize_delay:
+            return since + self.finalize_delay
+        finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f != FINALIZER]
+        if finalizers != (obj["metadata"].get("finalizers") or []):
+            self._set_finalizers(obj, finalizers)
+        self._deleting_since.pop(uid, None)
+        return None
+
+    def _record_event(self, obj: dict, type_: str, reason: str, message: str, involved: dict | None = None,
+                      component: str = "v1beta1Controllers") -> None:
+        """An Event as client-go's recorder writes it (KServe's manager: component v1beta1Controllers)."""
+        from console.sandbox.kube_store import ISVC_API_VERSION, make_event
+        meta = obj["metadata"]
+        involved = involved or {"apiVersion": ISVC_API_VERSION, "kind": "InferenceService", "name": meta["name"],
+                                "namespace": meta["namespace"], "uid": meta["uid"],
+                                "resourceVersion": meta.get("resourceVersion")}
+        try:
+            self.cluster.create("events", meta["namespace"], make_event(involved, type_, reason, message, component,
+                                                                        self.clock()))
+        except Exception:  # the namespace is going away: as client-go, drop the event
+            pass
 
     def revisions(self, namespace: str, name: str) -> list[Revision]:
         """The revision history of an InferenceService (oldest first)."""

@@ -4,9 +4,13 @@ Speaks enough of the API for kubectl (v1.32) and the official `kubernetes` Pytho
 unmodified on the resources the console uses: discovery (legacy; kubectl falls back from
 aggregated discovery), OpenAPI v3 for kubectl's field-validation and patch-type probes, server-side
 Table printing with the KServe CRD's printer columns, namespaces, InferenceServices (list, get,
-create, update, delete, merge and JSON patch, /status, dry-run, fieldValidation, watch with
-bookmarks and 410 Expired), bearer-token authentication with admin/viewer roles and real 403s,
-SelfSubjectAccessReview and SelfSubjectReview.
+create, update, delete with finalizers, merge and JSON patch, server-side apply, /status, dry-run,
+fieldValidation, KServe's deploymentMode webhook, watch with bookmarks and 410 Expired), core/v1
+Events (field selectors on involvedObject.* and the rest of EventToSelectableFields; events.k8s.io/v1
+as a view of them), list resourceVersion/resourceVersionMatch, protobuf bodies for Namespaces and the
+access reviews,
+bearer-token authentication with admin/viewer roles and real 403s, SelfSubjectAccessReview,
+SelfSubjectRulesReview and SelfSubjectReview.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from console.sandbox import kube_patch, kube_validate
 from console.sandbox.faults import stall_or_drop
-from console.sandbox.kube_store import (ISVCS, NAMESPACES, ClusterState, KubeError, ResourceType,
+from console.sandbox.kube_store import (EVENTS, ISVCS, NAMESPACES, ClusterState, KubeError, ResourceType,
                                         dumps, now_rfc3339)
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
@@ -83,11 +87,42 @@ def _api_resource(rt: ResourceType) -> list[dict]:
     return out
 
 
+# events.k8s.io/v1: the same stored Events, shown with that version's field names
+# (kubernetes pkg/apis/events/v1/conversion.go); kubectl itself reads core/v1.
+EVENTS_V1 = ResourceType("events", "event", "Event", "events.k8s.io", "v1", True, ("ev",))
+_EVENT_V1_NAMES = {"involvedObject": "regarding", "message": "note", "source": "deprecatedSource",
+                   "firstTimestamp": "deprecatedFirstTimestamp", "lastTimestamp": "deprecatedLastTimestamp",
+                   "count": "deprecatedCount", "reportingComponent": "reportingController"}
+
+
+EVENT_V1_FIELD_LABELS = {**{f"regarding.{k}": f"involvedObject.{k}" for k in
+                            ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")},
+                         "reportingController": "reportingComponent", "reason": "reason", "source": "source",
+                         "type": "type", "metadata.namespace": "metadata.namespace", "metadata.name": "metadata.name"}
+
+
+def event_to_v1(obj: dict) -> dict:
+    out = {_EVENT_V1_NAMES.get(k, k): v for k, v in obj.items() if v not in (None, "", 0) or k == "metadata"}
+    out["apiVersion"] = "events.k8s.io/v1"
+    out.setdefault("eventTime", None)  # a MicroTime without omitempty: null for a core/v1-made Event
+    return out
+
+
+def event_from_v1(obj: dict) -> dict:
+    back = {v: k for k, v in _EVENT_V1_NAMES.items()}
+    out = {back.get(k, k): v for k, v in obj.items()}
+    out["apiVersion"] = "v1"
+    return out
+
+
 GROUPS = {
     "serving.kserve.io": ("v1beta1", lambda: _api_resource(ISVCS)),
+    "events.k8s.io": ("v1", lambda: _api_resource(EVENTS_V1)),
     "authorization.k8s.io": ("v1", lambda: [
         {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
-         "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]),
+         "kind": "SelfSubjectAccessReview", "verbs": ["create"]},
+        {"name": "selfsubjectrulesreviews", "singularName": "selfsubjectrulesreview", "namespaced": False,
+         "kind": "SelfSubjectRulesReview", "verbs": ["create"]}]),
     "authentication.k8s.io": ("v1", lambda: [
         {"name": "selfsubjectreviews", "singularName": "selfsubjectreview", "namespaced": False,
          "kind": "SelfSubjectReview", "verbs": ["create"]}]),
@@ -110,7 +145,8 @@ def _openapi_doc(rt: ResourceType) -> dict:
     obj_content = {"application/json": {"schema": {"$ref": ref}}}
     patch_content = {t: {"schema": {"type": "object"}} for t in
                      ("application/json-patch+json", "application/merge-patch+json")}
-    if rt.plural == "namespaces":
+    patch_content["application/apply-patch+yaml"] = {"schema": {"type": "object"}}
+    if not rt.group:  # built-in kinds also take strategic merge patches
         patch_content["application/strategic-merge-patch+json"] = {"schema": {"type": "object"}}
     base = f"/api/{rt.version}" if not rt.group else f"/apis/{rt.group}/{rt.version}"
     item = f"{base}/namespaces/{{namespace}}/{rt.plural}/{{name}}" if rt.namespaced else f"{base}/{rt.plural}/{{name}}"
@@ -145,7 +181,16 @@ def _schema_name(rt: ResourceType) -> str:
     return ".".join(reversed(rt.group.split("."))) + f".{rt.version}.{rt.kind}"
 
 
-OPENAPI_GV = {"api/v1": NAMESPACES, f"apis/{ISVCS.group}/{ISVCS.version}": ISVCS}
+OPENAPI_GV = {"api/v1": (NAMESPACES, EVENTS), f"apis/{ISVCS.group}/{ISVCS.version}": (ISVCS,)}
+
+
+def _openapi_gv(rts: tuple[ResourceType, ...]) -> dict:
+    docs = [_openapi_doc(rt) for rt in rts]
+    out = docs[0]
+    for doc in docs[1:]:
+        out["paths"].update(doc["paths"])
+        out["components"]["schemas"].update(doc["components"]["schemas"])
+    return out
 
 
 # -- server-side printing (Table) --------------------------------------------------------------
@@ -209,12 +254,31 @@ TABLE_COLUMNS = {
                           _col("PrevRolledoutRevision"), _col("LatestReadyRevision"), AGE_COL],
     "namespaces": [NAME_COL, {"name": "Status", "type": "string", "format": "", "priority": 0,
                               "description": "The status of the namespace"}, AGE_COL],
+    "events": [_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), {**_col("Subobject"), "priority": 1},
+               {**_col("Source"), "priority": 1}, _col("Message"), {**_col("First Seen"), "priority": 1},
+               {**_col("Count", "integer"), "priority": 1}, {**NAME_COL, "name": "Name", "priority": 1}],
 }
+
+
+def _event_cells(obj: dict) -> list:
+    """printEvent of kubernetes pkg/printers/internalversion/printers.go."""
+    inv = obj.get("involvedObject") or {}
+    src = obj.get("source") or {}
+    component = src.get("component") or obj.get("reportingComponent") or ""
+    host = src.get("host") or obj.get("reportingInstance") or ""
+    last = obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
+    first = obj.get("firstTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp")
+    return [_human_age(last), obj.get("type", ""), obj.get("reason", ""),
+            f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", inv.get("fieldPath", ""),
+            f"{component}, {host}" if host else component, obj.get("message", ""), _human_age(first),
+            int(obj.get("count") or 1), obj["metadata"]["name"]]
 
 
 def _cells(rt: ResourceType, obj: dict) -> list:
     if rt.plural == "inferenceservices":
         return _isvc_cells(obj)
+    if rt.plural == "events":
+        return _event_cells(obj)
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"),
             _human_age(obj["metadata"].get("creationTimestamp"))]
 
@@ -282,7 +346,18 @@ def label_matcher(selector: str):
     return lambda obj: all(c((obj.get("metadata") or {}).get("labels") or {}) for c in checks)
 
 
-def field_matcher(selector: str):
+def _event_fields(obj: dict) -> dict[str, str]:
+    """EventToSelectableFields of kubernetes pkg/registry/core/event/strategy.go."""
+    inv = obj.get("involvedObject") or {}
+    fields = {f"involvedObject.{k}": str(inv.get(k) or "") for k in
+              ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")}
+    fields.update({"reason": str(obj.get("reason") or ""), "type": str(obj.get("type") or ""),
+                   "reportingComponent": str(obj.get("reportingComponent") or ""),
+                   "source": str((obj.get("source") or {}).get("component") or obj.get("reportingComponent") or "")})
+    return fields
+
+
+def field_matcher(selector: str, rt: ResourceType = ISVCS):
     checks = []
     for term in (selector or "").split(","):
         term = term.strip()
@@ -291,11 +366,24 @@ def field_matcher(selector: str):
         neg = "!=" in term
         k, v = term.replace("!=", "=").replace("==", "=").split("=", 1)
         k = k.strip()
-        if k not in ("metadata.name", "metadata.namespace"):
+        if rt.plural == "events" and rt.group:  # events.k8s.io/v1: AddFieldLabelConversionsForEvent
+            if k not in EVENT_V1_FIELD_LABELS:
+                raise KubeError(400, "BadRequest", f"field label not supported: {k}")
+            k = EVENT_V1_FIELD_LABELS[k]
+        elif rt.plural == "events":
+            if k not in ("metadata.name", "metadata.namespace") and k not in _event_fields({}):
+                raise KubeError(400, "BadRequest", f'field label not supported: {k}')
+        elif k not in ("metadata.name", "metadata.namespace"):
             raise KubeError(400, "BadRequest", f'"{k}" is not a known field selector: only "metadata.name", '
                                                f'"metadata.namespace"')
-        checks.append((k.split(".")[1], v.strip(), neg))
-    return lambda obj: all(((obj["metadata"].get(f) == v) != neg) for f, v, neg in checks)
+        checks.append((k, v.strip(), neg))
+
+    def value(obj: dict, key: str) -> str:
+        if key.startswith("metadata."):
+            return str(obj["metadata"].get(key.split(".", 1)[1]) or "")
+        return _event_fields(obj)[key]
+
+    return lambda obj: all(((value(obj, k) == v) != neg) for k, v, neg in checks)
 
 
 # -- protobuf (only what kubectl sends us: a SelfSubjectAccessReview) ---------------------------
@@ -340,6 +428,52 @@ def _pb_str(fields: dict, num: int) -> str:
     return vals[-1].decode() if vals else ""
 
 
+def _pb_map(fields: dict, num: int) -> dict[str, str]:
+    out = {}
+    for entry in fields.get(num, []):
+        kv = _pb_fields(entry)
+        out[_pb_str(kv, 1)] = _pb_str(kv, 2)
+    return out
+
+
+def _pb_object_meta(raw: bytes) -> dict:
+    """ObjectMeta (k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto): what a create may set."""
+    f = _pb_fields(raw)
+    meta: dict = {k: _pb_str(f, n) for n, k in ((1, "name"), (2, "generateName"), (3, "namespace")) if _pb_str(f, n)}
+    for num, key in ((11, "labels"), (12, "annotations")):
+        if f.get(num):
+            meta[key] = _pb_map(f, num)
+    if f.get(14):
+        meta["finalizers"] = [v.decode() for v in f[14]]
+    return meta
+
+
+def decode_protobuf(body: bytes, expected_kind: str) -> dict:
+    """A built-in object in the Kubernetes protobuf envelope ("k8s\0" + runtime.Unknown), as JSON.
+
+    client-go's typed clients (kubectl create namespace, kubectl auth can-i) send protobuf for
+    built-in kinds; only the kinds the sandbox serves are decoded: Namespace and the reviews."""
+    try:
+        if not body.startswith(b"k8s\x00"):
+            raise ValueError("missing the k8s protobuf envelope")
+        unknown = _pb_fields(body[4:])
+        type_meta = _pb_fields(unknown.get(1, [b""])[-1])
+        kind = _pb_str(type_meta, 2) or expected_kind
+        if kind != expected_kind:
+            raise ValueError(f"expected a {expected_kind}, got a {kind}")
+        if kind == "SelfSubjectAccessReview":
+            return decode_ssar_protobuf(body)
+        obj = _pb_fields(unknown.get(2, [b""])[-1])
+        out: dict = {"kind": kind, "apiVersion": _pb_str(type_meta, 1) or "v1",
+                     "metadata": _pb_object_meta(obj.get(1, [b""])[-1])}
+        spec = _pb_fields(obj.get(2, [b""])[-1])
+        if kind == "SelfSubjectRulesReview":
+            out["spec"] = {"namespace": _pb_str(spec, 1)}
+        return out
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise KubeError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from None
+
+
 def decode_ssar_protobuf(body: bytes) -> dict:
     """A SelfSubjectAccessReview in the Kubernetes protobuf envelope, as a JSON-shaped dict."""
     try:
@@ -374,6 +508,8 @@ class ApiRequest:
     body: bytes
     user: User | None = None
     warnings: list[str] = field(default_factory=list)
+    view: Any = None  # stored (core/v1) object -> what this API version shows (events.k8s.io/v1)
+    unview: Any = None  # and back, for bodies sent to it
 
     def q(self, name: str, default: str = "") -> str:
         return self.query.get(name, default)
@@ -443,6 +579,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _send_obj(self, code: int, obj: Any, req: ApiRequest | None = None):
+        if req is not None and req.view is not None and isinstance(obj, dict) and obj.get("kind") == "Event":
+            obj = req.view(obj)
         headers = {}
         if req is not None and req.warnings:
             headers["Warning"] = ", ".join(f'299 - "{w}"' for w in req.warnings)
@@ -510,7 +648,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{host}:{port}"}]})
         if parts == ["api", "v1"] and m == "GET":
             return self._send_obj(200, {"kind": "APIResourceList", "groupVersion": "v1",
-                                        "resources": _api_resource(NAMESPACES)})
+                                        "resources": _api_resource(NAMESPACES) + _api_resource(EVENTS)})
         if parts == ["apis"] and m == "GET":
             return self._send_obj(200, {"kind": "APIGroupList", "apiVersion": "v1",
                                         "groups": [_group(g) for g in GROUPS]})
@@ -522,6 +660,8 @@ class _Handler(BaseHTTPRequestHandler):
                                         "groupVersion": f"{parts[1]}/{parts[2]}", "resources": GROUPS[parts[1]][1]()})
         if parts == ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] and m == "POST":
             return self._ssar(req)
+        if parts == ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"] and m == "POST":
+            return self._ssrr(req)
         if parts == ["apis", "authentication.k8s.io", "v1", "selfsubjectreviews"] and m == "POST":
             return self._ssr(req)
         if parts == ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] and m == "POST":
@@ -530,12 +670,25 @@ class _Handler(BaseHTTPRequestHandler):
             return self._review(api, req, "authentication.k8s.io", "tokenreviews")
         # resources
         if parts[:2] == ["api", "v1"]:
-            rt, rest = NAMESPACES, parts[2:]
+            rest = parts[2:]
+            if rest == ["events"]:
+                return self._resource(api, req, EVENTS, None, None, None)
+            if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] == "events":
+                return self._resource(api, req, EVENTS, rest[1], rest[3] if len(rest) == 4 else None, None)
             if not rest or rest[0] != "namespaces" or len(rest) > 3:
                 raise self._no_route(req)
             name = rest[1] if len(rest) >= 2 else None
             sub = rest[2] if len(rest) == 3 else None
-            return self._resource(api, req, rt, None, name, sub)
+            return self._resource(api, req, NAMESPACES, None, name, sub)
+        if parts[:3] == ["apis", EVENTS_V1.group, EVENTS_V1.version]:
+            rest = parts[3:]
+            ns = None
+            if len(rest) >= 2 and rest[0] == "namespaces":
+                ns, rest = rest[1], rest[2:]
+            if not rest or rest[0] != "events" or len(rest) > 2 or (ns is None and len(rest) == 2):
+                raise self._no_route(req)
+            req.view, req.unview = event_to_v1, event_from_v1
+            return self._resource(api, req, EVENTS_V1, ns, rest[1] if len(rest) == 2 else None, None)
         if parts[:3] == ["apis", ISVCS.group, ISVCS.version]:
             rest = parts[3:]
             ns = None
@@ -563,15 +716,18 @@ class _Handler(BaseHTTPRequestHandler):
         if rest[:1] == ["v3"]:
             gv = "/".join(rest[1:])
             if gv in OPENAPI_GV:
-                return self._send_obj(200, _openapi_doc(OPENAPI_GV[gv]))
+                return self._send_obj(200, _openapi_gv(OPENAPI_GV[gv]))
         raise KubeError(404, "NotFound", "the server could not find the requested resource")
 
     # -- reviews -------------------------------------------------------------------------------
-    def _json_body(self, req: ApiRequest) -> Any:
+    def _json_body(self, req: ApiRequest, rt: ResourceType | None = None) -> Any:
         ctype = (req.headers.get("Content-Type") or "application/json").split(";")[0].strip()
-        if "protobuf" in ctype:
+        if ctype == "application/vnd.kubernetes.protobuf" and rt is not None and rt.plural == "namespaces":
+            return decode_protobuf(req.body, rt.kind)
+        if "protobuf" in ctype:  # what a real server says for a kind without protobuf (CRDs, here Events too)
             raise KubeError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
-                                                         "accepted media types include: application/json")
+                                                         "accepted media types include: application/json, "
+                                                         "application/yaml")
         try:
             if "yaml" in ctype and ctype != "application/apply-patch+yaml":
                 import yaml
@@ -603,6 +759,36 @@ class _Handler(BaseHTTPRequestHandler):
             status["reason"] = reason
         out = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
+        return self._send_obj(201, out)
+
+    def _ssrr(self, req: ApiRequest):
+        """SelfSubjectRulesReview (kubectl auth can-i --list): the rules of the user's role, as RBAC
+        reports them (k8s.io/kubernetes pkg/registry/authorization/selfsubjectrulesreview)."""
+        if "protobuf" in (req.headers.get("Content-Type") or ""):
+            body = decode_protobuf(req.body, "SelfSubjectRulesReview")
+        else:
+            body = self._json_body(req)
+        spec = body.get("spec") if isinstance(body, dict) else None
+        if not isinstance(spec, dict) or not spec.get("namespace"):
+            raise KubeError(422, "Invalid", 'SelfSubjectRulesReview.authorization.k8s.io "" is invalid: '
+                                            'spec.namespace: Required value: namespace must be specified')
+        resource_rules = [
+            {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+             "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+            {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+        ]
+        if req.user.role == "admin":
+            resource_rules.append({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})
+            non_resource = [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+        else:
+            # what User.allowed grants (and SelfSubjectAccessReview answers): reading anything
+            resource_rules.append({"verbs": sorted(READ_VERBS), "apiGroups": ["*"], "resources": ["*"]})
+            non_resource = [{"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz",
+                                                                   "/livez", "/openapi", "/openapi/*", "/readyz",
+                                                                   "/version", "/version/"]}]
+        out = {"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",
+               "metadata": {"creationTimestamp": None}, "spec": {"namespace": spec["namespace"]},
+               "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": False}}
         return self._send_obj(201, out)
 
     def _review(self, api: "KubeApiServer", req: ApiRequest, group: str, resource: str):
@@ -693,10 +879,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if rt.namespaced and ns is None:
                     raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                                              "resource: create needs a namespace")
-                body = self._json_body(req)
+                body = self._json_body(req, rt)
                 if not isinstance(body, dict):
                     raise KubeError(400, "BadRequest", "the object provided is unrecognized (must be of type object)")
                 self._check_kind(rt, body)
+                if req.unview is not None:
+                    body = req.unview(body)
                 dry = self._dry_run(req)
                 self._field_validation(req, rt, body, "")
                 obj = cluster.create(rt.plural, ns, body, dry_run=dry)
@@ -708,17 +896,21 @@ class _Handler(BaseHTTPRequestHandler):
             if "as=Table" in (req.headers.get("Accept") or ""):
                 return self._send_obj(200, to_table(rt, [obj], obj["metadata"]["resourceVersion"],
                                                     req.q("includeObject") or "Metadata"))
-            return self._send_obj(200, obj)
+            return self._send_obj(200, obj, req)
         if m == "PUT":
             self._authorize(req, rt, "update", ns, name, sub)
             body = self._json_body(req)
             if not isinstance(body, dict):
                 raise KubeError(400, "BadRequest", "the object provided is unrecognized (must be of type object)")
             self._check_kind(rt, body)
+            if req.unview is not None:
+                body = req.unview(body)
             dry = self._dry_run(req)
             self._field_validation(req, rt, body, name)
+            if sub is None:
+                self._admit_update(rt, cluster.get(rt.plural, ns, name), body)
             obj = cluster.update(rt.plural, ns, name, body, subresource=sub, dry_run=dry,
-                                 require_rv=rt.plural != "namespaces")
+                                 require_rv=rt.plural not in ("namespaces", "events"))  # AllowUnconditionalUpdate
             return self._send_obj(200, obj, req)
         if m == "PATCH":
             self._authorize(req, rt, "patch", ns, name, sub)
@@ -733,7 +925,7 @@ class _Handler(BaseHTTPRequestHandler):
             dry = self._dry_run(req) or "All" in (opts.get("dryRun") or [])
             obj = cluster.delete(rt.plural, ns, name, precondition_rv=pre.get("resourceVersion"),
                                  precondition_uid=pre.get("uid"), dry_run=dry)
-            return self._send_obj(200, obj)
+            return self._send_obj(200, obj, req)
         raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
     @staticmethod
@@ -744,16 +936,101 @@ class _Handler(BaseHTTPRequestHandler):
                                                f"version ({rt.api_version})" if av != rt.api_version else
                             f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
 
+    @staticmethod
+    def _admit_update(rt: ResourceType, current: dict, new: dict) -> None:
+        """The validating admission webhooks on updates of the main resource (not /status)."""
+        if rt.plural != "inferenceservices":
+            return
+        why = kube_validate.deployment_mode_change(current, new)
+        if why:  # controller-runtime's Denied(): 403 Forbidden, prefixed by the API server
+            raise KubeError(403, "Forbidden", 'admission webhook "inferenceservice.kserve-webhook-server.validator" '
+                                              f"denied the request: {why}")
+
+    def _apply(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
+               sub: str | None):
+        """Server-side apply (application/apply-patch+yaml), simplified: the applied configuration is
+        merged into the object (created if missing); fields this manager applied before and now
+        omits are removed; a field another apply manager set to a different value is a conflict
+        unless force=true (k8s.io/apiserver pkg/endpoints/handlers/patch.go, applyPatcher)."""
+        manager = req.q("fieldManager")
+        if not manager:
+            raise KubeError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
+                                            'is required for apply patch',
+                            {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                                {"reason": "FieldValueRequired", "message": "Required value: is required for apply patch",
+                                 "field": "fieldManager"}]})
+        try:
+            import yaml
+            applied = yaml.safe_load(req.body.decode() or "null")
+        except Exception as exc:
+            raise KubeError(400, "BadRequest", f"error decoding YAML: {exc}") from None
+        if not isinstance(applied, dict):
+            raise KubeError(400, "BadRequest", "the object provided is unrecognized (must be of type object)")
+        self._check_kind(rt, applied)
+        if not applied.get("kind") or not applied.get("apiVersion"):
+            raise KubeError(400, "BadRequest", "Object 'Kind' is missing in the applied configuration" if not
+                            applied.get("kind") else "Object 'apiVersion' is missing in the applied configuration")
+        meta = applied.get("metadata") if isinstance(applied.get("metadata"), dict) else {}
+        if meta.get("name") != name:
+            raise KubeError(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match the "
+                                               f"name on the URL ({name})")
+        dry = self._dry_run(req)
+        self._field_validation(req, rt, applied, name)
+        force = req.flag("force")
+        cluster = api.cluster
+        try:
+            current = cluster.get(rt.plural, ns, name)
+        except KubeError as exc:
+            if exc.code != 404 or sub:
+                raise
+            obj = cluster.create(rt.plural, ns, applied, dry_run=dry)
+            if not dry:
+                api.applied[(rt.plural, ns or "", name, obj["metadata"]["uid"])] = {manager: kube_patch.leaves(applied)}
+            return self._send_obj(201, obj, req)
+        key = (rt.plural, ns or "", name, current["metadata"]["uid"])
+        owners = api.applied.get(key, {})
+        mine = kube_patch.leaves(applied)
+        conflicts = sorted((path, other) for other, fields in owners.items() if other != manager
+                           for path, value in fields.items() if path in mine and mine[path] != value)
+        if conflicts and not force:
+            if len(conflicts) == 1:
+                text = f'Apply failed with 1 conflict: conflict with "{conflicts[0][1]}": {conflicts[0][0]}'
+            else:
+                text = f"Apply failed with {len(conflicts)} conflicts: " + "; ".join(
+                    f'conflict with "{who}": {path}' for path, who in conflicts)
+            raise KubeError(409, "Conflict", text, {"causes": [
+                {"reason": "FieldManagerConflict", "message": f'conflict with "{who}"', "field": path}
+                for path, who in conflicts]})
+        removed = [p for p in owners.get(manager, {}) if p not in mine  # unless another manager owns it too
+                   and not any(p in fields for other, fields in owners.items() if other != manager)]
+        result = kube_patch.apply_merge(current, applied, removed)
+        result["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if sub is None:
+            self._admit_update(rt, current, result)
+        obj = cluster.update(rt.plural, ns, name, result, subresource=sub, dry_run=dry, require_rv=False)
+        if not dry:
+            # a forced apply takes the conflicting fields; equal values are owned together
+            new_owners = {m: {p: v for p, v in f.items() if p not in mine or mine[p] == v}
+                          for m, f in owners.items() if m != manager}
+            new_owners[manager] = mine
+            api.applied[key] = new_owners
+        return self._send_obj(200, obj, req)
+
     def _patch(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
                sub: str | None):
         cluster = api.cluster
         ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip()
-        if ctype == "application/strategic-merge-patch+json" and rt.plural == "namespaces":
-            ctype = "application/merge-patch+json"
+        if ctype == "application/apply-patch+yaml":
+            return self._apply(api, req, rt, ns, name, sub)
+        if req.q("force"):
+            raise KubeError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be '
+                                            'specified for non-apply patch', {"group": "meta.k8s.io", "kind": "PatchOptions"})
+        if ctype == "application/strategic-merge-patch+json" and not rt.group:
+            ctype = "application/merge-patch+json"  # the fields we serve have no patch strategies: the same
         if ctype not in ("application/merge-patch+json", "application/json-patch+json"):
             raise KubeError(415, "UnsupportedMediaType",
                             "the body of the request was in an unknown format - accepted media types include: "
-                            "application/json-patch+json, application/merge-patch+json")
+                            "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
         patch = self._json_body(req)
         if ctype == "application/merge-patch+json" and not isinstance(patch, dict):
             raise KubeError(400, "BadRequest", "a merge patch must be a JSON object")
@@ -764,13 +1041,16 @@ class _Handler(BaseHTTPRequestHandler):
         dry = self._dry_run(req)
         for _attempt in range(10):
             current = cluster.get(rt.plural, ns, name)
+            shown = req.view(current) if req.view is not None else current
             try:
                 if ctype == "application/merge-patch+json":
-                    result = kube_patch.merge_patch(current, patch)
+                    result = kube_patch.merge_patch(shown, patch)
                 else:
-                    result = kube_patch.json_patch(current, patch)
+                    result = kube_patch.json_patch(shown, patch)
             except kube_patch.PatchError as exc:
                 raise KubeError(422, "Invalid", str(exc)) from None
+            if req.unview is not None and isinstance(result, dict):
+                result = req.unview(result)
             if not isinstance(result, dict):
                 raise KubeError(422, "Invalid", "the patch turned the object into something that is not an object")
             meta = result.get("metadata") if isinstance(result.get("metadata"), dict) else {}
@@ -783,6 +1063,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise conflict(rt, name)
             result.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
             self._field_validation(req, rt, result, name)
+            if sub is None:
+                self._admit_update(rt, current, result)
             try:
                 obj = cluster.update(rt.plural, ns, name, result, subresource=sub, dry_run=dry, require_rv=False)
             except KubeError as exc:
@@ -794,26 +1076,72 @@ class _Handler(BaseHTTPRequestHandler):
         raise conflict(rt, name)
 
     # -- list and watch ------------------------------------------------------------------------
-    def _filters(self, req: ApiRequest):
+    def _filters(self, req: ApiRequest, rt: ResourceType):
         lab = label_matcher(req.q("labelSelector"))
-        fld = field_matcher(req.q("fieldSelector"))
+        fld = field_matcher(req.q("fieldSelector"), rt)
         return lambda o: lab(o) and fld(o)
 
+    @staticmethod
+    def _list_rv(api: "KubeApiServer", req: ApiRequest) -> int | None:
+        """resourceVersion / resourceVersionMatch of a list (k8s.io/apimachinery
+        pkg/apis/meta/internalversion/validation ValidateListOptions; the semantics table of the API
+        concepts page): the resourceVersion to list at, or None for the most recent."""
+        rv_text, match = req.q("resourceVersion"), req.q("resourceVersionMatch")
+        errors = []
+        if match:
+            if not rv_text:
+                errors.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
+                              "resourceVersion is provided")
+            if req.q("continue"):
+                errors.append("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue "
+                              "is provided")
+            if match not in ("Exact", "NotOlderThan"):
+                errors.append(f'resourceVersionMatch: Unsupported value: "{match}": supported values: "Exact", '
+                              f'"NotOlderThan", ""')
+            if match == "Exact" and rv_text == "0":
+                errors.append('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for '
+                              'resourceVersion "0"')
+        if errors:
+            text = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
+            raise KubeError(422, "Invalid", f'ListOptions.meta.k8s.io "" is invalid: {text}',
+                            {"group": "meta.k8s.io", "kind": "ListOptions"})
+        if rv_text in ("", "0"):
+            return None  # most recent / any: the store is always current
+        try:
+            rv = int(rv_text)
+        except ValueError:
+            raise KubeError(400, "BadRequest", f'resourceVersion: Invalid value: "{rv_text}": must be an '
+                                               f'integer') from None
+        if not api.cluster.wait_for_rv(rv, timeout=api.rv_wait):
+            raise KubeError(504, "Timeout", f"Too large resource version: {rv}, current: "
+                                            f"{api.cluster.resource_version}",
+                            {"causes": [{"reason": "ResourceVersionTooLarge",
+                                         "message": "Too large resource version"}], "retryAfterSeconds": 1})
+        return rv if match == "Exact" else None
+
     def _list(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None):
-        items, rv = api.cluster.snapshot(rt.plural, ns)  # read-only: serialised, never changed
-        keep = self._filters(req)
-        items = [o for o in items if keep(o)]
-        meta: dict = {"resourceVersion": str(rv)}
+        at = self._list_rv(api, req)
         cont = req.q("continue")
+        token_rv, start = None, None
         if cont:
             try:
                 token = json.loads(base64.urlsafe_b64decode(cont.encode()))
                 start, token_rv = token["start"], int(token["rv"])
             except Exception:
                 raise KubeError(400, "BadRequest", "continue key is not valid") from None
-            if token_rv < api.cluster.oldest_resumable():
+            at = token_rv  # a continued list is consistent with its first page
+        items, rv = api.cluster.snapshot(rt.plural, ns)  # read-only: serialised, never changed
+        if at is not None and at != rv:
+            items, rv = api.cluster.snapshot_at(rt.plural, ns, at), at
+            if items is None and cont:
                 raise KubeError(410, "Expired", "The provided continue parameter is too old to display a consistent "
                                                 "list result. You can start a new list without the continue parameter.")
+            if items is None:
+                raise KubeError(410, "Expired", "The resourceVersion for the provided list is too old.")
+        keep = self._filters(req, rt)
+        items = [o for o in items if keep(o)]
+        meta: dict = {"resourceVersion": str(rv)}
+        if start is not None:
             items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > tuple(start)]
         limit = int(req.q("limit") or 0)
         if limit > 0 and len(items) > limit:
@@ -827,7 +1155,8 @@ class _Handler(BaseHTTPRequestHandler):
             table["metadata"].update({k: v for k, v in meta.items() if k != "resourceVersion"})
             return self._send_obj(200, table)
         head = dumps({"apiVersion": rt.api_version, "kind": f"{rt.kind}List", "metadata": meta})[:-1]
-        data = head + b',"items":[' + b",".join(api.cluster.encoded(o) for o in items) + b"]}"
+        encode = (lambda o: dumps(req.view(o))) if req.view is not None else api.cluster.encoded
+        data = head + b',"items":[' + b",".join(encode(o) for o in items) + b"]}"
         return self._send(200, data)
 
     def _client_gone(self) -> bool:
@@ -860,7 +1189,7 @@ class _Handler(BaseHTTPRequestHandler):
             since = None
         timeout = float(req.q("timeoutSeconds") or api.watch_timeout)
         bookmarks = req.flag("allowWatchBookmarks")
-        keep = self._filters(req)
+        keep = self._filters(req, rt)
         as_table = "as=Table" in (req.headers.get("Accept") or "")
         include = req.q("includeObject") or "Metadata"
         self.send_response(200)
@@ -876,7 +1205,9 @@ class _Handler(BaseHTTPRequestHandler):
             if as_table and type_ in ("ADDED", "MODIFIED", "DELETED"):
                 obj = to_table(rt, [obj], None, include, columns=first)
                 first = False
-            if type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table:
+            if type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table and req.view is not None:
+                data = dumps({"type": type_, "object": req.view(obj)}) + b"\n"
+            elif type_ in ("ADDED", "MODIFIED", "DELETED") and not as_table:
                 data = b'{"type":"' + type_.encode() + b'","object":' + api.cluster.encoded(obj) + b"}\n"
             else:
                 data = dumps({"type": type_, "object": obj}) + b"\n"
@@ -932,12 +1263,15 @@ class KubeApiServer:
     """The HTTPS API endpoint over a ClusterState. start() -> base URL; stop()."""
 
     def __init__(self, cluster: ClusterState, users: dict[str, User], *, ssl_context: ssl.SSLContext | None,
-                 host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 5.0,
-                 watch_timeout: float = 1800.0):
+                 host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 60.0,
+                 watch_timeout: float = 1800.0, rv_wait: float = 3.0):
         self.cluster = cluster
         self.users = users
-        self.bookmark_interval = bookmark_interval
+        self.bookmark_interval = bookmark_interval  # k8s.io/apiserver cacher: defaultBookmarkFrequency = 1 min
         self.watch_timeout = watch_timeout
+        self.rv_wait = rv_wait  # how long a list waits for a resourceVersion it has not reached (watch cache: 3 s)
+        self.watches_opened = 0
+        self.applied: dict[tuple, dict[str, dict]] = {}  # server-side apply, per object: manager -> fields
         self.requests_served = 0
         self.open_watches = 0
         self._wlock = threading.Lock()
@@ -948,6 +1282,7 @@ class KubeApiServer:
     def _watch_opened(self):
         with self._wlock:
             self.open_watches += 1
+            self.watches_opened += 1
 
     def _watch_closed(self):
         with self._wlock:

@@ -143,3 +143,41 @@ def json_patch(target: Any, operations: Any) -> Any:
         else:
             raise PatchError(f"unexpected JSON patch operation {kind!r}")
     return doc
+
+
+# -- server-side apply (the sandbox's simplified field ownership) -------------------------------
+
+_APPLY_IGNORED = {".apiVersion", ".kind", ".metadata.name", ".metadata.namespace", ".metadata.resourceVersion"}
+
+
+def leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """{".spec.predictor.canaryTrafficPercent": 10, ...}: the fields an applied configuration sets
+    (lists are atomic, as for CRD fields without list-type markers)."""
+    out: dict[str, Any] = {}
+    if isinstance(obj, dict) and obj:
+        for key, value in obj.items():
+            out.update(leaves(value, f"{prefix}.{key}"))
+    elif prefix and prefix not in _APPLY_IGNORED and not prefix.startswith(".status"):
+        out[prefix] = copy.deepcopy(obj)
+    return out
+
+
+def apply_merge(current: dict, applied: dict, removed: list[str]) -> dict:
+    """current with the applied configuration merged in and the `removed` field paths dropped."""
+    result = copy.deepcopy(current)
+    for path in removed:
+        tokens = path.lstrip(".").split(".")
+        node = result
+        for token in tokens[:-1]:
+            node = node.get(token) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(tokens[-1], None)
+    for path, value in leaves(applied).items():
+        tokens = path.lstrip(".").split(".")
+        node = result
+        for token in tokens[:-1]:
+            if not isinstance(node.get(token), dict):
+                node[token] = {}
+            node = node[token]
+        node[tokens[-1]] = copy.deepcopy(value)
+    return result

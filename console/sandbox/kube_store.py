@@ -67,13 +67,16 @@ class ResourceType:
             return kube_validate.validate_isvc(obj)
         if self.plural == "namespaces":
             return kube_validate.validate_namespace(obj)
+        if self.plural == "events":
+            return kube_validate.validate_event(obj)
         return []
 
 
 NAMESPACES = ResourceType("namespaces", "namespace", "Namespace", "", "v1", False, ("ns",))
 ISVCS = ResourceType("inferenceservices", "inferenceservice", "InferenceService", ISVC_GROUP, ISVC_VERSION,
                      True, ("isvc",), status_subresource=True)
-RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS)}
+EVENTS = ResourceType("events", "event", "Event", "", "v1", True, ("ev",))
+RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
@@ -110,12 +113,15 @@ class Event:
     resource: str
     namespace: str
     obj: dict
+    old: dict | None = None  # the stored object this write replaced (None for ADDED)
 
 
 class ClusterState:
     """Objects by (resource, namespace, name), one resourceVersion counter, a bounded event log."""
 
-    def __init__(self, history: int = 1000):
+    def __init__(self, history: int = 1000, event_ttl: float = 3600.0):
+        self.event_ttl = event_ttl  # kube-apiserver --event-ttl (default 1h): Events expire after it
+        self._event_expiry: dict[tuple[str, str, str], float] = {}
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._rv = 0
@@ -138,8 +144,8 @@ class ClusterState:
         """fn(event) is called after each committed write, outside the store lock."""
         self._listeners.append(fn)
 
-    def _record(self, type_: str, rt: ResourceType, ns: str, obj: dict) -> Event:
-        ev = Event(self._rv, type_, rt.plural, ns, obj)
+    def _record(self, type_: str, rt: ResourceType, ns: str, obj: dict, old: dict | None = None) -> Event:
+        ev = Event(self._rv, type_, rt.plural, ns, obj, old)
         self._events.append(ev)
         self._cond.notify_all()
         return ev
@@ -184,6 +190,26 @@ class ClusterState:
             items = [o for (r, ns, _), o in sorted(self._objects.items())
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
+
+    def snapshot_at(self, resource: str, namespace: str | None, rv: int) -> list[dict] | None:
+        """The objects as they were at resourceVersion rv (like snapshot()), rebuilt by undoing the
+        kept history; None when rv is older than the history (etcd would say "compacted")."""
+        rt = RESOURCES[resource]
+        with self._lock:
+            if rv < self.oldest_resumable():
+                return None
+            objects = {k: o for k, o in self._objects.items() if k[0] == rt.plural}
+            for ev in reversed(self._events):
+                if ev.rv <= rv:
+                    break
+                if ev.resource != rt.plural:
+                    continue
+                key = self._key(rt, ev.namespace, ev.obj["metadata"]["name"])
+                if ev.old is None:
+                    objects.pop(key, None)
+                else:
+                    objects[key] = ev.old
+            return [o for (_, ns, _), o in sorted(objects.items()) if namespace is None or ns == namespace]
 
     def encoded(self, obj: dict) -> bytes:
         """The JSON of a stored object (from snapshot()), cached until the object changes."""
@@ -246,15 +272,35 @@ class ClusterState:
                                 {"name": name, "group": rt.group, "kind": rt.plural})
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339(created_at)
-            meta["generation"] = 1
+            if rt.plural != "events":  # Events carry no generation (no spec)
+                meta["generation"] = 1
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
                 return obj
+            expired = self._expire_events() if rt.plural == "events" else []
             meta["resourceVersion"] = str(self._next_rv())
             self._objects[key] = obj
+            if rt.plural == "events":
+                self._event_expiry[key] = time.monotonic() + self.event_ttl
             ev = self._record("ADDED", rt, namespace or "", obj)
+        for done in expired:
+            self._notify(done)
         self._notify(ev)
         return copy.deepcopy(obj)
+
+    def _expire_events(self) -> list[Event]:
+        """Drop Events older than event_ttl, as their etcd lease runs out (a DELETED watch event each).
+        Called under the lock when an Event is created: the sandbox has no lease timer."""
+        now = time.monotonic()
+        out = []
+        for key in [k for k, due in self._event_expiry.items() if due <= now]:
+            del self._event_expiry[key]
+            old = self._objects.pop(key, None)
+            if old is not None:
+                self._encoded.pop(key, None)
+                gone = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._next_rv())}}
+                out.append(self._record("DELETED", EVENTS, key[1], gone, old))
+        return out
 
     def update(self, resource: str, namespace: str | None, name: str, obj: dict, *,
                subresource: str | None = None, dry_run: bool = False, require_rv: bool = True) -> dict:
@@ -291,7 +337,9 @@ class ClusterState:
                         new["metadata"][k] = meta[k]
                     else:
                         new["metadata"].pop(k, None)
-                if rt.plural != "namespaces":
+                if rt.plural == "events":  # no spec: every top-level field is the object
+                    new = {**{k: v for k, v in obj.items() if k != "metadata"}, "metadata": new["metadata"]}
+                elif rt.plural != "namespaces":
                     if "spec" in obj:
                         new["spec"] = obj["spec"]
                     else:
@@ -299,6 +347,12 @@ class ClusterState:
                 if not rt.status_subresource and "status" in obj:
                     new["status"] = obj["status"]
             errors = rt.validate(new)
+            deleting = bool(current["metadata"].get("deletionTimestamp"))
+            added = set(new["metadata"].get("finalizers") or []) - set(current["metadata"].get("finalizers") or [])
+            if deleting and added:  # k8s.io/apiserver pkg/registry/rest/update.go, BeforeUpdate
+                errors.append(kube_validate.FieldError(
+                    "metadata.finalizers", "Forbidden", "no new finalizers can be added if the object is being deleted",
+                    new["metadata"].get("finalizers")))
             if errors:
                 raise invalid(rt, name, errors)
             if new.get("spec") != current.get("spec"):
@@ -306,9 +360,13 @@ class ClusterState:
             if new == current or dry_run:
                 return new
             new["metadata"]["resourceVersion"] = str(self._next_rv())
-            self._objects[key] = new
             self._encoded.pop(key, None)
-            ev = self._record("MODIFIED", rt, namespace or "", new)
+            if deleting and not new["metadata"].get("finalizers"):
+                del self._objects[key]  # the last finalizer is gone: the object goes (a DELETED event)
+                ev = self._record("DELETED", rt, namespace or "", new, current)
+            else:
+                self._objects[key] = new
+                ev = self._record("MODIFIED", rt, namespace or "", new, current)
         self._notify(ev)
         return copy.deepcopy(new)
 
@@ -333,6 +391,7 @@ class ClusterState:
     def delete(self, resource: str, namespace: str | None, name: str, *, precondition_rv: str | None = None,
                precondition_uid: str | None = None, dry_run: bool = False) -> dict:
         rt = RESOURCES[resource]
+        swept: list[Event] = []
         with self._lock:
             key = self._key(rt, namespace, name)
             current = self._objects.get(key)
@@ -349,17 +408,39 @@ class ClusterState:
                                 f"ResourceVersion in precondition: {precondition_rv}, ResourceVersion in object "
                                 f"meta: {current['metadata']['resourceVersion']}",
                                 {"name": name, "group": rt.group, "kind": rt.plural})
-            if rt.plural == "namespaces" and any(k[0] != "namespaces" and k[1] == name for k in self._objects):
+            if rt.plural == "namespaces" and any(k[0] not in ("namespaces", "events") and k[1] == name
+                                                 for k in self._objects):
                 raise KubeError(409, "Conflict", f'namespace "{name}" still holds objects; delete them first')
             if dry_run:
                 return copy.deepcopy(current)
-            del self._objects[key]
-            gone = copy.deepcopy(current)
-            gone["metadata"]["resourceVersion"] = str(self._next_rv())
-            ev = self._record("DELETED", rt, namespace or "", gone)
             self._encoded.pop(key, None)
+            if current["metadata"].get("finalizers"):
+                # Finalizers hold the object: deletion sets deletionTimestamp (a MODIFIED event), and the
+                # object goes when the last finalizer is removed (k8s.io/apiserver
+                # pkg/registry/generic/registry/store.go, updateForGracefulDeletionAndFinalizers).
+                if current["metadata"].get("deletionTimestamp"):
+                    return copy.deepcopy(current)
+                gone = copy.deepcopy(current)
+                gone["metadata"]["deletionTimestamp"] = now_rfc3339()
+                gone["metadata"]["deletionGracePeriodSeconds"] = 0
+                gone["metadata"]["resourceVersion"] = str(self._next_rv())
+                self._objects[key] = gone
+                ev = self._record("MODIFIED", rt, namespace or "", gone, current)
+            else:
+                if rt.plural == "namespaces":  # its Events go with it (the namespace controller's cleanup)
+                    for k in [k for k in self._objects if k[0] == "events" and k[1] == name]:
+                        old = self._objects.pop(k)
+                        self._encoded.pop(k, None)
+                        dropped = {**old, "metadata": {**old["metadata"], "resourceVersion": str(self._next_rv())}}
+                        swept.append(self._record("DELETED", EVENTS, name, dropped, old))
+                del self._objects[key]
+                gone = copy.deepcopy(current)
+                gone["metadata"]["resourceVersion"] = str(self._next_rv())
+                ev = self._record("DELETED", rt, namespace or "", gone, current)
+        for done in swept:
+            self._notify(done)
         self._notify(ev)
-        return gone
+        return copy.deepcopy(gone)
 
     # -- conveniences for tests, seeding, benchmarks -------------------------------------------
     def ensure_namespace(self, name: str, created_at: float | None = None) -> None:
@@ -415,6 +496,18 @@ class ClusterState:
             self._closed = True
             self._cond.notify_all()
 
+    def wait_for_rv(self, rv: int, timeout: float) -> bool:
+        """Wait (up to timeout) until the store has reached resourceVersion rv, as the watch cache
+        does for a list "not older than" a version it has not seen yet."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._rv < rv:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
     def oldest_resumable(self) -> int:
         """The smallest resourceVersion a watch may resume from."""
         with self._lock:
@@ -448,7 +541,15 @@ class ClusterState:
             return
         for obj in initial:
             yield "ADDED", obj
-        next_bookmark = time.monotonic() + bookmark_interval if bookmark_interval else None
+        def bookmark_after(now: float) -> float | None:
+            # k8s.io/apiserver pkg/storage/cacher/cache_watcher.go, nextBookmarkTime: every
+            # bookmark_interval, and once 2 s before the watch's deadline
+            if not bookmark_interval:
+                return None
+            at = min(now + bookmark_interval, deadline - 2.0)
+            return at if at > now else None
+
+        next_bookmark = bookmark_after(time.monotonic())
         while True:
             batch: list[Event] = []
             expired = False
@@ -488,7 +589,23 @@ class ClusterState:
             if next_bookmark is not None and time.monotonic() >= next_bookmark:
                 last = max(last, current_rv) if not batch else last
                 yield "BOOKMARK", last
-                next_bookmark = time.monotonic() + bookmark_interval
+                next_bookmark = bookmark_after(time.monotonic())
+
+
+def make_event(involved: dict, type_: str, reason: str, message: str, component: str,
+               ts: float | None = None, host: str = "") -> dict:
+    """A core/v1 Event as client-go's record.EventRecorder makes it (tools/record/event.go, makeEvent):
+    named <object>.<hex nanoseconds>, in the object's namespace."""
+    ts = time.time() if ts is None else ts
+    when = now_rfc3339(ts)
+    event = {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": f"{involved['name']}.{int(ts * 1e9):x}", "namespace": involved.get("namespace")},
+             "involvedObject": {k: v for k, v in involved.items() if v is not None},
+             "reason": reason, "message": message, "type": type_, "count": 1,
+             "firstTimestamp": when, "lastTimestamp": when, "eventTime": None,
+             "source": {"component": component, **({"host": host} if host else {})},
+             "reportingComponent": component, "reportingInstance": host}
+    return event
 
 
 def random_token() -> str:

@@ -62,10 +62,12 @@ class FieldError:
             return f'unknown field "{self.path}"'
         if self.kind == "Type":
             return f'{self.path}: Invalid value: "{_type_name(self.value)}": {self.detail}'
+        if self.kind == "Forbidden":
+            return f"{self.path}: Forbidden: {self.detail}"
         return f"{self.path}: Invalid value: {_render(self.value)}: {self.detail}"
 
     def cause(self) -> dict:
-        reason = {"Required": "FieldValueRequired", "Unknown": "FieldValueInvalid",
+        reason = {"Required": "FieldValueRequired", "Unknown": "FieldValueInvalid", "Forbidden": "FieldValueForbidden",
                   "Type": "FieldValueTypeInvalid"}.get(self.kind, "FieldValueInvalid")
         return {"reason": reason, "message": self.text(), "field": self.path}
 
@@ -183,10 +185,7 @@ def validate_isvc(obj: dict) -> list[FieldError]:
     for key in STR_FIELDS:
         if key in pred and pred[key] is not None and not isinstance(pred[key], str):
             out.append(FieldError(f"spec.predictor.{key}", "Type", "must be of type string", pred[key]))
-    ctp = pred.get("canaryTrafficPercent")
-    if _is_int(ctp) and not 0 <= ctp <= 100:
-        out.append(FieldError("spec.predictor.canaryTrafficPercent", "Invalid",
-                              "must be between 0 and 100", ctp))
+    # canaryTrafficPercent has no range check in KServe (pkg/apis/serving/v1beta1/component.go): 150 is stored
     for key in ("minReplicas", "maxReplicas"):
         if _is_int(pred.get(key)) and pred[key] < 0:
             out.append(FieldError(f"spec.predictor.{key}", "Invalid", "must be greater than or equal to 0",
@@ -243,3 +242,64 @@ def validate_namespace(obj: dict) -> list[FieldError]:
                 "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
                 "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')", name))
     return out
+
+
+# Kinds the sandbox knows: is the kind namespaced? (what isNamespacedKind asks the REST mapper)
+_NAMESPACED_KINDS = {("v1", "Namespace"): False, ("v1", "Event"): True, ("v1", "Pod"): True,
+                     ("serving.kserve.io/v1beta1", "InferenceService"): True}
+EVENT_LIMITS = {"action": 128, "reason": 128, "reportingInstance": 128, "message": 1024}
+
+
+def validate_event(obj: dict) -> list[FieldError]:
+    """ValidateEvent of kubernetes pkg/apis/core/validation/events.go (core/v1 Events)."""
+    out: list[FieldError] = []
+    meta = obj.get("metadata")
+    validate_metadata(meta, out)
+    ns = meta.get("namespace") if isinstance(meta, dict) else None
+    inv = obj.get("involvedObject") if isinstance(obj.get("involvedObject"), dict) else {}
+    inv_ns = inv.get("namespace") or ""
+    if not obj.get("eventTime"):  # an "old" Event: its namespace and the object's agree
+        if not inv_ns:
+            if ns not in ("", None, "default"):
+                out.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace", inv_ns))
+        elif ns != inv_ns:
+            out.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace", inv_ns))
+    else:  # a "new" Event (events.k8s.io semantics) needs who reported it and what it did
+        if not inv_ns and ns != "kube-system":
+            out.append(FieldError("involvedObject.namespace", "Invalid", "does not match event.namespace", inv_ns))
+        # the JSON of core/v1 calls reportingController "reportingComponent"; errors use the Go name
+        for key, path in (("reportingComponent", "reportingController"), ("reportingInstance", "reportingInstance"),
+                          ("action", "action"), ("reason", "reason")):
+            if not obj.get(key):
+                out.append(FieldError(path, "Required", ""))
+    for key, limit in EVENT_LIMITS.items():
+        value = obj.get(key)
+        if isinstance(value, str) and len(value) > limit and obj.get("eventTime"):
+            out.append(FieldError(key, "Invalid", f"can have at most {limit} characters", ""))
+    namespaced = _NAMESPACED_KINDS.get((inv.get("apiVersion"), inv.get("kind")))
+    if namespaced is True and not inv_ns:
+        out.append(FieldError("involvedObject.namespace", "Required", f"required for kind {inv.get('kind')}"))
+    if namespaced is False and inv_ns:
+        out.append(FieldError("involvedObject.namespace", "Invalid", f"not allowed for kind {inv.get('kind')}", inv_ns))
+    return out
+
+
+LEGACY_MODES = {"Serverless": "Knative", "RawDeployment": "Standard"}
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+
+
+def deployment_mode_change(old: dict, new: dict) -> str | None:
+    """KServe's webhook (pkg/apis/serving/v1beta1/inference_service_validation.go, validateDeploymentMode):
+    the deploymentMode annotation may not differ from the mode the controller recorded in the status.
+    Legacy names (Serverless, RawDeployment) and new ones (Knative, Standard) name the same modes."""
+    recorded = ((old.get("status") or {}).get("deploymentMode")) or ""
+    if not recorded:
+        return None  # the controller has not run yet: nothing to protect
+    annotations = ((new.get("metadata") or {}).get("annotations")) or {}
+    if DEPLOYMENT_MODE_ANNOTATION not in annotations:
+        return None
+    wanted = annotations[DEPLOYMENT_MODE_ANNOTATION]
+    normal = LEGACY_MODES.get(recorded, recorded)
+    if LEGACY_MODES.get(wanted, wanted) != normal:
+        return f"update rejected: deploymentMode cannot be changed from '{normal}' to '{wanted}'"
+    return None

@@ -65,7 +65,7 @@ class Sandbox:
     """The sandbox, in-process. `cluster` is the thread-safe store behind the API server."""
 
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
-                 seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 5.0,
+                 seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
                  kfp_multi_user: bool = False):
         self.state_dir = Path(state_dir)
