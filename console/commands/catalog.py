@@ -345,7 +345,9 @@ def sync_registry(args: argparse.Namespace, ctx) -> int:
 
     target = str(ctx.settings.catalog)
     client = mlflow_client(ctx.settings, args.mlflow_url or ctx.settings.mlflow.url)
-    bar = _ProgressBar(ctx.err) if not args.json and getattr(ctx.err, "isatty", lambda: False)() else None
+    # the bar draws with \r and ESC [ K itself: on the raw stream, past the output sanitizer
+    bar = (_ProgressBar(getattr(ctx.err, "stream", ctx.err))
+           if not args.json and getattr(ctx.err, "isatty", lambda: False)() else None)
     started = time.monotonic()
     try:
         with client, _open(ctx, create=not ctx.settings.read_only) as catalog:
