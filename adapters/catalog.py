@@ -2,7 +2,7 @@
 
 No Textual, no console imports: plain dataclasses out, adapters.errors raised.
 
-Schema (user_version 1)
+Schema (user_version 2)
 -----------------------
 versions         one row per (model, version); small columns first, the record last
     model, version        TEXT, the primary key
@@ -20,7 +20,11 @@ versions         one row per (model, version); small columns first, the record l
                           VersionRecord and to_record(); values round-trip unchanged
     record_hash           TEXT, blake2b of that text: import idempotency (on a mismatch the
                           parsed records are compared, so reformatting alone is "unchanged")
-    source, imported_at   TEXT, the file (or label) the record came from, and when
+    source, imported_at   TEXT, the file (or label) the record came from, and when; for a version
+                          synced from a registry, the registry's URL
+    origin                TEXT, "import" (catalog import, the demo) or "mlflow" (catalog sync)    [v2]
+    deleted_at            TEXT, when a sync found the version gone from its registry: the row is
+                          kept (history) and shown as deleted; NULL while it exists           [v2]
 aliases          (model, alias) -> version, updated_at
 models           the per-model summary, refreshed in the import transaction (SQL, not Python):
                  name, name_lower, versions (count), latest_version, latest_created_at,
@@ -28,6 +32,10 @@ models           the per-model summary, refreshed in the import transaction (SQL
 models_fts       FTS5 (name, description, tags) with rowid = models.rowid
 imports          one row per import: source, imported_at, inserted, updated, unchanged
 meta             key/value: when the file was created
+registry_models  [v2] name -> registry URL, its creation time there (ms: how a rename is
+                 recognised), deleted_at when it is gone from the registry
+registry_runs    [v2] (registry, run_id) -> status, params and metrics as JSON: a finished run is
+                 read from the registry once
 Pages are 16 KiB (set on creation): version rows are ~2 KB with their histograms.
 
 "latest" = the version with the newest created_at (versions without one come last), ties broken
@@ -76,7 +84,7 @@ from adapters.errors import (
     ReadOnly,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 2.0
 ALIAS_RE = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 SORTS = ("created_at", "version")
@@ -104,12 +112,15 @@ class ModelSummary:
     description: str | None
     tags: list[str]
     framework: str | None
+    source: str | None = None  # the registry URL of a synced model; None: imported locally
+    deleted: bool = False  # gone from its registry (kept here as history)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model, "versions": self.versions, "aliases": dict(self.aliases),
             "latest_version": self.latest_version, "latest_created_at": self.latest_created_at,
             "description": self.description, "tags": list(self.tags), "framework": self.framework,
+            "source": self.source, "deleted": self.deleted,
         }
 
 
@@ -133,6 +144,8 @@ class VersionRecord:
     reference_histograms: dict
     imported_at: str | None = None
     source: str | None = None
+    origin: str = "import"  # or "mlflow"
+    deleted_at: str | None = None  # when it was found gone from its registry
     _record: dict = field(default_factory=dict, repr=False, compare=False)
 
     def flat_metrics(self) -> dict[str, float]:
@@ -161,6 +174,48 @@ class ImportResult:
     @property
     def total(self) -> int:
         return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class RegistrySnapshot:
+    """What the catalog holds of one registry, for an incremental sync."""
+
+    models: dict[str, tuple[int | None, bool]]  # name -> (created_ms, deleted)
+    versions: dict[tuple[str, str], tuple[str, str | None, bool]]  # (model, version) -> (hash, artifact_uri, deleted)
+    runs: dict[str, tuple[str | None, str]]  # run_id -> (status, data JSON)
+
+
+@dataclass
+class SyncResult:
+    models_added: list[str] = field(default_factory=list)
+    models_changed: list[str] = field(default_factory=list)
+    models_deleted: list[str] = field(default_factory=list)
+    models_renamed: list[tuple[str, str]] = field(default_factory=list)
+    versions_added: int = 0
+    versions_changed: int = 0
+    versions_deleted: int = 0
+    versions_unchanged: int = 0
+    aliases_added: list[str] = field(default_factory=list)  # "model@alias -> 4"
+    aliases_moved: list[str] = field(default_factory=list)  # "model@alias: 3 -> 4"
+    aliases_deleted: list[str] = field(default_factory=list)  # "model@alias (was 3)"
+    skipped: list[str] = field(default_factory=list)  # "model:version: why" (not valid as a catalog record)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.models_added or self.models_changed or self.models_deleted or self.models_renamed
+                    or self.versions_added or self.versions_changed or self.versions_deleted
+                    or self.aliases_added or self.aliases_moved or self.aliases_deleted)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "models": {"added": len(self.models_added), "changed": len(self.models_changed),
+                       "deleted": len(self.models_deleted), "renamed": len(self.models_renamed)},
+            "versions": {"added": self.versions_added, "changed": self.versions_changed,
+                         "deleted": self.versions_deleted, "unchanged": self.versions_unchanged},
+            "aliases": {"added": len(self.aliases_added), "moved": len(self.aliases_moved),
+                        "deleted": len(self.aliases_deleted)},
+            "skipped": len(self.skipped),
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,6 +562,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._match_cache: tuple[tuple, list[int]] | None = None
+        self.schema = SCHEMA_VERSION  # the file's, once opened (an older one is read as it is)
         if self.path.is_dir():
             raise DataError(f"catalog {self.path} is a directory; pass --catalog with a file path")
         exists = self.path.exists()
@@ -585,6 +641,31 @@ class Catalog:
         if version == 0 and not self.create:  # opened for reading: a file that is not a catalog stays untouched
             raise DataError(f"catalog {self.path} is not an mlops-console catalog (it is empty); import records "
                             "into it with 'mlops-console catalog import FILE' or pass --catalog with another file")
+        self.schema = version
+        # A catalog of an older schema opened for reading is read as it is (reading never writes);
+        # it is upgraded when opened to be written, or by the first write (_upgrade).
+        if version < SCHEMA_VERSION and (version == 0 or self.create):
+            self._migrate(version)
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fewer fsyncs
+        # Touch the tables once, so a damaged file is reported now rather than on first click.
+        conn.execute("SELECT count(*) FROM models").fetchone()
+        conn.execute("SELECT rowid FROM versions ORDER BY rowid DESC LIMIT 1").fetchone()
+
+    def _upgrade(self) -> None:
+        """Before a write: bring a catalog opened for reading at an older schema up to date."""
+        if self.schema < SCHEMA_VERSION:
+            self._migrate(self.schema)
+
+    @property
+    def _version_columns(self) -> str:
+        return _VERSION_COLUMNS if self.schema >= 2 else _VERSION_COLUMNS.replace("origin, deleted_at", "'import', NULL")
+
+    @property
+    def _registry_columns(self) -> str:
+        return _REGISTRY_COLUMNS if self.schema >= 2 else "NULL, 0"
+
+    def _migrate(self, version: int) -> None:
+        conn = self._conn
         if version < SCHEMA_VERSION:
             if self.read_only:
                 raise ReadOnly(f"catalog {self.path} needs its schema created or upgraded "
@@ -611,10 +692,7 @@ class Catalog:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: safe against corruption, fewer fsyncs
-        # Touch the tables once, so a damaged file is reported now rather than on first click.
-        conn.execute("SELECT count(*) FROM models").fetchone()
-        conn.execute("SELECT rowid FROM versions ORDER BY rowid DESC LIMIT 1").fetchone()
+            self.schema = SCHEMA_VERSION
 
     def _translate(self, exc: sqlite3.Error) -> ConsoleError:
         text = str(exc)
@@ -672,6 +750,7 @@ class Catalog:
         InvalidInput naming its location and the field, and nothing is imported. `now` fixes the
         imported_at stamp (the demo uses it to be deterministic)."""
         self._writable("import records")
+        self._upgrade()
         conn = self._conn
         assert conn is not None
         stamp = now or _now()
@@ -849,7 +928,8 @@ class Catalog:
     def list_models(self, filter: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[ModelSummary]:
         """Models sorted by name (case-insensitive). filter: a case-insensitive substring of the
         name, or words that prefix-match the description or tags (FTS5)."""
-        columns = "rowid, name, versions, latest_version, latest_created_at, description, tags, framework"
+        columns = ("rowid, name, versions, latest_version, latest_created_at, description, tags, framework, "
+                   f"{self._registry_columns}")
         offset = max(0, int(offset))
         rowids = self._matches(filter)
         if rowids is None:
@@ -868,7 +948,8 @@ class Catalog:
             rows = [by_id[i] for i in page if i in by_id]
         aliases = self._aliases_for([r[1] for r in rows])
         return [
-            ModelSummary(r[1], int(r[2]), aliases.get(r[1], {}), r[3], r[4], r[5], sorted(json.loads(r[6] or "[]")), r[7])
+            ModelSummary(r[1], int(r[2]), aliases.get(r[1], {}), r[3], r[4], r[5], sorted(json.loads(r[6] or "[]")), r[7],
+                         r[8], bool(r[9]))
             for r in rows
         ]
 
@@ -886,13 +967,13 @@ class Catalog:
     @_guarded
     def get_model(self, model: str) -> ModelSummary:
         row = self._conn.execute(
-            "SELECT name, versions, latest_version, latest_created_at, description, tags, framework "
-            "FROM models WHERE name = ?", (model,)
+            "SELECT name, versions, latest_version, latest_created_at, description, tags, framework, "
+            f"{self._registry_columns} FROM models WHERE name = ?", (model,)
         ).fetchone()
         if row is None:
             raise NotFound(f"model {model!r} is not in catalog {self.path}")
         return ModelSummary(row[0], int(row[1]), self._aliases_for([model]).get(model, {}), row[2], row[3],
-                            row[4], sorted(json.loads(row[5] or "[]")), row[6])
+                            row[4], sorted(json.loads(row[5] or "[]")), row[6], row[7], bool(row[8]))
 
     @_guarded
     def has_model(self, model: str) -> bool:
@@ -925,13 +1006,15 @@ class Catalog:
         else:
             raise InvalidInput(f"unknown sort {sort!r}; use created_at, version or metric:<name>")
         # Sort the small columns first, then read the (large) records of the page only.
+        columns = "v.model, v.version, v.record, v.imported_at, v.source, " + (
+            "v.origin, v.deleted_at" if self.schema >= 2 else "'import', NULL")
         rows = self._conn.execute(
             f"""WITH page AS (
                     SELECT rid, row_number() OVER (ORDER BY {order}) AS rn FROM (
                         SELECT rowid AS rid, version, version_key, created_key{extra}
                         FROM versions WHERE model = :model)
                     ORDER BY {order} LIMIT :limit OFFSET :offset)
-                SELECT v.model, v.version, v.record, v.imported_at, v.source
+                SELECT {columns}
                 FROM page JOIN versions v ON v.rowid = page.rid ORDER BY page.rn""", params,
         ).fetchall()
         by_version = self._version_aliases(model)
@@ -947,7 +1030,7 @@ class Catalog:
 
     @staticmethod
     def _record_of(row: tuple, aliases_by_version: dict[str, list[str]]) -> VersionRecord:
-        model, version, text, imported_at, source = row
+        model, version, text, imported_at, source, origin, deleted_at = row
         record = json.loads(text)
         return VersionRecord(
             model=model,
@@ -968,6 +1051,8 @@ class Catalog:
             reference_histograms=record.get("reference_histograms") or {},
             imported_at=imported_at,
             source=source,
+            origin=origin,
+            deleted_at=deleted_at,
             _record=record,
         )
 
@@ -980,7 +1065,7 @@ class Catalog:
     @_guarded
     def get_version(self, model: str, version: str) -> VersionRecord:
         row = self._conn.execute(
-            "SELECT model, version, record, imported_at, source FROM versions WHERE model = ? AND version = ?",
+            f"SELECT {self._version_columns} FROM versions WHERE model = ? AND version = ?",
             (model, str(version)),
         ).fetchone()
         if row is None:
@@ -992,7 +1077,7 @@ class Catalog:
     @_guarded
     def versions_by_run_id(self, run_id: str) -> list[VersionRecord]:
         rows = self._conn.execute(
-            "SELECT model, version, record, imported_at, source FROM versions WHERE run_id = ? "
+            f"SELECT {self._version_columns} FROM versions WHERE run_id = ? "
             "ORDER BY model, version_key", (run_id,)
         ).fetchall()
         cache: dict[str, dict[str, list[str]]] = {}
@@ -1006,7 +1091,7 @@ class Catalog:
     @_guarded
     def version_by_artifact_uri(self, uri: str) -> VersionRecord | None:
         row = self._conn.execute(
-            "SELECT model, version, record, imported_at, source FROM versions WHERE artifact_key = ? "
+            f"SELECT {self._version_columns} FROM versions WHERE artifact_key = ? "
             "ORDER BY created_key DESC LIMIT 1", (uri.rstrip("/"),)
         ).fetchone()
         if row is None:
@@ -1078,6 +1163,199 @@ class Catalog:
             raise
         return current
 
+    # -- registries (catalog sync) -------------------------------------------------------------
+
+    @_guarded
+    def model_source(self, model: str) -> str | None:
+        """The registry URL a model follows (None: imported locally, or gone from its registry)."""
+        if self.schema < 2:
+            return None
+        row = self._conn.execute("SELECT registry FROM registry_models WHERE name = ? AND deleted_at IS NULL",
+                                 (model,)).fetchone()
+        return row[0] if row else None
+
+    @_guarded
+    def registry_snapshot(self, registry: str) -> RegistrySnapshot:
+        if self.schema < 2:
+            return RegistrySnapshot({}, {}, {})
+        conn = self._conn
+        models = {name: (created, bool(deleted)) for name, created, deleted in conn.execute(
+            "SELECT name, created_ms, deleted_at FROM registry_models WHERE registry = ?", (registry,))}
+        versions = {(m, v): (h, uri, bool(d)) for m, v, h, uri, d in conn.execute(
+            "SELECT model, version, record_hash, json_extract(record, '$.artifact_uri'), deleted_at FROM versions "
+            "WHERE origin = 'mlflow' AND source = ?", (registry,))}
+        runs = {run_id: (status, data) for run_id, status, data in conn.execute(
+            "SELECT run_id, status, data FROM registry_runs WHERE registry = ?", (registry,))}
+        return RegistrySnapshot(models, versions, runs)
+
+    @_guarded
+    def sync_registry(self, registry: str, *, models: dict[str, int | None], records: Iterable[dict],
+                      aliases: dict[str, dict[str, str]], runs: dict[str, tuple[str | None, str]],
+                      scope: set[str] | None = None, renames: Iterable[tuple[str, str]] = (),
+                      now: str | None = None) -> SyncResult:
+        """Make the catalog say what the registry says, in one transaction; nothing is written
+        when nothing changed.
+
+        models: every registered model read (name -> creation time in ms); records: their
+        versions as catalog records; aliases: model -> {alias: version}; runs: run_id -> (status,
+        data JSON) of the runs read; scope: the model names asked for (None: the whole registry,
+        so a model of this registry that was not read is gone from it); renames: (old, new)."""
+        self._writable("sync from a registry")
+        self._upgrade()
+        conn = self._conn
+        assert conn is not None
+        stamp = now or _now()
+        result = SyncResult()
+        affected: set[str] = set()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            known = {name: (reg, created, deleted) for name, reg, created, deleted in conn.execute(
+                "SELECT name, registry, created_ms, deleted_at FROM registry_models")}
+            renamed_to: set[str] = set()
+            for old, new in renames:
+                taken = conn.execute("SELECT 1 FROM versions WHERE model = ? LIMIT 1", (new,)).fetchone()
+                if taken or known.get(old, (None,))[0] != registry:
+                    continue  # not ours to rename, or the new name is in use here: delete + add instead
+                for table, column in (("versions", "model"), ("aliases", "model"), ("registry_models", "name")):
+                    conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+                conn.execute("DELETE FROM models_fts WHERE rowid IN (SELECT rowid FROM models WHERE name = ?)", (old,))
+                conn.execute("DELETE FROM models WHERE name = ?", (old,))
+                known[new] = known.pop(old)
+                renamed_to.add(new)
+                affected.add(new)
+                result.models_renamed.append((old, new))
+
+            seen: set[tuple[str, str]] = set()
+            changed_models: set[str] = set()
+            stored_by_model: dict[str, dict[str, tuple[str, Any, str, str | None]]] = {}
+            for record in records:
+                try:
+                    derived = _validate(record)
+                    text = _compact(record)
+                except (_Bad, ValueError) as bad:
+                    field_name = f"field '{bad.field}' " if isinstance(bad, _Bad) and bad.field else ""
+                    problem = bad.problem if isinstance(bad, _Bad) else str(bad)
+                    result.skipped.append(f"{record.get('model')}:{record.get('version')}: {field_name}{problem}")
+                    continue
+                model, version = derived["model"], derived["version"]
+                seen.add((model, version))
+                stored = stored_by_model.get(model)
+                if stored is None:
+                    stored = stored_by_model[model] = {r[0]: r[1:] for r in conn.execute(
+                        "SELECT version, record_hash, deleted_at, origin, source FROM versions WHERE model = ?",
+                        (model,))}
+                digest = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+                old = stored.get(version)
+                if old is not None and old[0] == digest and old[1] is None and old[2] == "mlflow" and old[3] == registry:
+                    result.versions_unchanged += 1
+                    continue
+                if old is None:
+                    result.versions_added += 1
+                else:
+                    conn.execute("DELETE FROM versions WHERE model = ? AND version = ?", (model, version))
+                    if model not in renamed_to:
+                        result.versions_changed += 1
+                affected.add(model)
+                changed_models.add(model)
+                conn.execute(_INSERT_SYNCED, (
+                    model, version, version_key(version), record.get("created_at"), derived["created_key"],
+                    record.get("author"), record.get("framework"), record.get("run_id"), derived["artifact_key"],
+                    _flat_metrics_json(record.get("metrics")), json.dumps(record.get("tags") or [], ensure_ascii=False),
+                    record.get("description"), digest, registry, stamp, text,
+                ))
+
+            in_scope = set(models) | (set(scope) if scope is not None else
+                                      {n for n, (reg, _, _) in known.items() if reg == registry})
+            for model in sorted(in_scope):
+                gone = [v for (v,) in conn.execute(
+                    "SELECT version FROM versions WHERE model = ? AND origin = 'mlflow' AND source = ? "
+                    "AND deleted_at IS NULL", (model, registry)) if (model, v) not in seen]
+                if gone:
+                    conn.executemany("UPDATE versions SET deleted_at = ? WHERE model = ? AND version = ?",
+                                     [(stamp, model, v) for v in gone])
+                    result.versions_deleted += len(gone)
+                    affected.add(model)
+                    changed_models.add(model)
+                wanted = aliases.get(model, {}) if model in models else {}
+                current = dict(conn.execute("SELECT alias, version FROM aliases WHERE model = ?", (model,)).fetchall())
+                if model not in models and known.get(model, (None,))[0] != registry:
+                    continue  # asked for, but neither in the registry nor synced from it before
+                for alias in sorted(set(current) - set(wanted)):
+                    conn.execute("DELETE FROM aliases WHERE model = ? AND alias = ?", (model, alias))
+                    result.aliases_deleted.append(f"{model}@{alias} (was {current[alias]})")
+                for alias, version in sorted(wanted.items()):
+                    if current.get(alias) == version:
+                        continue
+                    conn.execute(
+                        "INSERT INTO aliases(model, alias, version, updated_at) VALUES (?,?,?,?) ON CONFLICT(model, alias) "
+                        "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                        (model, alias, version, stamp))
+                    if alias in current:
+                        result.aliases_moved.append(f"{model}@{alias}: {current[alias]} -> {version}")
+                    else:
+                        result.aliases_added.append(f"{model}@{alias} -> {version}")
+                    changed_models.add(model)
+
+            for name, created in models.items():
+                before = known.get(name)
+                if before == (registry, created, None):
+                    continue
+                conn.execute(
+                    "INSERT INTO registry_models(name, registry, created_ms, deleted_at) VALUES (?,?,?,NULL) "
+                    "ON CONFLICT(name) DO UPDATE SET registry = excluded.registry, created_ms = excluded.created_ms, "
+                    "deleted_at = NULL", (name, registry, created))
+                if before is None or before[2] is not None or before[0] != registry:
+                    result.models_added.append(name)
+            for name in sorted(in_scope - set(models)):
+                if known.get(name, (None, None, "x"))[0] == registry and known[name][2] is None:
+                    conn.execute("UPDATE registry_models SET deleted_at = ? WHERE name = ?", (stamp, name))
+                    result.models_deleted.append(name)
+            new_or_gone = set(result.models_added) | set(result.models_deleted) | renamed_to
+            result.models_changed = sorted(changed_models - new_or_gone)
+
+            stored_runs = dict(conn.execute("SELECT run_id, coalesce(status, '') || char(0) || data FROM registry_runs "
+                                            "WHERE registry = ?", (registry,)).fetchall()) if runs else {}
+            fresh = [(registry, run_id, status, data) for run_id, (status, data) in runs.items()
+                     if stored_runs.get(run_id) != f"{status or ''}\x00{data}"]
+            conn.executemany("INSERT INTO registry_runs(registry, run_id, status, data) VALUES (?,?,?,?) "
+                             "ON CONFLICT(registry, run_id) DO UPDATE SET status = excluded.status, data = excluded.data",
+                             fresh)
+
+            self._refresh_summaries(affected, stamp)
+            if result.changed:
+                conn.execute("INSERT INTO imports(source, imported_at, inserted, updated, unchanged) VALUES (?,?,?,?,?)",
+                             (registry, stamp, result.versions_added, result.versions_changed, result.versions_unchanged))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    @_guarded
+    def mirror_alias(self, model: str, alias: str, version: str | None) -> str | None:
+        """Make the catalog follow an alias its registry now has (None: removed there), with no
+        precondition: the registry is the truth. Returns what the catalog had."""
+        self._writable(f"follow alias {alias!r} of {model}")
+        self._upgrade()
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT version FROM aliases WHERE model = ? AND alias = ?", (model, alias)).fetchone()
+            if version is None:
+                conn.execute("DELETE FROM aliases WHERE model = ? AND alias = ?", (model, alias))
+            elif row is None or row[0] != str(version):
+                conn.execute(
+                    "INSERT INTO aliases(model, alias, version, updated_at) VALUES (?,?,?,?) ON CONFLICT(model, alias) "
+                    "DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+                    (model, alias, str(version), _now()))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return row[0] if row else None
+
     # -- misc -----------------------------------------------------------------------------------
 
     @_guarded
@@ -1096,17 +1374,28 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+# a model's registry (NULL: imported locally) and whether it is gone from it, as columns of models
+_REGISTRY_COLUMNS = ("(SELECT r.registry FROM registry_models r WHERE r.name = models.name), "
+                     "(SELECT r.deleted_at IS NOT NULL FROM registry_models r WHERE r.name = models.name)")
+_VERSION_COLUMNS = "model, version, record, imported_at, source, origin, deleted_at"
+
 _INSERT_VERSION = (
     "INSERT INTO versions(model, version, version_key, created_at, created_key, author, framework, run_id,"
     " artifact_key, metrics, tags, description, record_hash, source, imported_at, record)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
+_INSERT_SYNCED = (
+    "INSERT INTO versions(model, version, version_key, created_at, created_key, author, framework, run_id,"
+    " artifact_key, metrics, tags, description, record_hash, source, imported_at, record, origin)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'mlflow')"
+)
+
 _REFRESH_SUMMARIES = """
 WITH ranked AS (
     SELECT v.model, v.version, v.created_at, v.description, v.framework,
-           row_number() OVER (PARTITION BY v.model ORDER BY v.created_key IS NULL, v.created_key DESC,
-                              v.version_key DESC) AS rn,
+           row_number() OVER (PARTITION BY v.model ORDER BY v.deleted_at IS NOT NULL, v.created_key IS NULL,
+                              v.created_key DESC, v.version_key DESC) AS rn,
            count(*) OVER (PARTITION BY v.model) AS n
     FROM versions v WHERE v.model IN (SELECT name FROM temp.affected)
 )
@@ -1177,5 +1466,17 @@ MIGRATIONS: dict[int, list[str]] = {
             id INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT, imported_at TEXT NOT NULL,
             inserted INTEGER NOT NULL, updated INTEGER NOT NULL, unchanged INTEGER NOT NULL
         )""",
+    ],
+    2: [
+        "ALTER TABLE versions ADD COLUMN origin TEXT NOT NULL DEFAULT 'import'",
+        "ALTER TABLE versions ADD COLUMN deleted_at TEXT",
+        "CREATE INDEX versions_registry ON versions(source, model) WHERE origin = 'mlflow'",
+        """CREATE TABLE registry_models (
+            name TEXT PRIMARY KEY, registry TEXT NOT NULL, created_ms INTEGER, deleted_at TEXT
+        )""",
+        """CREATE TABLE registry_runs (
+            registry TEXT NOT NULL, run_id TEXT NOT NULL, status TEXT, data TEXT NOT NULL,
+            PRIMARY KEY (registry, run_id)
+        ) WITHOUT ROWID""",
     ],
 }

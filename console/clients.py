@@ -45,3 +45,25 @@ def pipelines_client(settings: Settings, environ: dict[str, str] | None = None) 
                            user_header=auth.user_header or None, ca_file=auth.ca_file,
                            namespace=settings.namespace or auth.namespace,  # -n / the context's, then [kfp]
                            timeout=float(auth.timeout or 10.0))
+
+
+def mlflow_client(settings: Settings, url: str | None = None, environ: dict[str, str] | None = None) -> Any:
+    """A client for the MLflow tracking server at `url` (default: the configured one), with the
+    credentials MLflow's own client reads from the environment (mlflow/utils/rest_utils.py)."""
+    from adapters.mlflow import MlflowClient
+    from console.config import parse_bool
+
+    url = url or settings.mlflow.url
+    if not url:
+        raise InvalidInput("no MLflow URL: pass --mlflow-url URL, set MLOPS_CONSOLE_MLFLOW_URL or MLFLOW_TRACKING_URI, "
+                           "or set url under [catalog.mlflow] in the config")
+    env = os.environ if environ is None else environ
+    insecure = settings.mlflow.insecure_tls
+    if env.get("MLFLOW_TRACKING_INSECURE_TLS"):
+        insecure = parse_bool("MLFLOW_TRACKING_INSECURE_TLS", env["MLFLOW_TRACKING_INSECURE_TLS"])
+    return MlflowClient(url, token=env.get("MLFLOW_TRACKING_TOKEN") or None,
+                        username=env.get("MLFLOW_TRACKING_USERNAME") or None,
+                        password=env.get("MLFLOW_TRACKING_PASSWORD") or None,
+                        ca_file=env.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or settings.mlflow.ca_file,
+                        client_cert=env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH") or None, insecure=insecure,
+                        timeout=settings.mlflow.timeout, concurrency=settings.mlflow.concurrency)

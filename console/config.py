@@ -22,6 +22,12 @@ the file, the line and the key.
     [rollout]
     step = 10
 
+    [catalog]             # instead of the top-level catalog = "...", when it has a registry
+    path = "~/models/catalog.db"
+    [catalog.mlflow]      # the MLflow Model Registry that `catalog sync` (and r on the Catalog) follows
+    url = "https://mlflow.example"   # or MLOPS_CONSOLE_MLFLOW_URL, --mlflow-url; else MLFLOW_TRACKING_URI
+    ca_file = "/etc/ssl/corp-ca.pem" # credentials come from MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD
+
     [drift]
     warn = 0.1
     drift = 0.25
@@ -42,6 +48,7 @@ the file, the line and the key.
     [contexts."prod-eu"]  # per kube context
     prometheus_url = "..."
     kfp_url = "..."
+    mlflow_url = "..."
     read_only = true
     namespace = "fraud"
 """
@@ -79,6 +86,15 @@ class KfpAuth:
     ca_file: str | None = None
     namespace: str | None = None
     timeout: float = 10.0
+
+
+@dataclass
+class MlflowSettings:
+    url: str | None = None
+    ca_file: str | None = None
+    insecure_tls: bool = False
+    timeout: float = 30.0
+    concurrency: int = 8  # runs read at once
 
 
 @dataclass
@@ -163,6 +179,7 @@ class ContextSettings:
     kfp_url: str | None = None
     read_only: bool | None = None
     namespace: str | None = None
+    mlflow_url: str | None = None
 
 
 @dataclass
@@ -179,6 +196,7 @@ class Settings:
     read_only: bool = False
     prometheus: PrometheusAuth = field(default_factory=PrometheusAuth)
     kfp: KfpAuth = field(default_factory=KfpAuth)
+    mlflow: MlflowSettings = field(default_factory=MlflowSettings)
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     drift: DriftSettings = field(default_factory=DriftSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
@@ -311,7 +329,15 @@ def load_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     top: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     for key, value in data.items():
-        if key in _TOP_LEVEL:
+        if key == "catalog" and isinstance(value, dict):  # [catalog] path = ..., [catalog.mlflow]
+            for inner, body in value.items():
+                if inner == "path":
+                    top["catalog"] = cfg.check("path", body, str, "catalog")
+                elif inner == "mlflow":
+                    sections["mlflow"] = _section(cfg, MlflowSettings, "catalog.mlflow", body)
+                else:
+                    raise cfg.fail(inner, "is not a known setting (known: path, mlflow)", "catalog")
+        elif key in _TOP_LEVEL:
             top[key] = cfg.check(key, value, _TOP_LEVEL[key])
         elif key in _SECTIONS:
             sections[key] = _section(cfg, _SECTIONS[key], key, value)
@@ -414,9 +440,15 @@ def resolve(flags: dict[str, Any], environ: dict[str, str] | None = None) -> Set
         if per_context:
             for f in fields(ContextSettings):
                 value = getattr(per_context, f.name)
-                if value is not None:
+                if f.name == "mlflow_url" and value is not None:
+                    settings.mlflow = replace(settings.mlflow, url=value)
+                elif value is not None:
                     setattr(settings, f.name, value)
 
+    mlflow_url = flag_values.pop("mlflow_url", None) or env.get("MLOPS_CONSOLE_MLFLOW_URL") or settings.mlflow.url
+    if not mlflow_url and env.get("MLFLOW_TRACKING_URI", "").startswith(("http://", "https://")):
+        mlflow_url = env["MLFLOW_TRACKING_URI"]  # what MLflow's own client would talk to
+    settings.mlflow = replace(settings.mlflow, url=mlflow_url or None)
     for key, value in {**env_values, **flag_values}.items():
         setattr(settings, key, value)
     if settings.read_only and not isinstance(settings.read_only, bool):

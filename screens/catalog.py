@@ -20,7 +20,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Input, Static
 
 from adapters.errors import ConsoleError
-from console.catalog_actions import ALIAS_PATTERN, SetAlias
+from console.catalog_actions import ALIAS_PATTERN, SetAlias, registry_for
 from console.safe_text import literal, safe
 from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
@@ -90,7 +90,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
     ]
     HELP_NOTES = ("Enter on a model moves to its versions; tab moves between panels. "
                   "c marks a version, c on a second one compares them. a sets or moves an alias. "
-                  "p opens the pipeline run that produced the version.")
+                  "p opens the pipeline run that produced the version. With an MLflow registry "
+                  "configured, r syncs from it first; aliases of its models are set there.")
 
     class ModelsPage(Message):
         def __init__(self, page: Page, append: bool):
@@ -251,7 +252,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
                 self._versions[record.version] = record
                 metric = flat_metrics(record.metrics).get(self.metric) if self.metric else None
                 mark = "● " if self.marked == (record.model, record.version) else ""
-                table.add_row(literal(mark + record.version), literal(short_date(record.created_at)),
+                table.add_row(literal(mark + record.version, "strike dim" if record.deleted_at else ""),
+                              literal(short_date(record.created_at)),
                               literal(format_number(metric)),
                               literal(", ".join(sorted(record.aliases, key=alias_rank)), "cyan"),
                               literal(record.author), key=record.version)
@@ -360,8 +362,28 @@ class CatalogScreen(ActionFlowMixin, Screen):
         self.app.call_from_thread(self._show_detail, record)
 
     def action_reload(self) -> None:
+        settings = self.app.ctx.settings
+        if settings.mlflow.url and not settings.read_only:
+            self.set_status(f"Syncing from MLflow at {settings.mlflow.url}…")
+            self._sync()
+            return
+        if settings.mlflow.url:
+            self.set_status("Read-only: reloaded the catalog without syncing from MLflow.")
         self.model = None
         self.load_models()
+
+    @work(thread=True, group="sync", exclusive=True, exit_on_error=False)
+    def _sync(self) -> None:
+        from console.catalog_sync import summary, sync_and_record
+
+        try:
+            client = self.app.client("mlflow")
+            result = sync_and_record(self.app.ctx, self.app.catalog, client)
+        except ConsoleError as error:  # the screen keeps what it showed
+            self.app.call_from_thread(self.set_status, f"Sync failed: {error.message}", error=True)
+            return
+        self.app.call_from_thread(self.set_status, f"Synced from MLflow at {client.url}: {summary(result)}")
+        self.app.call_from_thread(self._after_alias, "")
 
     def action_cycle_sort(self) -> None:
         if not self.model:
@@ -429,7 +451,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
 
         def chosen(alias: str | None) -> None:
             if alias:
-                action = SetAlias(self.app.catalog, record.model, alias, record.version)
+                action = SetAlias(self.app.catalog, record.model, alias, record.version,
+                                  registry=registry_for(self.app.ctx.settings))
                 self.start_action(action, on_done=lambda outcome: self._after_alias(record.model))
 
         self.app.push_screen(AliasNameScreen(record.model, record.version, record.aliases), chosen)
@@ -464,6 +487,10 @@ def render_detail(record: Any) -> Text:
     row("tags", ", ".join(record.tags or []))
     row("author", record.author)
     row("created", record.created_at)
+    origin = getattr(record, "origin", "import")
+    row("source", f"MLflow {record.source}" if origin == "mlflow" else f"import {record.source or '-'}")
+    if getattr(record, "deleted_at", None):
+        text.append(f"  deleted from the registry {record.deleted_at}; kept here as history\n", style="bold red")
     head("Lineage")
     row("pipeline run", record.run_id)
     data = record.training_data or {}

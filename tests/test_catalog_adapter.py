@@ -276,7 +276,7 @@ def test_newer_schema_is_refused(tmp_path):
     digest = sha(path)
     with pytest.raises(DataError) as info:
         Catalog(path)
-    assert info.value.message == (f"catalog {path} was written by a newer mlops-console (schema 7 > 1); "
+    assert info.value.message == (f"catalog {path} was written by a newer mlops-console (schema 7 > 2); "
                                   "upgrade mlops-console")
     assert sha(path) == digest
 
@@ -294,7 +294,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     Catalog(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
 
 

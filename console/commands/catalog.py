@@ -5,6 +5,10 @@
     catalog show MODEL [--sort KEY] [--ascending] [--limit N] [--json]
     catalog show MODEL:VERSION [--json]
     catalog alias MODEL:VERSION ALIAS --reason TEXT [--yes] [--dry-run]
+    catalog alias MODEL[:VERSION] ALIAS --delete --reason TEXT [--yes] [--dry-run]
+    catalog sync [--mlflow-url URL] [--model NAME ...] [--json]    follow an MLflow Model Registry
+
+A model synced from MLflow takes its alias changes in MLflow (then the catalog follows).
 
 MODEL:VERSION splits on the last ':' (versions never contain one); a model whose own name
 contains ':' is shown whole when it exists. Reading commands never create or change a catalog
@@ -60,7 +64,20 @@ def register(sub, common) -> None:
     alias.add_argument("--reason", metavar="TEXT", help="why (written to the audit journal)")
     alias.add_argument("--yes", "-y", action="store_true", help="apply without asking (needed without a terminal)")
     alias.add_argument("--dry-run", action="store_true", dest="dry_run", help="show the change, change nothing")
+    alias.add_argument("--delete", action="store_true",
+                       help="remove the alias (with MODEL:VERSION: only if it points at that version)")
     alias.set_defaults(func=set_alias)
+
+    syncp = csub.add_parser("sync", parents=[common],
+                            help="make the catalog follow an MLflow Model Registry (incremental, all or nothing)")
+    syncp.add_argument("--mlflow-url", metavar="URL", dest="mlflow_url",
+                       help="the MLflow tracking server (default: [catalog.mlflow] url, MLOPS_CONSOLE_MLFLOW_URL, "
+                       "MLFLOW_TRACKING_URI); credentials from MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/_PASSWORD")
+    syncp.add_argument("--model", metavar="NAME", action="append", dest="models",
+                       help="only this registered model (repeatable)")
+    syncp.add_argument("--reason", metavar="TEXT", help="why (written to the audit journal when something changed)")
+    syncp.add_argument("--json", action="store_true", help="print the counts as JSON")
+    syncp.set_defaults(func=sync_registry)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,16 +290,98 @@ def _print_version(ctx, v) -> None:
 
 
 def set_alias(args: argparse.Namespace, ctx) -> int:
-    from console.catalog_actions import SetAlias
+    from console.catalog_actions import RemoveAlias, SetAlias, registry_for
 
     with _open(ctx, create=True) as catalog:
         model, version = split_target(catalog, args.target)
-        if version is None:
-            raise InvalidInput(f"{args.target!r}: give the version as MODEL:VERSION")
-        action = SetAlias(catalog, model, args.alias, version)
+        if args.delete:
+            action: Any = RemoveAlias(catalog, model, args.alias, version, registry=registry_for(ctx.settings))
+        elif version is None:
+            raise InvalidInput(f"{args.target!r}: give the version as MODEL:VERSION (or --delete to remove the alias)")
+        else:
+            action = SetAlias(catalog, model, args.alias, version, registry=registry_for(ctx.settings))
         outcome = ctx.run_action(action, reason=args.reason, yes=args.yes, dry_run=args.dry_run)
     if getattr(outcome, "status", None) == "applied":
-        ctx.print(f"{clean(model)} alias {clean(args.alias)} -> {clean(version)}")
+        where = f" (in MLflow at {clean(action.source)})" if action.source else ""
+        ctx.print(f"{clean(model)} alias {clean(args.alias)} {'removed' if args.delete else '-> ' + clean(version)}{where}")
+        lag = outcome.after.get("catalog")
+        if lag:
+            ctx.err.write(f"mlops-console: warning: the change is in MLflow but the local catalog was {clean(lag)}\n")
+    return 0
+
+
+class _ProgressBar:
+    """One line on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, stream):
+        self.stream, self.last = stream, 0.0
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.1 and (total is None or done < total):
+            return
+        self.last = now
+        if total:
+            filled = 30 * done // max(total, 1)
+            text = f"[{'#' * filled}{'-' * (30 - filled)}] {what} {done}/{total}"
+        else:
+            text = f"reading {what}: {done}"
+        self.stream.write(f"\r{text}\x1b[K")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.last:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def sync_registry(args: argparse.Namespace, ctx) -> int:
+    import time
+
+    from console.catalog_sync import sync_and_record
+    from console.clients import mlflow_client
+
+    target = str(ctx.settings.catalog)
+    client = mlflow_client(ctx.settings, args.mlflow_url or ctx.settings.mlflow.url)
+    # the bar draws with \r and ESC [ K itself: on the raw stream, past the output sanitizer
+    bar = (_ProgressBar(getattr(ctx.err, "stream", ctx.err))
+           if not args.json and getattr(ctx.err, "isatty", lambda: False)() else None)
+    started = time.monotonic()
+    try:
+        with client, _open(ctx, create=not ctx.settings.read_only) as catalog:
+            result = sync_and_record(ctx, catalog, client, models=args.models, reason=args.reason, progress=bar)
+    finally:
+        if bar:
+            bar.clear()
+    seconds = round(time.monotonic() - started, 2)
+    counts = result.counts()
+    if args.json:
+        ctx.print_json({"registry": client.url, "catalog": target, "changed": result.changed, **counts,
+                        "renamed": [list(pair) for pair in result.models_renamed],
+                        "aliases_changed": result.aliases_added + result.aliases_moved + result.aliases_deleted,
+                        "skipped_records": result.skipped, "seconds": seconds})
+        return 0
+    head = f"synced MLflow at {clean(client.url)} into {clean(target)} in {seconds:g} s"
+    if not result.changed:
+        ctx.print(f"{head}: nothing changed ({result.versions_unchanged} versions)")
+    else:
+        m, v, a = counts["models"], counts["versions"], counts["aliases"]
+        ctx.print(head)
+        ctx.print(f"  models:   {m['added']} added, {m['changed']} changed, {m['deleted']} deleted, {m['renamed']} renamed")
+        ctx.print(f"  versions: {v['added']} added, {v['changed']} changed, {v['deleted']} deleted, "
+                  f"{v['unchanged']} unchanged")
+        ctx.print(f"  aliases:  {a['added']} added, {a['moved']} moved, {a['deleted']} deleted")
+        details = ([f"renamed {old} -> {new}" for old, new in result.models_renamed]
+                   + [f"deleted in MLflow: {name}" for name in result.models_deleted]
+                   + result.aliases_moved + result.aliases_added + result.aliases_deleted)
+        for line in details[:20]:
+            ctx.print(f"    {clean(line)}")
+        if len(details) > 20:
+            ctx.print(f"    ... and {len(details) - 20} more")
+    for line in result.skipped:
+        ctx.err.write(f"mlops-console: warning: skipped {clean(line)}\n")
     return 0
 
 
