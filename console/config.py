@@ -232,6 +232,8 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("health", "min_success_rate"): (0, 1, True),
     ("health", "max_p99_seconds"): (0, math.inf, False),
     ("triage", "failed_within_hours"): (0, 24 * 366, False),
+    ("catalog.mlflow", "timeout"): (0, 3600, False),
+    ("catalog.mlflow", "concurrency"): (1, 64, True),
 }
 
 

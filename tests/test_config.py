@@ -108,6 +108,8 @@ def test_missing_explicit_config_is_an_error(tmp_path):
     ("[health]\nmax_p99_seconds = 0\n", 2, "health.max_p99_seconds", "must be greater than 0, not 0.0"),
     ("[triage]\nfailed_within_hours = -2\n", 2, "triage.failed_within_hours",
      "must be greater than 0 and at most 8784, not -2.0"),
+    ("[catalog.mlflow]\nconcurrency = 0\n", 2, "catalog.mlflow.concurrency", "must be from 1 to 64, not 0"),
+    ("[catalog.mlflow]\ntimeout = 0\n", 2, "catalog.mlflow.timeout", "must be greater than 0"),
 ])
 def test_numeric_settings_are_checked_on_load_with_file_line_and_key(tmp_path, text, line, key, problem):
     path = write(tmp_path, text)
@@ -159,6 +161,7 @@ def test_metrics_section_is_validated_strictly(tmp_path, body, key, problem):
 def test_every_numeric_setting_has_a_range():
     from dataclasses import fields
 
-    numeric = {(table, f.name) for table, cls in config._SECTIONS.items() for f in fields(cls)
+    tables = {**config._SECTIONS, "catalog.mlflow": config.MlflowSettings}
+    numeric = {(table, f.name) for table, cls in tables.items() for f in fields(cls)
                if str(f.type) in ("int", "float")}
     assert numeric and numeric <= set(config._RANGES), numeric - set(config._RANGES)
