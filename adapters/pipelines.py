@@ -660,7 +660,8 @@ class PipelinesClient:
 
 
 def _check_id(value: str, what: str) -> None:
-    if not value or not isinstance(value, str) or any(c in value for c in "/?#: \t\n"):
+    if not value or not isinstance(value, str) or any(c in "/?#:" or not c.isprintable() or c.isspace()
+                                                       for c in value):
         raise InvalidInput(f"{what} {value!r} is not valid: it must be a single id such as a UUID")
 
 

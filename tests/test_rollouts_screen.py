@@ -724,8 +724,17 @@ async def test_expired_watch_lists_again_and_keeps_up(own_sandbox, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
         # The open stream ends, and resuming it answers 410 Gone: the screen must list again.
-        sandbox.cluster.faults.add(r"[?&]watch=", status=410, times=1)
-        sandbox.cluster.expire_watches()
+        # The stream may still be on its way when the test expires it (then it opens as if
+        # nothing happened), so end it until a resumed watch has met the 410: a condition, not a sleep.
+        gone = sandbox.cluster.faults.add(r"[?&]watch=", status=410, times=1)
+
+        def met_the_410() -> bool:
+            if gone.hits:
+                return True
+            sandbox.cluster.expire_watches()
+            return False
+
+        await wait_for(pilot, met_the_410, what="a resumed watch answered 410 Gone")
         with admin(sandbox) as client:
             isvc = client.get_inference_service("fraud", "fraud-detector")
             client.patch_inference_service("fraud", "fraud-detector",

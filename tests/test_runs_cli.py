@@ -97,6 +97,9 @@ def test_bad_input_exits_2(kfp, capsys):
     with pytest.raises(SystemExit) as info:
         main(["runs", "list", "--limit", "0"])
     assert info.value.code == 2
+    # A run id with a control character is bad input, named (escaped), not an internal error.
+    assert main(["runs", "show", "id\x1b[2J"]) == 2
+    assert "run id 'id\\x1b[2J' is not valid" in capsys.readouterr().err
 
 
 def test_show_text_puts_the_error_first(kfp, capsys):
