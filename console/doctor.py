@@ -192,8 +192,7 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
     if match.profile:
         isvcs = sorted({f"{ns}/{name}" for ns, name, _ in served})
         results.append(CheckResult("prometheus: request metrics", OK,
-                                   f"profile {match.profile.describe()}; series for {', '.join(isvcs[:5])}"
-                                   + (" ..." if len(isvcs) > 5 else "")))
+                                   f"profile {match.profile.describe()}; series for {_some(isvcs)}"))
     else:
         results.append(CheckResult(
             "prometheus: request metrics", WARN,
@@ -209,8 +208,7 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
     if features:
         models = sorted({f"{s.labels.get(fc.namespace_label)}/{s.labels.get(fc.model_label)}" for s in features})
         results.append(CheckResult("prometheus: feature histograms", OK,
-                                   f"{metric} for {len(models)} model(s): {', '.join(models[:5])}"
-                                   + (" ..." if len(models) > 5 else "")))
+                                   f"{metric} for {len(models)} model(s): {_some(models)}"))
     else:
         results.append(CheckResult(
             "prometheus: feature histograms", WARN,
@@ -218,6 +216,10 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
             "export the feature histograms from your predictor (README: Drift inputs), or set [metrics] "
             "feature_metric and its label names to what you export"))
     return results
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (" ..." if len(names) > shown else "")
 
 
 # -- local files ----------------------------------------------------------------------------------
