@@ -115,7 +115,8 @@ DOWN = Item(CRITICAL, "backend-unavailable", "prod-us", None, "prometheus",
 
 
 def scripted_app(tmp_path: Path, clock) -> MlopsConsole:
-    settings = Settings(catalog=tmp_path / "catalog.db", audit=tmp_path / "audit.db",
+    # The header shows the catalog path: a fixed one keeps snapshots the same wherever tmp is.
+    settings = Settings(catalog=Path("no-catalog-here.db"), audit=tmp_path / "audit.db",
                         kubeconfig=str(tmp_path / "kubeconfig"), context="prod-eu")
     return MlopsConsole(Context(settings), clock=clock, cursor_blink=False, first_screen="now")
 

@@ -232,9 +232,15 @@ def test_log_lines_never_carry_a_password(kfp_with_password, capsys):
 
 
 def test_cli_error_quoting_the_server_is_escaped_and_redacted(kfp_with_password, capsys):
-    assert main(["runs", "show", f"nope{RLO}\x85"]) == 5  # KFP's 404 message repeats the id
+    # An id carrying controls never reaches the server: it is bad input, named escaped.
+    assert main(["runs", "show", f"nope{RLO}\x85"]) == 2
     err = capsys.readouterr().err
-    assert "Run nope\\u202e\\x85 not found" in err and "admin:<redacted>@" in err
+    assert "run id 'nope\\u202e\\x85' is not valid" in err
+    assert not any(unsafe(ch) and ch != "\n" for ch in err)
+    # A printable id the server quotes back (KFP's 404 repeats it) is shown literally, the URL redacted.
+    assert main(["runs", "show", "nope[red]x"]) == 5
+    err = capsys.readouterr().err
+    assert "Run nope[red]x not found" in err and "admin:<redacted>@" in err
     assert not any(unsafe(ch) and ch != "\n" for ch in err) and "s3cret" not in err
 
 
