@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 
+from pilot_wait import settled_frame
 from contrast import MINIMUM, is_text, screen_segments, too_faint
 from test_drift_screen import make_app as drift_app
 from test_drift_screen import open_drift, world  # noqa: F401 - module fixture
@@ -159,7 +160,7 @@ def test_no_color_rollouts_failing_health_checks_80x24(snap_compare, health_worl
                        what="the failing verdict")
         await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
                        and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")
-        await pilot.pause(0.2)
+        await settled_frame(pilot)
         assert_readable(app)
         assert_stands_out(app, "FAILING CHECKS 1 OF 2")
         assert_stands_out(app, "False")

@@ -21,6 +21,7 @@ from console.config import Settings
 from console.context import Context
 from console.sandbox.kserve_sim import seed_demo
 from console.sandbox.runner import Sandbox
+from pilot_wait import settled_frame
 from screens.confirm import ConfirmChangeScreen
 
 SEED_NOW = 1_795_000_000.0  # 2026-11-18: the demo objects are created 3 days before this
@@ -524,7 +525,7 @@ def _settled(select: str):
         await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
                        and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")
         await wait_for(pilot, lambda: "Prometheus not configured" in text_of(app, "#isvc-health-body"))
-        await pilot.pause(0.2)
+        await settled_frame(pilot)
     return run_before
 
 
@@ -542,7 +543,7 @@ def test_snapshot_rollouts_rollback_confirmation_80x24(snap_compare, snapshot_sa
     async def run_before(pilot) -> None:
         await _settled(FRAUD)(pilot)
         await press_rollback_and_wait_for_modal(pilot, pilot.app)
-        await pilot.pause(0.2)
+        await settled_frame(pilot)
 
     assert snap_compare(snapshot_app(snapshot_sandbox, tmp_path), terminal_size=(80, 24), run_before=run_before)
 
