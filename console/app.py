@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -15,38 +16,39 @@ from textual.worker import WorkerFailed
 
 from console.context import Context
 from console.safe_text import safe
-from console.services import ThreadBound
+from console.services import Services, ThreadBound
 from screens.no_color import readable_filters
-from screens.placeholder import NotBuiltScreen
+
+if TYPE_CHECKING:
+    from adapters.catalog_backend import CatalogBackend
 
 log = logging.getLogger("mlops-console")
 
-SCREEN_KEYS = (
-    ("0", "now", "Now"),
-    ("1", "catalog", "Catalog"),
-    ("2", "pipelines", "Pipelines"),
-    ("3", "rollouts", "Rollouts"),
-    ("4", "drift", "Drift"),
+@dataclass(frozen=True)
+class ScreenEntry:
+    """One screen of the console: the key that opens it, its mode name, its title, and where its
+    class lives ("module:Class", imported when the screen is first shown, so start-up pays for one)."""
+    key: str
+    mode: str
+    title: str
+    target: str
+
+    def build(self) -> Screen:
+        import importlib
+
+        module_name, class_name = self.target.split(":")
+        return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
+
+
+# The screens, in key order. Adding a screen: write it on screens/base.py ConsoleScreen, add it here.
+SCREENS: tuple[ScreenEntry, ...] = (
+    ScreenEntry("0", "now", "Now", "screens.now:NowScreen"),
+    ScreenEntry("1", "catalog", "Catalog", "screens.catalog:CatalogScreen"),
+    ScreenEntry("2", "pipelines", "Pipelines", "screens.pipelines:PipelinesScreen"),
+    ScreenEntry("3", "rollouts", "Rollouts", "screens.rollouts:RolloutsScreen"),
+    ScreenEntry("4", "drift", "Drift", "screens.drift:DriftScreen"),
 )
-
-
-def _screen_factories() -> dict[str, Callable[[], Screen]]:
-    """Each screen module is imported when its screen is built, so start-up pays for one screen."""
-    import importlib
-
-    def factory(module_name: str, class_name: str, title: str) -> Callable[[], Screen]:
-        def build() -> Screen:
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                return NotBuiltScreen(title)
-            return getattr(module, class_name)()
-
-        return build
-
-    return {mode: factory(f"screens.{mode}", f"{mode.capitalize()}Screen", title) for _, mode, title in SCREEN_KEYS}
+SCREEN_MODES = tuple(entry.mode for entry in SCREENS)
 
 
 class MlopsConsole(App):
@@ -56,7 +58,7 @@ class MlopsConsole(App):
     ENABLE_COMMAND_PALETTE = True
     COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
-        *(Binding(key, f"show_screen('{mode}')", title, priority=False) for key, mode, title in SCREEN_KEYS),
+        *(Binding(entry.key, f"show_screen('{entry.mode}')", entry.title, priority=False) for entry in SCREENS),
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command_palette", "Command palette (also ctrl+p)", show=False),
         Binding("q", "quit", "Quit"),
@@ -70,16 +72,11 @@ class MlopsConsole(App):
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
-        self._factories = screen_factories or _screen_factories()
-        self.MODES = dict(self._factories)
+        self.MODES = dict(screen_factories or {entry.mode: entry.build for entry in SCREENS})
         super().__init__()
-        self.catalog = ThreadBound("catalog", lambda: _open_catalog(ctx))
+        self.catalog: CatalogBackend = ThreadBound("catalog", lambda: _open_catalog(ctx))  # type: ignore[assignment]
+        self.services = Services(ctx, self.catalog)
         self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
-
-    def client(self, name: str) -> Any:
-        """The shared "kube", "metrics" or "pipelines" client (made on first use, from a worker:
-        making one may read files or fail); raises ConsoleError when it cannot be made."""
-        return self.ctx.client(name)
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
@@ -135,9 +132,9 @@ class MlopsConsole(App):
         self.notify("Press q to quit the app", title="Do you want to quit?")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for key, mode, title in SCREEN_KEYS:
-            yield SystemCommand(f"Go to {title}", f"Open the {title} screen (key {key})",
-                                lambda mode=mode: self.action_show_screen(mode))
+        for entry in SCREENS:
+            yield SystemCommand(f"Go to {entry.title}", f"Open the {entry.title} screen (key {entry.key})",
+                                lambda mode=entry.mode: self.action_show_screen(mode))
         yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
         yield SystemCommand("Doctor", "Check what the cluster, KFP, Prometheus and the local files give the console",
                             self.action_doctor)

@@ -8,7 +8,18 @@ every call on the catalog's own thread.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # the clients are imported when first made, not when the app starts
+    from adapters.catalog_backend import CatalogBackend
+    from adapters.kube import KubeClient
+    from adapters.metrics import MetricsClient
+    from adapters.mlflow import MlflowClient
+    from adapters.pipelines import PipelinesClient
+    from console.actions import ActionPath
+    from console.audit import AuditJournal
+    from console.config import Settings
+    from console.context import Context
 
 
 class ThreadBound:
@@ -43,3 +54,45 @@ class ThreadBound:
             self._executor.submit(_close).result(timeout=5)
         finally:
             self._executor.shutdown(wait=False)
+
+
+class Services:
+    """What a screen is given instead of the app's Context: typed, each client made on first use
+    (from a worker: making one may read files or fail; a client that cannot be made raises
+    ConsoleError naming the setting to fix)."""
+
+    def __init__(self, ctx: Context, catalog: CatalogBackend):
+        self._ctx = ctx
+        self.catalog = catalog  # runs every call on the catalog's own thread (ThreadBound)
+
+    @property
+    def settings(self) -> Settings:
+        return self._ctx.settings
+
+    @property
+    def flags(self) -> dict[str, Any] | None:
+        return self._ctx.flags
+
+    @property
+    def kube_context(self) -> str | None:
+        return self._ctx.kube_context
+
+    @property
+    def audit(self) -> AuditJournal:
+        return self._ctx.audit
+
+    @property
+    def actions(self) -> ActionPath:
+        return self._ctx.actions
+
+    def kube(self) -> KubeClient:
+        return self._ctx.client("kube")  # type: ignore[no-any-return]
+
+    def pipelines(self) -> PipelinesClient:
+        return self._ctx.client("pipelines")  # type: ignore[no-any-return]
+
+    def metrics(self) -> MetricsClient:
+        return self._ctx.client("metrics")  # type: ignore[no-any-return]
+
+    def mlflow(self) -> MlflowClient:
+        return self._ctx.client("mlflow")  # type: ignore[no-any-return]

@@ -71,7 +71,7 @@ class ActionFlowMixin:
     @work(thread=True, group="action")
     def _plan_action(self, action: Action, on_done: Done | None) -> None:
         try:
-            change = self.app.ctx.actions.prepare(action)
+            change = self.app.services.actions.prepare(action)
         except Exception as error:
             self.app.call_from_thread(self._report_error, action, _reportable(action, error))
             self._finish_from_thread()
@@ -101,7 +101,7 @@ class ActionFlowMixin:
     @work(thread=True, group="action")
     def _cancel_action(self, action: Action, change: Change) -> None:
         try:
-            note = self.app.ctx.actions.cancel(action, change)
+            note = self.app.services.actions.cancel(action, change)
             message = f"Cancelled: nothing was changed on {action.target}.{note}"
             self.app.call_from_thread(self._status, message)
             self.app.call_from_thread(self.app.notify, message, severity="warning" if note else "information",
@@ -113,7 +113,7 @@ class ActionFlowMixin:
     def _apply_action(self, action: Action, change: Change, reason: str, on_done: Done | None) -> None:
         try:
             try:
-                outcome = self.app.ctx.actions.execute(action, change, reason)
+                outcome = self.app.services.actions.execute(action, change, reason)
             except AuditIncomplete as error:  # applied: say so loudly, and still show the new state
                 self.app.call_from_thread(self._report_error, action, error)
                 outcome = error.outcome

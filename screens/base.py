@@ -29,7 +29,7 @@ Subclasses set `screen_title` and compose with the pieces:
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rich.text import Text
 from textual import on
@@ -44,6 +44,9 @@ from screens.action_flow import ActionFlowMixin
 from screens.filter_input import FilterInput
 from screens.header import StatusHeader
 from screens.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from console.services import Services
 
 
 def clock_text(t: float) -> str:
@@ -124,6 +127,11 @@ class ConsoleScreen(ActionFlowMixin, Screen):
         self.active = False
         self.filter_text = ""
         self._scheduled: dict[str, Timer] = {}
+
+    @property
+    def services(self) -> Services:
+        """The typed backends (console/services.py): settings, catalog, actions, kube(), ..."""
+        return self.app.services  # type: ignore[attr-defined,no-any-return]
 
     # -- the pieces of the frame --------------------------------------------------------------
     def header(self) -> StatusHeader:

@@ -362,7 +362,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         self.app.call_from_thread(self._show_detail, record)
 
     def action_reload(self) -> None:
-        settings = self.app.ctx.settings
+        settings = self.app.services.settings
         if settings.mlflow.url and not settings.read_only:
             self.set_status(f"Syncing from MLflow at {settings.mlflow.url}…")
             self._sync()
@@ -377,8 +377,8 @@ class CatalogScreen(ActionFlowMixin, Screen):
         from console.catalog_sync import summary, sync_and_record
 
         try:
-            client = self.app.client("mlflow")
-            result = sync_and_record(self.app.ctx, self.app.catalog, client)
+            client = self.app.services.mlflow()
+            result = sync_and_record(self.app.services, self.app.catalog, client)
         except ConsoleError as error:  # the screen keeps what it showed
             self.app.call_from_thread(self.set_status, f"Sync failed: {error.message}", error=True)
             return
@@ -452,7 +452,7 @@ class CatalogScreen(ActionFlowMixin, Screen):
         def chosen(alias: str | None) -> None:
             if alias:
                 action = SetAlias(self.app.catalog, record.model, alias, record.version,
-                                  registry=registry_for(self.app.ctx.settings))
+                                  registry=registry_for(self.app.services.settings))
                 self.start_action(action, on_done=lambda outcome: self._after_alias(record.model))
 
         self.app.push_screen(AliasNameScreen(record.model, record.version, record.aliases), chosen)

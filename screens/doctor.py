@@ -46,7 +46,7 @@ class DoctorScreen(ModalScreen[None]):
     def _run(self) -> None:
         from console.doctor import run_doctor
 
-        results = run_doctor(self.app.ctx.settings)
+        results = run_doctor(self.app.services.settings)
         self.app.call_from_thread(self._show, results)
 
     def _show(self, results: list) -> None:

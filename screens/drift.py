@@ -363,13 +363,13 @@ class DriftScreen(Screen):
             from console.drift_service import DriftService
 
             try:
-                metrics = self.app.client("metrics")
+                metrics = self.app.services.metrics()
             except ConsoleError as error:
                 self.post_message(self.Failed(generation, error.message, want, config=True))
                 return
             catalog = getattr(self.app, "catalog", None)
             service = DriftService(metrics, catalog=catalog,
-                                   thresholds=drift_stats.Thresholds.from_settings(self.app.ctx.settings.drift))
+                                   thresholds=drift_stats.Thresholds.from_settings(self.app.services.settings.drift))
             models = service.models_with_metrics(at)
             if want is None:
                 want = choose_model(models)
@@ -394,7 +394,7 @@ class DriftScreen(Screen):
             markers: list[Marker] = []
             if report.span:
                 try:
-                    rows = self.app.ctx.audit.list(target=f"{target.namespace}/{target.name}",
+                    rows = self.app.services.audit.list(target=f"{target.namespace}/{target.name}",
                                                    action_prefix="rollout.", since=report.span[0])
                     markers = audit_markers(rows, report.span[0], report.span[1])
                 except ConsoleError as error:
@@ -414,7 +414,7 @@ class DriftScreen(Screen):
         """Live and stable revisions: from the InferenceService's status traffic, else from metrics."""
         ns, name = want
         try:
-            isvc = self.app.client("kube").get_inference_service(ns, name)
+            isvc = self.app.services.kube().get_inference_service(ns, name)
         except ConsoleError as error:
             revs = next((r for m_ns, m_name, r in models if (m_ns, m_name) == want), [])
             live, stable = revisions_from_metrics(revs)

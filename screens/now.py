@@ -148,7 +148,7 @@ class NowScreen(ConsoleScreen):
         from adapters.errors import ConsoleError
         from console.triage import Scope, gather, scope_contexts, settings_resolver
 
-        ctx = self.app.ctx
+        ctx = self.services
         settings = ctx.settings
         try:
             items = gather(settings_resolver(settings, ctx.flags),
@@ -311,7 +311,7 @@ class NowScreen(ConsoleScreen):
         item = self.selected()
         if item is None:
             return
-        current = self.app.ctx.settings.context
+        current = self.app.services.settings.context
         if current is not None and item.context != current:
             self.set_status(f"{where(item)} is in context {item.context}; this console shows {current}: "
                             f"run mlops-console --context {item.context} to act on it", error=True)

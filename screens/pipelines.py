@@ -305,7 +305,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         self._load_first(self.query_state, self.generation, not self.experiments)
 
     def _get_client(self) -> Any:
-        client = self.app.client("pipelines")
+        client = self.app.services.pipelines()
         self._client = client
         return client
 
@@ -848,7 +848,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
     def _action_client(self) -> Any | None:
         try:
-            return self._client or self.app.client("pipelines")
+            return self._client or self.app.services.pipelines()
         except ConsoleError as error:
             self._set_status(error.message, error=True)
             return None
@@ -866,7 +866,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         client = self._action_client()
         if client is None:
             return
-        self.start_action(cls(client, run.run_id, kube=lambda: self.app.client("kube")),
+        self.start_action(cls(client, run.run_id, kube=lambda: self.app.services.kube()),
                           on_done=lambda outcome: self.action_refresh())
 
     def action_terminate(self) -> None:

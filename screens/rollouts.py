@@ -222,11 +222,11 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         from adapters.kube import Snapshot
 
         failures = 0
-        settings = self.app.ctx.settings
+        settings = self.app.services.settings
         namespace = None if settings.all_namespaces or not settings.namespace else settings.namespace
         while not stop.is_set():
             try:
-                client = self.app.client("kube")
+                client = self.app.services.kube()
                 scope = f"namespace {namespace}" if namespace else "all namespaces"
                 for item in client.follow_inference_services(namespace, stop):
                     if stop.is_set():
@@ -239,7 +239,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             except Forbidden as error:
                 if namespace is None:  # no cluster-wide list: fall back to the context's namespace
                     try:
-                        namespace = self.app.client("kube").namespace
+                        namespace = self.app.services.kube().namespace
                         continue
                     except ConsoleError:
                         pass
@@ -505,7 +505,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     def _fetch_health(self, key: str, namespace: str, name: str, canary: str, stable: str | None,
                       traffic: dict, not_ready: Any = None) -> None:
         try:
-            metrics = self.app.client("metrics")
+            metrics = self.app.services.metrics()
         except InvalidInput as error:
             self.post_message(self.HealthFailed(key, error.message, "not configured", retry=False))
             return
@@ -516,7 +516,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         from console import drift
         from console.drift_service import DriftService
 
-        settings = self.app.ctx.settings
+        settings = self.app.services.settings
         service = DriftService(metrics, thresholds=drift.Thresholds.from_settings(settings.drift),
                                health_thresholds=canary_mod.HealthThresholds.from_settings(settings.health))
         try:
@@ -608,7 +608,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
     def _build_action(self, key: str, build: Callable[[Any], Any]) -> None:
         """The kube client may need building (files, TLS): never on the UI thread."""
         try:
-            action = build(self.app.client("kube"))
+            action = build(self.app.services.kube())
         except ConsoleError as error:
             self.app.call_from_thread(self.set_status, f"Kubernetes: {error.message}", error=True)
             return
@@ -642,7 +642,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             return
         from console.rollout_actions import StepCanary
 
-        step = self.app.ctx.settings.rollout.step
+        step = self.app.services.settings.rollout.step
         self._act(isvc, lambda client: StepCanary(client, isvc.namespace, isvc.name, direction, step))
 
     def action_set_percent(self) -> None:
@@ -706,7 +706,7 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             self._act(isvc, lambda client: StartCanary(client, isvc.namespace, isvc.name, record.artifact_uri,
                                                        percent))
 
-        step = self.app.ctx.settings.rollout.step
+        step = self.app.services.settings.rollout.step
         self.app.push_screen(VersionPickerScreen(isvc.key, model, versions, isvc.storage_uri, step), chosen)
 
     def action_open_catalog(self) -> None:

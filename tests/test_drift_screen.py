@@ -249,8 +249,7 @@ async def test_switching_model_while_prometheus_is_down_shows_nothing_of_the_pre
         assert "DRIFT" in str(screen.query_one("#drift-features").border_subtitle)
         # Prometheus goes away: every later refresh fails to connect
         dead = metrics_client(Settings(prometheus_url=f"http://127.0.0.1:{free_port()}"))
-        real_client = app.client
-        monkeypatch.setattr(app, "client", lambda name: dead if name == "metrics" else real_client(name))
+        monkeypatch.setattr(app.services, "metrics", lambda: dead)
         await pilot.press("m")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ModelPickerScreen", 5)
         await pilot.press(*"credit", "enter")

@@ -54,7 +54,7 @@ def make_app(url: str, tmp: Path, n_rows_for_bare: int = 0):
     from textual.screen import Screen
     from textual.widgets import DataTable, Footer
 
-    from console.app import MlopsConsole, _screen_factories
+    from console.app import SCREENS, MlopsConsole
     from console.config import Settings
     from console.context import Context
     from screens.header import StatusHeader
@@ -77,7 +77,7 @@ def make_app(url: str, tmp: Path, n_rows_for_bare: int = 0):
                                  "06-02 13:15", "20m 06s") for i in range(n_rows_for_bare)])
             table.focus()
 
-    factories = _screen_factories()
+    factories = {entry.mode: entry.build for entry in SCREENS}
     factories["bare"] = BareScreen
     settings = Settings(catalog=tmp / "catalog.db", audit=tmp / "audit.db", kfp_url=url)
     return MlopsConsole(Context(settings), screen_factories=factories, cursor_blink=False)
