@@ -247,7 +247,7 @@ async def test_esc_clears_the_filter_and_home_end_g_G_go_to_the_first_and_last_r
             await loaded(pilot, screen)  # reaching the end loads the next page: settle before each key
             row = table.row_count - 1 if last else 0
             await pilot.press(key)
-            await until(pilot, lambda: table.cursor_row == row, f"row {row} after {key}")
+            await until(pilot, lambda row=row: table.cursor_row == row, f"row {row} after {key}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,6 +608,127 @@ async def test_resize_widens_the_name_column(shared, catalog, tmp_path):
         assert "…" in narrow and narrow.endswith("-v26")  # shortened in the middle: the version stays
         await pilot.resize_terminal(120, 35)
         await until(pilot, lambda: cell(table, long_name, "name") == "train-product-embedder-v26", "the full name")
+
+
+# ---------------------------------------------------------------------------------------------
+# Light over SSH (issue 10 s.4): every repaint is bytes on the wire
+
+
+class Repaints:
+    """What the runs table and the text panes were asked to repaint (the table's partial repaints
+    are its cells and its title line; a full one is every visible row)."""
+
+    def __init__(self, monkeypatch):
+        from textual.widget import Widget
+
+        from screens.pipelines_widgets import RunsTable, TextPane
+
+        self.full: list[str] = []
+        self.cells: list[tuple[str, str]] = []
+        self.partial = 0
+        self.panes: list[str | None] = []
+        log = self
+
+        def wrap(cls, name, record):
+            original = getattr(cls, name)
+
+            def wrapper(self, *args, **kwargs):
+                record(self, *args, **kwargs)
+                return original(self, *args, **kwargs)
+
+            monkeypatch.setattr(cls, name, wrapper)
+
+        def refresh(widget, *regions, **kwargs):  # what reaches Textual, after RunsTable's own refresh
+            if isinstance(widget, RunsTable) and widget.is_mounted and widget.row_count:
+                if regions:
+                    log.partial += 1
+                else:
+                    log.full.append("refresh")
+
+        wrap(Widget, "refresh", refresh)
+        for name in ("clear", "add_row", "remove_row", "sort"):
+            wrap(RunsTable, name, lambda table, *a, _name=name, **k: log.full.append(_name))
+        wrap(RunsTable, "_set_cell", lambda table, key, row, column, cell:
+             log.cells.append((key, table.ordered_columns[column].key.value)))
+        wrap(TextPane, "update", lambda pane, *a, **k: log.panes.append(pane.id))
+
+    def clear(self) -> None:
+        self.full, self.cells, self.partial, self.panes = [], [], 0, []
+
+
+def cells_of(table) -> dict[tuple[str, str], tuple]:
+    from screens.pipelines_widgets import signature
+
+    return {(row.key.value, column.key.value): signature(table.get_cell(row.key, column.key))
+            for row in table.ordered_rows for column in table.ordered_columns}
+
+
+async def test_refreshes_repaint_only_the_cells_that_changed(own_kfp, catalog, tmp_path, monkeypatch,
+                                                             no_live_refresh):
+    """An idle refresh whose runs did not change repaints nothing; the clock moving repaints the
+    durations of running runs (and the title's time), a run changing state its own cells: never the
+    whole table, which over SSH is a screenful of bytes every few seconds."""
+    import screens.pipelines as pipelines
+
+    answers = {"refreshed": 0, "detail": 0}
+    for handler, key in (("on_pipelines_screen_refreshed", "refreshed"), ("on_pipelines_screen_detail_loaded", "detail")):
+        original = getattr(pipelines.PipelinesScreen, handler)
+
+        def counted(self, message, _original=original, _key=key):
+            _original(self, message)
+            answers[_key] += 1
+
+        monkeypatch.setattr(pipelines.PipelinesScreen, handler, counted)
+    now = [FROZEN]
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db", kfp_url=own_kfp.base_url)
+    app = MlopsConsole(Context(settings), clock=lambda: now[0], cursor_blink=False)
+    running = run_named(own_kfp, "train-fraud-detector-v41")
+    repaints = Repaints(monkeypatch)
+
+    async def refresh_once():
+        seen = dict(answers)
+        await pilot.press("r")  # the selected run is running: its detail is read again too
+        await until(pilot, lambda: answers["refreshed"] > seen["refreshed"] and answers["detail"] > seen["detail"]
+                    and not screen._busy, "a refresh and the detail after it")
+        await pilot.pause()
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        await select(pilot, screen, running)
+        await pilot.pause()
+
+        repaints.clear()
+        await refresh_once()
+        assert (repaints.full, repaints.cells, repaints.partial, repaints.panes) == ([], [], 0, [])
+
+        before = cells_of(table)
+        now[0] += 7  # the app's clock moves; KFP's world does not
+        await refresh_once()
+        after = cells_of(table)
+        changed = {cell for cell in after if after[cell] != before[cell]}
+        assert changed and {column for _, column in changed} == {"duration"}
+        assert repaints.full == [] and set(repaints.cells) == changed and len(repaints.cells) == len(changed)
+        assert repaints.panes == ["run-detail-body"]  # "running for" moved on
+        assert table.get_cell(running, "duration").plain == duration_at(own_kfp, running, now[0])
+
+        repaints.clear()
+        before = {run_id: run.state for run_id, run in screen.runs.items()}
+        own_kfp.advance(400)  # some runs finish, one starts
+        now[0] += 400
+        await refresh_once()
+        after = cells_of(table)
+        moved = [run_id for run_id, state in before.items() if screen.runs[run_id].state != state]
+        assert moved, "no listed run changed state: the test needs one that does"
+        assert all(table.get_cell(run_id, "state").plain.endswith(screen.runs[run_id].state) for run_id in moved)
+        assert repaints.full == [] and len(repaints.cells) == len(set(repaints.cells))
+        assert {(run_id, "state") for run_id in moved} <= set(repaints.cells)
+
+
+def duration_at(sandbox, run_id: str, now: float) -> str:
+    from console.humanize import duration
+
+    return duration(now - sandbox.world.runs[run_id].created_at)
 
 
 # ---------------------------------------------------------------------------------------------
