@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.coordinate import Coordinate
@@ -28,15 +29,24 @@ def signature(text: Text) -> tuple[Any, ...]:
     return (text.plain, str(text.style), tuple(text.spans), getattr(text, "sort_key", None))
 
 
+def shape(text: Text) -> tuple[int, ...]:
+    """The width of each line: texts of the same shape wrap to the same height."""
+    return tuple(cell_len(line) for line in text.plain.split("\n"))
+
+
 class TextPane(Static):
     def __init__(self, text: Text | str = "", *, id: str | None = None):
+        text = Text(text) if isinstance(text, str) else text
         super().__init__(text, id=id, markup=False)
-        self._shown = signature(Text(text) if isinstance(text, str) else text)
+        self._shown, self._shape = signature(text), shape(text)
 
     def show(self, text: Text) -> None:
-        if signature(text) != self._shown:
-            self._shown = signature(text)
-            self.update(text)
+        if signature(text) == self._shown:
+            return
+        # a layout repaints more than this pane (the scrollbars beside it): only when the size may change
+        layout = shape(text) != self._shape
+        self._shown, self._shape = signature(text), shape(text)
+        self.update(text, layout=layout)
 
 
 class RunsTable(ListTable):
