@@ -22,27 +22,28 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.coordinate import Coordinate
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable
 
 from adapters.errors import ConsoleError, DataError, NotFound
 from adapters.pipelines import Run
 from console.runs_paging import GONE, STATE_CYCLE, Changes, Refresh, RunList, RunPager, RunQuery, refresh_runs
-from console.safe_text import literal, safe
 from screens.base import Backoff, ConsoleScreen, retry_text
-from screens.pipelines_modals import VersionPickerScreen
+from screens.pipelines_modals import open_produced_version
 from screens.pipelines_view import (
+    COLUMNS,
     ProducedVersion,
     clock_dt,
+    column_widths,
+    detail_placeholder,
     filter_summary,
     problem,
     render_detail,
     row_cells,
     runs_title,
 )
-from screens.pipelines_widgets import RunsTable, TextPane
+from screens.pipelines_widgets import RunDetail, RunsTable, TextPane
 
 # KFP sends every run with its details and compiled pipeline (~15 KB each): ask for what fills the
 # table, and page in more as the cursor nears the end
@@ -53,8 +54,6 @@ REFRESH_SECONDS = 5.0
 BACKOFF = (2.0, 4.0, 8.0, 16.0, 32.0, 60.0)
 DETAIL_DEBOUNCE = 0.15
 FILTER_DEBOUNCE = 0.3
-COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("started", "started"),
-           ("duration", "duration"))
 
 
 class PipelinesScreen(ConsoleScreen):
@@ -141,7 +140,6 @@ class PipelinesScreen(ConsoleScreen):
         self._loading_more = False
         self._busy = False
         self._name_width = 0
-        self._detail_title = "Run detail"
 
     @property
     def runs(self) -> dict[str, Run]:
@@ -159,14 +157,12 @@ class PipelinesScreen(ConsoleScreen):
         self.table = RunsTable(id="runs", cursor_type="row", zebra_stripes=False)
         self.table.border_title = "Runs"
         yield self.table
-        with VerticalScroll(id="run-detail"):
-            yield TextPane(Text("Loading runs…", style="dim"), id="run-detail-body")
+        yield RunDetail(Text("Loading runs…", style="dim"), id="run-detail", body_id="run-detail-body")
         yield self.status_line(id="runs-status")
         yield self.key_bar()
 
     def on_mount(self) -> None:
-        self.query_one("#run-detail").border_title = "Run detail"
-        widths = self._column_widths(self.app.size.width)
+        widths = column_widths(self.app.size.width)
         self._name_width = widths["name"]
         for label, key in COLUMNS:
             self.table.add_column(label, key=key, width=widths[key])
@@ -177,29 +173,12 @@ class PipelinesScreen(ConsoleScreen):
         return self.table
 
     # -- layout ----------------------------------------------------------------------------
-    @staticmethod
-    def _column_widths(width: int) -> dict[str, int]:
-        experiment = 14 if width < 100 else 22
-        fixed = {"state": 11, "experiment": experiment, "started": 11, "duration": 8}
-        # border 2, scrollbar 2, one cell of padding on each side of every column
-        name = max(12, width - 4 - 2 * len(COLUMNS) - sum(fixed.values()))
-        return {**fixed, "name": name}
-
     def on_resize(self) -> None:
-        table = self.table
-        widths = self._column_widths(self.size.width)
-        changed = False
-        for key, column in table.columns.items():
-            wanted = widths.get(str(key.value))
-            if wanted and column.width != wanted:
-                column.width = wanted
-                changed = True
+        widths = column_widths(self.size.width)
+        self.table.set_widths(widths)
         if widths["name"] != self._name_width:
             self._name_width = widths["name"]
-            table.redraw_column("name", {run_id: self._cells(run)[1] for run_id, run in self.runs.items()})
-        if changed:
-            table.refresh(layout=True)
-            table._require_update_dimensions = True  # DataTable recomputes its virtual size on idle
+            self.table.redraw_column("name", {run_id: self._cells(run)[1] for run_id, run in self.runs.items()})
         self._render_detail()
 
     # -- screen life: live only while shown (ConsoleScreen) ------------------------------------
@@ -297,12 +276,14 @@ class PipelinesScreen(ConsoleScreen):
             self.post_message(self.DetailFailed(run_id, as_console_error(exc)))
             return
         try:
-            records = self.services.catalog.versions_by_run_id(run_id)
+            versions = self._produced(run_id)
         except Exception as exc:  # noqa: BLE001 - the catalog may be unavailable or closing
             self.post_message(self.DetailLoaded(run, [], f"catalog: {as_console_error(exc).message}"))
             return
-        versions = [ProducedVersion(r.model, str(r.version)) for r in records]
         self.post_message(self.DetailLoaded(run, versions, None if versions else "produced no catalog version"))
+
+    def _produced(self, run_id: str) -> list[ProducedVersion]:
+        return [ProducedVersion(r.model, str(r.version)) for r in self.services.catalog.versions_by_run_id(run_id)]
 
     @work(thread=True, group="pipelines-detail", exclusive=True, exit_on_error=False)
     def _fetch_detail(self, run_id: str) -> None:
@@ -311,11 +292,9 @@ class PipelinesScreen(ConsoleScreen):
     @work(thread=True, group="pipelines-versions", exclusive=True, exit_on_error=False)
     def _find_versions(self, run_id: str) -> None:
         try:
-            records = self.services.catalog.versions_by_run_id(run_id)
+            self.post_message(self.VersionsFound(run_id, self._produced(run_id)))
         except Exception as exc:  # noqa: BLE001 - a worker must always answer
             self.post_message(self.VersionsFound(run_id, [], as_console_error(exc).message))
-            return
-        self.post_message(self.VersionsFound(run_id, [ProducedVersion(r.model, str(r.version)) for r in records]))
 
     # -- answers (UI thread) ------------------------------------------------------------------
     def on_pipelines_screen_runs_page(self, message: RunsPage) -> None:
@@ -445,26 +424,10 @@ class PipelinesScreen(ConsoleScreen):
     def on_pipelines_screen_versions_found(self, message: VersionsFound) -> None:
         if message.error:
             self.set_status(f"catalog: {message.error}", error=True)
-            return
-        if not message.versions:
+        elif not message.versions:
             self.set_status(f"run {message.run_id} produced no version in the catalog.")
-            return
-        if len(message.versions) == 1:
-            self._jump_to_version(message.run_id, message.versions[0])
-            return
-
-        def chosen(version: ProducedVersion | None) -> None:
-            if version is not None:
-                self._jump_to_version(message.run_id, version)
-
-        self.app.push_screen(VersionPickerScreen(message.versions), chosen)
-
-    def _jump_to_version(self, run_id: str, version: ProducedVersion) -> None:
-        self.app.selected_run_id = run_id
-        if hasattr(self.app, "show_catalog_version"):
-            self.app.show_catalog_version(version.model, version.version)
         else:
-            self.app.action_show_screen("catalog")
+            open_produced_version(self.app, message.run_id, message.versions)
 
     # -- rendering -------------------------------------------------------------------------
     def _experiment_name(self, experiment_id: str | None) -> str:
@@ -477,34 +440,17 @@ class PipelinesScreen(ConsoleScreen):
                          self.query_state.sort_key(run), self._name_width)
 
     def _render_detail(self) -> None:
-        body = self.query_one("#run-detail-body", TextPane)
-        pane = self.query_one("#run-detail")
-        width = max(20, pane.size.width - 2 if pane.size.width else 76)
+        pane = self.query_one(RunDetail)
         run = self.detail_run
-        title = "Run detail"
-        if run is not None and run.run_id == self.selected_run_id:
-            text = render_detail(run, experiment=self._experiment_name(run.experiment_id),
-                                 now=clock_dt(self.app.clock()), width=width, versions=self.detail_versions,
-                                 catalog_note=self.detail_catalog_note, note=self.detail_note)
-            title = f"Run detail · {run.display_name}"
-        elif self.state_message and not self.runs:
-            text = Text("Kubeflow Pipelines is not available\n\n", style="bold red")
-            text.append(safe(self.state_message) + "\n", style="red")
-            text.append("\nThe list fills as soon as KFP answers; r retries now.", style="dim")
-        elif self.selected_run_id and self.detail_note:
-            text = Text(f"run {safe(self.selected_run_id)}\n", style="bold")
-            text.append(safe(self.detail_note), style="red")
-        elif self.selected_run_id:
-            text = Text("Loading…", style="dim")
-        elif self._loaded_generation == self.generation and not self.runs:
-            text = Text("No runs match the filters.", style="dim")
-            text.append("\n\ns cycles the state, e the experiment, / edits the name filter.", style="dim")
-        else:
-            text = Text("Loading runs…", style="dim")
-        body.show(text)
-        if title != self._detail_title:  # the setter repaints the pane even when the title is the same
-            self._detail_title = title
-            pane.border_title = literal(title)
+        if run is None or run.run_id != self.selected_run_id:
+            pane.show(detail_placeholder(
+                unavailable=None if self.runs else self.state_message, selected=self.selected_run_id,
+                note=self.detail_note, empty=self._loaded_generation == self.generation and not self.runs))
+            return
+        width = max(20, pane.size.width - 2 if pane.size.width else 76)
+        pane.show(render_detail(run, experiment=self._experiment_name(run.experiment_id), now=clock_dt(self.app.clock()),
+                                width=width, versions=self.detail_versions, catalog_note=self.detail_catalog_note,
+                                note=self.detail_note), f"Run detail · {run.display_name}")
 
     def _ok(self) -> None:
         self._backoff.reset()
@@ -545,21 +491,12 @@ class PipelinesScreen(ConsoleScreen):
         self._render_detail()
 
     def _show_cursor_on(self, run_id: str) -> None:
-        """Highlight a listed run (showing the cursor again if a requested run had hidden it)."""
         self._outside = False
-        self.table.move_cursor(row=self.table.get_row_index(run_id))
-        if not self.table.show_cursor:
-            self.table.show_cursor = True
+        self.table.highlight(run_id)
 
     def _highlighted_key(self) -> str | None:
-        """The run of the highlighted row (None when the table is empty or its cursor hidden)."""
-        table = self.table
-        if not table.row_count or not table.show_cursor or self._outside:
-            return None
-        try:
-            return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        except Exception:  # noqa: BLE001 - a cursor past the rows: nothing highlighted
-            return None
+        """The run of the highlighted row (None while a requested run that is not listed is shown)."""
+        return None if self._outside else self.table.highlighted_key()
 
     def select_run(self, run_id: str) -> None:
         """Show `run_id` (from another screen): move the cursor to it when it is listed; otherwise

@@ -1,6 +1,9 @@
-"""The Pipelines screen's modal: which of the versions a run produced to open in the catalog."""
+"""From a run to the catalog versions it produced (m on the Pipelines screen), with the modal that
+asks which one when there are several."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -45,3 +48,22 @@ class VersionPickerScreen(ModalScreen[ProducedVersion | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(self.versions[int(event.option.id or 0)])
+
+
+def open_produced_version(app: Any, run_id: str, versions: list[ProducedVersion]) -> None:
+    """Open the version a run produced in the catalog (asking which, when it produced several);
+    app.selected_run_id names the run, so the catalog's p comes back to it."""
+
+    def open_version(version: ProducedVersion | None) -> None:
+        if version is None:
+            return
+        app.selected_run_id = run_id
+        if hasattr(app, "show_catalog_version"):
+            app.show_catalog_version(version.model, version.version)
+        else:
+            app.action_show_screen("catalog")
+
+    if len(versions) == 1:
+        open_version(versions[0])
+    else:
+        app.push_screen(VersionPickerScreen(versions), open_version)

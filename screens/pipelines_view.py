@@ -82,6 +82,19 @@ def middle_truncate(text: str, width: int) -> str:
     return text[:head] + "…" + text[-tail:]
 
 
+COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("started", "started"),
+           ("duration", "duration"))  # (label, key)
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """The runs table's column widths for a terminal this wide: the name takes what is left."""
+    experiment = 14 if width < 100 else 22
+    fixed = {"state": 11, "experiment": experiment, "started": 11, "duration": 8}
+    # border 2, scrollbar 2, one cell of padding on each side of every column
+    name = max(12, width - 4 - 2 * len(COLUMNS) - sum(fixed.values()))
+    return {**fixed, "name": name}
+
+
 def row_cells(run: Run, experiment: str, now: datetime, sort_key: tuple[Any, ...] = (),
               name_width: int = 0) -> tuple[Text, Text, Text, Text, Text]:
     started = KeyedText(fmt_start(run.created_at), no_wrap=True, overflow="ellipsis")
@@ -206,6 +219,26 @@ def _task_lines(text: Text, task: Task, depth: int, name_w: int, now: datetime, 
 def _short(value: Any, limit: int = 40) -> str:
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def detail_placeholder(*, unavailable: str | None, selected: str | None, note: str | None, empty: bool) -> Text:
+    """The detail pane when it shows no run: why (KFP down, a run that could not be read, no run
+    matches), or that it is loading."""
+    if unavailable:
+        text = Text("Kubeflow Pipelines is not available\n\n", style="bold red")
+        text.append(safe(unavailable) + "\n", style="red")
+        text.append("\nThe list fills as soon as KFP answers; r retries now.", style="dim")
+    elif selected and note:
+        text = Text(f"run {safe(selected)}\n", style="bold")
+        text.append(safe(note), style="red")
+    elif selected:
+        text = Text("Loading…", style="dim")
+    elif empty:
+        text = Text("No runs match the filters.", style="dim")
+        text.append("\n\ns cycles the state, e the experiment, / edits the name filter.", style="dim")
+    else:
+        text = Text("Loading runs…", style="dim")
+    return text
 
 
 def filter_summary(query: RunQuery, experiment_name: str | None) -> Text:

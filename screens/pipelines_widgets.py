@@ -5,7 +5,8 @@ bytes on the wire, and the screen refreshes every few seconds.
   setter repaint the whole table, so a refresh that only moved a running run's duration would redraw
   every visible row; here a changed cell repaints that cell, a changed title the top border line,
   and an unchanged one nothing.
-- TextPane: a Static whose show() repaints only when the text changed (Static.update always does).
+- TextPane: a Static whose show() repaints only when the text changed (Static.update always does);
+  RunDetail, the scrolling detail pane around one.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.widgets import Static
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
+from console.safe_text import literal
 from screens.list_table import ListTable
 
 
@@ -29,24 +33,47 @@ def signature(text: Text) -> tuple[Any, ...]:
     return (text.plain, str(text.style), tuple(text.spans), getattr(text, "sort_key", None))
 
 
-def shape(text: Text) -> tuple[int, ...]:
-    """The width of each line: texts of the same shape wrap to the same height."""
-    return tuple(cell_len(line) for line in text.plain.split("\n"))
+def shape(text: Text, width: int) -> tuple[object, ...]:
+    """What the height of a wrapped text depends on: a line that fits is one row whatever it says
+    (a ticking duration), a longer one wraps by its words."""
+    return tuple(line if not width or cell_len(line) > width else 1 for line in text.plain.split("\n"))
 
 
 class TextPane(Static):
     def __init__(self, text: Text | str = "", *, id: str | None = None):
         text = Text(text) if isinstance(text, str) else text
         super().__init__(text, id=id, markup=False)
-        self._shown, self._shape = signature(text), shape(text)
+        self._shown: tuple[Any, ...] = signature(text)
+        self._shape: tuple[object, ...] | None = None
 
     def show(self, text: Text) -> None:
         if signature(text) == self._shown:
             return
-        # a layout repaints more than this pane (the scrollbars beside it): only when the size may change
-        layout = shape(text) != self._shape
-        self._shown, self._shape = signature(text), shape(text)
+        # a layout repaints more than this pane (the scrollbars around it): only when its size may change
+        new_shape = shape(text, self.content_size.width)
+        auto_width = self.styles.width is not None and self.styles.width.is_auto
+        layout = new_shape != self._shape or auto_width
+        self._shown, self._shape = signature(text), new_shape
         self.update(text, layout=layout)
+
+
+class RunDetail(VerticalScroll):
+    """The run detail: a text pane under a title naming the run (the title setter repaints the
+    whole pane, so it is set only when it changes)."""
+
+    def __init__(self, text: Text, *, id: str, body_id: str):
+        super().__init__(id=id)
+        self._text, self._body_id = text, body_id
+        self._title = self.border_title = "Run detail"
+
+    def compose(self) -> ComposeResult:
+        yield TextPane(self._text, id=self._body_id)
+
+    def show(self, text: Text, title: str = "Run detail") -> None:
+        self.query_one(TextPane).show(text)
+        if title != self._title:
+            self._title = title
+            self.border_title = literal(title)
 
 
 class RunsTable(ListTable):
@@ -101,6 +128,18 @@ class RunsTable(ListTable):
         self._update_count += 1
         self.refresh()
 
+    def set_widths(self, widths: dict[str, int]) -> None:
+        """Columns of these widths (by column key)."""
+        changed = False
+        for key, column in self.columns.items():
+            wanted = widths.get(str(key.value))
+            if wanted and column.width != wanted:
+                column.width = wanted
+                changed = True
+        if changed:
+            self.refresh(layout=True)
+            self._require_update_dimensions = True  # DataTable recomputes its virtual size on idle
+
     # -- the border --------------------------------------------------------------------------------
     def set_title(self, title: str) -> None:
         if title == self._title:
@@ -122,6 +161,20 @@ class RunsTable(ListTable):
             x, y = self.content_offset
             regions = (Region(-x, -y, self.outer_size.width, 1),)
         return super().refresh(*regions, **kwargs)
+
+    def highlighted_key(self) -> str | None:
+        """The key of the highlighted row (None when the table is empty or its cursor hidden)."""
+        if not self.row_count or not self.show_cursor:
+            return None
+        try:
+            return self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
+        except CellDoesNotExist:  # a cursor past the rows: nothing highlighted
+            return None
+
+    def highlight(self, key: str) -> None:
+        """Move the cursor to a row, and show it if it was hidden."""
+        self.move_cursor(row=self.get_row_index(key))
+        self.show_cursor = True
 
     # -- the hidden cursor of a requested run ------------------------------------------------------
     def _reveal(self) -> bool:

@@ -552,6 +552,7 @@ async def test_after_a_retry_the_detail_and_target_follow_the_cursor(own_kfp, ca
         assert screen.selected_run_id == run_id and screen.selected_run().run_id == run_id
         body = screen.query_one("#run-detail-body")
         await until(pilot, lambda: "train-ad-ctr-v31" in body.render().plain, "the detail of the highlighted run")
+        await until(pilot, lambda: not screen._action_busy, "the flow free again")  # one change at a time
         await pilot.press("t")  # the action goes to the highlighted (now running) run
         modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
