@@ -82,9 +82,9 @@ class NowScreen(ConsoleScreen):
     """
 
     class Gathered(Message):
-        def __init__(self, items: list[Any], error: str | None):
+        def __init__(self, items: list[Any], error: str | None, partial: bool = False):
             super().__init__()
-            self.items, self.error = items, error
+            self.items, self.error, self.partial = items, error, partial
 
     def __init__(self) -> None:
         super().__init__()
@@ -152,7 +152,8 @@ class NowScreen(ConsoleScreen):
         settings = ctx.settings
         try:
             items = gather(settings_resolver(settings, ctx.flags),
-                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace))
+                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace),
+                           on_partial=lambda so_far: self.post_message(self.Gathered(so_far, None, partial=True)))
         except ConsoleError as error:
             self.post_message(self.Gathered([], error.message))
             return
@@ -168,6 +169,13 @@ class NowScreen(ConsoleScreen):
             delay = self._backoff.next()
             self.show_state(f"Could not gather: {message.error} · {retry_text(delay, now)}")
             self.schedule("refresh", delay, self._request)
+            return
+        if message.partial:
+            # The first answers while slower backends are still asked: shown at once; nothing is
+            # marked resolved until the whole answer is in.
+            self._loading = True
+            self._items = {**self._items, **{item_key(item): item for item in message.items}}
+            self.call_after_refresh(self._sync_rows)
             return
         self._backoff.reset()
         self.hide_state()
