@@ -185,6 +185,13 @@ class PodsApi(KubeConnection):
         pods = [parse_pod(o) for o in data.get("items") or [] if isinstance(o, dict)]
         return sorted(pods, key=lambda p: (p.created_at or "", p.name))
 
+    def get_pod(self, namespace: str, name: str) -> Pod:
+        data = self._raw_json(self._core().read_namespaced_pod, name, namespace, verb="get", resource="pods",
+                              namespace=namespace, name=name)
+        if not isinstance(data, dict):
+            raise DataError(f"{self._where()} sent a pod {namespace}/{name} that is not an object")
+        return parse_pod(data)
+
     def predictor_pods(self, namespace: str, name: str, revision: str | None = None) -> list[Pod]:
         """The predictor pods of an InferenceService (of one revision when given), oldest first."""
         return self.list_pods(namespace, predictor_selector(name, revision))
