@@ -893,7 +893,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
 
         run = self.detail_run
         tasks = [t for t in (run.tasks if run is not None else []) if t.pod_name and t.parent_task_id]
-        task = (run.failing_task() if run is not None else None) or (tasks[-1] if tasks else None)
+        task = (run.failing_task if run is not None else None) or (tasks[-1] if tasks else None)
         if run is None or task is None or not task.pod_name:
             self._set_status("No task with a pod to show the logs of: select a run that has started.")
             return
