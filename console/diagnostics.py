@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,21 +58,6 @@ def check_container(pods: Iterable[Any], container: str) -> None:
         if container not in names:
             raise InvalidInput(f"pod {pod.name} has no container {container!r}: use one of {', '.join(names)} "
                                f"(--container)")
-
-
-@dataclass
-class LogBuffer:
-    """The last `limit` lines of a log (older ones dropped, counted), as the log view keeps them."""
-
-    limit: int
-    lines: deque[str] = field(default_factory=deque)
-    dropped: int = 0
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-        if len(self.lines) > self.limit:
-            self.lines.popleft()
-            self.dropped += 1
 
 
 # -- YAML (PyYAML is a test extra only) ----------------------------------------------------------------
