@@ -68,13 +68,14 @@ class Sandbox:
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
-                 kfp_multi_user: bool = False):
+                 kfp_multi_user: bool = False, pods: bool = True):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
-        self.pods = PodSimulator(self.cluster, self.controller)
+        # the pods kubelet would run, with their logs and Events (pods=False: benchmarks of the API alone)
+        self.pods = PodSimulator(self.cluster, self.controller) if pods else None
         self.bookmark_interval = bookmark_interval
         self.metrics_profile = metrics_profile
         self.watch_timeout = watch_timeout
