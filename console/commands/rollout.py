@@ -254,7 +254,7 @@ def start_canary(args, ctx) -> int:
 # -- why it is failing: events and logs ------------------------------------------------------------
 
 
-def _register_diagnostics(rsub, common) -> None:
+def _register_diagnostics(rsub: Any, common: argparse.ArgumentParser) -> None:
 
     events = rsub.add_parser("events", parents=[common],
                              help="Events of an InferenceService and its revisions' pods, newest first")
@@ -283,7 +283,7 @@ def _lines(text: str) -> int:
     return value
 
 
-def show_events(args: argparse.Namespace, ctx) -> int:
+def show_events(args: argparse.Namespace, ctx: Any) -> int:
     from console.diagnostics import age, event_row
 
     client = kube_client(ctx)
@@ -304,7 +304,7 @@ def show_events(args: argparse.Namespace, ctx) -> int:
     return 0
 
 
-def show_logs(args: argparse.Namespace, ctx) -> int:
+def show_logs(args: argparse.Namespace, ctx: Any) -> int:
     from console.diagnostics import check_container, pods_for_logs
 
     client = kube_client(ctx)
@@ -321,17 +321,17 @@ def show_logs(args: argparse.Namespace, ctx) -> int:
     return _follow(ctx, client, namespace, pods, args, prefix)
 
 
-def _follow(ctx, client, namespace: str, pods: list, args, prefix: bool) -> int:
+def _follow(ctx: Any, client: Any, namespace: str, pods: list[Any], args: argparse.Namespace, prefix: bool) -> int:
     """Follow every pod at once (as kubectl logs -f -l does), until Ctrl-C or every stream ends."""
     import queue
     import threading
 
     from adapters.errors import ConsoleError
 
-    lines: queue.Queue = queue.Queue()
+    lines: queue.Queue[tuple[str, str | ConsoleError | None]] = queue.Queue()
     stop = threading.Event()
 
-    def pump(pod) -> None:
+    def pump(pod: Any) -> None:
         try:
             for line in client.stream_log(namespace, pod.name, container=args.container, previous=args.previous,
                                           tail=args.tail, follow=True, stop_event=stop):
