@@ -166,20 +166,23 @@ def test_read_log_keeps_only_the_last_lines_of_a_huge_log(sb, client):
 
 
 def test_stream_log_follow_stops_at_once_when_asked(sb, client):
+    """A followed log whose next line is an hour away: setting the stop event shuts the socket, so
+    the blocked read returns at once instead of waiting for that line."""
     pod = churn_pods(client)[client.get_inference_service("recsys", "churn-predictor").latest_ready_revision]
+    sb.cluster.pod_logs[("recsys", pod.name, "queue-proxy", False)] = ContainerLog(
+        time.time() - 5, ["started"], lambda i: f"tick {i}", every=3600.0)
     stop = threading.Event()
     seen: list[str] = []
 
     def read() -> None:
-        for line in client.stream_log("recsys", pod.name, container="kserve-container", tail=1, follow=True,
-                                      stop_event=stop):
+        for line in client.stream_log("recsys", pod.name, container="queue-proxy", follow=True, stop_event=stop):
             seen.append(line)
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    wait_until(lambda: len(seen) >= 1, timeout=20)
-    stop.set()  # the next line is ~2 s away: only shutting the socket ends the read now
-    reader.join(timeout=1.5)
+    wait_until(lambda: seen == ["started"], timeout=20)
+    stop.set()
+    reader.join(timeout=10)
     assert not reader.is_alive()
 
 
