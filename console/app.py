@@ -163,7 +163,8 @@ class MlopsConsole(App):
         self.push_screen(DoctorScreen())
 
     # -- switching cluster and namespace (the palette's `context NAME`, `namespace NAME`) --------
-    def switch_context(self, *, context: str | None = None, namespace: str | None = None) -> None:
+    def switch_context(self, *, context: str | None = None, namespace: str | None = None,
+                       then: Callable[[], object] | None = None) -> None:
         """Every screen follows: they are built again on the new context's settings, so no data of
         the previous context ever shows under the new one's name."""
         from adapters.errors import ConsoleError
@@ -182,12 +183,12 @@ class MlopsConsole(App):
             self.catalog.close()
             self.catalog = ThreadBound("catalog", lambda ctx=self.ctx: _open_catalog(ctx))  # type: ignore[assignment]
         self.services = Services(self.ctx, self.catalog)
-        self.run_worker(self._rebuild_screens(), group="switch-context", exclusive=True)
+        self.run_worker(self._rebuild_screens(then), group="switch-context", exclusive=True)
         where = self.ctx.kube_context or "the kubeconfig's current context"
         scope = "all namespaces" if settings.all_namespaces or not settings.namespace else f"namespace {settings.namespace}"
         self.notify(f"Now on {where}, {scope}" + (" (read-only)" if settings.read_only else ""))
 
-    async def _rebuild_screens(self) -> None:
+    async def _rebuild_screens(self, then: Callable[[], object] | None = None) -> None:
         current = self.current_mode
         self.add_mode(_SWITCHING, _SwitchingScreen)
         await self.switch_mode(_SWITCHING)  # every screen's stack goes, with any dialog on it
@@ -196,6 +197,8 @@ class MlopsConsole(App):
             self.add_mode(mode, self._factories[mode])
         await self.switch_mode(current)
         await self.remove_mode(_SWITCHING)
+        if then is not None:
+            then()
 
     def action_lock_read_only(self) -> None:
         self._locked_read_only = True
