@@ -22,6 +22,9 @@ the file, the line and the key.
     [rollout]
     step = 10
 
+    [logs]                # the log view (l on Rollouts and Pipelines)
+    max_lines = 10000     # lines kept; older ones are dropped as new ones arrive
+
     [catalog]             # instead of the top-level catalog = "...", when it has a registry
     path = "~/models/catalog.db"
     [catalog.mlflow]      # the MLflow Model Registry that `catalog sync` (and r on the Catalog) follows
@@ -100,6 +103,11 @@ class MlflowSettings:
 @dataclass
 class RolloutSettings:
     step: int = 10
+
+
+@dataclass
+class LogSettings:
+    max_lines: int = 10_000
 
 
 @dataclass
@@ -202,6 +210,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    logs: LogSettings = field(default_factory=LogSettings)
     contexts: dict[str, ContextSettings] = field(default_factory=dict)
 
 
@@ -213,6 +222,7 @@ _SECTIONS = {
     "health": HealthSettings,
     "metrics": MetricsSettings,
     "triage": TriageSettings,
+    "logs": LogSettings,
 }
 _TOP_LEVEL = {
     "catalog": str, "audit": str, "kubeconfig": str, "context": str, "namespace": str,
@@ -223,6 +233,7 @@ _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float:
 # The range of every numeric setting: (lowest, highest, whether the lowest itself is allowed).
 _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("rollout", "step"): (1, 100, True),
+    ("logs", "max_lines"): (1, 10_000_000, True),
     ("prometheus", "timeout"): (0, 3600, False),
     ("kfp", "timeout"): (0, 3600, False),
     ("drift", "warn"): (0, math.inf, False),

@@ -7,6 +7,8 @@
     rollout promote NAME                (same flags)
     rollout rollback NAME               (same flags)
     rollout start-canary NAME --storage-uri URI [--percent P]   (same flags)
+    rollout events NAME [-n NS] [--json]
+    rollout logs NAME [-n NS] [--revision R] [--container C] [--previous] [--tail N] [--follow]
 
 Mutating commands go through ctx.run_action (validate -> read-only -> SelfSubjectAccessReview ->
 server-side dry-run -> confirm -> patch with a resourceVersion precondition -> audit row).
@@ -15,7 +17,7 @@ server-side dry-run -> confirm -> patch with a resourceVersion precondition -> a
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from console.safe_text import safe
@@ -66,6 +68,7 @@ def register(sub, common) -> None:
     p.add_argument("--storage-uri", metavar="URI", required=True, help="e.g. s3://mlops-models/fraud-detector/v41")
     p.add_argument("--percent", metavar="P", default="10", help="the canary's share, 0..100 (default 10)")
     p.set_defaults(func=start_canary)
+    _register_diagnostics(rsub, common)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,7 +89,7 @@ def _age(created: str | None) -> str:
         then = datetime.fromisoformat(created.replace("Z", "+00:00"))
     except ValueError:
         return "?"
-    seconds = int((datetime.now(timezone.utc) - then).total_seconds())
+    seconds = int((datetime.now(UTC) - then).total_seconds())
     if seconds < 0:
         return "0s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -209,7 +212,6 @@ def _mutate(args, ctx, kind: str, build, check_input=None) -> int:
 
 def set_percent(args, ctx) -> int:
     from console.rollout_actions import SetCanaryPercent
-
     from console.rollouts import parse_percent
 
     return _mutate(args, ctx, SetCanaryPercent.kind,
@@ -242,9 +244,116 @@ def rollback(args, ctx) -> int:
 
 def start_canary(args, ctx) -> int:
     from console.rollout_actions import StartCanary
-
     from console.rollouts import parse_percent
 
     return _mutate(args, ctx, StartCanary.kind,
                    lambda c, ns: StartCanary(c, ns, args.name, args.storage_uri, args.percent),
                    check_input=lambda: parse_percent(args.percent))
+
+
+# -- why it is failing: events and logs ------------------------------------------------------------
+
+
+def _register_diagnostics(rsub: Any, common: argparse.ArgumentParser) -> None:
+
+    events = rsub.add_parser("events", parents=[common],
+                             help="Events of an InferenceService and its revisions' pods, newest first")
+    events.add_argument("name", metavar="NAME")
+    events.add_argument("--json", action="store_true", help="print JSON")
+    events.set_defaults(func=show_events)
+
+    logs = rsub.add_parser("logs", parents=[common], help="logs of an InferenceService's predictor pods")
+    logs.add_argument("name", metavar="NAME")
+    logs.add_argument("--revision", metavar="R", help="the revision's pods (default: the latest created revision)")
+    logs.add_argument("--container", "-c", metavar="C", default="kserve-container",
+                      help="the container (default kserve-container; queue-proxy, storage-initializer)")
+    logs.add_argument("--previous", "-p", action="store_true", help="the previous instance of a restarted container")
+    logs.add_argument("--tail", metavar="N", type=_lines, default=None, help="only the last N lines")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (Ctrl-C stops)")
+    logs.set_defaults(func=show_logs)
+
+
+def _lines(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+def show_events(args: argparse.Namespace, ctx: Any) -> int:
+    from console.diagnostics import age, event_row
+
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    client.get_inference_service(namespace, args.name)  # NotFound (exit 5) when it is not there
+    events = client.inference_service_events(namespace, args.name)
+    if args.json:
+        ctx.print_json([event_row(e) for e in events])
+        return 0
+    if not events:
+        ctx.print(f"no events for {namespace}/{args.name} (Events expire after an hour)")
+        return 0
+    rows = [["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]]
+    rows += [[age(e.last_seen), _cell(e.type), _cell(e.reason), e.object, str(e.count or 1), _cell(e.message)]
+             for e in events]
+    for line in _table(rows):
+        ctx.print(line)
+    return 0
+
+
+def show_logs(args: argparse.Namespace, ctx: Any) -> int:
+    from console.diagnostics import check_container, pods_for_logs
+
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    _revision, pods = pods_for_logs(client, namespace, args.name, args.revision)
+    check_container(pods, args.container)
+    prefix = len(pods) > 1
+    if not args.follow:
+        for pod in pods:
+            for line in client.stream_log(namespace, pod.name, container=args.container, previous=args.previous,
+                                          tail=args.tail):
+                ctx.print(f"[{pod.name}] {safe(line)}" if prefix else safe(line))
+        return 0
+    return _follow(ctx, client, namespace, pods, args, prefix)
+
+
+def _follow(ctx: Any, client: Any, namespace: str, pods: list[Any], args: argparse.Namespace, prefix: bool) -> int:
+    """Follow every pod at once (as kubectl logs -f -l does), until Ctrl-C or every stream ends."""
+    import queue
+    import threading
+
+    from adapters.errors import ConsoleError
+
+    lines: queue.Queue[tuple[str, str | ConsoleError | None]] = queue.Queue()
+    stop = threading.Event()
+
+    def pump(pod: Any) -> None:
+        try:
+            for line in client.stream_log(namespace, pod.name, container=args.container, previous=args.previous,
+                                          tail=args.tail, follow=True, stop_event=stop):
+                lines.put((pod.name, line))
+        except ConsoleError as error:
+            lines.put((pod.name, error))
+        finally:
+            lines.put((pod.name, None))
+
+    for pod in pods:
+        threading.Thread(target=pump, args=(pod,), name=f"logs-{pod.name}", daemon=True).start()
+    open_streams = len(pods)
+    try:
+        while open_streams:
+            name, item = lines.get()
+            if item is None:
+                open_streams -= 1
+            elif isinstance(item, ConsoleError):
+                raise item
+            else:
+                ctx.print(f"[{name}] {safe(item)}" if prefix else safe(item))
+                ctx.out.flush()  # a followed log is read as it comes, through a pipe too
+    finally:
+        stop.set()
+    return 0

@@ -30,7 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from console.sandbox import kube_patch, kube_validate
 from console.sandbox.faults import stall_or_drop
-from console.sandbox.kube_store import (EVENTS, ISVCS, NAMESPACES, ClusterState, KubeError, ResourceType,
+from console.sandbox import kube_pods
+from console.sandbox.kube_store import (EVENTS, ISVCS, NAMESPACES, PODS, ClusterState, KubeError, ResourceType,
                                         dumps, now_rfc3339)
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
@@ -274,9 +275,14 @@ def _event_cells(obj: dict) -> list:
             int(obj.get("count") or 1), obj["metadata"]["name"]]
 
 
+TABLE_COLUMNS["pods"] = kube_pods.pod_columns(NAME_COL, AGE_COL)
+
+
 def _cells(rt: ResourceType, obj: dict) -> list:
     if rt.plural == "inferenceservices":
         return _isvc_cells(obj)
+    if rt.plural == "pods":
+        return kube_pods.pod_cells(obj, _human_age)
     if rt.plural == "events":
         return _event_cells(obj)
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"),
@@ -648,7 +654,8 @@ class _Handler(BaseHTTPRequestHandler):
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{host}:{port}"}]})
         if parts == ["api", "v1"] and m == "GET":
             return self._send_obj(200, {"kind": "APIResourceList", "groupVersion": "v1",
-                                        "resources": _api_resource(NAMESPACES) + _api_resource(EVENTS)})
+                                        "resources": _api_resource(NAMESPACES) + _api_resource(EVENTS)
+                                        + kube_pods.POD_RESOURCES})
         if parts == ["apis"] and m == "GET":
             return self._send_obj(200, {"kind": "APIGroupList", "apiVersion": "v1",
                                         "groups": [_group(g) for g in GROUPS]})
@@ -675,6 +682,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._resource(api, req, EVENTS, None, None, None)
             if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] == "events":
                 return self._resource(api, req, EVENTS, rest[1], rest[3] if len(rest) == 4 else None, None)
+            if rest == ["pods"] or (3 <= len(rest) <= 5 and rest[0] == "namespaces" and rest[2] == "pods"):
+                return self._pods(api, req, rest)
             if not rest or rest[0] != "namespaces" or len(rest) > 3:
                 raise self._no_route(req)
             name = rest[1] if len(rest) >= 2 else None
@@ -702,6 +711,16 @@ class _Handler(BaseHTTPRequestHandler):
                 raise self._no_route(req)
             return self._resource(api, req, ISVCS, ns, name, sub)
         raise self._no_route(req)
+
+    def _pods(self, api: "KubeApiServer", req: ApiRequest, rest: list[str]):
+        """core/v1 pods: list, get, watch (the generic resource path) and pods/log."""
+        ns = rest[1] if len(rest) > 1 else None
+        name = rest[3] if len(rest) > 3 else None
+        sub = rest[4] if len(rest) > 4 else None
+        if sub == "log" and req.method == "GET":
+            self._authorize(req, PODS, "get", ns, name, "log")
+            return kube_pods.serve_log(self, api, ns, name, req.q)
+        return self._resource(api, req, PODS, ns, name, sub)
 
     @staticmethod
     def _no_route(req: ApiRequest) -> KubeError:

@@ -76,7 +76,9 @@ NAMESPACES = ResourceType("namespaces", "namespace", "Namespace", "", "v1", Fals
 ISVCS = ResourceType("inferenceservices", "inferenceservice", "InferenceService", ISVC_GROUP, ISVC_VERSION,
                      True, ("isvc",), status_subresource=True)
 EVENTS = ResourceType("events", "event", "Event", "", "v1", True, ("ev",))
-RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS)}
+# pods: written whole by the sandbox's kubelet (console/sandbox/kube_pods.py), status included
+PODS = ResourceType("pods", "pod", "Pod", "", "v1", True, ("po",))
+RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
@@ -133,6 +135,8 @@ class ClusterState:
         self._listeners: list[Callable[[Event], None]] = []
         self._encoded: dict[tuple[str, str, str], bytes] = {}
         self.faults = Faults(default_times=1)
+        # (namespace, pod, container, previous) -> console.sandbox.kube_pods.ContainerLog
+        self.pod_logs: dict[tuple[str, str, str, bool], Any] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
     @property

@@ -21,6 +21,7 @@ from typing import TextIO
 from console.sandbox import tls as tls_mod
 from console.sandbox.kserve_sim import KServeController, seed_demo
 from console.sandbox.kube_api import KubeApiServer, User, default_users
+from console.sandbox.kube_pods import PodSimulator
 from console.sandbox.kube_store import ClusterState, random_token
 
 ADMIN_CONTEXT = "sandbox-admin"
@@ -67,12 +68,14 @@ class Sandbox:
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
-                 kfp_multi_user: bool = False):
+                 kfp_multi_user: bool = False, pods: bool = True):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
+        # the pods kubelet would run, with their logs and Events (pods=False: benchmarks of the API alone)
+        self.pods = PodSimulator(self.cluster, self.controller) if pods else None
         self.bookmark_interval = bookmark_interval
         self.metrics_profile = metrics_profile
         self.watch_timeout = watch_timeout
@@ -155,7 +158,10 @@ class Sandbox:
             authorizer = KubeAuthorizer(kube_url, self.admin_token, ca_file) if self.kfp_multi_user else None
             self.kfp = KfpSandbox(self.state_dir, catalog_path, multi_user=self.kfp_multi_user, authorizer=authorizer,
                                   user_header=KFP_USER_HEADER)
-            return self.kfp.start()
+            url = self.kfp.start()
+            from console.sandbox.kfp_pods import seed_kfp_pods
+            seed_kfp_pods(self.cluster, self.kfp.world, self.kfp.now())  # the task pods and their logs
+            return url
         except Exception as exc:
             self.messages["kfp"] = f"pipelines sandbox failed: {exc}"
             self.kfp = None
