@@ -626,9 +626,9 @@ class PipelinesScreen(ConsoleScreen):
         tasks = [t for t in (run.tasks if run is not None else []) if t.pod_name and t.parent_task_id]
         task = (run.failing_task if run is not None else None) or (tasks[-1] if tasks else None)
         if run is None or task is None or not task.pod_name:
-            self._set_status("No task with a pod to show the logs of: select a run that has started.")
+            self.set_status("No task with a pod to show the logs of: select a run that has started.")
             return
-        self.app.push_screen(task_logs(self.app.services, run, task))
+        self.app.push_screen(task_logs(self.services, run, task))
 
 
 def as_console_error(exc: Exception) -> ConsoleError:
