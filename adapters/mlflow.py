@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
 
@@ -227,7 +227,7 @@ class MlflowClient:
                 self._client.close()
                 self._client = None
 
-    def __enter__(self) -> "MlflowClient":
+    def __enter__(self) -> MlflowClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -390,7 +390,7 @@ class MlflowClient:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mlflow-runs") as pool:
             for start in range(0, len(ids), batch):
                 chunk = ids[start:start + batch]
-                for run_id, run in zip(chunk, pool.map(self.get_run, chunk)):
+                for run_id, run in zip(chunk, pool.map(self.get_run, chunk), strict=True):
                     out[run_id] = run
                 if on_done is not None:
                     on_done(len(out))

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
 
@@ -77,7 +78,7 @@ class Task:
         """Seconds from start to end (or to now while running); None when it never started."""
         if self.start_time is None:
             return None
-        end = self.end_time or (None if self.finished else (now or datetime.now(timezone.utc)))
+        end = self.end_time or (None if self.finished else (now or datetime.now(UTC)))
         return None if end is None else max(0.0, (end - self.start_time).total_seconds())
 
 
@@ -111,7 +112,7 @@ class Run:
         start = self.created_at
         if start is None:
             return None
-        end = self.finished_at or (None if self.finished else (now or datetime.now(timezone.utc)))
+        end = self.finished_at or (None if self.finished else (now or datetime.now(UTC)))
         return None if end is None else max(0.0, (end - start).total_seconds())
 
     @property
@@ -148,7 +149,7 @@ class Run:
             parent = task.parent_task_id if task.parent_task_id in ids else None
             children.setdefault(parent, []).append(task)
         for group in children.values():
-            group.sort(key=lambda t: (t.create_time or t.start_time or datetime.max.replace(tzinfo=timezone.utc),
+            group.sort(key=lambda t: (t.create_time or t.start_time or datetime.max.replace(tzinfo=UTC),
                                       t.display_name))
         out: list[tuple[int, Task]] = []
         seen: set[str] = set()
@@ -237,7 +238,7 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     if parsed.timestamp() <= 0:
         return None
     return parsed
@@ -341,7 +342,7 @@ def parse_experiment(data: Any) -> Experiment:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def _change_json(change: StateChange) -> dict[str, Any]:
@@ -476,7 +477,7 @@ class PipelinesClient:
                 self._client.close()
                 self._client = None
 
-    def __enter__(self) -> "PipelinesClient":
+    def __enter__(self) -> PipelinesClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -148,7 +148,7 @@ _PROFILE_OVERRIDES = ("requests_metric", "duration_metric", "duration_unit", "na
                       "code_label")
 
 
-def _check_metrics(cfg: "_ConfigFile", m: MetricsSettings) -> MetricsSettings:
+def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
     from adapters.metrics import AUTO, PROFILE_NAMES
 
     if m.profile not in (AUTO, *PROFILE_NAMES):

@@ -7,8 +7,9 @@ every call on the catalog's own thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the clients are imported when first made, not when the app starts
     from adapters.catalog_backend import CatalogBackend

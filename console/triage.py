@@ -9,10 +9,11 @@ cannot be reached is an item of its own, never a missing context.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.errors import ConsoleError
 
@@ -63,7 +64,7 @@ def needs_attention(items: Iterable[Item]) -> bool:
 def iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- serving ----------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ class Scope:
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
            max_workers: int = 8) -> list[Item]:
     """Every item of every context in scope, asked concurrently; sorted."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = [pool.submit(_gather_context, settings_for, context, scope.namespace, now)
                    for context in scope.contexts]

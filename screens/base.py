@@ -29,7 +29,8 @@ Subclasses set `screen_title` and compose with the pieces:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on

@@ -230,7 +230,7 @@ class NowScreen(ConsoleScreen):
             if same_order:
                 for key in order:
                     for (column, _), cell, before, after in zip(self._columns, cells[key], self._shown[key],
-                                                                plain[key]):
+                                                                plain[key], strict=True):
                         if before != after:
                             table.update_cell(key, column, cell)
             else:

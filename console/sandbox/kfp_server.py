@@ -107,7 +107,7 @@ def _attributes_text(attributes: dict[str, str]) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    sandbox: "KfpSandbox"
+    sandbox: KfpSandbox
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -264,7 +264,7 @@ class KfpSandbox:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "KfpSandbox":
+    def __enter__(self) -> KfpSandbox:
         self.start()
         return self
 

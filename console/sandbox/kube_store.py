@@ -17,8 +17,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from console.sandbox import kube_validate
 from console.sandbox.faults import Faults
@@ -80,7 +81,7 @@ RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
-    t = dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.timezone.utc)
+    t = dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -32,8 +32,8 @@ import functools
 import hashlib
 import math
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from console import demo_data
 
@@ -345,7 +345,7 @@ def _labels(spec: RevisionSpec) -> list[tuple[str, str]]:
 def _histogram(name: str, labels: list[tuple[str, str]], bounds, bins, total: float, scale: float):
     """Cumulative _bucket rows (bounds in the exported unit), then _sum (seconds * scale) and _count."""
     rows, acc, bucket = [], 0.0, f"{name}_bucket"
-    for le, c in zip(_le_labels(tuple(bounds)), bins):
+    for le, c in zip(_le_labels(tuple(bounds)), bins, strict=True):
         acc += c
         rows.append((bucket, labels + [le], acc))
     rows.append((f"{name}_sum", labels, total * scale))
@@ -513,7 +513,7 @@ def backfill_openmetrics(sim: Simulation, specs: list[RevisionSpec], start: floa
     assert meta is not None
     for i, (name, labels) in enumerate(meta):
         prefix = f"{name}{render_labels(labels)} "
-        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots)))
+        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots, strict=True)))
         written += len(times)
     out.write("# EOF\n")
     return written

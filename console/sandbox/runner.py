@@ -192,7 +192,7 @@ class Sandbox:
             self.kube.stop()
         self.controller.stop()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         self.start()
         return self
 
@@ -287,7 +287,6 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 
 def up_from_args(args, out: TextIO) -> int:
     from adapters.errors import InvalidInput
-
     from console.sandbox.metrics_model import EMISSIONS
 
     if args.ready_delay < 0:
