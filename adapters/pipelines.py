@@ -20,9 +20,13 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
+from adapters.http import Hints, body_text, ca_context, request_json, snippet
+
+if TYPE_CHECKING:
+    import httpx
 
 API_PREFIX = "/apis/v2beta1"
 IAP_PREFIX = "accounts.google.com:"  # KFP's default user-id prefix (KUBEFLOW_USERID_PREFIX)
@@ -30,6 +34,10 @@ IAP_PREFIX = "accounts.google.com:"  # KFP's default user-id prefix (KUBEFLOW_US
 RUN_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED", "CANCELING", "CANCELED", "PAUSED")
 FINAL_STATES = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"})
 ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELING", "PAUSED"})
+HINTS = Hints(timeout="it may be overloaded, try again",
+              tls="set [kfp] ca_file to the CA that signed its certificate",
+              unreachable="check kfp_url and that the API server is up",
+              not_json="is kfp_url the KFP API?")
 
 
 class PageTokenExpired(InvalidInput):
@@ -433,7 +441,7 @@ class PipelinesClient:
         self.ca_file = ca_file
         self.namespace = namespace
         self.timeout = float(timeout)
-        self._client: Any = None
+        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._token_cache: tuple[float, str] | None = None
         self._multi_user: bool | None = None
@@ -454,20 +462,13 @@ class PipelinesClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self) -> Any:
+    def _http(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
                 import httpx
 
-                verify: Any = True
-                if self.ca_file:
-                    import ssl
-
-                    try:
-                        verify = ssl.create_default_context(cafile=self.ca_file)
-                    except (OSError, ssl.SSLError) as exc:
-                        raise InvalidInput(f"KFP ca_file {self.ca_file} cannot be used: {exc}") from None
-                self._client = httpx.Client(base_url=self.base_url + API_PREFIX, verify=verify,
+                self._client = httpx.Client(base_url=self.base_url + API_PREFIX,
+                                            verify=ca_context(self.ca_file, "KFP ca_file") if self.ca_file else True,
                                             timeout=self.timeout, headers={"Accept": "application/json"})
             return self._client
 
@@ -511,36 +512,13 @@ class PipelinesClient:
         """One call; errors become the shared errors by meaning. conflict_on_invalid: KFP answers a run
         action the run's state does not allow with InvalidArgument (terminate, storage/run_store.go)
         or Aborted (retry, common/util/workflow.go): both are conflicts with the current state."""
-        import httpx
-
-        client = self._http()
         params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         where = f"KFP at {self.base_url}"
-        try:
-            response = client.request(method, path, params=params, headers=self._headers())
-        except httpx.TimeoutException:
-            raise BackendUnavailable(f"{where} did not answer {method} {path} within {self.timeout:g}s; "
-                                     "it may be overloaded, try again") from None
-        except httpx.ConnectError as exc:
-            text = str(exc)
-            if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
-                raise BackendUnavailable(f"{where}: TLS verification failed ({text}); set [kfp] ca_file to the "
-                                         "CA that signed its certificate") from None
-            raise BackendUnavailable(f"{where} cannot be reached ({text or type(exc).__name__}); check kfp_url "
-                                     "and that the API server is up") from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(f"{where} dropped the connection on {method} {path} "
-                                     f"({exc or type(exc).__name__}); try again") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            try:
-                data = response.json()
-            except (ValueError, UnicodeDecodeError):
-                raise DataError(f"{where} sent malformed JSON for {method} {path} "
-                                f"({_snippet(response.text)!r}); is kfp_url the KFP API?") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{where} sent {type(data).__name__} instead of a JSON object for {method} {path}")
+        response, data = request_json(self._http(), method, path, where=where, timeout=self.timeout, hints=HINTS,
+                                      params=params, headers=self._headers())
+        if data is not None:
             return data
+        status = response.status_code
         message, code = self._error_message(response)
         if status == 400 and "empty namespace in multi-user mode" in message:
             self._multi_user = True
@@ -565,13 +543,13 @@ class PipelinesClient:
         raise BackendUnavailable(f"{where} answered {status} to {method} {path}: {message}")
 
     @staticmethod
-    def _error_message(response: Any) -> tuple[str, int | None]:
+    def _error_message(response: httpx.Response) -> tuple[str, int | None]:
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
-            return (_snippet(response.text) or response.reason_phrase or f"HTTP {response.status_code}"), None
+            return body_text(response), None
         message, code = _status(data) if isinstance(data, dict) else (None, None)
-        return (message or _snippet(response.text) or f"HTTP {response.status_code}"), code
+        return (message or snippet(response.text) or f"HTTP {response.status_code}"), code
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -664,8 +642,3 @@ def _check_id(value: str, what: str) -> None:
     if not value or not isinstance(value, str) or any(c in "/?#:" or not c.isprintable() or c.isspace()
                                                        for c in value):
         raise InvalidInput(f"{what} {value!r} is not valid: it must be a single id such as a UUID")
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    text = " ".join((text or "").split())
-    return text[:limit] + ("…" if len(text) > limit else "")

@@ -266,7 +266,7 @@ def test_down(client):
 def test_slow_times_out(client, sandbox):
     sandbox.faults.add(r"/runs$", delay=1.0, times=1)
     with PipelinesClient(sandbox.base_url, timeout=0.2) as impatient:
-        with pytest.raises(BackendUnavailable, match=r"did not answer .* within 0.2s"):
+        with pytest.raises(BackendUnavailable, match=r"did not answer .* within 0.2 s"):
             impatient.list_runs()
 
 
