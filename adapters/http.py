@@ -11,8 +11,9 @@ httpx and ssl are imported at first use; this module only names them for the typ
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from adapters.errors import BackendUnavailable, DataError, InvalidInput
 
@@ -20,6 +21,36 @@ if TYPE_CHECKING:
     import ssl
 
     import httpx
+
+
+class LazyClient:
+    """One httpx.Client, built by the subclass's _build() at first use and shared by its threads;
+    close() it, or use the adapter as a context manager."""
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> httpx.Client:
+        raise NotImplementedError
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,17 @@ Credentials never reach an error message or a log line.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
-from adapters.http import Hints, body_text, ca_context, request_json, snippet
+from adapters.http import Hints, LazyClient, body_text, ca_context, request_json, snippet
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 API_PREFIX = "/api/2.0/mlflow"
@@ -167,7 +168,7 @@ def quote_filter(value: str) -> str | None:
     return None
 
 
-class MlflowClient:
+class MlflowClient(LazyClient):
     """A client for one MLflow tracking server. Thread-safe: one httpx.Client with a pool."""
 
     def __init__(self, url: str, *, token: str | None = None, username: str | None = None,
@@ -196,42 +197,25 @@ class MlflowClient:
         self.concurrency = max(1, int(concurrency))
         self.page_size = max(1, int(page_size))
         self.requests = 0  # how many requests were sent (benchmarks and tests read it)
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                import httpx
+    def _build(self) -> httpx.Client:
+        import httpx
 
-                verify: Any = True
-                if self.insecure:
-                    verify = False
-                elif self.ca_file:
-                    verify = ca_context(self.ca_file, "MLflow CA file")
-                headers = {"Accept": "application/json"}
-                if self.token:
-                    headers["Authorization"] = f"Bearer {self.token}"
-                auth = (self.username, self.password or "") if self.username and not self.token else None
-                limits = httpx.Limits(max_connections=self.concurrency + 2,
-                                      max_keepalive_connections=self.concurrency + 2)
-                self._client = httpx.Client(base_url=self.url + API_PREFIX, verify=verify, cert=self.client_cert,
-                                            timeout=self.timeout, headers=headers, auth=auth, limits=limits)
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> MlflowClient:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        verify: ssl.SSLContext | bool = True
+        if self.insecure:
+            verify = False
+        elif self.ca_file:
+            verify = ca_context(self.ca_file, "MLflow CA file")
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        auth = (self.username, self.password or "") if self.username and not self.token else None
+        limits = httpx.Limits(max_connections=self.concurrency + 2, max_keepalive_connections=self.concurrency + 2)
+        return httpx.Client(base_url=self.url + API_PREFIX, verify=verify, cert=self.client_cert,
+                            timeout=self.timeout, headers=headers, auth=auth, limits=limits)
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  body: dict[str, Any] | None = None, what: str | None = None) -> dict[str, Any]:

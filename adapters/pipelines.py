@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
-from adapters.http import Hints, body_text, ca_context, request_json, snippet
+from adapters.http import Hints, LazyClient, body_text, ca_context, request_json, snippet
 
 if TYPE_CHECKING:
     import httpx
@@ -201,11 +200,11 @@ class RunPage:
 # Parsing (tolerant: the server leaves zero values out and may add fields we do not know)
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -417,7 +416,7 @@ def run_predicates(state: str | Iterable[str] | None = None, text: str | None = 
 # The client
 
 
-class PipelinesClient:
+class PipelinesClient(LazyClient):
     """A blocking client (call it from a thread worker). Thread-safe; close() when done."""
 
     def __init__(self, base_url: str, *, token: str | None = None, token_file: str | None = None,
@@ -441,8 +440,7 @@ class PipelinesClient:
         self.ca_file = ca_file
         self.namespace = namespace
         self.timeout = float(timeout)
-        self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         self._token_cache: tuple[float, str] | None = None
         self._multi_user: bool | None = None
 
@@ -462,27 +460,12 @@ class PipelinesClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None:
-                import httpx
+    def _build(self) -> httpx.Client:
+        import httpx
 
-                self._client = httpx.Client(base_url=self.base_url + API_PREFIX,
-                                            verify=ca_context(self.ca_file, "KFP ca_file") if self.ca_file else True,
-                                            timeout=self.timeout, headers={"Accept": "application/json"})
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> PipelinesClient:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return httpx.Client(base_url=self.base_url + API_PREFIX,
+                            verify=ca_context(self.ca_file, "KFP ca_file") if self.ca_file else True,
+                            timeout=self.timeout, headers={"Accept": "application/json"})
 
     def _bearer(self) -> str | None:
         if self.token_file:
