@@ -198,7 +198,8 @@ class AuditJournal:
                 )
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # set by every INSERT
+        return cursor.lastrowid
 
     def list(self, *, limit: int | None = None, target: str | None = None, action_prefix: str | None = None,
              since: float | None = None, all_rows: bool = False) -> list[AuditRow]:

@@ -157,11 +157,11 @@ def sync(catalog: Any, client: MlflowClient, *, models: list[str] | None = None,
             versions += [v for page in pages for v in page if v.name == name]
             report("versions", len(versions), None)
     else:
-        for page in client.search_registered_models():
-            remote.update((m.name, m) for m in page)
+        for models_page in client.search_registered_models():
+            remote.update((m.name, m) for m in models_page)
             report("models", len(remote), None)
-        for page in client.search_model_versions():
-            versions += page
+        for versions_page in client.search_model_versions():
+            versions += versions_page
             report("versions", len(versions), None)
     # A model registered between the two listings is picked up by the next sync.
     versions = [v for v in versions if v.name in remote]

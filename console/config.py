@@ -270,7 +270,7 @@ class _ConfigFile:
         dotted = f"{table}.{key}" if table else key
         return InvalidInput(f"config {where}: '{dotted}' {problem}")
 
-    def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
+    def check(self, key: str, value: Any, expected: type[Any], table: str | None = None) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)) or (
@@ -285,7 +285,7 @@ class _ConfigFile:
 
 
 def _field_types(cls: type) -> dict[str, type]:
-    types = {}
+    types: dict[str, type] = {}
     for f in fields(cls):
         hint = str(f.type)
         types[f.name] = (list if "list" in hint else bool if "bool" in hint else int if "int" in hint

@@ -87,13 +87,13 @@ class Services:
         return self._ctx.actions
 
     def kube(self) -> KubeClient:
-        return self._ctx.client("kube")  # type: ignore[no-any-return]
+        return self._ctx.client("kube")
 
     def pipelines(self) -> PipelinesClient:
-        return self._ctx.client("pipelines")  # type: ignore[no-any-return]
+        return self._ctx.client("pipelines")
 
     def metrics(self) -> MetricsClient:
-        return self._ctx.client("metrics")  # type: ignore[no-any-return]
+        return self._ctx.client("metrics")
 
     def mlflow(self) -> MlflowClient:
-        return self._ctx.client("mlflow")  # type: ignore[no-any-return]
+        return self._ctx.client("mlflow")

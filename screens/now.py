@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -263,7 +264,7 @@ class NowScreen(ConsoleScreen):
         if not table.row_count:
             return None
         row = min(max(table.cursor_row, 0), table.row_count - 1)
-        return table.coordinate_to_cell_key((row, 0)).row_key.value
+        return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
     def selected(self) -> Any | None:
         key = self._selected_key()

@@ -9,6 +9,7 @@ resourceVersion and get 410 Expired when it is older than the kept history.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime as dt
 import json
@@ -183,7 +184,7 @@ class ClusterState:
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
 
-    def snapshot(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+    def snapshot(self, resource: str, namespace: str | None = None) -> tuple[builtins.list[dict], int]:
         """Like list(), without copies: the stored objects themselves. Read them, never mutate them
         (the store replaces objects on every write and never changes one in place)."""
         rt = RESOURCES[resource]
@@ -192,7 +193,7 @@ class ClusterState:
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
 
-    def snapshot_at(self, resource: str, namespace: str | None, rv: int) -> list[dict] | None:
+    def snapshot_at(self, resource: str, namespace: str | None, rv: int) -> builtins.list[dict] | None:
         """The objects as they were at resourceVersion rv (like snapshot()), rebuilt by undoing the
         kept history; None when rv is older than the history (etcd would say "compacted")."""
         rt = RESOURCES[resource]
@@ -226,7 +227,7 @@ class ClusterState:
                 self._encoded[key] = data
             return data
 
-    def inference_services(self, namespace: str | None = None) -> list[dict]:
+    def inference_services(self, namespace: str | None = None) -> builtins.list[dict]:
         return self.list("inferenceservices", namespace)[0]
 
     def namespace_exists(self, name: str) -> bool:
@@ -254,6 +255,7 @@ class ClusterState:
         name = meta.get("name") if isinstance(meta, dict) else None
         if errors:
             raise invalid(rt, str(name or ""), errors)
+        assert isinstance(name, str)  # validate() requires metadata.name
         if rt.status_subresource:
             obj.pop("status", None)
         if rt.plural == "namespaces":
@@ -289,7 +291,7 @@ class ClusterState:
         self._notify(ev)
         return copy.deepcopy(obj)
 
-    def _expire_events(self) -> list[Event]:
+    def _expire_events(self) -> builtins.list[Event]:
         """Drop Events older than event_ttl, as their etcd lease runs out (a DELETED watch event each).
         Called under the lock when an Event is created: the sandbox has no lease timer."""
         now = time.monotonic()
@@ -465,8 +467,8 @@ class ClusterState:
         new["metadata"] = {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}
         return self.update("inferenceservices", ns, name, new)
 
-    def bulk_create(self, n: int, namespaces: int | list[str] = 20, *, prefix: str = "bench-model",
-                    storage: str = "s3://mlops-models/bench/v1") -> list[tuple[str, str]]:
+    def bulk_create(self, n: int, namespaces: int | builtins.list[str] = 20, *, prefix: str = "bench-model",
+                    storage: str = "s3://mlops-models/bench/v1") -> builtins.list[tuple[str, str]]:
         """n InferenceServices spread over the namespaces (a count makes bench-ns-00..); returns keys."""
         if isinstance(namespaces, int):
             namespaces = [f"bench-ns-{i:02d}" for i in range(namespaces)]

@@ -16,12 +16,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from console.sandbox import tls as tls_mod
 from console.sandbox.kserve_sim import KServeController, seed_demo
 from console.sandbox.kube_api import KubeApiServer, User, default_users
 from console.sandbox.kube_store import ClusterState, random_token
+
+if TYPE_CHECKING:  # both load at start(), and only when asked for
+    from console.sandbox.kfp_server import KfpSandbox
+    from console.sandbox.metrics_server import MetricsSandbox
 
 ADMIN_CONTEXT = "sandbox-admin"
 VIEWER_CONTEXT = "sandbox-viewer"
@@ -79,8 +83,8 @@ class Sandbox:
         self.admin_token = random_token()
         self.viewer_token = random_token()
         self.kube: KubeApiServer | None = None
-        self.kfp = None
-        self.metrics = None
+        self.kfp: KfpSandbox | None = None
+        self.metrics: MetricsSandbox | None = None
         self.messages: dict[str, str] = {}
         self.endpoints: dict = {}
         self.kubeconfig_path = self.state_dir / "kubeconfig"
@@ -172,7 +176,7 @@ class Sandbox:
         try:
             self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
             url = self.metrics.start()
-            if getattr(self.metrics, "message", None):
+            if self.metrics.message:
                 self.messages["prometheus"] = self.metrics.message
             return url
         except Exception as exc:
