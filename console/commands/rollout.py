@@ -30,9 +30,11 @@ def register(sub, common) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=list_rollouts)
 
-    status = rsub.add_parser("status", parents=[common], help="one InferenceService: split, conditions, revisions")
+    status = rsub.add_parser("status", parents=[common], help="one InferenceService: split, conditions, revisions",
+                             formatter_class=argparse.RawDescriptionHelpFormatter, epilog=STATUS_EXIT_CODES)
     status.add_argument("name", metavar="NAME")
     status.add_argument("--json", action="store_true", help="print JSON")
+    _status_wait_flags(status)
     status.set_defaults(func=show_status)
 
     def mutating(name: str, help_text: str):
@@ -66,6 +68,57 @@ def register(sub, common) -> None:
     p.add_argument("--storage-uri", metavar="URI", required=True, help="e.g. s3://mlops-models/fraud-detector/v41")
     p.add_argument("--percent", metavar="P", default="10", help="the canary's share, 0..100 (default 10)")
     p.set_defaults(func=start_canary)
+
+
+# ----------------------------------------------------------------------------------------------
+# rollout status --wait (issue 12 §1)
+
+STATUS_EXIT_CODES = """with --wait (a gate for CI/CD pipelines), exit codes:
+  0    the latest revision is ready and serves its intended share (or all traffic)
+  1    the latest revision failed (the condition's message is printed)
+  124  --timeout ran out first
+  2 bad input, 3 unreachable, 4 forbidden, 5 not found"""
+WAIT_POLL = 1.0  # seconds between two reads of the InferenceService while waiting
+
+
+def _status_wait_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", action="store_true",
+                   help="block until the latest revision is ready and serves its share (exit 0), fails (1) "
+                        "or the timeout runs out (124)")
+    p.add_argument("--timeout", default="10m", metavar="DURATION", help="how long --wait waits (default 10m)")
+
+
+def wait_status(args: argparse.Namespace, ctx) -> int:
+    import time
+
+    from console import progress, rollouts
+
+    timeout = progress.parse_seconds("--timeout", args.timeout)
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    deadline = time.monotonic() + timeout
+    said = None
+    while True:
+        isvc = client.get_inference_service(namespace, args.name)
+        state = progress.rollout_state(isvc)
+        line = f"{isvc.namespace}/{isvc.name}: {state.text}"
+        if state.state == progress.WAITING and line != said and not args.json:
+            ctx.print(f"waiting: {line}")
+        said = line
+        if state.state == progress.READY or state.state == progress.FAILED:
+            if args.json:
+                ctx.print_json({**rollouts.status(isvc), "rollout": {"state": state.state, "text": state.text}})
+            if state.state == progress.FAILED:
+                ctx.err.write(f"mlops-console: {line}\n")
+                return progress.EXIT_FAILING
+            if not args.json:
+                ctx.print(line)
+            return progress.EXIT_OK
+        left = deadline - time.monotonic()
+        if left <= 0:
+            ctx.err.write(f"mlops-console: timed out after {args.timeout} waiting for {line}\n")
+            return progress.EXIT_TIMEOUT
+        time.sleep(min(WAIT_POLL, left))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -140,6 +193,9 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
 
 def show_status(args: argparse.Namespace, ctx) -> int:
     from console import rollouts
+
+    if args.wait:
+        return wait_status(args, ctx)
 
     client = kube_client(ctx)
     isvc = client.get_inference_service(_namespace(ctx, client), args.name)
