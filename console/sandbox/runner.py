@@ -67,7 +67,7 @@ class Sandbox:
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
-                 kfp_multi_user: bool = False):
+                 kfp_multi_user: bool = False, scrape_interval: float = 5.0):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
@@ -75,6 +75,7 @@ class Sandbox:
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
         self.bookmark_interval = bookmark_interval
         self.metrics_profile = metrics_profile
+        self.scrape_interval = scrape_interval  # the exporter's tick and Prometheus's scrape (short for tests)
         self.watch_timeout = watch_timeout
         self.admin_token = random_token()
         self.viewer_token = random_token()
@@ -170,7 +171,8 @@ class Sandbox:
             self.messages["prometheus"] = f"metrics sandbox not available: {exc}"
             return None
         try:
-            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
+            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile,
+                                          tick=self.scrape_interval, scrape_interval=self.scrape_interval)
             url = self.metrics.start()
             if getattr(self.metrics, "message", None):
                 self.messages["prometheus"] = self.metrics.message
