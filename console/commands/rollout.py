@@ -44,6 +44,8 @@ def register(sub, common) -> None:
         p.add_argument("--yes", "-y", action="store_true", help="apply without asking (needed without a terminal)")
         p.add_argument("--dry-run", action="store_true", dest="dry_run",
                        help="check and show the change (server-side dry run), change nothing")
+        p.add_argument("--force", action="store_true",
+                       help="act even while another console's progress holds the InferenceService (audited)")
         return p
 
     p = mutating("set", "set the canary's share of traffic (spec.predictor.canaryTrafficPercent)")
@@ -260,7 +262,9 @@ def _mutate(args, ctx, kind: str, build, check_input=None) -> int:
         target = f"{ctx.settings.namespace or '?'}/{args.name}"
         ctx.actions.refuse(_Unbuilt(kind, target), None, args.reason, error)
         raise
-    return _run(ctx, args, build(client, namespace))
+    action = build(client, namespace)
+    action.force = bool(getattr(args, "force", False))
+    return _run(ctx, args, action)
 
 
 def set_percent(args, ctx) -> int:
