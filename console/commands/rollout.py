@@ -66,6 +66,8 @@ def register(sub, common) -> None:
     p = mutating("rollback", "send all traffic back to the previous revision (canaryTrafficPercent 0)")
     p.set_defaults(func=rollback)
 
+    _progress_parser(rsub, common)
+
     p = mutating("start-canary", "serve another model version as a canary (new storageUri + canaryTrafficPercent)")
     p.add_argument("--storage-uri", metavar="URI", required=True, help="e.g. s3://mlops-models/fraud-detector/v41")
     p.add_argument("--percent", metavar="P", default="10", help="the canary's share, 0..100 (default 10)")
@@ -124,6 +126,176 @@ def wait_status(args: argparse.Namespace, ctx) -> int:
 
 
 # ----------------------------------------------------------------------------------------------
+# rollout progress (issue 12 §2, §3)
+
+PROGRESS_EXIT_CODES = """exit codes:
+  0    promoted after the last step
+  1    rolled back (failed checks reached --threshold, or a step's revision failed)
+  10   stopped where it was: still not enough data after --threshold more intervals
+  130  interrupted by Ctrl-C, 143 by SIGTERM, 129 by a hang-up: it stays at the current step
+  2 bad input, 3 unreachable, 4 forbidden, 6 another console's progress holds it (see --force),
+  7 read-only
+
+While it runs it holds the Lease mlops-console-NAME in the namespace (kubectl get lease -n NS):
+other consoles' set/step/promote/rollback/progress on it are refused unless --force."""
+
+
+def _progress_parser(rsub, common) -> None:
+    p = rsub.add_parser("progress", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+                        help="step the canary up, checking its health at each step; roll back or promote",
+                        epilog=PROGRESS_EXIT_CODES)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--steps", default="10,25,50,100", metavar="LIST",
+                   help="rising canary percentages ending at 100 (default 10,25,50,100)")
+    p.add_argument("--interval", default="1m", metavar="DURATION", help="time between two checks (default 1m)")
+    p.add_argument("--window", default=None, metavar="DURATION",
+                   help="window of each check (default: the interval, at least 1m)")
+    p.add_argument("--threshold", default=str(2), metavar="N",
+                   help="failed checks before a rollback, and extra intervals without data before stopping "
+                        "(default 2, as Flagger)")
+    p.add_argument("--reason", metavar="TEXT", help="why (written to the audit journal; required to apply)")
+    p.add_argument("--yes", "-y", action="store_true", help="start without asking (needed without a terminal)")
+    p.add_argument("--dry-run", action="store_true", dest="dry_run", help="print the plan, change nothing")
+    p.add_argument("--force", action="store_true",
+                   help="take the Lease even while another console's progress holds it (audited)")
+    p.set_defaults(func=run_progress)
+
+
+class PlainReporter:
+    """Lines with the time, for logs and pipelines (no terminal)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def line(self, text: str) -> None:
+        from datetime import UTC, datetime
+
+        self.ctx.print(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {text}")
+
+    def step(self, index: int, total: int, percent: int) -> None:
+        self.line(f"step {index}/{total}: canaryTrafficPercent {percent}")
+
+    def verdict(self, text: str) -> None:
+        pass  # each check is a line already
+
+    def countdown(self, seconds_left: float) -> None:
+        pass
+
+
+class RichReporter(PlainReporter):
+    """A Rich progress display on a terminal: the step, the last verdicts, the next judgement."""
+
+    def __init__(self, ctx, total: int):
+        super().__init__(ctx)
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self.console = Console(file=ctx.out.stream)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[verdict]}"), TextColumn("{task.fields[countdown]}"),
+                                 console=self.console, transient=False)
+        self.task = self.progress.add_task("starting", total=total, verdict="", countdown="")
+        self.progress.start()
+
+    def line(self, text: str) -> None:
+        from console.safe_text import safe
+
+        self.progress.console.print(safe(text), markup=False, highlight=False)
+
+    def step(self, index: int, total: int, percent: int) -> None:
+        self.progress.update(self.task, completed=index - 1, description=f"step {index}/{total} ({percent}%)")
+
+    def verdict(self, text: str) -> None:
+        from console.safe_text import safe
+
+        self.progress.update(self.task, verdict=safe(text)[:60])
+
+    def countdown(self, seconds_left: float) -> None:
+        self.progress.update(self.task, countdown=f"next check in {int(seconds_left + 0.999)}s")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def run_progress(args: argparse.Namespace, ctx) -> int:
+    import signal
+    import threading
+
+    from adapters.errors import Cancelled, ConsoleError, InvalidInput
+    from console import progress
+    from console.audit import Identity
+    from console.commands.drift import drift_service, judge, traffic_of
+    from console.lease import LeaseHolder, holder_identity
+    from console.progress_run import Plan, ProgressRun
+    from console.rollout_actions import SetCanaryPercent
+
+    steps = progress.parse_steps(args.steps)
+    interval = progress.parse_seconds("--interval", args.interval)
+    window = args.window or progress.default_window(interval)
+    progress.parse_seconds("--window", window)
+    threshold = progress.parse_threshold(args.threshold)
+    if not args.dry_run and not (args.reason and args.reason.strip()):
+        raise InvalidInput("a reason is required for every change: pass --reason TEXT")
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    metrics = ctx.client("metrics")  # no Prometheus: refused before anything changes
+    service = drift_service(ctx, metrics)
+    plan = Plan(namespace, args.name, steps, interval, window, threshold, args.reason)
+    for line in plan.lines():
+        ctx.err.write(line + "\n")
+    first = SetCanaryPercent(client, namespace, args.name, steps[0])
+    first.force = args.force
+    if args.dry_run:  # the first step through the action path's checks and the server's dry run
+        ctx.run_action(first, reason=args.reason, yes=True, dry_run=True)
+        ctx.print(f"{namespace}/{args.name}: dry run: the plan above was checked; nothing was changed")
+        return 0
+    if not args.yes:
+        if not ctx.interactive:
+            error = InvalidInput("refusing to start a progress without a terminal to confirm on; pass --yes")
+            ctx.actions.refuse(first, None, args.reason, error)
+            raise error
+        ctx.err.write("Start this progress? [y/N] ")
+        ctx.err.flush()
+        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
+            note = ctx.actions.cancel(first, None, args.reason)
+            raise Cancelled(f"rollout.progress on {namespace}/{args.name} cancelled; nothing was changed{note}")
+    kube_identity = first.actor()
+    identity = Identity(ctx.actions.identity.os_user, ctx.actions.identity.ssh_client, kube_identity)
+    holder = LeaseHolder(client, namespace, args.name, holder_identity(identity.os_user, kube_identity))
+    if ctx.settings.read_only:  # before taking a Lease: the first step would be refused anyway
+        ctx.actions.prepare(first, args.reason)
+    try:
+        holder.acquire(force=args.force)
+    except ConsoleError as error:
+        ctx.actions.refuse(first, None, args.reason, error)
+        raise
+    stop = threading.Event()
+    got: list[int] = []
+    reporter = RichReporter(ctx, len(steps)) if ctx.interactive else PlainReporter(ctx)
+    run = ProgressRun(plan, client=client, path=ctx.actions, reporter=reporter, stop=stop, identity=identity,
+                      holder=holder, judge=lambda isvc: judge(service, namespace, args.name, traffic_of(isvc), window))
+
+    def on_signal(signum, _frame) -> None:  # only a flag: the run notices it and never advances again
+        got.append(signum)
+        run.signal_name = run.signal_name or signal.Signals(signum).name
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if holder.took_over is not None:
+            run.note("forced" if args.force else "took over",
+                     f"took over the lease {holder.name} from {holder.took_over.holder}", "ProgressTookOver")
+        holder.start_renewing()
+        code = run.run()
+    finally:
+        if isinstance(reporter, RichReporter):
+            reporter.close()
+        holder.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code < 0:
+        return 128 + (got[0] if got else signal.SIGINT)
+    return code
 
 
 def kube_client(ctx):
