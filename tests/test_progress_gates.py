@@ -164,3 +164,27 @@ def test_flagger_threshold_semantics():
     assert [b.judge(canary.NOT_ENOUGH_DATA) for _ in range(3)] == [progress.HOLD, progress.HOLD, progress.STOP]
     c = progress.Analysis(threshold=1)
     assert c.judge(canary.FAILING) == progress.ROLLBACK
+
+
+def test_the_live_display_on_a_terminal_and_plain_lines_without_one():
+    import io
+
+    from console.commands.rollout import PlainReporter, RichReporter
+    from console.config import Settings
+    from console.context import Context
+
+    term = io.StringIO()
+    rich = RichReporter(Context(Settings(), out=term, interactive=True), total=2)
+    rich.step(1, 2, 50)
+    rich.verdict("healthy")
+    rich.countdown(4.2)
+    rich.line("step 1/2: spec.predictor.canaryTrafficPercent: 0 -> 50 (audit #3)")
+    rich.close()
+    shown = term.getvalue()
+    assert "step 1/2 (50%)" in shown and "healthy" in shown and "next check in 5s" in shown
+    assert "canaryTrafficPercent: 0 -> 50 (audit #3)" in shown
+    plain = io.StringIO()
+    lines = PlainReporter(Context(Settings(), out=plain, interactive=False))
+    lines.step(2, 2, 100)
+    lines.countdown(3)
+    assert plain.getvalue().split(" ", 1)[1] == "step 2/2: canaryTrafficPercent 100\n"

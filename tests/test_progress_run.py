@@ -5,8 +5,8 @@ exporter and a real Prometheus scraping it every second), with short intervals.
   expired Lease on the way;
 - the fraud-detector story's canary (about 96% success) is rolled back at the threshold (exit 1);
 - without enough data it stops where it is after `threshold` more intervals (exit 10);
-- SIGTERM mid-progress (a subprocess) never advances again: the step stays, an audit row and an
-  Event say "progress interrupted at step N", exit 143; meanwhile another console is refused,
+- SIGTERM (or Ctrl-C) mid-progress (a subprocess) never advances again: the step stays, an audit
+  row and an Event say "progress interrupted at step N", exit 143 (130); meanwhile another console is refused,
   naming the holder of the Lease.
 
 Follows KServe's canary rollout (the "Canary rollout strategy" docs; pkg/controller/v1beta1/
@@ -172,39 +172,41 @@ def test_bad_input_and_dry_run_change_nothing(sb, capsys):
     assert code == 2 and "pass --yes" in capsys.readouterr().err
 
 
-def test_sigterm_mid_progress_stays_put_and_another_console_is_refused(sb, capsys):
-    new_canary(sb, "prog-term", "search-ranker")
+@pytest.mark.parametrize(("sig", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_mid_progress_stays_put_and_another_console_is_refused(sb, capsys, sig, exit_code):
+    ns = f"prog-{sig.name.lower()}"
+    new_canary(sb, ns, "search-ranker")
     c = kc(sb)
-    proc = subprocess.Popen([sys.executable, "-m", "console", *argv(sb, "search-ranker", "-n", "prog-term",
+    proc = subprocess.Popen([sys.executable, "-m", "console", *argv(sb, "search-ranker", "-n", ns,
                                                                     "--steps", "10,50,100", "--interval", "10m",
                                                                     "--reason", "slow and steady", "--yes")],
                             cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: c.get_inference_service("prog-term", "search-ranker").canary_traffic_percent == 10
-                   and leases.get_lease(c, "prog-term", "mlops-console-search-ranker") is not None, timeout=60,
+        wait_until(lambda: c.get_inference_service(ns, "search-ranker").canary_traffic_percent == 10
+                   and leases.get_lease(c, ns, "mlops-console-search-ranker") is not None, timeout=60,
                    interval=0.2)
-        held = leases.get_lease(c, "prog-term", "mlops-console-search-ranker")
+        held = leases.get_lease(c, ns, "mlops-console-search-ranker")
         assert held is not None and held.duration_seconds == 60 and held.holder and " (admin)" in held.holder
         # another console: refused, naming the holder and since when
-        code = cli.main(argv(sb, "search-ranker", "-n", "prog-term", "--reason", "me too", "--yes"))
+        code = cli.main(argv(sb, "search-ranker", "-n", ns, "--reason", "me too", "--yes"))
         err = capsys.readouterr().err
         assert code == 6 and f"held by {held.holder} since " in err
         code = cli.main(["--kubeconfig", str(sb.kubeconfig_path), "rollout", "promote", "search-ranker", "-n",
-                         "prog-term", "--reason", "now", "--yes"])
+                         ns, "--reason", "now", "--yes"])
         assert code == 6 and "is being steered by a progress" in capsys.readouterr().err
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 143, out + err
-    assert "progress interrupted at step 1 (SIGTERM)" in out
-    isvc = c.get_inference_service("prog-term", "search-ranker")
+    assert proc.returncode == exit_code, out + err
+    assert f"progress interrupted at step 1 ({sig.name})" in out
+    isvc = c.get_inference_service(ns, "search-ranker")
     assert isvc.canary_traffic_percent == 10  # never advanced again
-    assert leases.get_lease(c, "prog-term", "mlops-console-search-ranker") is None
-    rows = audit(capsys, "prog-term/search-ranker")
+    assert leases.get_lease(c, ns, "mlops-console-search-ranker") is None
+    rows = audit(capsys, f"{ns}/search-ranker")
     assert rows[0]["action"] == "rollout.progress" and rows[0]["outcome"] == "interrupted"
     assert rows[0]["message"].startswith("progress interrupted at step 1")
-    interrupted = [e for e in events(sb, "prog-term", "search-ranker") if e.reason == "ProgressInterrupted"]
+    interrupted = [e for e in events(sb, ns, "search-ranker") if e.reason == "ProgressInterrupted"]
     assert interrupted and interrupted[0].message.startswith("progress interrupted at step 1")
