@@ -11,6 +11,7 @@ changes from another console are refused while the Lease is held, unless --force
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -106,6 +107,19 @@ def test_a_holder_renews_and_releases_and_a_second_is_refused(sb):
     two.release()
 
 
+def test_the_holder_renews_on_its_own_until_released(sb):
+    holder = lease.LeaseHolder(kc(sb), NS, "model-r", "erin@bastion (admin)")
+    holder.acquire()
+    first = holder.lease
+    assert first is not None and first.renewed is not None
+    holder.start_renewing(every=0.05)
+    c = kc(sb)
+    wait_until(lambda: (leases.get_lease(c, NS, "mlops-console-model-r").renewed or first.renewed) > first.renewed,
+               timeout=30)
+    holder.release()
+    assert leases.get_lease(c, NS, "mlops-console-model-r") is None
+
+
 def test_an_expired_lease_is_taken_over(sb):
     c = kc(sb)
     long_ago = lease.now() - timedelta(minutes=5)
@@ -155,3 +169,38 @@ def test_other_consoles_changes_are_refused_while_held_unless_forced(sb, capsys)
     code = cli.main(["--kubeconfig", str(sb.kubeconfig_path), "rollout", "set", "model-c", "--percent", "20",
                      "-n", NS, "--reason", "after", "--yes"])
     assert code == 0, capsys.readouterr().err
+
+
+def test_a_progress_whose_lease_was_forced_away_stops_without_advancing(sb, tmp_path):
+    from console.actions import ActionPath
+    from console.audit import AuditJournal, Identity
+    from console.progress_run import Plan, ProgressRun
+
+    make_canary(sb, "model-f")
+    mine = lease.LeaseHolder(kc(sb), NS, "model-f", "frank@bastion (admin)")
+    mine.acquire()
+    lease.LeaseHolder(kc(sb), NS, "model-f", "grace@laptop (admin)").acquire(force=True)
+    mine.renew()  # finds out
+    assert mine.lost.is_set()
+    journal = AuditJournal(tmp_path / "audit.db")
+    lines: list[str] = []
+
+    class Lines:
+        def line(self, text):
+            lines.append(text)
+
+        def step(self, *a):
+            pass
+
+        verdict = countdown = step
+
+    run = ProgressRun(Plan(NS, "model-f", [50, 100], 1.0, "60s", 2, "test"), client=kc(sb),
+                      path=ActionPath(journal, read_only=False), judge=lambda isvc: None, holder=mine,
+                      reporter=Lines(), stop=threading.Event(), identity=Identity("frank", None, "admin"))
+    with pytest.raises(StateConflict, match="the lease was taken: lease mlops-console-model-f in leasetest is held "
+                                            "by grace@laptop"):
+        run.run()
+    assert kc(sb).get_inference_service(NS, "model-f").canary_traffic_percent == 10  # no step was taken
+    rows = journal.list(target=f"{NS}/model-f")
+    journal.close()
+    assert [r.outcome for r in rows][:2] == ["stopped: lease lost", "started"]
