@@ -136,6 +136,8 @@ class MlopsConsole(App):
             yield SystemCommand(f"Go to {entry.title}", f"Open the {entry.title} screen (key {entry.key})",
                                 lambda mode=entry.mode: self.action_show_screen(mode))
         yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Audit journal", "Recent changes: who, why, before -> after (mlops-console audit list)",
+                            self.action_audit)
         yield SystemCommand("Doctor", "Check what the cluster, KFP, Prometheus and the local files give the console",
                             self.action_doctor)
         if not self.read_only:
@@ -144,6 +146,12 @@ class MlopsConsole(App):
         yield SystemCommand("Dismiss notifications", "Clear every notification, including errors that stay",
                             self.clear_notifications)
         yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
+
+    def action_audit(self) -> None:
+        from screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
 
     def action_doctor(self) -> None:
         from screens.doctor import DoctorScreen
