@@ -188,3 +188,8 @@ def test_the_live_display_on_a_terminal_and_plain_lines_without_one():
     lines.step(2, 2, 100)
     lines.countdown(3)
     assert plain.getvalue().split(" ", 1)[1] == "step 2/2: canaryTrafficPercent 100\n"
+
+
+def test_sandbox_up_scrape_interval_is_range_checked(tmp_path, capsys):
+    code = cli.main(["sandbox", "up", "--state-dir", str(tmp_path), "--scrape-interval", "0.1"])
+    assert code == 2 and "--scrape-interval must be from 1 to 300 seconds" in capsys.readouterr().err

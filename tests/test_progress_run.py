@@ -93,6 +93,11 @@ def events(sb, ns: str, name: str) -> list:
     return kc(sb).list_events(ns, involved_name=name)
 
 
+def test_the_sandbox_scrapes_every_second_for_short_windows(sb):
+    config_text = (sb.metrics.prometheus.workdir / "prometheus.yml").read_text()
+    assert "scrape_interval: 1s" in config_text and sb.metrics.exporter.tick == 1.0
+
+
 def test_a_healthy_canary_progresses_to_promotion_taking_over_an_expired_lease(sb, capsys, tmp_path):
     # search-ranker at 20 requests/s; "healthy" at 98% so one 5xx in a small window is not a failure
     new_canary(sb, "prog-ok", "search-ranker")

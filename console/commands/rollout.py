@@ -1,12 +1,16 @@
 """`mlops-console rollout ...`: KServe canary rollouts from the command line.
 
     rollout list [-A | -n NS] [--json]
-    rollout status NAME [-n NS] [--json]
+    rollout status NAME [-n NS] [--json] [--wait [--timeout 10m]]   (exit 0 ready / 1 failed / 124 timeout)
+    rollout progress NAME -n NS --steps 10,25,50,100 --interval 1m [--window W] [--threshold N]
+                     --reason TEXT [--yes] [--dry-run] [--force]   (console/progress_run.py)
     rollout set NAME --percent P        -n NS --reason TEXT [--yes] [--dry-run]
     rollout step NAME (--up | --down) [--step S]   (same flags)
     rollout promote NAME                (same flags)
     rollout rollback NAME               (same flags)
     rollout start-canary NAME --storage-uri URI [--percent P]   (same flags)
+    (set/step/promote/rollback/start-canary also take --force: act while another console's progress
+    holds the InferenceService's Lease, console/lease.py)
 
 Mutating commands go through ctx.run_action (validate -> read-only -> SelfSubjectAccessReview ->
 server-side dry-run -> confirm -> patch with a resourceVersion precondition -> audit row).

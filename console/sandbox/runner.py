@@ -245,7 +245,8 @@ def default_state_dir() -> Path:
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
                    as_json: bool = False, stop_event: threading.Event | None = None,
-                   metrics_profile: str = "knative", kfp_multi_user: bool = False) -> int:
+                   metrics_profile: str = "knative", kfp_multi_user: bool = False,
+                   scrape_interval: float = 5.0) -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -253,7 +254,8 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user,
+                      scrape_interval=scrape_interval)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -279,6 +281,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
                         help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
                              "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
+    parser.add_argument("--scrape-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="how often the exporter ticks and Prometheus scrapes it (default 5; 1 suits "
+                             "rollout progress --interval 5s --window 30s)")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
     parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
                         help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "
@@ -294,6 +299,8 @@ def up_from_args(args, out: TextIO) -> int:
 
     if args.ready_delay < 0:
         raise InvalidInput("--ready-delay must be 0 or more seconds")
+    if not 1 <= getattr(args, "scrape_interval", 5.0) <= 300:
+        raise InvalidInput("--scrape-interval must be from 1 to 300 seconds")
     if args.metrics_profile not in EMISSIONS:
         raise InvalidInput(f"--metrics-profile {args.metrics_profile!r} is not a profile: use one of "
                            f"{', '.join(EMISSIONS)}")
@@ -305,6 +312,7 @@ def up_from_args(args, out: TextIO) -> int:
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
                           as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile,
+                          scrape_interval=getattr(args, "scrape_interval", 5.0),
                           kfp_multi_user=getattr(args, "kfp_multi_user", False))
 
 
