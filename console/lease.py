@@ -82,6 +82,8 @@ def refusal(client: KubeClient, namespace: str, name: str, *, own: LeaseHolder |
 
 
 class LeaseLost(ConsoleError):
+    """Another console took the Lease while a progress held it (--force, or it was not renewed)."""
+
     exit_code = 6
     kind = "lease lost"
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from adapters.errors import ConsoleError, StateConflict
+from adapters.errors import ConsoleError
 from adapters.kube import GROUP, VERSION
 from console import canary, progress
 from console.actions import ActionPath
 from console.audit import Identity
-from console.lease import LeaseHolder
+from console.lease import LeaseHolder, LeaseLost
 from console.rollout_actions import Promote, Rollback, RolloutAction, SetCanaryPercent
 
 PROGRESS_DEADLINE = 600.0  # seconds a step's revision may take to be ready (Flagger's progressDeadlineSeconds)
@@ -197,7 +197,7 @@ class ProgressRun:
             message = f"progress stopped at step {self.step_index}: the lease was taken: {self.holder.lost_reason}"
             self.reporter.line(message)
             self.note("stopped: lease lost", message, "ProgressStopped", "Warning")
-            raise StateConflict(message)
+            raise LeaseLost(message)
         message = f"progress interrupted at step {self.step_index}" + (
             f" ({self.signal_name})" if self.signal_name else "")
         self.reporter.line(message + "; the InferenceService stays where it is")

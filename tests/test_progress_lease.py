@@ -197,7 +197,7 @@ def test_a_progress_whose_lease_was_forced_away_stops_without_advancing(sb, tmp_
     run = ProgressRun(Plan(NS, "model-f", [50, 100], 1.0, "60s", 2, "test"), client=kc(sb),
                       path=ActionPath(journal, read_only=False), judge=lambda isvc: None, holder=mine,
                       reporter=Lines(), stop=threading.Event(), identity=Identity("frank", None, "admin"))
-    with pytest.raises(StateConflict, match="the lease was taken: lease mlops-console-model-f in leasetest is held "
+    with pytest.raises(lease.LeaseLost, match="the lease was taken: lease mlops-console-model-f in leasetest is held "
                                             "by grace@laptop"):
         run.run()
     assert kc(sb).get_inference_service(NS, "model-f").canary_traffic_percent == 10  # no step was taken

@@ -229,7 +229,7 @@ def run_progress(args: argparse.Namespace, ctx) -> int:
     from console import progress
     from console.audit import Identity
     from console.commands.drift import drift_service, judge, traffic_of
-    from console.lease import LeaseHolder, holder_identity
+    from console.lease import LeaseHolder, LeaseLost, holder_identity
     from console.progress_run import Plan, ProgressRun
     from console.rollout_actions import SetCanaryPercent
 
@@ -290,7 +290,14 @@ def run_progress(args: argparse.Namespace, ctx) -> int:
             run.note("forced" if args.force else "took over",
                      f"took over the lease {holder.name} from {holder.took_over.holder}", "ProgressTookOver")
         holder.start_renewing()
-        code = run.run()
+        try:
+            code = run.run()
+        except LeaseLost:
+            raise  # noted already
+        except ConsoleError as error:  # e.g. Prometheus or the API server went away: it stays where it is
+            run.note(f"failed: {error.kind}", f"progress stopped at step {run.step_index}: {error.message}",
+                     "ProgressStopped", "Warning")
+            raise
     finally:
         if isinstance(reporter, RichReporter):
             reporter.close()
