@@ -214,7 +214,7 @@ class Scope:
 
 
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
-           max_workers: int = 8, on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+           max_workers: int = 8, on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
     """Every item of every context in scope, sorted. Each context's serving side (Kubernetes,
     Prometheus) and its pipelines (KFP) are asked concurrently; on_partial, if given, gets the
     items so far (sorted) each time one of them answers, so a screen shows the first answers

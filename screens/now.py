@@ -327,7 +327,7 @@ class NowScreen(ConsoleScreen):
         if item.context and item.context != self.services.kube_context:
             # Another cluster's item: every screen follows to its context first (as the palette's
             # `context NAME` does), then the item opens there.
-            app.switch_context(context=item.context, then=lambda: open_item(app, item))  # type: ignore[attr-defined]
+            app.switch_context(context=item.context, then=lambda: open_item(app, item))
             return
         open_item(app, item)
 

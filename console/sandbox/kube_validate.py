@@ -312,7 +312,8 @@ def validate_lease(obj: dict) -> list[FieldError]:
     leaseDurationSeconds and leaseTransitions)."""
     out: list[FieldError] = []
     validate_metadata(obj.get("metadata"), out)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    raw_spec = obj.get("spec")
+    spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
     duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
         out.append(FieldError("spec.leaseDurationSeconds", "Invalid", "must be greater than 0", duration))
