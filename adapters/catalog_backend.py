@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from adapters.catalog import ModelSummary, VersionRecord
+    from adapters.catalog_records import ModelSummary, VersionRecord
 
 
 class CatalogBackend(Protocol):
