@@ -99,7 +99,7 @@ async def test_home_end_and_g_G_go_to_the_first_and_last_row_of_each_table(catal
             assert last > 5
             for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
                 await pilot.press(key)
-                await wait_for(pilot, lambda: table.cursor_row == row)
+                await wait_for(pilot, lambda table=table, row=row: table.cursor_row == row)
 
 
 async def test_esc_in_the_filter_clears_it_and_leaves_it(catalog_file, tmp_path):
