@@ -161,6 +161,19 @@ def _series_by_feature(series: Mapping[tuple[str, str], Mapping[float, Mapping[s
     return out
 
 
+def history_resolution(window_s: float) -> int:
+    """The subquery step for history_start_query: 360 steps a window, at least a minute."""
+    return max(60, int(window_s // 360))
+
+
+def history_start_query(contract: Any, namespace: str, model: str, revisions: list[str] | None, window: str,
+                        res: int) -> str:
+    """PromQL: the oldest sample time of the feature histograms within the `window` before the
+    evaluation instant (the reference window, when evaluated one window back)."""
+    series = f"{contract.metric}_count{contract.selector(namespace, model, revisions)}"
+    return f"min(min_over_time(timestamp({series})[{window}:{res}s]))"
+
+
 class DriftService:
     def __init__(self, metrics, catalog=None, thresholds: drift.Thresholds | None = None,
                  health_thresholds: canary_mod.HealthThresholds | None = None):
@@ -367,6 +380,29 @@ class DriftService:
                 note = f"profile {match.name} exports no response codes"
                 verdict.reason = f"{verdict.reason} ({note})" if verdict.reason else note
         return verdict
+
+    def reference_history_start(self, namespace: str, model: str, live_revision: str | None, window: str,
+                                at: float) -> float | None:
+        """When the "before" reference window (the window ending one window before `at`) begins
+        before the live revision's feature history does, the time that history starts; else None.
+
+        A partial reference has fewer samples than the live window and its PSI is less trustworthy;
+        the screen says so. Any failure of this extra query gives None (nothing is claimed).
+        """
+        try:
+            window_s = drift.parse_duration(window)
+            res = history_resolution(window_s)
+            query = history_start_query(self.metrics.features_contract, namespace, model,
+                                        [live_revision] if live_revision else None, window, res)
+            samples = self.metrics.instant(query, at - window_s)
+        except (ConsoleError, ValueError):
+            return None
+        values = [s.value for s in samples if s.value is not None and math.isfinite(s.value)]
+        if not values:
+            return None  # no history at all in the reference window: the features say "no data"
+        first = min(values)
+        ref_start = at - 2 * window_s
+        return first if first - ref_start > max(2 * res, 0.05 * window_s) else None
 
     def models_with_metrics(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, list[str]]]:
         """[(namespace, model, [revisions])] that export request metrics: for a screen opening on

@@ -226,14 +226,14 @@ async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(wor
         # the retry time comes first, so a long error cut at 80 columns does not hide it
         assert re.match(r"retrying in \d+ s", status.strip()), status
         first = screen.next_retry
-        assert screen._timer is not None  # a retry is scheduled, the app is still up
+        assert screen.scheduled("refresh")  # a retry is scheduled, the app is still up
         assert table_features(screen) == []
         assert "no data" in str(screen.query_one("#drift-features").border_title)
         assert app.is_running
         # it keeps retrying, backing off
-        failures = screen._failures
-        await wait_for(pilot, lambda: screen._failures > failures, 10)
-        assert screen._failures > failures and screen.next_retry > first
+        failures = screen._backoff.failures
+        await wait_for(pilot, lambda: screen._backoff.failures > failures, 10)
+        assert screen._backoff.failures > failures and screen.next_retry > first
 
 
 async def test_switching_model_while_prometheus_is_down_shows_nothing_of_the_previous_model(
@@ -333,14 +333,14 @@ async def test_refresh_pauses_while_hidden_and_resumes(world, tmp_path):
     app = make_app(world, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_drift(app, pilot)
-        assert screen._timer is not None  # the next refresh is scheduled after the answer
+        assert screen.scheduled("refresh")  # the next refresh is scheduled after the answer
         await pilot.press("1")
         await pilot.pause()
-        assert screen._suspended and screen._timer is None
+        assert not screen.active and not screen.scheduled("refresh")
         await pilot.press("4")
         await pilot.pause()
-        assert not screen._suspended
-        assert screen._timer is not None or screen._loading
+        assert screen.active
+        assert screen.scheduled("refresh") or screen._loading
 
 
 async def test_model_picker_switches_model(world, tmp_path):
@@ -424,17 +424,6 @@ def test_histogram_bars_say_when_there_is_nothing_to_draw():
     assert "reference" in text and "live" in text and "≤1" in text
     only_ref = histogram_bars(bounds, None, [5, 5, 0], height=6, width=30).plain
     assert "live: no samples" in only_ref
-
-
-def test_choose_model_prefers_a_canary():
-    from screens.drift import choose_model, revisions_from_metrics
-
-    models = [("a", "one", ["one-predictor-00001"]), ("b", "two", ["two-predictor-00001", "two-predictor-00002"])]
-    assert choose_model(models) == ("b", "two")
-    assert choose_model(models[:1]) == ("a", "one")
-    assert choose_model([]) is None
-    assert revisions_from_metrics(["x-00002", "x-00001"]) == ("x-00002", "x-00001")
-    assert revisions_from_metrics(["x-00001"]) == ("x-00001", None)
 
 
 def test_thin_keeps_spikes_and_gaps():
