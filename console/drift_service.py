@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from adapters.errors import ConsoleError, InvalidInput, NotFound
 from console import canary as canary_mod
 from console import drift
+
+if TYPE_CHECKING:
+    from adapters.metrics import MetricsClient
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -49,7 +53,7 @@ class DriftPoint:
     reference_count: float | None
     status: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"t": self.t, "psi": _r(self.psi), "noise_floor": _r(self.noise_floor),
                 "live_count": _r(self.live_count), "reference_count": _r(self.reference_count),
                 "status": self.status}
@@ -87,7 +91,7 @@ class DriftReport:
             out[f.status] = out.get(f.status, 0) + 1
         return out
 
-    def to_json(self, with_series: bool = False) -> dict:
+    def to_json(self, with_series: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "namespace": self.namespace,
             "model": self.model,
@@ -175,7 +179,7 @@ def history_start_query(contract: Any, namespace: str, model: str, revisions: li
 
 
 class DriftService:
-    def __init__(self, metrics, catalog=None, thresholds: drift.Thresholds | None = None,
+    def __init__(self, metrics: MetricsClient, catalog: Any = None, thresholds: drift.Thresholds | None = None,
                  health_thresholds: canary_mod.HealthThresholds | None = None):
         self.metrics = metrics
         self.catalog = catalog
@@ -233,10 +237,11 @@ class DriftService:
             ref_rev = live_revision
             label = f"same revision, the {window} before"
         else:
-            if ref >= at:
+            pinned = float(ref)
+            if pinned >= at:
                 raise InvalidInput("a pinned reference time must be before the evaluation time")
             ref_rev = live_revision
-            label = f"same revision, the {window} ending at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(ref))}"
+            label = f"same revision, the {window} ending at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(pinned))}"
         result = DriftReport(namespace, model, window, kind, label, at, live_revision, ref_rev, self.thresholds)
 
         revs = [r for r in (live_revision, ref_rev) if r] if kind == "stable" else ([live_revision] if live_revision else None)
@@ -283,8 +288,10 @@ class DriftService:
         except ConsoleError:
             return []
 
-    def _series(self, namespace, model, window, window_s, kind, ref, at, live_rev, ref_rev, revs,
-                catalog_hists, names, span, step):
+    def _series(self, namespace: str, model: str, window: str, window_s: float, kind: str, ref: str | float,
+                at: float, live_rev: str | None, ref_rev: str | None, revs: list[str] | None,
+                catalog_hists: dict[str, drift.Histogram | None] | None, names: list[str], span: float | None,
+                step: float | None) -> tuple[dict[str, list[DriftPoint]], tuple[float, float, float]]:
         span = float(span) if span else float(DEFAULT_SPANS.get(window, max(12 * window_s, 3600)))
         step = float(step) if step else max(MIN_STEP, math.ceil(span / TARGET_POINTS))
         end = at
@@ -361,7 +368,7 @@ class DriftService:
 
         canary = rh(canary_revision, "canary" if stable_revision else "latest")
         stable = rh(stable_revision, "stable")
-        top_drift: list = []
+        top_drift: list[drift.FeatureDrift] = []
         if canary_revision and stable_revision:
             try:
                 rep = self.report(namespace, model, window=drift_window, reference="stable", at=at,

@@ -8,9 +8,7 @@ evaluation instant the screen passes to the drift service.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
 import re
 import shutil
 import socket
@@ -178,7 +176,7 @@ async def test_window_change_reloads_with_the_longer_window(world, tmp_path):
         assert set(table_features(screen)[:3]) == DRIFTING
         for expected in ("6h", "24h", "15m"):
             await pilot.press("w")
-            await wait_for(pilot, lambda: (screen.report is not None and screen.report.window == expected
+            await wait_for(pilot, lambda expected=expected: (screen.report is not None and screen.report.window == expected
                                            and not screen._loading))
             assert screen.report.window == expected
 
@@ -367,7 +365,7 @@ async def test_home_end_g_G_go_to_the_first_and_last_feature(world, tmp_path):
         assert last > 1
         for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: table.cursor_row == row, 5), f"row {row} after {key}"
+            assert await wait_for(pilot, lambda row=row: table.cursor_row == row, 5), f"row {row} after {key}"
 
 
 async def test_a_refresh_whose_answer_did_not_change_repaints_nothing(world, tmp_path):
