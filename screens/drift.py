@@ -24,7 +24,6 @@ not change is not touched (a refresh whose answer did not change writes nothing)
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +40,24 @@ from console.drift import format_duration
 from console.drift_view import DriftView, Marker, Model, Target
 from console.safe_text import literal, safe
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
-from screens.drift_chart import AnsiChart, chart_legend, histogram_bars, psi_chart, sparkline
+from screens.drift_chart import (
+    STATUS_LABELS,
+    AnsiChart,
+    chart_legend,
+    fmt_count,
+    fmt_psi,
+    histogram_bars,
+    plotted,
+    psi_chart,
+    short_revision,
+    sparkline,
+    status_rank,
+    status_text,
+)
 from screens.list_table import ListTable
 
 if TYPE_CHECKING:
-    from console.drift_service import DriftPoint, DriftReport
+    from console.drift_service import DriftReport
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -56,44 +68,8 @@ MAX_CHART_FEATURES = 4
 COLUMNS = (("feature", "feature"), ("status", "status"), ("PSI", "psi"), ("floor", "floor"), ("n live", "live"),
            ("n ref", "ref"), ("PSI trend", "trend"))
 
-STATUS_LABELS = {
-    "drift": ("DRIFT", "bold red"),
-    "warn": ("warn", "yellow"),
-    "ok": ("ok", "green"),
-    "too-few-samples": ("too few", "magenta"),
-    "no-data": ("no data", "dim"),
-}
 REFERENCE_WORDS = {"stable": "stable revision", "catalog": "catalog training data",
                    "before": "the window before"}
-
-
-def fmt_psi(value: float | None) -> Text:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Text("—", style="dim")
-    return Text(f"{value:.3f}")
-
-
-def fmt_count(value: float | None) -> Text:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Text("—", style="dim")
-    if value >= 1e6:
-        return Text(f"{value / 1e6:.1f}M")
-    if value >= 1e4:
-        return Text(f"{value / 1e3:.0f}k")
-    if value >= 1e3:
-        return Text(f"{value / 1e3:.1f}k")
-    return Text(f"{value:.0f}")
-
-
-def status_text(status: str) -> Text:
-    label, style = STATUS_LABELS.get(status, (status, ""))
-    return Text(label, style=style)
-
-
-def short_revision(revision: str, name: str) -> str:
-    """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
-    prefix = f"{name}-predictor-"
-    return safe("…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision)
 
 
 def seen(value: str | Text) -> object:
@@ -361,7 +337,7 @@ class DriftScreen(ConsoleScreen):
         points = report.series.get(f.feature, [])
         return (literal(("● " if f.feature in self.marked else "") + f.feature), status_text(f.status),
                 fmt_psi(f.psi), fmt_psi(f.noise_floor), fmt_count(f.live_count), fmt_count(f.reference_count),
-                sparkline([_plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift))
+                sparkline([plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift))
 
     def _fill_table(self, *, rebuild: bool) -> None:
         """The features as rows, by feature name: only the cells that changed are updated, and
@@ -396,7 +372,7 @@ class DriftScreen(ConsoleScreen):
                 table.move_cursor(row=row, scroll=True)
         counts = report.counts()
         summary = " · ".join(f"{n} {STATUS_LABELS.get(s, (s,))[0]}" for s, n in
-                             sorted(counts.items(), key=lambda kv: _status_rank(kv[0])))
+                             sorted(counts.items(), key=lambda kv: status_rank(kv[0])))
         self._put(table, f"Features by drift · {self.window} · updated {clock_text(self.updated_at or 0)}",
                   "border_title")
         self._put(table, summary, "border_subtitle")
@@ -421,7 +397,7 @@ class DriftScreen(ConsoleScreen):
             self._put(pane, "", "border_subtitle")
             return
         th = report.thresholds
-        series = {n: [(p.t, _plotted(p)) for p in report.series.get(n, [])] for n in names}
+        series = {n: [(p.t, plotted(p)) for p in report.series.get(n, [])] for n in names}
         floor = [(p.t, p.noise_floor) for p in report.series.get(names[0], [])] if len(names) == 1 else None
         span = (report.span[0], report.span[1])
         markers = list(self.markers)
@@ -595,15 +571,3 @@ class DriftScreen(ConsoleScreen):
             return
         if hasattr(self.app, "show_catalog_version"):
             self.app.call_from_thread(self.app.show_catalog_version, record.model, record.version)
-
-
-def _plotted(point: DriftPoint) -> float | None:
-    """A PSI worth drawing: none where there is no data or too few samples (gaps, never 0)."""
-    if point.status in ("no-data", "too-few-samples"):
-        return None
-    return point.psi
-
-
-def _status_rank(status: str) -> int:
-    order = ("drift", "warn", "ok", "too-few-samples", "no-data")
-    return order.index(status) if status in order else len(order)

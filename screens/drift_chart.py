@@ -1,4 +1,4 @@
-"""Drawing for the Drift screen: PSI-over-time chart (plotext), sparklines, histogram bars.
+"""Drawing for the Drift screen: table cells, PSI-over-time chart (plotext), sparklines, histogram bars.
 
 Pure presentation: every function takes plain numbers and returns a string or a rich Text;
 nothing here does I/O. plotext is imported lazily (at the first chart) and used only through a
@@ -15,12 +15,16 @@ import math
 import re
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
 from console.drift_view import Marker
 from console.safe_text import safe
+
+if TYPE_CHECKING:
+    from console.drift_service import DriftPoint
 
 _BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+)m")
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -34,6 +38,55 @@ WARN_COLOR = 11  # yellow
 DRIFT_COLOR = 9  # red
 FLOOR_COLOR = 8  # grey
 MARKER_COLOR = 13  # magenta
+
+
+STATUS_LABELS = {
+    "drift": ("DRIFT", "bold red"),
+    "warn": ("warn", "yellow"),
+    "ok": ("ok", "green"),
+    "too-few-samples": ("too few", "magenta"),
+    "no-data": ("no data", "dim"),
+}
+
+def fmt_psi(value: float | None) -> Text:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("—", style="dim")
+    return Text(f"{value:.3f}")
+
+
+def fmt_count(value: float | None) -> Text:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("—", style="dim")
+    if value >= 1e6:
+        return Text(f"{value / 1e6:.1f}M")
+    if value >= 1e4:
+        return Text(f"{value / 1e3:.0f}k")
+    if value >= 1e3:
+        return Text(f"{value / 1e3:.1f}k")
+    return Text(f"{value:.0f}")
+
+
+def status_text(status: str) -> Text:
+    label, style = STATUS_LABELS.get(status, (status, ""))
+    return Text(label, style=style)
+
+
+def short_revision(revision: str, name: str) -> str:
+    """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
+    prefix = f"{name}-predictor-"
+    return safe("…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision)
+
+
+def plotted(point: DriftPoint) -> float | None:
+    """A PSI worth drawing: none where there is no data or too few samples (gaps, never 0)."""
+    if point.status in ("no-data", "too-few-samples"):
+        return None
+    return point.psi
+
+
+def status_rank(status: str) -> int:
+    order = ("drift", "warn", "ok", "too-few-samples", "no-data")
+    return order.index(status) if status in order else len(order)
 
 
 def level_style(value: float | None, warn: float, drift: float) -> str:
