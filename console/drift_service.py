@@ -165,6 +165,23 @@ def _series_by_feature(series: Mapping[tuple[str, str], Mapping[float, Mapping[s
     return out
 
 
+def chart_span(window: str, window_s: float) -> float:
+    """How much history the PSI-over-time series covers for a window."""
+    return float(DEFAULT_SPANS.get(window, max(12 * window_s, 3600)))
+
+
+def series_step(span: float) -> float:
+    return float(max(MIN_STEP, math.ceil(span / TARGET_POINTS)))
+
+
+def evaluation_instant(window: str, now: float) -> float:
+    """`now` floored to the step of the window's series: a live screen refreshing within one step
+    asks for the same instant, so an unchanged history gives an unchanged answer (and nothing to
+    redraw). It lags `now` by less than one step (30 s for 15m, 12 min for 24h)."""
+    step = series_step(chart_span(window, check_window(window)))
+    return math.floor(now / step) * step
+
+
 def history_resolution(window_s: float) -> int:
     """The subquery step for history_start_query: 360 steps a window, at least a minute."""
     return max(60, int(window_s // 360))
@@ -292,8 +309,8 @@ class DriftService:
                 at: float, live_rev: str | None, ref_rev: str | None, revs: list[str] | None,
                 catalog_hists: dict[str, drift.Histogram | None] | None, names: list[str], span: float | None,
                 step: float | None) -> tuple[dict[str, list[DriftPoint]], tuple[float, float, float]]:
-        span = float(span) if span else float(DEFAULT_SPANS.get(window, max(12 * window_s, 3600)))
-        step = float(step) if step else max(MIN_STEP, math.ceil(span / TARGET_POINTS))
+        span = float(span) if span else chart_span(window, window_s)
+        step = float(step) if step else series_step(span)
         end = at
         start = at - span
         start = end - math.floor((end - start) / step) * step  # points end exactly at `at`

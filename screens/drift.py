@@ -14,8 +14,9 @@
 
 One thread worker per refresh gathers everything (console/drift_view.py) and answers with a
 Loaded or Failed message; the refresh reschedules itself after each answer (backing off while a
-backend fails) and pauses while the screen is hidden. The evaluation instant is `app.clock()`, so
-a frozen clock pins the data (snapshot tests).
+backend fails) and pauses while the screen is hidden. The evaluation instant is `app.clock()`
+floored to the chart's step (console/drift_service.py evaluation_instant), so a frozen clock pins
+the data (snapshot tests) and refreshes within one step ask for the same instant.
 
 Light over SSH: every update repaints the whole widget, so an answer is compared with what is on
 screen first: only changed table cells are updated, and a title, line or chart whose content did
@@ -208,7 +209,10 @@ class DriftScreen(ConsoleScreen):
         self._generation += 1
         self._loading = True
         self._last_load_monotonic = time.monotonic()
-        self._fetch(self._generation, self.want, self.window, self.reference, self._now())
+        from console.drift_service import evaluation_instant
+
+        at = evaluation_instant(self.window, self._now())
+        self._fetch(self._generation, self.want, self.window, self.reference, at)
 
     def _tick(self) -> None:
         if not self._loading:

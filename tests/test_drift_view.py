@@ -81,3 +81,17 @@ def test_the_drift_logic_imports_no_textual():
     code = ("import sys, console.drift_view, console.drift_service, console.drift; "
             "sys.exit('textual' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_the_evaluation_instant_stays_put_within_one_step_of_the_chart():
+    from console.drift import parse_duration
+    from console.drift_service import chart_span, evaluation_instant, series_step
+
+    for window in ("15m", "1h", "6h", "24h"):
+        step = series_step(chart_span(window, parse_duration(window)))
+        now = 1_796_032_817.25
+        at = evaluation_instant(window, now)
+        assert at <= now < at + step and at % step == 0, (window, at, step)
+        assert evaluation_instant(window, at) == at == evaluation_instant(window, at + step - 0.001)
+        assert evaluation_instant(window, at + step) == at + step
+    assert series_step(chart_span("15m", 900)) == 30  # 3 h of history in 360 points
