@@ -38,6 +38,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from console.drift import format_duration
+from console.drift_service import evaluation_instant
 from console.drift_view import DriftView, Marker, Model, Target
 from console.safe_text import literal, safe
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
@@ -209,8 +210,6 @@ class DriftScreen(ConsoleScreen):
         self._generation += 1
         self._loading = True
         self._last_load_monotonic = time.monotonic()
-        from console.drift_service import evaluation_instant
-
         at = evaluation_instant(self.window, self._now())
         self._fetch(self._generation, self.want, self.window, self.reference, at)
 
