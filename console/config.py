@@ -40,6 +40,7 @@ the file, the line and the key.
     [health]
     min_success_rate = 0.99
     max_p99_seconds = 0.5
+    min_requests = 20     # on the canary, per window, before any verdict
 
     [metrics]             # where request health and drift inputs come from (adapters/metrics.py)
     profile = "auto"      # or knative, knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console
@@ -122,6 +123,7 @@ class DriftSettings:
 class HealthSettings:
     min_success_rate: float = 0.99
     max_p99_seconds: float = 0.5
+    min_requests: int = 20
 
 
 @dataclass
@@ -156,7 +158,7 @@ _PROFILE_OVERRIDES = ("requests_metric", "duration_metric", "duration_unit", "na
                       "code_label")
 
 
-def _check_metrics(cfg: "_ConfigFile", m: MetricsSettings) -> MetricsSettings:
+def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
     from adapters.metrics import AUTO, PROFILE_NAMES
 
     if m.profile not in (AUTO, *PROFILE_NAMES):
@@ -242,6 +244,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("drift", "min_samples"): (1, math.inf, True),
     ("health", "min_success_rate"): (0, 1, True),
     ("health", "max_p99_seconds"): (0, math.inf, False),
+    ("health", "min_requests"): (1, math.inf, True),
     ("triage", "failed_within_hours"): (0, 24 * 366, False),
     ("catalog.mlflow", "timeout"): (0, 3600, False),
     ("catalog.mlflow", "concurrency"): (1, 64, True),
@@ -281,7 +284,7 @@ class _ConfigFile:
         dotted = f"{table}.{key}" if table else key
         return InvalidInput(f"config {where}: '{dotted}' {problem}")
 
-    def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
+    def check(self, key: str, value: Any, expected: type[Any], table: str | None = None) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)) or (
@@ -296,7 +299,7 @@ class _ConfigFile:
 
 
 def _field_types(cls: type) -> dict[str, type]:
-    types = {}
+    types: dict[str, type] = {}
     for f in fields(cls):
         hint = str(f.type)
         types[f.name] = (list if "list" in hint else bool if "bool" in hint else int if "int" in hint

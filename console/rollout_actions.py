@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
 from adapters.kube import GROUP, PLURAL, VERSION, InferenceService, KubeClient, parse_inference_service
-from console import rollouts
+from console import lease, rollouts
 from console.actions import Change
 
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -28,6 +28,8 @@ class RolloutAction:
 
     kind = "rollout"
     event_reason = "CanaryChange"  # the reason of the Kubernetes Event announce() writes
+    force = False  # act even while another console's progress holds the Lease (console/lease.py)
+    lease_holder: Any = None  # the LeaseHolder of the progress running this action, if any
 
     def __init__(self, client: KubeClient, namespace: str, name: str):
         self.client = client
@@ -80,6 +82,7 @@ class RolloutAction:
         raw = self.client.get_raw(self.namespace, self.name)
         isvc = parse_inference_service(raw)
         self.before_object = isvc
+        forced = lease.refusal(self.client, self.namespace, self.name, own=self.lease_holder, force=self.force)
         why = self.refusal(isvc)
         if why:
             raise rollouts.refusal_error(f"{self.kind} on {self.target} refused: {why}", why)
@@ -88,6 +91,8 @@ class RolloutAction:
                                                   resource_version=isvc.resource_version, dry_run=True)
         after = parse_inference_service(dry)
         lines = rollouts.change_lines(isvc, after) or rollouts.patch_lines(isvc, patch)
+        if forced:  # in the intent row and the Event: the team sees who overrode a running progress
+            lines.append(forced)
         return Change(
             kind=self.kind,
             target=self.target,
@@ -153,9 +158,11 @@ class SetCanaryPercent(RolloutAction):
         self.percent = rollouts.parse_percent(self.raw_percent)
 
     def refusal(self, isvc: InferenceService) -> str | None:
+        assert self.percent is not None  # validate_params() runs first
         return rollouts.set_percent_refusal(isvc, self.percent)
 
     def patch(self, isvc: InferenceService) -> dict:
+        assert self.percent is not None
         return rollouts.set_percent_patch(self.percent)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
@@ -231,9 +238,11 @@ class StartCanary(RolloutAction):
         self.percent = rollouts.parse_percent(self.raw_percent)
 
     def refusal(self, isvc: InferenceService) -> str | None:
+        assert self.percent is not None  # validate_params() runs first
         return rollouts.start_canary_refusal(isvc, self.storage_uri, self.percent)
 
     def patch(self, isvc: InferenceService) -> dict:
+        assert self.percent is not None
         return rollouts.start_canary_patch(isvc, self.storage_uri, self.percent)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:

@@ -19,8 +19,9 @@ exports (DESIGN section 6). Pure Python, no I/O.
   demo_data.feature_shift(model, version, feature) sigmas for the version a revision serves.
   The exporter's `le` buckets are the Feature's edges e1..e(N-1) and +Inf (the convention in
   demo_data), so live and catalog histograms share their bins.
-- The latest revision of an InferenceService with a story in demo_data.SERVED answers 5xx at that
-  story's error_rate and a little slower; everyone else at 0.2%.
+- The latest revision of an InferenceService with a story in demo_data.SERVED, while it serves the
+  story's canary version, answers 5xx at that story's error_rate and a little slower; every other
+  revision (a new canary of another version included) at 0.2%, p99 about 160 ms (`in_story`).
 - Deterministic given the seed: each tick's draws come from a generator seeded with
   (seed, revision, tick start, tick length).
 """
@@ -32,8 +33,8 @@ import functools
 import hashlib
 import math
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from console import demo_data
 
@@ -110,6 +111,13 @@ def _served(namespace: str, name: str) -> demo_data.ServedModel | None:
     return None
 
 
+def in_story(served: demo_data.ServedModel | None, version: str | None) -> bool:
+    """The revision serves the very version a demo story names as its canary. Any other revision
+    (a new canary of another catalog version, say) is healthy: success rate above 99.5%, p99 below
+    300 ms (issue 12 §4), so a progress on it reaches 100 while one on the story's canary rolls back."""
+    return served is not None and served.prev_version is not None and version == served.latest_version
+
+
 def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.DemoModel] | None = None,
                    rates: Mapping[str, float] | None = None) -> list[RevisionSpec]:
     """The revisions that take traffic, from InferenceService dicts (status traffic)."""
@@ -136,12 +144,12 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
                 version = latest_version
             else:
                 version = served.prev_version if served and served.prev_version else latest_version
-            story_latest = latest and served is not None and has_prev
+            sick = latest and in_story(served, version) and has_prev
             out.append(RevisionSpec(
                 namespace=ns, isvc=name, revision=rev, model=catalog_model, version=version,
                 percent=float(t.get("percent") or 0), latest=latest,
-                error_rate=served.error_rate if (latest and served) else BASE_ERROR_RATE,
-                latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if story_latest else 1.0),
+                error_rate=served.error_rate if (sick and served) else BASE_ERROR_RATE,
+                latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if sick else 1.0),
                 rate=total_rate * float(t.get("percent") or 0) / 100.0,
             ))
     return _merge_duplicates(out)
@@ -317,7 +325,8 @@ class Simulation:
             for f in self._features(st.spec):
                 bounds, _ = self._shares(st.spec, f)
                 labels = _labels(st.spec) + [("feature", f.name)]
-                rows += _histogram("model_feature_value", labels, bounds, st.features[f.name],
+                # bounds ends with +Inf, which _histogram adds itself
+                rows += _histogram("model_feature_value", labels, bounds[:-1], st.features[f.name],
                                    st.feature_sums[f.name], scale=1.0)
         yield "model_feature_value", "histogram", "Values of each input feature.", rows
 
@@ -343,9 +352,10 @@ def _labels(spec: RevisionSpec) -> list[tuple[str, str]]:
 
 
 def _histogram(name: str, labels: list[tuple[str, str]], bounds, bins, total: float, scale: float):
-    """Cumulative _bucket rows (bounds in the exported unit), then _sum (seconds * scale) and _count."""
+    """Cumulative _bucket rows (the finite bounds in the exported unit, then +Inf: one bin more than
+    bounds), then _sum (seconds * scale) and _count."""
     rows, acc, bucket = [], 0.0, f"{name}_bucket"
-    for le, c in zip(_le_labels(tuple(bounds)), bins):
+    for le, c in zip(_le_labels(tuple(bounds)), bins, strict=True):
         acc += c
         rows.append((bucket, labels + [le], acc))
     rows.append((f"{name}_sum", labels, total * scale))
@@ -513,7 +523,7 @@ def backfill_openmetrics(sim: Simulation, specs: list[RevisionSpec], start: floa
     assert meta is not None
     for i, (name, labels) in enumerate(meta):
         prefix = f"{name}{render_labels(labels)} "
-        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots)))
+        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots, strict=True)))
         written += len(times)
     out.write("# EOF\n")
     return written
