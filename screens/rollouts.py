@@ -42,8 +42,8 @@ from console.safe_text import literal, safe
 from screens import rollouts_render as render
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
 from screens.list_table import ListTable
+from screens.repaint import TextPane, set_border_title, update_cell
 from screens.rollouts_modals import PercentScreen, VersionPickerScreen
-from screens.text_pane import TextPane, set_border_title
 
 if TYPE_CHECKING:
     from adapters.catalog import VersionRecord
@@ -370,8 +370,13 @@ class RolloutsScreen(ConsoleScreen):
         if old != drawn:
             for (column, _, _), cell, before, after in zip(self._layout, cells, old, drawn, strict=True):
                 if before != after:
-                    table.update_cell(key, column, cell)
+                    update_cell(table, key, column, cell)
         return False
+
+    def _refresh_row(self, key: str) -> None:
+        """Its cells again (a verdict came), leaving the cursor and the selection alone."""
+        if key in self._shown and key in self._items:
+            self._put_row(self._table(), key, self.app.clock())
 
     def _load_more(self) -> None:
         if len(self._matching) > self._limit:
@@ -528,8 +533,7 @@ class RolloutsScreen(ConsoleScreen):
 
     def on_rollouts_screen_health_ready(self, message: HealthReady) -> None:
         self._verdicts[message.key] = message.verdict
-        if message.key in self._shown:
-            self._sync_rows(only=message.key)  # its verdict cell
+        self._refresh_row(message.key)  # its verdict cell
         isvc = self._items.get(message.key)
         if message.key != self._selected or isvc is None:
             return
@@ -540,8 +544,8 @@ class RolloutsScreen(ConsoleScreen):
         self.schedule("health", self.health_interval, self._request_health)
 
     def on_rollouts_screen_health_failed(self, message: HealthFailed) -> None:
-        if self._verdicts.pop(message.key, None) is not None and message.key in self._shown:
-            self._sync_rows(only=message.key)  # no verdict known any more
+        if self._verdicts.pop(message.key, None) is not None:
+            self._refresh_row(message.key)  # no verdict known any more
         if message.key != self._selected:
             return
         text = Text()

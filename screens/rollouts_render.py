@@ -46,7 +46,7 @@ def columns(width: int) -> tuple[tuple[str, str, int], ...]:
     """The table's columns for a screen `width` cells wide: (key, label, content width); each
     column also takes one cell of padding on either side."""
     chosen = WIDE_COLUMNS if width >= WIDE else NARROW_COLUMNS
-    rest = width - TABLE_GUTTER - sum(w + 2 for _, _, w in chosen) - 2
+    rest = width - TABLE_GUTTER - sum(w + 2 for _, _, w in chosen)
     return tuple((key, label, w or max(MIN_NAME, rest)) for key, label, w in chosen)
 
 
