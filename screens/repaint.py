@@ -12,7 +12,7 @@ repaints the whole widget twice (its size, then its virtual size) and its scroll
 more. So a TextPane keeps its height: it pads a shorter text with blank lines, to the height of its
 scroll container's viewport at least, or to the height it has, unless that is more than
 `keep` times what the text needs; only a longer text, or a much shorter one, changes the layout
-(to a multiple of two viewports: a scroll range somewhat longer than the text).
+(to the viewport, or a multiple of two: a scroll range somewhat longer than the text).
 """
 
 from __future__ import annotations
@@ -106,10 +106,11 @@ class TextPane(Static):
         floor = self.parent.scrollable_content_region.height if isinstance(self.parent, ScrollableContainer) else 0
         height = len(old)
         if lines > height or height < floor or height > self.keep * max(lines, floor):
-            # Outside the range kept: the layout changes, to a whole number of two viewports, so
-            # that the next texts of about this length fit without another change.
-            step = max(2 * floor, 1)
-            height = -(-max(lines, floor) // step) * step
+            # Outside the range kept: the layout changes, to the viewport when the text fits in
+            # it (no scrollbar), else to a multiple of two viewports, so that the next texts of
+            # about this length fit without another change.
+            step = 2 * floor
+            height = floor if lines <= floor else (-(-lines // step) * step if step else lines)
         shown = text.copy()
         if lines < height:
             shown.append("\n" * (height - lines))
