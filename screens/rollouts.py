@@ -95,6 +95,9 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         Binding("r", "refresh", "Refresh"),
         Binding("c", "open_catalog", "Catalog ver", show=False),
         Binding("d", "open_drift", "Drift", show=False),
+        Binding("e", "events", "Events"),
+        Binding("l", "logs", "Logs"),
+        Binding("y", "yaml", "YAML", show=False),
     ]
     HELP_NOTES = ("The table follows the cluster live (list + watch): the served split (prev, latest and their "
                   "%), the spec's canaryTrafficPercent and the last canary verdict of the row (– until its health "
@@ -577,3 +580,22 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         if stamp:
             title += f" · {stamp}"
         set_border_title(self.query_one("#isvc-health"), Text(title))
+
+    # -- why it is failing: e events, l logs, y YAML (screens/object_view.py) ----------------------
+    def action_events(self) -> None:
+        from screens.object_view import isvc_events
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_events(self.services, isvc.namespace, isvc.name))
+
+    def action_logs(self) -> None:
+        from screens.object_view import isvc_logs
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_logs(self.services, isvc.namespace, isvc.name))
+
+    def action_yaml(self) -> None:
+        from screens.object_view import isvc_yaml
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_yaml(self.services, isvc.namespace, isvc.name))
