@@ -90,8 +90,9 @@ class TextPane(Static):
     def _strips(self, text: Text, width: int) -> list[Strip]:
         return Visual.to_strips(self, visualize(self, text, markup=False), width, None, self.visual_style)
 
-    def show(self, text: Text) -> bool:
-        """Show `text`; False when it is what is shown already (nothing is repainted)."""
+    def show(self, text: Text, *, hold: bool = False) -> bool:
+        """Show `text`; False when it is what is shown already (nothing is repainted). `hold`
+        keeps the height however short the text is: a placeholder until the answer comes."""
         if same_text(text, self._text):
             return False
         self._text = text
@@ -105,7 +106,7 @@ class TextPane(Static):
         lines = len(self._strips(text, width))
         floor = self.parent.scrollable_content_region.height if isinstance(self.parent, ScrollableContainer) else 0
         height = len(old)
-        if lines > height or height < floor or height > self.keep * max(lines, floor):
+        if lines > height or height < floor or (not hold and height > self.keep * max(lines, floor)):
             # Outside the range kept: the layout changes, to the viewport when the text fits in
             # it (no scrollbar), else to a multiple of two viewports, so that the next texts of
             # about this length fit without another change.

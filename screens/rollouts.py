@@ -572,10 +572,10 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         elif self._no_metrics is not None:
             self._set_health(self._no_metrics, None)
         else:
-            self._set_health(Text(f"Asking Prometheus about {safe(isvc.key)}…", style="dim"), None)
+            self._set_health(Text(f"Asking Prometheus about {safe(isvc.key)}…", style="dim"), None, hold=True)
 
-    def _set_health(self, text: Text, stamp: str | None) -> None:
-        self.query_one("#isvc-health-body", TextPane).show(text)
+    def _set_health(self, text: Text, stamp: str | None, *, hold: bool = False) -> None:
+        self.query_one("#isvc-health-body", TextPane).show(text, hold=hold)
         title = f"Canary health · {HEALTH_WINDOW}"
         if stamp:
             title += f" · {stamp}"

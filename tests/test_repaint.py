@@ -59,6 +59,13 @@ async def test_a_text_pane_repaints_only_the_lines_that_changed():
         calls.clear()
         pane.show(Text("\n".join(str(n) for n in range(40))))  # longer than it is: laid out once
         assert calls == [((), True)]
+        await pilot.pause()
+        calls.clear()
+        pane.show(Text("asking…"), hold=True)  # a placeholder keeps the height: no layout
+        assert calls and not any(layout for _, layout in calls)
+        calls.clear()
+        pane.show(Text("short"))  # much shorter than the height: back to the viewport, once
+        assert calls == [((), True)]
 
 
 async def test_a_border_title_repaints_its_line_and_a_cell_itself():
