@@ -6,10 +6,9 @@ The byte figures come from tests/bench/bench_bandwidth.py."""
 
 from __future__ import annotations
 
-from test_rollouts_screen import FRAUD, make_app, open_rollouts, sandbox, table, text_of, wait_for  # noqa: F401
-
 from console.canary import Check, RevisionHealth, Verdict
 from screens.rollouts import RolloutsScreen
+from test_rollouts_screen import FRAUD, make_app, open_rollouts, sandbox, table, text_of, wait_for  # noqa: F401
 
 ANSWER = Verdict("failing", "failing checks 1 of 2",
                  [Check("success_rate", 0.9, 0.999, 0.99, False, "success rate 90.00% (>= 99.00%)"),

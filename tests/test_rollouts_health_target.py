@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from test_rollouts_logic import isvc_obj
-
 from adapters.kube import parse_inference_service
 from console import rollouts
+from test_rollouts_logic import isvc_obj
 
 
 def test_a_canary_is_judged_against_the_previous_revision_with_the_served_split():
