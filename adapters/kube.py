@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from adapters.errors import (
@@ -145,9 +145,6 @@ class InferenceService:
         """A new revision was created but never became ready (latestCreated != latestReady)."""
         return bool(self.latest_created_revision) and (
             self.latest_created_revision != self.latest_ready_revision)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -539,14 +536,6 @@ def _status_message(body: Any) -> str:
     return text[:300]
 
 
-def _status_details(body: Any) -> dict:
-    try:
-        data = json.loads(body.decode() if isinstance(body, bytes) else body)
-    except Exception:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 class KubeClient:
     """One kubeconfig context: one ApiClient, its own Configuration.
 
@@ -634,11 +623,6 @@ class KubeClient:
         client = ApiClient(configuration=configuration)
         client.user_agent = "mlops-console"
         return client
-
-    @property
-    def server_url(self) -> str:
-        self.api_client  # noqa: B018 - builds the client and sets .server
-        return self.server
 
     def close(self) -> None:
         with self._lock:

@@ -15,10 +15,11 @@ server-side dry-run -> confirm -> patch with a resourceVersion precondition -> a
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+import time
 from typing import Any
 
-from console.safe_text import safe
+from console import humanize
+from console.commands.output import table
 
 
 def register(sub, common) -> None:
@@ -80,19 +81,7 @@ def _namespace(ctx, client) -> str:
 
 
 def _age(created: str | None) -> str:
-    if not created:
-        return "-"
-    try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return "?"
-    seconds = int((datetime.now(timezone.utc) - then).total_seconds())
-    if seconds < 0:
-        return "0s"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return humanize.age(created, time.time(), short=True) or "-"
 
 
 def _cell(value: Any) -> str:
@@ -103,12 +92,6 @@ def _cell(value: Any) -> str:
     if value is False:
         return "False"
     return str(value)
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def list_rollouts(args: argparse.Namespace, ctx) -> int:
@@ -130,7 +113,7 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
         rows.append([i.namespace, i.name, i.mode, _cell(i.ready), _cell(i.prev_revision), _cell(i.latest_revision),
                      _cell(i.prev_percent), _cell(i.latest_percent), _cell(i.canary_traffic_percent),
                      _age(i.created_at)])
-    for line in _table(rows):
+    for line in table(rows):
         ctx.print(line)
     for i in items:  # on stderr, as kubectl's warnings: the table on stdout stays a table
         for problem in rollouts.problems(i):
@@ -209,7 +192,6 @@ def _mutate(args, ctx, kind: str, build, check_input=None) -> int:
 
 def set_percent(args, ctx) -> int:
     from console.rollout_actions import SetCanaryPercent
-
     from console.rollouts import parse_percent
 
     return _mutate(args, ctx, SetCanaryPercent.kind,
@@ -242,7 +224,6 @@ def rollback(args, ctx) -> int:
 
 def start_canary(args, ctx) -> int:
     from console.rollout_actions import StartCanary
-
     from console.rollouts import parse_percent
 
     return _mutate(args, ctx, StartCanary.kind,
