@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from console.sandbox.metrics_fake import FakeCluster
+from metrics_fake import FakeCluster
 from console.sandbox.metrics_server import MetricsSandbox
 
 CANARY = "fraud-detector-predictor-00002"
