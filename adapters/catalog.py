@@ -83,6 +83,7 @@ from adapters.errors import (
     NotFound,
     ReadOnly,
 )
+from adapters.sqlite_lib import load_sqlite_utils
 
 SCHEMA_VERSION = 2
 DEFAULT_BUSY_TIMEOUT = 2.0
@@ -552,7 +553,7 @@ class Catalog:
 
     def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
-        import sqlite_utils  # lazily: the CLI's other commands do not pay for it
+        sqlite_utils = load_sqlite_utils()  # lazily, and without pandas (adapters/sqlite_lib.py)
 
         self.path = Path(path).expanduser()
         self.read_only = read_only
