@@ -59,6 +59,7 @@ Import semantics
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -553,8 +554,6 @@ class Catalog:
 
     def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
-        sqlite_utils = load_sqlite_utils()  # lazily, and without pandas (adapters/sqlite_lib.py)
-
         self.path = Path(path).expanduser()
         self.read_only = read_only
         self.create = create and not read_only  # may write a schema into a new or empty file
@@ -574,7 +573,6 @@ class Catalog:
             self._create_file()
         try:
             self._conn = self._connect()
-            self.db = sqlite_utils.Database(self._conn)
             self._prepare()
         except sqlite3.Error as exc:
             error = self._translate(exc)
@@ -583,6 +581,12 @@ class Catalog:
         except ConsoleError:
             self.close()
             raise
+
+    @functools.cached_property
+    def db(self) -> Any:
+        """sqlite-utils over the connection, imported at first use: browsing never needs it, and its
+        import would hold up the console's first frame (issue 10 §5, adapters/sqlite_lib.py)."""
+        return load_sqlite_utils().Database(self._conn)
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -634,7 +638,7 @@ class Catalog:
         if version > SCHEMA_VERSION:
             raise DataError(f"catalog {self.path} was written by a newer mlops-console "
                             f"(schema {version} > {SCHEMA_VERSION}); upgrade mlops-console")
-        tables = set(self.db.table_names())
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and tables - {"sqlite_sequence"}:
             foreign = sorted(t for t in tables if not t.startswith("sqlite_"))[:5]
             raise DataError(f"catalog {self.path} is a SQLite database but not an mlops-console catalog "

@@ -1,7 +1,7 @@
 """Issue 10 §5: what the console's first frame waits for. The figures come from
 tests/bench/bench_app.py; these tests keep the causes out: opening the console parses only the
-console's own options, building the full parser does not import the sandbox, and opening the
-catalog does not import pandas or numpy through sqlite-utils."""
+console's own options, building the full parser does not import the sandbox, browsing the catalog
+does not import sqlite-utils, and sqlite-utils comes without pandas and numpy."""
 
 from __future__ import annotations
 
@@ -52,10 +52,20 @@ def test_the_full_parser_does_not_import_the_sandbox(tmp_path):
     assert not [m for m in loaded if m.startswith("console.sandbox") or m in ("ssl", "http.server")]
 
 
-def test_opening_the_catalog_does_not_import_pandas_or_numpy(tmp_path):
+def test_browsing_the_catalog_does_not_import_sqlite_utils(tmp_path):
+    path = tmp_path / "c.db"
+    run_python(f"from adapters.catalog import Catalog\nCatalog({str(path)!r}).close()", tmp_path)  # schema written
+    code = (f"import sys, json\nfrom adapters.catalog import Catalog\nc = Catalog({str(path)!r}, create=False)\n"
+            "c.count_models(None)\nc.list_models(limit=60)\nprint(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(run_python(code, tmp_path))
+    assert not [m for m in loaded if m.split(".")[0] in ("sqlite_utils", "pandas", "numpy")]
+
+
+def test_sqlite_utils_comes_without_pandas_or_numpy(tmp_path):
     pytest.importorskip("pandas")  # installed with mlflow (test extras): what sqlite-utils would import
-    code = (f"import sys, json\nfrom adapters.catalog import Catalog\nc = Catalog({str(tmp_path / 'c.db')!r})\n"
-            "c.list_models(limit=1)\nprint(json.dumps(sorted(sys.modules)))")
+    code = ("import sys, json\nfrom adapters.sqlite_lib import load_sqlite_utils\n"
+            "db = load_sqlite_utils().Database(memory=True)\ndb['t'].insert({'a': 1})\n"
+            "print(json.dumps(sorted(sys.modules)))")
     loaded = json.loads(run_python(code, tmp_path))
     assert "sqlite_utils" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("pandas", "numpy")]
