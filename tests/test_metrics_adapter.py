@@ -93,6 +93,29 @@ def test_long_queries_go_by_post(client, sandbox):
         proxy.close()
 
 
+def test_queries_go_through_prometheus_api_client(client, sandbox, monkeypatch):
+    """Issue 10 §2: the library's query API does the asking (with our timeout and headers); only long
+    queries take the raw POST path."""
+    from prometheus_api_client import PrometheusConnect
+
+    calls = []
+    for name in ("custom_query", "custom_query_range"):
+        original = getattr(PrometheusConnect, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            calls.append((_name, dict(self.headers or {}), kwargs.get("params", {})))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(PrometheusConnect, name, spy)
+    end = sandbox.history_end - 0.5  # not a whole second: the library alone would round it
+    assert [s.value for s in client.instant("vector(2)", end)] == [2.0]
+    series = client.range("vector(1)", end - 120, end, 60)
+    assert [name for name, _, _ in calls] == ["custom_query", "custom_query_range"]
+    assert all(headers["Accept"] == "application/json" and params["timeout"].endswith("ms")
+               for _, headers, params in calls)
+    assert [t for t, _ in series[0].points] == [end - 120, end - 60, end]
+
+
 def test_bad_query_gives_prometheus_error_text(client):
     with pytest.raises(InvalidInput) as info:
         client.instant("sum(rate(model_requests_total[5m])")
