@@ -70,11 +70,12 @@ class MetricProfile:
         return f"{self.name}: {names}{join} ({self.source})"
 
 
-_KNATIVE_OC = dict(unit=0.001, namespace_label="namespace_name", revision_label="revision_name",
-                   code_label="response_code", model_label="configuration_name", model_suffix="-predictor")
-_KNATIVE_OTEL = dict(namespace_label="k8s_namespace_name", revision_label="kn_revision_name",
-                     code_label="http_response_status_code", model_label="kn_configuration_name",
-                     model_suffix="-predictor")
+_KNATIVE_OC: dict[str, Any] = dict(unit=0.001, namespace_label="namespace_name", revision_label="revision_name",
+                                    code_label="response_code", model_label="configuration_name",
+                                    model_suffix="-predictor")
+_KNATIVE_OTEL: dict[str, Any] = dict(namespace_label="k8s_namespace_name", revision_label="kn_revision_name",
+                                      code_label="http_response_status_code", model_label="kn_configuration_name",
+                                      model_suffix="-predictor")
 
 # In detection order: the first profile with series for the InferenceService's revisions wins.
 PROFILES: tuple[MetricProfile, ...] = (
@@ -95,7 +96,7 @@ PROFILE_NAMES = tuple(p.name for p in PROFILES)
 AUTO = "auto"
 
 
-def profile(name: str, **overrides) -> MetricProfile:
+def profile(name: str, **overrides: Any) -> MetricProfile:
     """A profile by name, with metric or label names replaced."""
     for p in PROFILES:
         if p.name == name:
@@ -144,7 +145,7 @@ class ProfileMatch:
                     + ", ".join(self.missing) + "); set [metrics] profile and names in the config")
         return f"metrics: {self.name} ({'detected' if self.detected else 'configured'})"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         p = self.profile
         names = [] if p is None else list(dict.fromkeys([p.count_metric, f"{p.duration}_bucket"]))
         return {"profile": self.name, "detected": self.detected, "metric_names": names,
@@ -225,9 +226,9 @@ def detect_profile(prom_client: MetricsClient, namespace: str | None = None, isv
     found: dict[str, dict[str, int]] = {}
     for s in prom_client.instant(" or ".join(parts), at):
         name = s.labels.get("mlops_profile", "")
-        p = next((x for x in profiles if x.name == name), None)
-        if p is not None and finite_or_none(s.value):
-            found.setdefault(name, {})[s.labels.get(p.revision_label, "")] = int(s.value)
+        hit = next((x for x in profiles if x.name == name), None)
+        if hit is not None and finite_or_none(s.value):
+            found.setdefault(name, {})[s.labels.get(hit.revision_label, "")] = int(s.value)
     for p in profiles:
         if p.name in found:
             per_rev = found[p.name]
@@ -355,13 +356,13 @@ class MetricsClient:
         self.timeout = float(timeout) if timeout else 10.0
         self.profiles = tuple(profiles or PROFILES)  # one: configured; several: detect, in this order
         self.features_contract = features or FeatureContract()
-        self._matches: dict[tuple, tuple[float, ProfileMatch]] = {}
+        self._matches: dict[tuple[Any, ...], tuple[float, ProfileMatch]] = {}
         self._bearer_token = bearer_token
         self._bearer_token_file = bearer_token_file
         self._auth = (username, password or "") if username else None
         self._ca_file = ca_file
-        self._pc = None
-        self._session = None
+        self._pc: Any = None  # prometheus_api_client.PrometheusConnect, made on first use
+        self._session: Any = None  # its requests.Session
 
     @classmethod
     def from_settings(cls, url: str, section: object | None = None,
@@ -369,7 +370,9 @@ class MetricsClient:
         """From a config section with attributes bearer_token, bearer_token_file, username,
         password, ca_file, timeout (each optional), and a `[metrics]` section (see
         profiles_from_settings and FeatureContract)."""
-        g = (lambda n: getattr(section, n, None)) if section is not None else (lambda n: None)
+        def g(name: str) -> Any:
+            return getattr(section, name, None)
+
         return cls(url, bearer_token=g("bearer_token"), bearer_token_file=g("bearer_token_file"),
                    username=g("username"), password=g("password"), ca_file=g("ca_file"),
                    timeout=g("timeout") or 10.0, profiles=profiles_from_settings(metrics),
@@ -589,11 +592,11 @@ class MetricsClient:
             v = finite_or_none(s.value)
             if v is None:
                 continue
-            st.requests += v
-            if p.code_label and str(s.labels.get(p.code_label, "")).startswith("5"):
+            st.requests = (st.requests or 0.0) + v
+            if st.errors is not None and str(s.labels.get(p.code_label or "", "")).startswith("5"):
                 st.errors += v
         for st in stats.values():
-            if window_seconds:
+            if window_seconds and st.requests is not None:
                 st.request_rate = st.requests / window_seconds
             if st.errors is not None:
                 st.success_rate = (1.0 - st.errors / st.requests) if st.requests else None
