@@ -22,6 +22,7 @@ at the first client built, so importing this module is cheap.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -271,7 +272,8 @@ class _NoCell(Exception):
     """The JSONPath evaluation failed: the API server prints an empty cell."""
 
 
-def _parse_jsonpath(path: str) -> list[tuple]:
+@functools.lru_cache(maxsize=64)  # a few printer-column paths, parsed once, not once per object
+def _parse_jsonpath(path: str) -> tuple[tuple, ...]:
     steps: list[tuple] = []
     pos = 0
     while pos < len(path):
@@ -290,7 +292,7 @@ def _parse_jsonpath(path: str) -> list[tuple]:
                 literal = float(literal) if "." in literal else int(literal)
             steps.append(("filter", m.group(2)[1:].split("."), m.group(3), literal))
         pos = m.end()
-    return steps
+    return tuple(steps)
 
 
 def _go_kind(value: Any) -> str:

@@ -56,6 +56,7 @@ class MlopsConsole(App):
     TITLE = "mlops-console"
     DEFAULT_MODE = "catalog"  # starting in it costs no stylesheet re-parse (switch_mode does two)
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {lambda: _context_commands()}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS = [
         *(Binding(entry.key, f"show_screen('{entry.mode}')", entry.title, priority=False) for entry in SCREENS),
@@ -72,8 +73,11 @@ class MlopsConsole(App):
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
-        self.MODES = dict(screen_factories or {entry.mode: entry.build for entry in SCREENS})
+        self._factories = dict(screen_factories or {entry.mode: entry.build for entry in SCREENS})
+        self.MODES = dict(self._factories)
         super().__init__()
+        self._retired: list[Context] = []  # contexts switched away from: closed when the app ends
+        self._locked_read_only = False
         self.catalog: CatalogBackend = ThreadBound("catalog", lambda: _open_catalog(ctx))  # type: ignore[assignment]
         self.services = Services(ctx, self.catalog)
         self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
@@ -136,6 +140,8 @@ class MlopsConsole(App):
             yield SystemCommand(f"Go to {entry.title}", f"Open the {entry.title} screen (key {entry.key})",
                                 lambda mode=entry.mode: self.action_show_screen(mode))
         yield SystemCommand("Help", "Show the keys of this screen (key ?)", self.action_help)
+        yield SystemCommand("Audit journal", "Recent changes: who, why, before -> after (mlops-console audit list)",
+                            self.action_audit)
         yield SystemCommand("Doctor", "Check what the cluster, KFP, Prometheus and the local files give the console",
                             self.action_doctor)
         if not self.read_only:
@@ -145,12 +151,57 @@ class MlopsConsole(App):
                             self.clear_notifications)
         yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
 
+    def action_audit(self) -> None:
+        from screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
+
     def action_doctor(self) -> None:
         from screens.doctor import DoctorScreen
 
         self.push_screen(DoctorScreen())
 
+    # -- switching cluster and namespace (the palette's `context NAME`, `namespace NAME`) --------
+    def switch_context(self, *, context: str | None = None, namespace: str | None = None,
+                       then: Callable[[], object] | None = None) -> None:
+        """Every screen follows: they are built again on the new context's settings, so no data of
+        the previous context ever shows under the new one's name."""
+        from adapters.errors import ConsoleError
+        from console.context_switch import switched
+
+        try:
+            settings, flags = switched(self.ctx.settings, self.ctx.flags, context=context, namespace=namespace)
+        except ConsoleError as error:
+            self.notify(error.message, severity="error")
+            return
+        if self._locked_read_only:
+            settings.read_only = True
+        old, self.ctx = self.ctx, Context(settings, flags=flags)
+        self._retired.append(old)  # its clients may still be in use by a worker that is ending
+        if settings.catalog != old.settings.catalog:
+            self.catalog.close()
+            self.catalog = ThreadBound("catalog", lambda ctx=self.ctx: _open_catalog(ctx))  # type: ignore[assignment]
+        self.services = Services(self.ctx, self.catalog)
+        self.run_worker(self._rebuild_screens(then), group="switch-context", exclusive=True)
+        where = self.ctx.kube_context or "the kubeconfig's current context"
+        scope = "all namespaces" if settings.all_namespaces or not settings.namespace else f"namespace {settings.namespace}"
+        self.notify(f"Now on {where}, {scope}" + (" (read-only)" if settings.read_only else ""))
+
+    async def _rebuild_screens(self, then: Callable[[], object] | None = None) -> None:
+        current = self.current_mode
+        self.add_mode(_SWITCHING, _SwitchingScreen)
+        await self.switch_mode(_SWITCHING)  # every screen's stack goes, with any dialog on it
+        for mode in [m for m in self._screen_stacks if m != _SWITCHING]:
+            await self.remove_mode(mode)
+            self.add_mode(mode, self._factories[mode])
+        await self.switch_mode(current)
+        await self.remove_mode(_SWITCHING)
+        if then is not None:
+            then()
+
     def action_lock_read_only(self) -> None:
+        self._locked_read_only = True
         self.ctx.settings.read_only = True
         if "actions" in self.ctx.__dict__:
             self.ctx.actions.read_only = True
@@ -165,6 +216,8 @@ class MlopsConsole(App):
 
     def on_unmount(self) -> None:
         self.catalog.close()
+        for ctx in self._retired:
+            ctx.close()
 
     # -- unexpected errors -------------------------------------------------------------------
     def report_failure(self, cause: BaseException) -> None:
@@ -189,6 +242,24 @@ class MlopsConsole(App):
             self._exception_event.set()
         self.crash_line = f"mlops-console: internal error: {type(cause).__name__} ({_log_hint()})"
         self._close_messages_no_wait()  # as Textual's own fatal error does, minus the traceback
+
+
+_SWITCHING = "switching"
+
+
+class _SwitchingScreen(Screen):
+    """Shown for the moment the screens are built again on a new context."""
+
+    def compose(self) -> Any:
+        from textual.widgets import Static
+
+        yield Static("Switching…", markup=False)
+
+
+def _context_commands() -> Any:
+    from screens.context_commands import ContextCommands
+
+    return ContextCommands
 
 
 def _log_hint() -> str:

@@ -96,6 +96,47 @@ class AuditRow:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def who(self) -> str:
+        who = self.os_user + (f"@{self.ssh_client}" if self.ssh_client else "")
+        return who + (f" ({self.kube_identity})" if self.kube_identity else "")
+
+    def change(self, limit: int = 3) -> str:
+        return change_summary(self.before, self.after, limit=limit)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and (value or not prefix):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix or "value": value}  # a scalar at the top (rare) is named "value"
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def change_summary(before: Any, after: Any, *, limit: int = 3) -> str:
+    """before -> after in one line, naming only what differs: "canaryTrafficPercent 10 -> 20".
+    A row without a before (a refusal before anything was read, an import) shows its after."""
+    if before is None and after is None:
+        return ""
+    if before is None:
+        return ", ".join(f"{k} {_short(v)}" for k, v in list(_flatten(after).items())[:limit])
+    old, new = _flatten(before), _flatten(after) if after is not None else {}
+    changed = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+    if not changed:
+        return "no change"
+    parts = [f"{k} {_short(old.get(k))} -> {_short(new.get(k))}" for k in changed[:limit]]
+    if len(changed) > limit:
+        parts.append(f"+{len(changed) - limit} more")
+    return ", ".join(parts)
+
 
 def scrub(value: Any) -> Any:
     """A copy of value with anything credential-like replaced by '<redacted>'."""

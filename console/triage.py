@@ -9,7 +9,7 @@ cannot be reached is an item of its own, never a missing context.
 from __future__ import annotations
 
 import statistics
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
@@ -213,18 +213,27 @@ class Scope:
 
 
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
-           max_workers: int = 8) -> list[Item]:
-    """Every item of every context in scope, asked concurrently; sorted."""
+           max_workers: int = 8, on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+    """Every item of every context in scope, sorted. Each context's serving side (Kubernetes,
+    Prometheus) and its pipelines (KFP) are asked concurrently; on_partial, if given, gets the
+    items so far (sorted) each time one of them answers, so a screen shows the first answers
+    without waiting for the slowest backend."""
     now = now or datetime.now(timezone.utc)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [pool.submit(_gather_context, settings_for, context, scope.namespace, now)
-                   for context in scope.contexts]
-        items = [item for future in futures for item in future.result()]
+        futures = [pool.submit(job, settings_for, context, scope.namespace, now)
+                   for context in scope.contexts for job in (_serving_items, _runs_of_context)]
+        items: list[Item] = []
+        pending = len(futures)
+        for future in as_completed(futures):
+            items += future.result()
+            pending -= 1
+            if on_partial is not None and pending:
+                on_partial(sort_items(items))
     return sort_items(items)
 
 
-def _gather_context(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
-                    now: datetime) -> list[Item]:
+def _serving_items(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
+                   now: datetime) -> list[Item]:
     from console import clients
 
     try:
@@ -245,10 +254,21 @@ def _gather_context(settings_for: Callable[[str | None], Any], context: str | No
             isvcs = []
         verdicts, metric_items = _judge(settings, name, isvcs, now)
         items += isvc_items(name, isvcs, verdicts) + metric_items
-        items += _pipeline_items(settings, name, namespace, now)
     finally:
         kube.close()
     return items
+
+
+def _runs_of_context(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
+                     now: datetime) -> list[Item]:
+    from console.config import kubeconfig_current_context
+
+    try:
+        settings = settings_for(context)
+    except ConsoleError:
+        return []  # the serving side names the context's problem once
+    name = settings.context or kubeconfig_current_context(settings.kubeconfig) or "(no current context)"
+    return _pipeline_items(settings, name, namespace, now)
 
 
 def _judge(settings: Any, context: str, isvcs: list[Any], now: datetime) -> tuple[dict[str, Any], list[Item]]:

@@ -74,9 +74,9 @@ class NowScreen(ConsoleScreen):
     """
 
     class Gathered(Message):
-        def __init__(self, items: list[Any], error: str | None):
+        def __init__(self, items: list[Any], error: str | None, partial: bool = False):
             super().__init__()
-            self.items, self.error = items, error
+            self.items, self.error, self.partial = items, error, partial
 
     def __init__(self) -> None:
         super().__init__()
@@ -144,7 +144,8 @@ class NowScreen(ConsoleScreen):
         settings = ctx.settings
         try:
             items = gather(settings_resolver(settings, ctx.flags),
-                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace))
+                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace),
+                           on_partial=lambda so_far: self.post_message(self.Gathered(so_far, None, partial=True)))
         except ConsoleError as error:
             self.post_message(self.Gathered([], error.message))
             return
@@ -160,6 +161,13 @@ class NowScreen(ConsoleScreen):
             delay = self._backoff.next()
             self.show_state(f"Could not gather: {message.error} · {retry_text(delay, now)}")
             self.schedule("refresh", delay, self._request)
+            return
+        if message.partial:
+            # The first answers while slower backends are still asked: shown at once; nothing is
+            # marked resolved until the whole answer is in.
+            self._loading = True
+            self._items = {**self._items, **{item_key(item): item for item in message.items}}
+            self.call_after_refresh(self._sync_rows)
             return
         self._backoff.reset()
         self.hide_state()
@@ -303,24 +311,31 @@ class NowScreen(ConsoleScreen):
         item = self.selected()
         if item is None:
             return
-        current = self.app.services.settings.context
-        if current is not None and item.context != current:
-            self.set_status(f"{where(item)} is in context {item.context}; this console shows {current}: "
-                            f"run mlops-console --context {item.context} to act on it", error=True)
-            return
-        if item.kind in SERVING_KINDS:
-            self.app.selected_isvc = (item.namespace, item.name)
-            self.app.action_show_screen("rollouts")
-            self.app.call_after_refresh(lambda: _call(self.app.screen, "select_isvc", item.namespace, item.name))
-        elif item.kind in ("run-failed", "run-slow") and item.ref:
-            self.app.action_show_screen("pipelines")
-            self.app.call_after_refresh(lambda: _call(self.app.screen, "select_run", item.ref))
-        elif item.kind == "drift":
-            self.app.selected_isvc = (item.namespace, item.name)
-            self.app.selected_feature = item.ref
-            self.app.action_show_screen("drift")
-        else:
+        if item.kind not in (*SERVING_KINDS, "run-failed", "run-slow", "drift"):
             self.set_status(f"{item.summary}: see `mlops-console doctor` for what to check", error=True)
+            return
+        app = self.app
+        if item.context and item.context != self.services.kube_context:
+            # Another cluster's item: every screen follows to its context first (as the palette's
+            # `context NAME` does), then the item opens there.
+            app.switch_context(context=item.context, then=lambda: open_item(app, item))  # type: ignore[attr-defined]
+            return
+        open_item(app, item)
+
+
+def open_item(app: Any, item: Any) -> None:
+    """Show the item on its screen, selected."""
+    if item.kind in SERVING_KINDS:
+        app.selected_isvc = (item.namespace, item.name)
+        app.action_show_screen("rollouts")
+        app.call_after_refresh(lambda: _call(app.screen, "select_isvc", item.namespace, item.name))
+    elif item.kind in ("run-failed", "run-slow") and item.ref:
+        app.action_show_screen("pipelines")
+        app.call_after_refresh(lambda: _call(app.screen, "select_run", item.ref))
+    elif item.kind == "drift":
+        app.selected_isvc = (item.namespace, item.name)
+        app.selected_feature = item.ref
+        app.action_show_screen("drift")
 
 
 def _call(screen: Any, method: str, *args: Any) -> None:

@@ -196,3 +196,34 @@ def test_snapshot_now_80x24(snap_compare, tmp_path, monkeypatch):
 
 def test_snapshot_now_120x35(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(_snapshot_app(tmp_path, monkeypatch), terminal_size=(120, 35), run_before=_settled)
+
+
+async def test_enter_on_another_contexts_item_switches_every_screen_to_it(sb, tmp_path):
+    """Issue 11 §1/§3: an item from a context in scope but not current opens there: the console
+    switches context (as the palette's `context NAME` does) and shows the item selected."""
+    from console import config
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[triage]\ncontexts = ["sandbox-viewer"]\n')
+    flags = {"config": str(cfg), "kubeconfig": str(sb.kubeconfig_path), "context": "sandbox-admin",
+             "catalog": sb.endpoints["catalog"], "audit": str(tmp_path / "audit.db"),
+             "kfp_url": sb.endpoints["kfp_url"], "prometheus_url": sb.endpoints["prometheus_url"]}
+    app = MlopsConsole(Context(config.resolve(flags), flags=flags), cursor_blink=False, first_screen="now")
+    async with app.run_test(size=(120, 30)) as pilot:
+        def viewer_row() -> int | None:
+            for i in range(table(app).row_count):
+                key = table(app).coordinate_to_cell_key((i, 0)).row_key.value
+                item = app.screen._items.get(key)
+                if item is not None and item.kind == "revision-failed" and item.context == "sandbox-viewer":
+                    return i
+            return None
+
+        await wait_for(pilot, lambda: viewer_row() is not None, "the viewer context's failed revision")
+        table(app).move_cursor(row=viewer_row())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "rollouts" and app.services.kube_context == "sandbox-viewer"
+                       and app.screen.query("#isvcs")
+                       and getattr(app.screen.selected(), "key", None) == "recsys/churn-predictor",
+                       "churn-predictor selected on the viewer context", timeout=60)
+        header = str(app.screen.query_one("StatusHeader").render())
+        assert header.index("sandbox-viewer") < header.index("catalog")

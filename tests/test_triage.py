@@ -183,3 +183,32 @@ def test_config_triage_contexts_add_to_the_current_one(sb, capsys, tmp_path):
     bad.write_text('[triage]\ncontexts = "prod"\n')
     assert cli.main(["triage", "--config", str(bad)]) == 2
     assert f"config {bad}:2: 'triage.contexts' must be a list of strings" in capsys.readouterr().err
+
+
+def test_gather_streams_the_first_answers_without_waiting_for_the_slowest_backend(monkeypatch):
+    """The Now screen's first useful frame (issue 11 §1): a context's serving side answers while its
+    KFP is still being asked, and on_partial hands those items over at once."""
+    import threading
+
+    from console import triage
+
+    kfp_may_answer = threading.Event()
+
+    def serving(settings_for, context, namespace, now):
+        return [Item(CRITICAL, "revision-failed", context, "recsys", "churn", "failed", None)]
+
+    def runs(settings_for, context, namespace, now):
+        assert kfp_may_answer.wait(10), "KFP was waited for before the serving items were handed over"
+        return [Item(WARNING, "run-failed", context, None, "train", "OOMKilled", None)]
+
+    monkeypatch.setattr(triage, "_serving_items", serving)
+    monkeypatch.setattr(triage, "_runs_of_context", runs)
+    partials: list[list[str]] = []
+
+    def on_partial(items):
+        partials.append([item.kind for item in items])
+        kfp_may_answer.set()
+
+    items = triage.gather(lambda context: None, triage.Scope(["prod"], None), on_partial=on_partial)
+    assert partials == [["revision-failed"]]
+    assert [item.kind for item in items] == ["revision-failed", "run-failed"]

@@ -30,11 +30,11 @@ def list_audit(args: argparse.Namespace, ctx) -> int:
         ctx.print(f"no audit rows in {ctx.settings.audit}")
         return 0
     for row in rows:
-        who = row.os_user + (f"@{row.ssh_client}" if row.ssh_client else "")
-        if row.kube_identity:
-            who += f" ({row.kube_identity})"
         context = f" in {row.context}" if row.context else ""
-        ctx.print(f"{row.ts}  #{row.id:<5} {row.outcome:<20} {row.action:<20} {row.target}  by {who}{context}")
+        ctx.print(f"{row.ts}  #{row.id:<5} {row.outcome:<20} {row.action:<20} {row.target}  by {row.who}{context}")
+        change = row.change()
+        if change:
+            ctx.print(f"    change: {change}")
         if row.intent_id is not None:
             ctx.print(f"    result of intent #{row.intent_id}")
         elif row.outcome == INTENT and not args.all_rows:
