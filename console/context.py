@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from functools import cached_property
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from adapters.errors import Cancelled, InvalidInput
 from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe
 from console.audit import AuditJournal, Identity
 from console.config import Settings, kubeconfig_current_context
 from console.safe_text import SafeStream, json_text
+
+if TYPE_CHECKING:
+    from adapters.catalog import Catalog
 
 
 class Context:
@@ -63,7 +67,7 @@ class Context:
                           context=self.kube_context)
 
     @cached_property
-    def catalog(self):
+    def catalog(self) -> Catalog:
         from adapters.catalog import Catalog
 
         catalog = Catalog(self.settings.catalog, create=False)  # for reading: never creates a file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 if TYPE_CHECKING:
     from console.context import Context
@@ -44,4 +44,4 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 def handle_up(args: argparse.Namespace, ctx: Context) -> int:
     from console.sandbox.runner import up_from_args
 
-    return up_from_args(args, ctx.out)
+    return up_from_args(args, cast("TextIO", ctx.out))  # a SafeStream writes as a text stream does
