@@ -22,6 +22,9 @@ the file, the line and the key.
     [rollout]
     step = 10
 
+    [logs]                # the log view (l on Rollouts and Pipelines)
+    max_lines = 10000     # lines kept; older ones are dropped as new ones arrive
+
     [catalog]             # instead of the top-level catalog = "...", when it has a registry
     path = "~/models/catalog.db"
     [catalog.mlflow]      # the MLflow Model Registry that `catalog sync` (and r on the Catalog) follows
@@ -37,6 +40,7 @@ the file, the line and the key.
     [health]
     min_success_rate = 0.99
     max_p99_seconds = 0.5
+    min_requests = 20     # on the canary, per window, before any verdict
 
     [metrics]             # where request health and drift inputs come from (adapters/metrics.py)
     profile = "auto"      # or knative, knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console
@@ -103,6 +107,11 @@ class RolloutSettings:
 
 
 @dataclass
+class LogSettings:
+    max_lines: int = 10_000
+
+
+@dataclass
 class DriftSettings:
     warn: float = 0.1
     drift: float = 0.25
@@ -114,6 +123,7 @@ class DriftSettings:
 class HealthSettings:
     min_success_rate: float = 0.99
     max_p99_seconds: float = 0.5
+    min_requests: int = 20
 
 
 @dataclass
@@ -202,6 +212,7 @@ class Settings:
     health: HealthSettings = field(default_factory=HealthSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     triage: TriageSettings = field(default_factory=TriageSettings)
+    logs: LogSettings = field(default_factory=LogSettings)
     contexts: dict[str, ContextSettings] = field(default_factory=dict)
 
 
@@ -213,6 +224,7 @@ _SECTIONS = {
     "health": HealthSettings,
     "metrics": MetricsSettings,
     "triage": TriageSettings,
+    "logs": LogSettings,
 }
 _TOP_LEVEL = {
     "catalog": str, "audit": str, "kubeconfig": str, "context": str, "namespace": str,
@@ -223,6 +235,7 @@ _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float:
 # The range of every numeric setting: (lowest, highest, whether the lowest itself is allowed).
 _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("rollout", "step"): (1, 100, True),
+    ("logs", "max_lines"): (1, 10_000_000, True),
     ("prometheus", "timeout"): (0, 3600, False),
     ("kfp", "timeout"): (0, 3600, False),
     ("drift", "warn"): (0, math.inf, False),
@@ -231,6 +244,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("drift", "min_samples"): (1, math.inf, True),
     ("health", "min_success_rate"): (0, 1, True),
     ("health", "max_p99_seconds"): (0, math.inf, False),
+    ("health", "min_requests"): (1, math.inf, True),
     ("triage", "failed_within_hours"): (0, 24 * 366, False),
     ("catalog.mlflow", "timeout"): (0, 3600, False),
     ("catalog.mlflow", "concurrency"): (1, 64, True),

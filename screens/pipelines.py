@@ -117,6 +117,7 @@ class PipelinesScreen(ActionFlowMixin, Screen):
         Binding("t", "terminate", "Terminate"),
         Binding("R", "retry", "Retry"),
         Binding("m", "models", "Models"),
+        Binding("l", "logs", "Logs"),
         Binding("r", "refresh", "Refresh"),
     ]
     HELP_NOTES = ("Runs refresh every few seconds while this screen is shown. Enter or tab moves to the "
@@ -885,6 +886,18 @@ class PipelinesScreen(ActionFlowMixin, Screen):
             self._set_status("Select a run first.")
             return
         self._find_versions(run_id)
+
+    def action_logs(self) -> None:
+        """The failing task's pod logs (else the last task's): an OOMKilled trainer's last lines."""
+        from screens.object_view import task_logs
+
+        run = self.detail_run
+        tasks = [t for t in (run.tasks if run is not None else []) if t.pod_name and t.parent_task_id]
+        task = (run.failing_task if run is not None else None) or (tasks[-1] if tasks else None)
+        if run is None or task is None or not task.pod_name:
+            self._set_status("No task with a pod to show the logs of: select a run that has started.")
+            return
+        self.app.push_screen(task_logs(self.app.services, run, task))
 
 
 def as_console_error(exc: Exception) -> ConsoleError:

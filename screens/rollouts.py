@@ -88,6 +88,9 @@ class RolloutsScreen(ActionFlowMixin, Screen):
         Binding("r", "refresh", "Refresh"),
         Binding("c", "open_catalog", "Catalog ver", show=False),
         Binding("d", "open_drift", "Drift", show=False),
+        Binding("e", "events", "Events"),
+        Binding("l", "logs", "Logs"),
+        Binding("y", "yaml", "YAML", show=False),
     ]
     HELP_NOTES = ("The table follows the cluster live (list + watch). + and - step the canary by the configured "
                   "step ([rollout] step); p sets an exact share; o (or P) promotes: the latest revision takes "
@@ -729,6 +732,25 @@ class RolloutsScreen(ActionFlowMixin, Screen):
             return
         self.app.selected_isvc = (isvc.namespace, isvc.name)
         self.app.action_show_screen("drift")
+
+    # -- why it is failing: e events, l logs, y YAML (screens/object_view.py) ----------------------
+    def action_events(self) -> None:
+        from screens.object_view import isvc_events
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_events(self.app.services, isvc.namespace, isvc.name))
+
+    def action_logs(self) -> None:
+        from screens.object_view import isvc_logs
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_logs(self.app.services, isvc.namespace, isvc.name))
+
+    def action_yaml(self) -> None:
+        from screens.object_view import isvc_yaml
+
+        if (isvc := self._need_selection()) is not None:
+            self.app.push_screen(isvc_yaml(self.app.services, isvc.namespace, isvc.name))
 
 
 def health_revisions(isvc: Any) -> tuple[str | None, str | None]:

@@ -32,6 +32,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
                         help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
                              "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
+    parser.add_argument("--scrape-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="how often the exporter ticks and Prometheus scrapes it (default 5; 1 suits "
+                             "rollout progress --interval 5s --window 30s)")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
     parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
                         help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "

@@ -69,6 +69,8 @@ class ResourceType:
             return kube_validate.validate_namespace(obj)
         if self.plural == "events":
             return kube_validate.validate_event(obj)
+        if self.plural == "leases":
+            return kube_validate.validate_lease(obj)
         return []
 
 
@@ -76,7 +78,12 @@ NAMESPACES = ResourceType("namespaces", "namespace", "Namespace", "", "v1", Fals
 ISVCS = ResourceType("inferenceservices", "inferenceservice", "InferenceService", ISVC_GROUP, ISVC_VERSION,
                      True, ("isvc",), status_subresource=True)
 EVENTS = ResourceType("events", "event", "Event", "", "v1", True, ("ev",))
-RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS)}
+# pods: written whole by the sandbox's kubelet (console/sandbox/kube_pods.py), status included
+PODS = ResourceType("pods", "pod", "Pod", "", "v1", True, ("po",))
+# coordination.k8s.io/v1 Leases (a progress's lock); updates need a resourceVersion, as
+# pkg/registry/coordination/lease/strategy.go says (AllowUnconditionalUpdate: false)
+LEASES = ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1", True)
+RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS, LEASES)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
@@ -133,6 +140,8 @@ class ClusterState:
         self._listeners: list[Callable[[Event], None]] = []
         self._encoded: dict[tuple[str, str, str], bytes] = {}
         self.faults = Faults(default_times=1)
+        # (namespace, pod, container, previous) -> console.sandbox.kube_pods.ContainerLog
+        self.pod_logs: dict[tuple[str, str, str, bool], Any] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -272,7 +281,7 @@ class ClusterState:
                                 {"name": name, "group": rt.group, "kind": rt.plural})
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339(created_at)
-            if rt.plural != "events":  # Events carry no generation (no spec)
+            if rt.plural not in ("events", "leases"):  # no generation (their strategies set none)
                 meta["generation"] = 1
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
@@ -355,7 +364,7 @@ class ClusterState:
                     new["metadata"].get("finalizers")))
             if errors:
                 raise invalid(rt, name, errors)
-            if new.get("spec") != current.get("spec"):
+            if new.get("spec") != current.get("spec") and "generation" in current["metadata"]:
                 new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
             if new == current or dry_run:
                 return new

@@ -21,6 +21,7 @@ from typing import TextIO
 from console.sandbox import tls as tls_mod
 from console.sandbox.kserve_sim import KServeController, seed_demo
 from console.sandbox.kube_api import KubeApiServer, User, default_users
+from console.sandbox.kube_pods import PodSimulator
 from console.sandbox.kube_store import ClusterState, random_token
 
 ADMIN_CONTEXT = "sandbox-admin"
@@ -67,14 +68,17 @@ class Sandbox:
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
-                 kfp_multi_user: bool = False):
+                 kfp_multi_user: bool = False, pods: bool = True, scrape_interval: float = 5.0):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
         self.cluster = ClusterState(history=history)
         self.controller = KServeController(self.cluster, ready_delay=ready_delay)
+        # the pods kubelet would run, with their logs and Events (pods=False: benchmarks of the API alone)
+        self.pods = PodSimulator(self.cluster, self.controller) if pods else None
         self.bookmark_interval = bookmark_interval
         self.metrics_profile = metrics_profile
+        self.scrape_interval = scrape_interval  # the exporter's tick and Prometheus's scrape (short for tests)
         self.watch_timeout = watch_timeout
         self.admin_token = random_token()
         self.viewer_token = random_token()
@@ -155,7 +159,10 @@ class Sandbox:
             authorizer = KubeAuthorizer(kube_url, self.admin_token, ca_file) if self.kfp_multi_user else None
             self.kfp = KfpSandbox(self.state_dir, catalog_path, multi_user=self.kfp_multi_user, authorizer=authorizer,
                                   user_header=KFP_USER_HEADER)
-            return self.kfp.start()
+            url = self.kfp.start()
+            from console.sandbox.kfp_pods import seed_kfp_pods
+            seed_kfp_pods(self.cluster, self.kfp.world, self.kfp.now())  # the task pods and their logs
+            return url
         except Exception as exc:
             self.messages["kfp"] = f"pipelines sandbox failed: {exc}"
             self.kfp = None
@@ -170,7 +177,8 @@ class Sandbox:
             self.messages["prometheus"] = f"metrics sandbox not available: {exc}"
             return None
         try:
-            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
+            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile,
+                                          tick=self.scrape_interval, scrape_interval=self.scrape_interval)
             url = self.metrics.start()
             if getattr(self.metrics, "message", None):
                 self.messages["prometheus"] = self.metrics.message
@@ -243,7 +251,8 @@ def default_state_dir() -> Path:
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
                    as_json: bool = False, stop_event: threading.Event | None = None,
-                   metrics_profile: str = "knative", kfp_multi_user: bool = False) -> int:
+                   metrics_profile: str = "knative", kfp_multi_user: bool = False,
+                   scrape_interval: float = 5.0) -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -251,7 +260,8 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user,
+                      scrape_interval=scrape_interval)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -274,6 +284,8 @@ def up_from_args(args, out: TextIO) -> int:
 
     if args.ready_delay < 0:
         raise InvalidInput("--ready-delay must be 0 or more seconds")
+    if not 1 <= getattr(args, "scrape_interval", 5.0) <= 300:
+        raise InvalidInput("--scrape-interval must be from 1 to 300 seconds")
     if args.metrics_profile not in EMISSIONS:
         raise InvalidInput(f"--metrics-profile {args.metrics_profile!r} is not a profile: use one of "
                            f"{', '.join(EMISSIONS)}")
@@ -285,6 +297,7 @@ def up_from_args(args, out: TextIO) -> int:
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
                           as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile,
+                          scrape_interval=getattr(args, "scrape_interval", 5.0),
                           kfp_multi_user=getattr(args, "kfp_multi_user", False))
 
 

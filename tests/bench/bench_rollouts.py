@@ -41,7 +41,7 @@ def timed(fn, repeat: int) -> float:
 
 def run(n: int = 2000, namespaces: int = 20, changes: int = 50, repeat: int = 5) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as state:
-        sb = Sandbox(Path(state), prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0,
+        sb = Sandbox(Path(state), prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0, pods=False,
                      bookmark_interval=1.0, history=max(1000, 4 * n))
         sb.start()
         try:

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 def serve(state_dir: Path, n: int, namespaces: int) -> int:
     from console.sandbox.runner import Sandbox
 
-    sb = Sandbox(state_dir, prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0,
+    sb = Sandbox(state_dir, prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0, pods=False,
                  bookmark_interval=5.0, history=max(5000, 10 * n))
     sb.start()
     cluster = sb.cluster

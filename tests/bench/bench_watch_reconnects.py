@@ -30,7 +30,7 @@ from console.sandbox.runner import Sandbox  # noqa: E402
 
 
 def quiet_sandbox(state: Path) -> Sandbox:
-    sb = Sandbox(state, prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0,
+    sb = Sandbox(state, prometheus=False, kfp=False, catalog=False, seed=False, ready_delay=0.0, pods=False,
                  bookmark_interval=60.0)
     sb.start()
     sb.cluster.bulk_create(5, 1)
