@@ -18,8 +18,12 @@ from console import demo_data
 from console.sandbox.kfp_listing import list_page
 from console.sandbox.kfp_runs import (
     CANCEL_DELAY,
+    FAILED,
     RETRYABLE,
+    RUNNING,
+    SUCCEEDED,
     TERMINABLE,
+    TERMINAL,
     Experiment,
     RunPlan,
     TaskPlan,
@@ -29,7 +33,9 @@ from console.sandbox.kfp_runs import (
 from console.sandbox.kfp_specs import pipeline_spec
 from console.sandbox.kfp_wire import EPOCH, ApiError, status, ts
 
-__all__ = ["CANCEL_DELAY", "EPOCH", "ApiError", "World", "read_catalog_versions"]
+# what callers import from here (the server, kfp_pods, tests), wherever it is defined
+__all__ = ["CANCEL_DELAY", "EPOCH", "FAILED", "RUNNING", "SUCCEEDED", "TERMINAL", "ApiError", "RunPlan", "World",
+           "read_catalog_versions"]
 
 # ---------------------------------------------------------------------------------------------
 # The demo world
