@@ -15,7 +15,7 @@ from console.config import Settings, kubeconfig_current_context
 from console.safe_text import SafeStream, json_text
 
 if TYPE_CHECKING:
-    from adapters.catalog import Catalog
+    from adapters.catalog_backend import CatalogBackend
 
 
 class Context:
@@ -67,10 +67,10 @@ class Context:
                           context=self.kube_context)
 
     @cached_property
-    def catalog(self) -> Catalog:
-        from adapters.catalog import Catalog
+    def catalog(self) -> CatalogBackend:
+        from console.clients import catalog_backend
 
-        catalog = Catalog(self.settings.catalog, create=False)  # for reading: never creates a file
+        catalog = catalog_backend(self.settings)
         self._closers.append(catalog.close)
         return catalog
 
