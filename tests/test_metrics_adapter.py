@@ -5,7 +5,6 @@ a single sample, a counter reset."""
 from __future__ import annotations
 
 import base64
-import json
 import math
 import socket
 import ssl
@@ -373,7 +372,7 @@ def test_custom_ca(sandbox, tmp_path):
 def _bucket_lines(model, revision, feature, t, cumulative):
     les = ["1.0", "2.0", "+Inf"]
     return [f'model_feature_value_bucket{{namespace="t",model="{model}",revision="{revision}",'
-            f'feature="{feature}",le="{le}"}} {v} {t:.3f}' for le, v in zip(les, cumulative)]
+            f'feature="{feature}",le="{le}"}} {v} {t:.3f}' for le, v in zip(les, cumulative, strict=True)]
 
 
 @pytest.fixture(scope="module")

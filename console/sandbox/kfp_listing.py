@@ -190,9 +190,11 @@ def _matches(actual: Any, pred: dict[str, Any]) -> bool:
     if op == "IS_SUBSTRING":
         return value in str(actual)
     if isinstance(actual, float) and isinstance(value, (int, float)):
-        a, b = actual, float(value)
-    else:
-        a, b = str(actual), str(value)
+        return _compare(op, actual, float(value))
+    return _compare(op, str(actual), str(value))
+
+
+def _compare(op: str, a: Any, b: Any) -> bool:
     return {
         "EQUALS": a == b, "NOT_EQUALS": a != b, "GREATER_THAN": a > b, "GREATER_THAN_EQUALS": a >= b,
         "LESS_THAN": a < b, "LESS_THAN_EQUALS": a <= b,

@@ -121,7 +121,7 @@ class World:
         rng = self.rng
         if kind == "train":
             pipeline = f"train-{model.replace('[', '-').replace(']', '')}"
-            template = TRAINING_TASKS
+            template: tuple[tuple[str, float], ...] = TRAINING_TASKS
             display = f"{pipeline}-v{version}" if version else f"{pipeline}-{rng.randrange(1000, 9999)}"
             description = f"Train {model} v{version}" if version else f"Ad-hoc training of {model}"
             params: dict[str, Any] = {"model_name": model, "learning_rate": round(rng.choice([0.01, 0.03, 0.05, 0.1]), 3),
@@ -214,12 +214,12 @@ class World:
                 taken[model] = taken.get(model, 0) + 1
                 catalog_runs.append((model, version, 86400.0 * taken[model], created, run_id))
         else:
-            for m_index, model in enumerate(demo_data.MODELS):
+            for m_index, demo in enumerate(demo_data.MODELS):
                 for back in range(per_model):
-                    version = model.versions - back
-                    if version >= 1:
-                        catalog_runs.append((model.name, str(version), 86400 * (2 * back + 1) + 3600 * m_index + 600,
-                                             None, demo_data.run_id_for(model.name, str(version))))
+                    number = demo.versions - back
+                    if number >= 1:
+                        catalog_runs.append((demo.name, str(number), 86400 * (2 * back + 1) + 3600 * m_index + 600,
+                                             None, demo_data.run_id_for(demo.name, str(number))))
         for model, version, ago, created, run_id in catalog_runs:
             if len(self.runs) >= n_runs:
                 break
