@@ -579,8 +579,9 @@ class PipelinesClient:
 
     def list_runs(self, page_size: int = 50, page_token: str | None = None, sort_by: str | None = "created_at desc",
                   state: str | Iterable[str] | None = None, experiment_id: str | None = None, text: str | None = None,
-                  namespace: str | None = None, predicates: Iterable[dict[str, Any]] = ()) -> RunPage:
-        """One page of runs. A page token carries its query's sort and filter, so with a token only the
+                  namespace: str | None = None, predicates: Iterable[dict[str, Any]] = (),
+                  tasks: bool = False) -> RunPage:
+        """One page of runs (tasks: read the tasks a listing carries, as a GET's are). A page token carries its query's sort and filter, so with a token only the
         token is sent (backend/src/apiserver/server/list_request_util.go); the namespace and experiment
         are not in it and go with every page. Raises PageTokenExpired when the token is refused."""
         if page_size < 1:
@@ -591,7 +592,7 @@ class PipelinesClient:
             "sort_by": None if page_token else sort_by, "filter": None if page_token else build_filter(filters),
             "experiment_id": experiment_id, "namespace": namespace or self.namespace,
         })
-        runs = [parse_run(r, tasks=False) for r in _list(data.get("runs"))]
+        runs = [parse_run(r, tasks=tasks) for r in _list(data.get("runs"))]
         total = _int(data.get("total_size"))
         return RunPage(runs, _str(data.get("next_page_token")), total if total is not None else len(runs))
 

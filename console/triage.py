@@ -9,10 +9,13 @@ cannot be reached is an item of its own, never a missing context.
 from __future__ import annotations
 
 import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.errors import ConsoleError
 
@@ -26,6 +29,8 @@ SLOW_FACTOR = 3.0  # a running run is slow past this many times its experiment's
 SLOW_MIN_SAMPLES = 3
 DRIFT_WINDOW = "1h"
 RUNS_PER_STATE = 50
+WATCH_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # a lost watch lists again after these delays
+JUDGE_WAIT = 10.0  # how long a poll waits for a context's first list before judging its canaries
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,7 @@ def needs_attention(items: Iterable[Item]) -> bool:
 def iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- serving ----------------------------------------------------------------------------------------
@@ -218,10 +223,12 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
     Prometheus) and its pipelines (KFP) are asked concurrently; on_partial, if given, gets the
     items so far (sorted) each time one of them answers, so a screen shows the first answers
     without waiting for the slowest backend."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [pool.submit(job, settings_for, context, scope.namespace, now)
-                   for context in scope.contexts for job in (_serving_items, _runs_of_context)]
+        futures = [pool.submit(_serving_items, settings_for, context, scope.namespace, now)
+                   for context in scope.contexts]
+        futures += [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
+                    for context in kfp_owners(settings_for, scope.contexts)]
         items: list[Item] = []
         pending = len(futures)
         for future in as_completed(futures):
@@ -230,6 +237,39 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
             if on_partial is not None and pending:
                 on_partial(sort_items(items))
     return sort_items(items)
+
+
+def kfp_owners(settings_for: Callable[[str | None], Any], contexts: list[str | None]) -> list[str | None]:
+    """The contexts whose runs to ask for: contexts that share one KFP (the top-level kfp_url, no
+    per-context one) see the same runs, which are asked once and named under the first of them."""
+    seen: set[tuple[str, str | None]] = set()
+    owners = []
+    for context in contexts:
+        try:
+            settings = settings_for(context)
+        except ConsoleError:
+            owners.append(context)
+            continue
+        url = getattr(settings, "kfp_url", None)
+        if url:
+            where = (url, getattr(settings, "namespace", None) or getattr(getattr(settings, "kfp", None), "namespace", None))
+            if where in seen:
+                continue
+            seen.add(where)
+        owners.append(context)
+    return owners
+
+
+def context_name(settings_for: Callable[[str | None], Any], context: str | None) -> str:
+    """The name a context's items carry (None: the kubeconfig's current context)."""
+    if context:
+        return context
+    from console.config import kubeconfig_current_context
+
+    try:
+        return kubeconfig_current_context(getattr(settings_for(None), "kubeconfig", None)) or "(no current context)"
+    except ConsoleError:
+        return "(no current context)"
 
 
 def _serving_items(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
@@ -324,27 +364,27 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     try:
-        # KFP pages carry each run's details (~20 KB a run): ask for the newest few of each state.
-        failed = _runs(client, "FAILED", RUNS_PER_STATE, namespace)
-        running = _runs(client, "RUNNING", RUNS_PER_STATE, namespace)
-        succeeded = _runs(client, "SUCCEEDED", RUNS_PER_STATE, namespace)
+        # KFP pages carry each run's details (~20 KB a run): the newest few of each state, the three
+        # asked at once; the failed ones' tasks read from the listing (a GET only where it has none).
         within = timedelta(hours=settings.triage.failed_within_hours)
-        failed = [_with_details(client, run) for run in failed if (run.finished_at or run.created_at or now) >= now - within]
-        names = {}
-        try:
-            names = {e.experiment_id: e.display_name for e in client.list_experiments(namespace=namespace)}
-        except ConsoleError:
-            pass
-        return run_items(context, failed, running, succeeded, now, names, within)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            pages = [pool.submit(client.list_runs, page_size=RUNS_PER_STATE, state=state, namespace=namespace,
+                                 tasks=state == "FAILED") for state in ("FAILED", "RUNNING", "SUCCEEDED")]
+            failed, running, succeeded = (page.result().runs for page in pages)
+            recent = [run for run in failed if (run.finished_at or run.created_at or now) >= now - within]
+            failed = list(pool.map(lambda run: _with_details(client, run), recent))
+        items = run_items(context, failed, running, succeeded, now, None, within)
+        if any(item.kind == "run-slow" for item in items):  # the experiments' names, only to say which
+            try:
+                names = {e.experiment_id: e.display_name for e in client.list_experiments(namespace=namespace)}
+                items = run_items(context, failed, running, succeeded, now, names, within)
+            except ConsoleError:
+                pass
+        return items
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     finally:
         client.close()
-
-
-def _runs(client: Any, state: str, limit: int, namespace: str | None) -> list[Any]:
-    page = client.list_runs(page_size=limit, state=state, namespace=namespace)
-    return page.runs
 
 
 def _with_details(client: Any, run: Any) -> Any:
@@ -355,3 +395,123 @@ def _with_details(client: Any, run: Any) -> Any:
         return client.get_run(run.run_id)
     except ConsoleError:
         return replace(run)
+
+
+# -- live (the Now screen): serving by watch, runs and metrics by poll -----------------------------
+
+
+class ServingWatch:
+    """One context's InferenceServices, kept by list + watch (KubeClient.follow_inference_services:
+    relists on 410) in the thread that calls run(); read from any thread. A watch that fails is one
+    backend-unavailable item with the reason and the next retry, and lists again after a backoff;
+    meanwhile the InferenceServices last seen stay (unknown is not resolved)."""
+
+    def __init__(self, settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
+                 backoff: tuple[float, ...] | None = None):
+        self.context, self.namespace, self.backoff = context, namespace, backoff or WATCH_BACKOFF
+        self._settings_for = settings_for
+        self.name = context or "(current context)"  # the kube client's name for it, once built
+        self.answered = threading.Event()  # listed, or failed: a poll may judge what it holds
+        self.changed = threading.Event()  # set by run(), cleared by the reader: changes coalesce
+        self._lock = threading.Lock()
+        self._isvcs: dict[str, Any] = {}
+        self._lost: Item | None = None
+
+    def isvcs(self) -> list[Any]:
+        with self._lock:
+            return list(self._isvcs.values())
+
+    def items(self, verdicts: dict[str, Any] | None = None) -> list[Item]:
+        self.changed.clear()
+        with self._lock:
+            isvcs, lost = list(self._isvcs.values()), self._lost
+        return isvc_items(self.name, isvcs, verdicts) + ([lost] if lost else [])
+
+    def run(self, stop: threading.Event, on_change: Callable[[], None]) -> None:
+        """Until stop is set; on_change() after a list, event or failure unless the last change is
+        still unread (items() reads it), so a burst of events costs the reader one read."""
+        from adapters.kube import Snapshot
+        from console import clients
+
+        def changed() -> None:
+            if not self.changed.is_set():
+                self.changed.set()
+                on_change()
+
+        failures = 0
+        down_since: datetime | None = None
+        while not stop.is_set():
+            try:
+                kube = clients.kube_client(self._settings_for(self.context))
+                self.name = kube.context or context_name(self._settings_for, self.context)
+                try:
+                    for event in kube.follow_inference_services(self.namespace, stop):
+                        with self._lock:
+                            if isinstance(event, Snapshot):
+                                self._isvcs = {isvc.key: isvc for isvc in event.items}
+                                self._lost, failures, down_since = None, 0, None
+                            elif event.object is not None and event.type == "DELETED":
+                                self._isvcs.pop(event.object.key, None)
+                            elif event.object is not None:
+                                self._isvcs[event.object.key] = event.object
+                        self.answered.set()
+                        changed()
+                finally:
+                    kube.close()
+                error = ConsoleError("the watch ended")
+            except ConsoleError as failed:
+                error = failed
+            except Exception as failed:  # noqa: BLE001 - a bug must not end the watch silently
+                error = ConsoleError(f"{type(failed).__name__}: {failed}")
+            if stop.is_set():
+                return
+            delay = self.backoff[min(failures, len(self.backoff) - 1)]
+            failures += 1
+            down_since = down_since or datetime.now(UTC)
+            retry = time.strftime("%H:%M:%S", time.gmtime(time.time() + delay))
+            if self.name == "(current context)":
+                self.name = context_name(self._settings_for, self.context)
+            lost = unavailable(self.name, "kubernetes", error, down_since)
+            with self._lock:
+                self._lost = replace(lost, summary=f"{lost.summary} · retrying in {delay:g} s (at {retry})")
+            self.answered.set()
+            changed()
+            stop.wait(delay)
+
+
+@dataclass
+class Polled:
+    items: list[Item]  # the contexts' runs, drift and unreachable backends (not the watched serving items)
+    verdicts: dict[str, dict[str, Any]]  # context name -> {namespace/name: canary verdict}
+
+
+def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[ServingWatch], *,
+         now: datetime | None = None, max_workers: int = 8,
+         on_partial: Callable[[list[Item]], None] | None = None) -> Polled:
+    """The polled half of the Now screen: each context's pipeline runs (KFP) and the canary
+    verdicts and drift (Prometheus) of the InferenceServices its watch holds. on_partial as gather's."""
+    now = now or datetime.now(UTC)
+    verdicts: dict[str, dict[str, Any]] = {}
+
+    def judged(watch: ServingWatch) -> list[Item]:
+        watch.answered.wait(JUDGE_WAIT)
+        try:
+            settings = settings_for(watch.context)
+        except ConsoleError:
+            return []  # the watch names the context's problem
+        found, items = _judge(settings, watch.name, watch.isvcs(), now)
+        verdicts[watch.name] = found
+        return items
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        futures = [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
+                   for context in kfp_owners(settings_for, scope.contexts)]
+        futures += [pool.submit(judged, watch) for watch in watches]
+        items: list[Item] = []
+        pending = len(futures)
+        for future in as_completed(futures):
+            items += future.result()
+            pending -= 1
+            if on_partial is not None and pending:
+                on_partial(sort_items(items))
+    return Polled(sort_items(items), verdicts)

@@ -2,13 +2,20 @@
 
 Every item says where (context, namespace, name), what (a failed revision, a failing canary, a
 failed or slow run, drift, an unreachable backend), why in one line, and since when. `enter` opens
-it on its screen, selected. The list refreshes itself (a poll that reschedules when its answer is
-in, paused while the screen is hidden); an item that clears stays a minute marked resolved, so a
-fix is seen to land rather than an item silently vanishing.
+it on its screen, selected. The list is live while the screen is shown:
+- serving items (failed or not-ready revisions, canaries) from one watch per context in scope
+  (console.triage.ServingWatch: list + watch in a thread worker, relist on 410; a lost watch is a
+  backend-unavailable item with the next retry);
+- runs (KFP), canary verdicts and drift (Prometheus) from a poll that reschedules when its answer
+  is in (backoff on errors).
+Both stop while the screen is hidden and when the context switches (the app rebuilds the screens).
+An item that clears stays a minute marked resolved, so a fix is seen to land rather than an item
+silently vanishing.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.text import Text
@@ -16,6 +23,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -26,6 +34,7 @@ from screens.list_table import ListTable
 REFRESH_INTERVAL = 15.0
 REFRESH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 RESOLVED_FOR = 60.0
+SERVING_SETTLE = 0.05  # watch events within this are shown together
 
 # Symbol and word as well as colour: the severity reads the same under NO_COLOR.
 SEVERITY_CELLS = {
@@ -42,6 +51,10 @@ SERVING_KINDS = ("revision-failed", "not-ready", "canary-failing", "canary-in-pr
 
 def item_key(item: Any) -> str:
     return "\x1f".join(str(part) for part in item.key)
+
+
+def place(item: Any) -> tuple[str, str | None, str]:
+    return (item.context, item.namespace, item.name)
 
 
 def where(item: Any, with_context: bool = True) -> str:
@@ -82,18 +95,27 @@ class NowScreen(ConsoleScreen):
     """
 
     class Gathered(Message):
-        def __init__(self, items: list[Any], error: str | None, partial: bool = False):
+        def __init__(self, polled: Any, error: str | None, partial: bool = False):
             super().__init__()
-            self.items, self.error, self.partial = items, error, partial
+            self.polled, self.error, self.partial = polled, error, partial  # polled: triage.Polled
+
+    class ServingChanged(Message):
+        """A watch has news (coalesced: see ServingWatch.changed)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._items: dict[str, Any] = {}  # key -> Item, as last gathered
+        self._items: dict[str, Any] = {}  # key -> Item, open now, sorted
+        self._polled: dict[str, Any] = {}  # key -> Item, from the last poll
+        self._verdicts: dict[str, dict[str, Any]] = {}  # context -> canary verdicts, from the last poll
+        self._serving: dict[int, list[Any]] = {}  # id(watch) -> its items
+        self._watches: list[Any] = []  # triage.ServingWatch, one per context in scope
+        self._watch_stop: threading.Event | None = None
         self._resolved: dict[str, tuple[Any, float]] = {}  # key -> (Item, when it cleared)
         self._shown: dict[str, tuple[str, ...]] = {}  # row key -> the cells on screen
         self._backoff = Backoff(REFRESH_BACKOFF)
         self._updated_at: float | None = None
         self._loading = False
+        self._sync_pending = False
 
     def compose(self) -> ComposeResult:
         yield self.header()
@@ -130,37 +152,72 @@ class NowScreen(ConsoleScreen):
         self._shown = {}
         return True
 
-    def focus_after_filter(self) -> DataTable:
+    def focus_after_filter(self) -> DataTable[Any]:
         return self.query_one("#now-items", DataTable)
 
     # -- gathering ------------------------------------------------------------------------------
+    def _scope(self) -> tuple[Any, Any]:
+        from console.triage import Scope, scope_contexts, settings_resolver
+
+        settings = self.services.settings
+        return (settings_resolver(settings, self.services.flags),
+                Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace))
+
     def on_activate(self) -> None:
+        from console.triage import ServingWatch
+
+        settings_for, scope = self._scope()
+        self._watch_stop = stop = threading.Event()
+        self._watches = [ServingWatch(settings_for, context, scope.namespace) for context in scope.contexts]
+        self._serving = {}
+        for watch in self._watches:
+            self._watch(watch, stop)
         self.schedule("refresh", 0, self._request)
+
+    def on_deactivate(self) -> None:
+        if self._watch_stop is not None:
+            self._watch_stop.set()
+            self._watch_stop = None
+
+    @work(thread=True, group="now-watch", exit_on_error=False)
+    def _watch(self, watch: Any, stop: threading.Event) -> None:
+        watch.run(stop, lambda: self.post_message(self.ServingChanged()))
+
+    def on_now_screen_serving_changed(self, message: ServingChanged) -> None:
+        if not self.scheduled("serving"):
+            self.schedule("serving", SERVING_SETTLE, self._read_watches)
+
+    def _read_watches(self, every: bool = False) -> None:
+        for watch in self._watches:
+            if every or watch.changed.is_set():
+                self._serving[id(watch)] = watch.items(self._verdicts.get(watch.name))
+                self._updated_at = self.app.clock()
+        self._merge()
 
     def _request(self) -> None:
         if self._loading:
             return
         self._loading = True
-        self._gather()
+        self._gather(list(self._watches))
 
     @work(thread=True, exclusive=True, group="now-gather", exit_on_error=False)
-    def _gather(self) -> None:
+    def _gather(self, watches: list[Any]) -> None:
         from adapters.errors import ConsoleError
-        from console.triage import Scope, gather, scope_contexts, settings_resolver
+        from console.triage import Polled, poll
 
-        ctx = self.services
-        settings = ctx.settings
+        settings_for, scope = self._scope()
         try:
-            items = gather(settings_resolver(settings, ctx.flags),
-                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace),
-                           on_partial=lambda so_far: self.post_message(self.Gathered(so_far, None, partial=True)))
+            def partial(so_far: list[Any]) -> None:
+                self.post_message(self.Gathered(Polled(so_far, {}), None, partial=True))
+
+            polled = poll(settings_for, scope, watches, on_partial=partial)
         except ConsoleError as error:
-            self.post_message(self.Gathered([], error.message))
+            self.post_message(self.Gathered(None, error.message))
             return
         except Exception as error:  # noqa: BLE001 - a state of this screen, never a crash
-            self.post_message(self.Gathered([], f"{type(error).__name__}: {error}"))
+            self.post_message(self.Gathered(None, f"{type(error).__name__}: {error}"))
             return
-        self.post_message(self.Gathered(items, None))
+        self.post_message(self.Gathered(polled, None))
 
     def on_now_screen_gathered(self, message: Gathered) -> None:
         self._loading = False
@@ -170,27 +227,41 @@ class NowScreen(ConsoleScreen):
             self.show_state(f"Could not gather: {message.error} · {retry_text(delay, now)}")
             self.schedule("refresh", delay, self._request)
             return
+        fresh = {item_key(item): item for item in message.polled.items}
         if message.partial:
-            # The first answers while slower backends are still asked: shown at once; nothing is
-            # marked resolved until the whole answer is in.
+            # The first answers while slower backends are still asked: shown at once; nothing of the
+            # poll's is marked resolved until its whole answer is in.
             self._loading = True
-            self._items = {**self._items, **{item_key(item): item for item in message.items}}
-            self.call_after_refresh(self._sync_rows)
+            self._polled = {**self._polled, **fresh}
+            self._merge()
             return
         self._backoff.reset()
         self.hide_state()
-        fresh = {item_key(item): item for item in message.items}
+        self._polled = fresh
+        self._verdicts = message.polled.verdicts
+        self._updated_at = now
+        self._read_watches(every=True)  # the canaries' new verdicts
+        self.schedule("refresh", self.refresh_interval, self._request)
+
+    def _merge(self) -> None:
+        """The open items from the watches and the poll; those that left are resolved for a minute."""
+        from console.triage import sort_items
+
+        now = self.app.clock()
+        every = [item for items in self._serving.values() for item in items] + list(self._polled.values())
+        fresh = {item_key(item): item for item in sort_items(every)}
+        places = {place(item) for item in fresh.values()}
         for key, item in self._items.items():
-            if key not in fresh:
+            if key not in fresh and place(item) not in places:  # changed kind (a canary judged): not cleared
                 self._resolved[key] = (item, now)
         for key in fresh:
             self._resolved.pop(key, None)
         self._items = fresh
-        self._updated_at = now
-        # After the next refresh: rows given to a DataTable before its first frame keep the
-        # width of the column labels.
-        self.call_after_refresh(self._sync_rows)
-        self.schedule("refresh", self.refresh_interval, self._request)
+        if not self._sync_pending:
+            # After the next refresh (rows given to a DataTable before its first frame keep the
+            # width of the column labels), once for all the merges before it.
+            self._sync_pending = True
+            self.call_after_refresh(self._sync_rows)
 
     # -- rows -------------------------------------------------------------------------------------
     def _rows(self, now: float) -> list[tuple[str, Any, bool]]:
@@ -226,6 +297,7 @@ class NowScreen(ConsoleScreen):
     def _sync_rows(self) -> None:
         """Update the table by row key: changed cells only. When the order changes (an item comes,
         goes or changes severity: rare, and the list is short) the rows are laid out again."""
+        self._sync_pending = False
         table = self.query_one("#now-items", DataTable)
         now = self.app.clock()
         rows = self._rows(now)
@@ -238,7 +310,7 @@ class NowScreen(ConsoleScreen):
             if same_order:
                 for key in order:
                     for (column, _), cell, before, after in zip(self._columns, cells[key], self._shown[key],
-                                                                plain[key]):
+                                                                plain[key], strict=True):
                         if before != after:
                             table.update_cell(key, column, cell)
             else:
@@ -271,7 +343,7 @@ class NowScreen(ConsoleScreen):
         if not table.row_count:
             return None
         row = min(max(table.cursor_row, 0), table.row_count - 1)
-        return table.coordinate_to_cell_key((row, 0)).row_key.value
+        return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
     def selected(self) -> Any | None:
         key = self._selected_key()
@@ -326,7 +398,7 @@ class NowScreen(ConsoleScreen):
         if item.context and item.context != self.services.kube_context:
             # Another cluster's item: every screen follows to its context first (as the palette's
             # `context NAME` does), then the item opens there.
-            app.switch_context(context=item.context, then=lambda: open_item(app, item))  # type: ignore[attr-defined]
+            app.switch_context(context=item.context, then=lambda: open_item(app, item))
             return
         open_item(app, item)
 
