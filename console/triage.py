@@ -402,9 +402,11 @@ def _with_details(client: Any, run: Any) -> Any:
 
 class ServingWatch:
     """One context's InferenceServices, kept by list + watch (KubeClient.follow_inference_services:
-    relists on 410) in the thread that calls run(); read from any thread. A watch that fails is one
-    backend-unavailable item with the reason and the next retry, and lists again after a backoff;
-    meanwhile the InferenceServices last seen stay (unknown is not resolved)."""
+    relists on 410) in the thread that calls run(); read from any thread. Each InferenceService's
+    items are worked out when it changes (not all of them on every event), and the reader hears only
+    of changes to the items. A watch that fails is one backend-unavailable item with the reason and
+    the next retry, and lists again after a backoff; meanwhile the items last seen stay (unknown is
+    not resolved)."""
 
     def __init__(self, settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
                  backoff: tuple[float, ...] | None = None):
@@ -412,24 +414,47 @@ class ServingWatch:
         self._settings_for = settings_for
         self.name = context or "(current context)"  # the kube client's name for it, once built
         self.answered = threading.Event()  # listed, or failed: a poll may judge what it holds
-        self.changed = threading.Event()  # set by run(), cleared by the reader: changes coalesce
+        self.changed = threading.Event()  # set on a change of the items, cleared by items(): changes coalesce
         self._lock = threading.Lock()
         self._isvcs: dict[str, Any] = {}
+        self._items: dict[str, list[Item]] = {}  # InferenceService key -> its items (none: absent)
+        self._verdicts: dict[str, Any] = {}
         self._lost: Item | None = None
 
     def isvcs(self) -> list[Any]:
         with self._lock:
             return list(self._isvcs.values())
 
-    def items(self, verdicts: dict[str, Any] | None = None) -> list[Item]:
+    def items(self) -> list[Item]:
         self.changed.clear()
         with self._lock:
-            isvcs, lost = list(self._isvcs.values()), self._lost
-        return isvc_items(self.name, isvcs, verdicts) + ([lost] if lost else [])
+            return [item for items in self._items.values() for item in items] + ([self._lost] if self._lost else [])
+
+    def judge(self, verdicts: dict[str, Any]) -> None:
+        """The canaries' verdicts from a poll (console.canary.Verdict by namespace/name)."""
+        with self._lock:
+            self._verdicts = verdicts
+            changed = self._work_out(list(self._isvcs))
+        if changed:
+            self.changed.set()
+
+    def _work_out(self, keys: Iterable[str]) -> bool:
+        """Under the lock: the items of these InferenceServices again; True when any changed."""
+        changed = False
+        for key in keys:
+            isvc = self._isvcs.get(key)
+            items = isvc_items(self.name, [isvc], self._verdicts) if isvc is not None else []
+            if items != self._items.get(key, []):
+                changed = True
+                if items:
+                    self._items[key] = items
+                else:
+                    self._items.pop(key, None)
+        return changed
 
     def run(self, stop: threading.Event, on_change: Callable[[], None]) -> None:
-        """Until stop is set; on_change() after a list, event or failure unless the last change is
-        still unread (items() reads it), so a burst of events costs the reader one read."""
+        """Until stop is set; on_change() when the items change (a list, an event or a failure)
+        unless the last change is still unread, so a burst of events costs the reader one read."""
         from adapters.kube import Snapshot
         from console import clients
 
@@ -448,14 +473,22 @@ class ServingWatch:
                     for event in kube.follow_inference_services(self.namespace, stop):
                         with self._lock:
                             if isinstance(event, Snapshot):
+                                gone = set(self._isvcs)
                                 self._isvcs = {isvc.key: isvc for isvc in event.items}
+                                news = self._work_out(gone | set(self._isvcs)) or self._lost is not None
                                 self._lost, failures, down_since = None, 0, None
-                            elif event.object is not None and event.type == "DELETED":
-                                self._isvcs.pop(event.object.key, None)
-                            elif event.object is not None:
-                                self._isvcs[event.object.key] = event.object
+                            elif event.object is None:
+                                continue
+                            else:
+                                if event.type == "DELETED":
+                                    self._isvcs.pop(event.object.key, None)
+                                else:
+                                    self._isvcs[event.object.key] = event.object
+                                news = self._work_out([event.object.key])
+                        first = not self.answered.is_set()
                         self.answered.set()
-                        changed()
+                        if news or first:
+                            changed()
                 finally:
                     kube.close()
                 error = ConsoleError("the watch ended")
@@ -479,19 +512,13 @@ class ServingWatch:
             stop.wait(delay)
 
 
-@dataclass
-class Polled:
-    items: list[Item]  # the contexts' runs, drift and unreachable backends (not the watched serving items)
-    verdicts: dict[str, dict[str, Any]]  # context name -> {namespace/name: canary verdict}
-
-
 def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[ServingWatch], *,
          now: datetime | None = None, max_workers: int = 8,
-         on_partial: Callable[[list[Item]], None] | None = None) -> Polled:
-    """The polled half of the Now screen: each context's pipeline runs (KFP) and the canary
-    verdicts and drift (Prometheus) of the InferenceServices its watch holds. on_partial as gather's."""
+         on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+    """The polled half of the Now screen: each context's pipeline runs (KFP), and the canary
+    verdicts (handed to its watch: ServingWatch.judge) and drift (Prometheus) of the
+    InferenceServices its watch holds. on_partial as gather's."""
     now = now or datetime.now(UTC)
-    verdicts: dict[str, dict[str, Any]] = {}
 
     def judged(watch: ServingWatch) -> list[Item]:
         watch.answered.wait(JUDGE_WAIT)
@@ -499,8 +526,8 @@ def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[
             settings = settings_for(watch.context)
         except ConsoleError:
             return []  # the watch names the context's problem
-        found, items = _judge(settings, watch.name, watch.isvcs(), now)
-        verdicts[watch.name] = found
+        verdicts, items = _judge(settings, watch.name, watch.isvcs(), now)
+        watch.judge(verdicts)
         return items
 
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
@@ -514,4 +541,4 @@ def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[
             pending -= 1
             if on_partial is not None and pending:
                 on_partial(sort_items(items))
-    return Polled(sort_items(items), verdicts)
+    return sort_items(items)

@@ -95,9 +95,9 @@ class NowScreen(ConsoleScreen):
     """
 
     class Gathered(Message):
-        def __init__(self, polled: Any, error: str | None, partial: bool = False):
+        def __init__(self, items: list[Any], error: str | None, partial: bool = False):
             super().__init__()
-            self.polled, self.error, self.partial = polled, error, partial  # polled: triage.Polled
+            self.items, self.error, self.partial = items, error, partial
 
     class ServingChanged(Message):
         """A watch has news (coalesced: see ServingWatch.changed)."""
@@ -106,7 +106,6 @@ class NowScreen(ConsoleScreen):
         super().__init__()
         self._items: dict[str, Any] = {}  # key -> Item, open now, sorted
         self._polled: dict[str, Any] = {}  # key -> Item, from the last poll
-        self._verdicts: dict[str, dict[str, Any]] = {}  # context -> canary verdicts, from the last poll
         self._serving: dict[int, list[Any]] = {}  # id(watch) -> its items
         self._watches: list[Any] = []  # triage.ServingWatch, one per context in scope
         self._watch_stop: threading.Event | None = None
@@ -116,6 +115,7 @@ class NowScreen(ConsoleScreen):
         self._updated_at: float | None = None
         self._loading = False
         self._sync_pending = False
+        self._detail_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield self.header()
@@ -187,12 +187,17 @@ class NowScreen(ConsoleScreen):
         if not self.scheduled("serving"):
             self.schedule("serving", SERVING_SETTLE, self._read_watches)
 
-    def _read_watches(self, every: bool = False) -> None:
+    def _read_watches(self) -> None:
+        changed = False
         for watch in self._watches:
-            if every or watch.changed.is_set():
-                self._serving[id(watch)] = watch.items(self._verdicts.get(watch.name))
-                self._updated_at = self.app.clock()
-        self._merge()
+            if watch.changed.is_set():
+                items = watch.items()
+                if items != self._serving.get(id(watch)):
+                    self._serving[id(watch)] = items
+                    changed = True
+        if changed or self._updated_at is None:
+            self._updated_at = self.app.clock()
+            self._merge()
 
     def _request(self) -> None:
         if self._loading:
@@ -203,19 +208,19 @@ class NowScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, group="now-gather", exit_on_error=False)
     def _gather(self, watches: list[Any]) -> None:
         from adapters.errors import ConsoleError
-        from console.triage import Polled, poll
+        from console.triage import poll
 
         settings_for, scope = self._scope()
         try:
             def partial(so_far: list[Any]) -> None:
-                self.post_message(self.Gathered(Polled(so_far, {}), None, partial=True))
+                self.post_message(self.Gathered(so_far, None, partial=True))
 
             polled = poll(settings_for, scope, watches, on_partial=partial)
         except ConsoleError as error:
-            self.post_message(self.Gathered(None, error.message))
+            self.post_message(self.Gathered([], error.message))
             return
         except Exception as error:  # noqa: BLE001 - a state of this screen, never a crash
-            self.post_message(self.Gathered(None, f"{type(error).__name__}: {error}"))
+            self.post_message(self.Gathered([], f"{type(error).__name__}: {error}"))
             return
         self.post_message(self.Gathered(polled, None))
 
@@ -227,7 +232,7 @@ class NowScreen(ConsoleScreen):
             self.show_state(f"Could not gather: {message.error} · {retry_text(delay, now)}")
             self.schedule("refresh", delay, self._request)
             return
-        fresh = {item_key(item): item for item in message.polled.items}
+        fresh = {item_key(item): item for item in message.items}
         if message.partial:
             # The first answers while slower backends are still asked: shown at once; nothing of the
             # poll's is marked resolved until its whole answer is in.
@@ -238,9 +243,9 @@ class NowScreen(ConsoleScreen):
         self._backoff.reset()
         self.hide_state()
         self._polled = fresh
-        self._verdicts = message.polled.verdicts
         self._updated_at = now
-        self._read_watches(every=True)  # the canaries' new verdicts
+        self._read_watches()  # with the canaries' new verdicts (ServingWatch.judge)
+        self._merge()
         self.schedule("refresh", self.refresh_interval, self._request)
 
     def _merge(self) -> None:
@@ -335,7 +340,9 @@ class NowScreen(ConsoleScreen):
             parts.append(f"filter: {self.filter_text}")
         if self._updated_at is not None:
             parts.append(f"updated {clock_text(self._updated_at)}")
-        table.border_title = literal(" · ".join(parts))
+        title = literal(" · ".join(parts))
+        if title != table.border_title:  # an unchanged title redraws nothing
+            table.border_title = title
 
     # -- selection --------------------------------------------------------------------------------
     def _selected_key(self) -> str | None:
@@ -366,6 +373,7 @@ class NowScreen(ConsoleScreen):
         item = self.selected()
         if item is None:
             if self._updated_at is not None and not self._items:
+                self._detail_shown = None
                 body.update(Text("Nothing needs you now.", style="bold green"))
             return
         text = Text()
@@ -379,7 +387,9 @@ class NowScreen(ConsoleScreen):
         if item.since:
             text.append(f"since {safe(item.since)} ({age(item.since, self.app.clock())} ago)\n", style="dim")
         text.append("\nenter opens it on its screen", style="dim")
-        body.update(text)
+        if text != self._detail_shown:  # an unchanged detail redraws nothing
+            self._detail_shown = text
+            body.update(text)
 
     # -- keys ---------------------------------------------------------------------------------------
     def action_refresh(self) -> None:

@@ -98,7 +98,7 @@ class Script:
         self.calls += 1
         if isinstance(answer, Exception):
             raise answer
-        return triage.Polled(triage.sort_items(answer), {})
+        return triage.sort_items(answer)
 
     def install(self, monkeypatch) -> Script:
         monkeypatch.setattr(triage, "poll", self)
