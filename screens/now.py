@@ -35,6 +35,7 @@ REFRESH_INTERVAL = 15.0
 REFRESH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 RESOLVED_FOR = 60.0
 SERVING_SETTLE = 0.05  # watch events within this are shown together
+FIRST_POLL_AFTER = 1.0
 
 # Symbol and word as well as colour: the severity reads the same under NO_COLOR.
 SEVERITY_CELLS = {
@@ -106,7 +107,7 @@ class NowScreen(ConsoleScreen):
         super().__init__()
         self._items: dict[str, Any] = {}  # key -> Item, open now, sorted
         self._polled: dict[str, Any] = {}  # key -> Item, from the last poll
-        self._serving: dict[int, list[Any]] = {}  # id(watch) -> its items
+        self._serving: dict[str | None, list[Any]] = {}  # context in scope -> its watch's items
         self._watches: list[Any] = []  # triage.ServingWatch, one per context in scope
         self._watch_stop: threading.Event | None = None
         self._resolved: dict[str, tuple[Any, float]] = {}  # key -> (Item, when it cleared)
@@ -115,6 +116,7 @@ class NowScreen(ConsoleScreen):
         self._updated_at: float | None = None
         self._loading = False
         self._sync_pending = False
+        self._poll_waits_for_watch = False
         self._detail_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
@@ -169,10 +171,12 @@ class NowScreen(ConsoleScreen):
         settings_for, scope = self._scope()
         self._watch_stop = stop = threading.Event()
         self._watches = [ServingWatch(settings_for, context, scope.namespace) for context in scope.contexts]
-        self._serving = {}
         for watch in self._watches:
             self._watch(watch, stop)
-        self.schedule("refresh", 0, self._request)
+        # The serving items first (critical, and the watches' lists are the bulk of the start): the
+        # poll follows the first watch's answer, or FIRST_POLL_AFTER, whichever comes first.
+        self._poll_waits_for_watch = True
+        self.schedule("refresh", FIRST_POLL_AFTER, self._request)
 
     def on_deactivate(self) -> None:
         if self._watch_stop is not None:
@@ -192,14 +196,18 @@ class NowScreen(ConsoleScreen):
         for watch in self._watches:
             if watch.changed.is_set():
                 items = watch.items()
-                if items != self._serving.get(id(watch)):
-                    self._serving[id(watch)] = items
+                if items != self._serving.get(watch.context):
+                    self._serving[watch.context] = items
                     changed = True
+        if self._poll_waits_for_watch:
+            self.cancel("refresh")
+            self._request()
         if changed or self._updated_at is None:
             self._updated_at = self.app.clock()
             self._merge()
 
     def _request(self) -> None:
+        self._poll_waits_for_watch = False
         if self._loading:
             return
         self._loading = True
