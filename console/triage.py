@@ -364,15 +364,19 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     try:
-        # KFP pages carry each run's details (~20 KB a run): the newest few of each state, the three
-        # asked at once; the failed ones' tasks read from the listing (a GET only where it has none).
+        # KFP pages carry each run's details (~20 KB a run): the newest few failed and running runs,
+        # asked at once; the succeeded ones (for the usual durations) only when a run is running;
+        # each recent failed run's tasks (to name the failing one) by a GET, as the listing leaves them.
         within = timedelta(hours=settings.triage.failed_within_hours)
         with ThreadPoolExecutor(max_workers=3) as pool:
-            pages = [pool.submit(client.list_runs, page_size=RUNS_PER_STATE, state=state, namespace=namespace,
-                                 tasks=state == "FAILED") for state in ("FAILED", "RUNNING", "SUCCEEDED")]
-            failed, running, succeeded = (page.result().runs for page in pages)
-            recent = [run for run in failed if (run.finished_at or run.created_at or now) >= now - within]
+            asked = {state: pool.submit(_runs, client, state, RUNS_PER_STATE, namespace) for state in ("FAILED", "RUNNING")}
+            running = asked["RUNNING"].result()
+            if running:
+                asked["SUCCEEDED"] = pool.submit(_runs, client, "SUCCEEDED", RUNS_PER_STATE, namespace)
+            recent = [run for run in asked["FAILED"].result()
+                      if (run.finished_at or run.created_at or now) >= now - within]
             failed = list(pool.map(lambda run: _with_details(client, run), recent))
+            succeeded = asked["SUCCEEDED"].result() if running else []
         items = run_items(context, failed, running, succeeded, now, None, within)
         if any(item.kind == "run-slow" for item in items):  # the experiments' names, only to say which
             try:
@@ -385,6 +389,10 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
         return [unavailable(context, "kubeflow pipelines", error, now)]
     finally:
         client.close()
+
+
+def _runs(client: Any, state: str, limit: int, namespace: str | None) -> list[Any]:
+    return list(client.list_runs(page_size=limit, state=state, namespace=namespace).runs)
 
 
 def _with_details(client: Any, run: Any) -> Any:
