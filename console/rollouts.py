@@ -195,20 +195,20 @@ def validate_storage_uri(uri: Any) -> str:
 # Patches (JSON merge patch bodies; the adapter adds metadata.resourceVersion)
 
 
-def set_percent_patch(percent: int) -> dict:
+def set_percent_patch(percent: int) -> dict[str, Any]:
     return {"spec": {"predictor": {"canaryTrafficPercent": parse_percent(percent)}}}
 
 
-def promote_patch() -> dict:
+def promote_patch() -> dict[str, Any]:
     """Remove canaryTrafficPercent: merge-patch null deletes the field, the latest revision gets 100%."""
     return {"spec": {"predictor": {"canaryTrafficPercent": None}}}
 
 
-def rollback_patch() -> dict:
+def rollback_patch() -> dict[str, Any]:
     return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
 
 
-def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict:
+def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict[str, Any]:
     """New storageUri at whichever place the object keeps it, plus canaryTrafficPercent."""
     key = isvc.predictor_key or "model"
     return {"spec": {"predictor": {key: {"storageUri": validate_storage_uri(storage_uri)},
@@ -248,13 +248,13 @@ def change_lines(before: InferenceService, after: InferenceService) -> list[str]
     return lines
 
 
-def patch_lines(isvc: InferenceService, patch: dict) -> list[str]:
+def patch_lines(isvc: InferenceService, patch: dict[str, Any]) -> list[str]:
     """The same lines, predicted from a patch without a server (for a screen's preview)."""
     after_obj = apply_merge_patch(_as_object(isvc), patch)
     return change_lines(isvc, parse_inference_service(after_obj))
 
 
-def _as_object(isvc: InferenceService) -> dict:
+def _as_object(isvc: InferenceService) -> dict[str, Any]:
     predictor: dict[str, Any] = {}
     if isvc.canary_traffic_percent is not None:
         predictor["canaryTrafficPercent"] = isvc.canary_traffic_percent
@@ -281,7 +281,7 @@ def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
     latest = isvc.latest_created_revision or isvc.latest_revision or "latest"
     prev = isvc.latest_rolledout_revision or isvc.prev_revision or "previous"
     if rolls_back_a_promotion(isvc) and canary_percent is not None and clamp_percent(canary_percent) < 100:
-        prev = isvc.previous_rolledout_revision
+        prev = isvc.previous_rolledout_revision or prev  # set: rolls_back_a_promotion checked it
     pct = 100 if canary_percent is None else clamp_percent(canary_percent)
     if latest == prev or pct == 100:
         return f"{latest} 100%"
@@ -339,7 +339,7 @@ class NotReady:
 def latest_not_ready(isvc: InferenceService) -> NotReady | None:
     """Why the newest revision takes no traffic, or None when it is the latest ready one. Knative
     keeps routing "latest" to the last ready revision meanwhile, so its metrics say nothing of it."""
-    if not isvc.failing_revision:
+    if not isvc.failing_revision or not isvc.latest_created_revision:
         return None
     by_type = {c.type: c for c in isvc.conditions}
     said = [by_type[t] for t in _REVISION_CONDITIONS if t in by_type and by_type[t].status != "True"]
@@ -431,3 +431,40 @@ def revisions(isvc: InferenceService) -> list[dict[str, Any]]:
         out.append({"name": name, "roles": roles, "percent": served.get(name),
                     "ready": None if name != isvc.latest_created_revision else not isvc.failing_revision})
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Which revisions the canary health check judges
+
+
+@dataclass(frozen=True)
+class HealthTarget:
+    """What the canary health check of one InferenceService compares, as the metrics name it."""
+
+    canary: str  # the revision under test (the only one judged when there is no canary)
+    stable: str | None  # the revision it is compared with, while a canary runs
+    traffic: dict[str, int | None]  # revision -> the share it really serves (status traffic, merged)
+    not_ready: NotReady | None  # the newest revision takes no traffic: it decides the verdict
+
+
+def health_target(isvc: InferenceService) -> HealthTarget | None:
+    """The revisions to judge, or None when no revision serves traffic yet.
+
+    Serverless: the traffic entry with latestRevision (LATEST) against the one tagged prev (PREV),
+    as `kubectl get isvc` names them; while the newest revision is not ready both name the last
+    ready one, which is then judged alone. RawDeployment has no revisions: its metrics carry the
+    predictor's name, which takes all traffic."""
+    not_ready = latest_not_ready(isvc)
+    if isvc.is_raw:
+        if not isvc.name:
+            return None
+        predictor = f"{isvc.name}-predictor"
+        return HealthTarget(predictor, None, {predictor: 100}, not_ready)
+    canary = isvc.latest_revision
+    stable = isvc.prev_revision if isvc.prev_revision and isvc.prev_revision != canary else None
+    if canary is None:
+        if stable is None:
+            return None
+        canary, stable = stable, None
+    traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
+    return HealthTarget(canary, stable, traffic, not_ready)

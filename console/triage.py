@@ -218,7 +218,7 @@ class Scope:
 
 
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
-           max_workers: int = 8, on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+           max_workers: int = 8, on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
     """Every item of every context in scope, sorted. Each context's serving side (Kubernetes,
     Prometheus) and its pipelines (KFP) are asked concurrently; on_partial, if given, gets the
     items so far (sorted) each time one of them answers, so a screen shows the first answers
@@ -522,7 +522,7 @@ class ServingWatch:
 
 def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[ServingWatch], *,
          now: datetime | None = None, max_workers: int = 8,
-         on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+         on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
     """The polled half of the Now screen: each context's pipeline runs (KFP), and the canary
     verdicts (handed to its watch: ServingWatch.judge) and drift (Prometheus) of the
     InferenceServices its watch holds. on_partial as gather's."""

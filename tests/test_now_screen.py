@@ -289,6 +289,7 @@ async def test_a_context_whose_watch_fails_is_one_item_with_the_next_retry(tmp_p
     import socket
 
     import yaml
+
     from sandbox_fixtures import start_kube_sandbox
 
     sb = start_kube_sandbox(tmp_path / "sb")

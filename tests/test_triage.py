@@ -184,11 +184,12 @@ def test_nothing_to_do_exits_0(sb, capsys):
 def test_config_triage_contexts_add_to_the_current_one(sb, capsys, tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('[triage]\ncontexts = ["sandbox-viewer", "sandbox-admin"]\nfailed_within_hours = 0.001\n')
-    cli.main(["triage", "--json", "--config", str(config), "--kubeconfig", str(sb.kubeconfig_path),
-              "--kfp-url", sb.endpoints["kfp_url"]])
+    code = cli.main(["triage", "--json", "--config", str(config), "--kubeconfig", str(sb.kubeconfig_path),
+                     "--kfp-url", sb.endpoints["kfp_url"]])
     items = json.loads(capsys.readouterr().out)
     assert {i["context"] for i in items} == {"sandbox-admin", "sandbox-viewer"}
     assert not [i for i in items if i["kind"] == "run-failed"]  # none failed in the last 3.6 s
+    assert code == 1  # the failed revision still needs attention
     bad = tmp_path / "bad.toml"
     bad.write_text('[triage]\ncontexts = "prod"\n')
     assert cli.main(["triage", "--config", str(bad)]) == 2
