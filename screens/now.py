@@ -309,6 +309,7 @@ class NowScreen(ConsoleScreen):
         cells = {key: self._cells(item, resolved, now) for key, item, resolved in rows}
         plain = {key: tuple(c.plain + "\0" + str(c.style) for c in row) for key, row in cells.items()}
         selected = self._selected_key()
+        at_top = table.row_count == 0 or table.cursor_row <= 0  # the top stays on the most severe item
         order = [key for key, _, _ in rows]
         same_order = order == list(self._shown) and all(plain[k][0] == self._shown[k][0] for k in order)
         with self.app.batch_update():
@@ -324,7 +325,9 @@ class NowScreen(ConsoleScreen):
                 for key in order:
                     table.add_row(*cells[key], key=key)
         self._shown = {key: plain[key] for key in order}
-        if selected in self._shown:
+        if at_top and order:
+            table.move_cursor(row=0, animate=False)
+        elif selected in self._shown:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._update_title()
         self._show_detail()

@@ -327,3 +327,21 @@ async def test_a_context_whose_watch_fails_is_one_item_with_the_next_retry(tmp_p
             await wait_for(pilot, lambda: stop is not None and stop.is_set(), "the watches stopped")
     finally:
         sb.stop()
+
+
+async def test_the_cursor_stays_on_the_most_severe_item_as_answers_come_in(tmp_path, monkeypatch):
+    """First answers show at once (streamed); a more severe item arriving later goes above them,
+    and a person who has not moved the cursor is on it, not on what came first."""
+    script = Script([RUN, CANARY], [FAILED, RUN, CANARY]).install(monkeypatch)
+    app = scripted_app(tmp_path, lambda: FROZEN)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 2, "the first answer")
+        assert app.screen.selected().kind == "run-failed"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: table(app).row_count == 3, "the second answer")
+        assert app.screen.selected().kind == "revision-failed"
+        await pilot.press("down")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: script.calls >= 3, "a third answer")
+        await pilot.pause()
+        assert app.screen.selected().kind == "run-failed"  # moved by the person: it stays where they put it
