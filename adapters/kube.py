@@ -27,6 +27,7 @@ from adapters.kube_model import (
     PRINTER_COLUMNS,
     RAW_MODES,
     VERSION,
+    Canary,
     Condition,
     InferenceService,
     Snapshot,
@@ -35,6 +36,7 @@ from adapters.kube_model import (
     deployment_mode,
     parse_inference_service,
     predictor_storage,
+    predictor_service_name,
     printer_cell,
 )
 from adapters.kube_pods import (
@@ -51,11 +53,11 @@ from adapters.kube_pods import (
 
 __all__ = [
     "DEFAULT_CONTAINER", "DEPLOYMENT_MODE_ANNOTATION", "GROUP", "MERGE_PATCH", "PLURAL", "PRINTER_COLUMNS",
-    "RAW_MODES", "VERSION", "WATCH_MIN_TIMEOUT", "WATCH_READ_MARGIN", "Condition", "ContainerState",
+    "RAW_MODES", "VERSION", "WATCH_MIN_TIMEOUT", "WATCH_READ_MARGIN", "Canary", "Condition", "ContainerState",
     "InferenceService", "InferenceServiceApi", "KubeClient", "KubeConnection", "KubeEvent", "Pod", "PodsApi",
     "Snapshot", "TrafficTarget", "WatchEvent", "WatchExpired", "close_on_stop", "deployment_mode",
     "kubeconfig_paths", "newest_first", "parse_event", "parse_inference_service", "parse_pod",
-    "predictor_selector", "predictor_storage", "printer_cell",
+    "predictor_selector", "predictor_service_name", "predictor_storage", "printer_cell",
 ]
 
 

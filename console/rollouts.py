@@ -364,10 +364,18 @@ def traffic(isvc: InferenceService) -> list[dict[str, Any]]:
              "latest": t.latest, "tag": t.tag} for t in isvc.traffic]
 
 
+def canaries(isvc: InferenceService) -> list[dict[str, Any]]:
+    """Standard-mode canaries (spec.canary[] with their status): percent is the spec's trafficPercent."""
+    return [{"name": c.name, "percent": c.percent, "ready": c.ready, "storage_uri": c.storage_uri}
+            for c in isvc.canaries]
+
+
 def row(isvc: InferenceService) -> dict[str, Any]:
     """The JSON shape of one InferenceService for `rollout list --json`. latest_/prev_revision and
     _percent are what `kubectl get isvc` prints (KServe's printer columns, from the unmerged
-    status traffic); `traffic` is where requests really go."""
+    status traffic); `traffic` is where requests really go. In Standard mode (no printer columns)
+    latest_* is the first canary's Deployment and the share it serves (0 until it is ready),
+    prev_* the stable predictor's; `canaries` lists spec.canary[]."""
     return {
         "namespace": isvc.namespace,
         "name": isvc.name,
@@ -384,6 +392,7 @@ def row(isvc: InferenceService) -> dict[str, Any]:
         "problems": problems(isvc),
         "traffic": traffic(isvc),
         "deleting": isvc.deleting,
+        "canaries": canaries(isvc),
     }
 
 
