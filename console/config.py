@@ -40,6 +40,7 @@ the file, the line and the key.
     [health]
     min_success_rate = 0.99
     max_p99_seconds = 0.5
+    min_requests = 20     # on the canary, per window, before any verdict
 
     [metrics]             # where request health and drift inputs come from (adapters/metrics.py)
     profile = "auto"      # or knative, knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console
@@ -122,6 +123,7 @@ class DriftSettings:
 class HealthSettings:
     min_success_rate: float = 0.99
     max_p99_seconds: float = 0.5
+    min_requests: int = 20
 
 
 @dataclass
@@ -242,6 +244,7 @@ _RANGES: dict[tuple[str, str], tuple[float, float, bool]] = {
     ("drift", "min_samples"): (1, math.inf, True),
     ("health", "min_success_rate"): (0, 1, True),
     ("health", "max_p99_seconds"): (0, math.inf, False),
+    ("health", "min_requests"): (1, math.inf, True),
     ("triage", "failed_within_hours"): (0, 24 * 366, False),
     ("catalog.mlflow", "timeout"): (0, 3600, False),
     ("catalog.mlflow", "concurrency"): (1, 64, True),

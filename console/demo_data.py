@@ -149,7 +149,7 @@ class ServedModel:
 
 SERVED: tuple[ServedModel, ...] = (
     ServedModel("fraud", "fraud-detector", "fraud-detector", "canary", latest_version="40", prev_version="39",
-                canary_percent=20, drifting_features=("amount", "txn_velocity", "device_score"), error_rate=0.03),
+                canary_percent=20, drifting_features=("amount", "txn_velocity", "device_score"), error_rate=0.04),
     ServedModel("fraud", "credit-risk", "credit-risk", "healthy", latest_version="35"),
     ServedModel("recsys", "churn-predictor", "churn-predictor", "failing", latest_version="30", prev_version="29",
                 canary_percent=10),

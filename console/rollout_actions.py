@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
 from adapters.kube import GROUP, PLURAL, VERSION, InferenceService, KubeClient, parse_inference_service
-from console import rollouts
+from console import lease, rollouts
 from console.actions import Change
 
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -28,6 +28,8 @@ class RolloutAction:
 
     kind = "rollout"
     event_reason = "CanaryChange"  # the reason of the Kubernetes Event announce() writes
+    force = False  # act even while another console's progress holds the Lease (console/lease.py)
+    lease_holder: Any = None  # the LeaseHolder of the progress running this action, if any
 
     def __init__(self, client: KubeClient, namespace: str, name: str):
         self.client = client
@@ -80,6 +82,7 @@ class RolloutAction:
         raw = self.client.get_raw(self.namespace, self.name)
         isvc = parse_inference_service(raw)
         self.before_object = isvc
+        forced = lease.refusal(self.client, self.namespace, self.name, own=self.lease_holder, force=self.force)
         why = self.refusal(isvc)
         if why:
             raise rollouts.refusal_error(f"{self.kind} on {self.target} refused: {why}", why)
@@ -88,6 +91,8 @@ class RolloutAction:
                                                   resource_version=isvc.resource_version, dry_run=True)
         after = parse_inference_service(dry)
         lines = rollouts.change_lines(isvc, after) or rollouts.patch_lines(isvc, patch)
+        if forced:  # in the intent row and the Event: the team sees who overrode a running progress
+            lines.append(forced)
         return Change(
             kind=self.kind,
             target=self.target,

@@ -8,7 +8,7 @@
   without the field, fail on values of another kind) and apiextensions-apiserver's
   tableconvertor.go (first result; integer columns truncate floats, are empty for anything else).
 - `health churn-predictor -n recsys` on the demo story (its new revision failed: RevisionFailed)
-  is failing, naming the revision and the condition's message; exit code unchanged (0).
+  is failing, naming the revision and the condition's message; exit code 1 (issue 12).
 """
 
 from __future__ import annotations
@@ -184,7 +184,7 @@ def test_health_of_a_canary_whose_new_revision_failed_is_failing(demo, capsys):
     assert ready["status"] == "False" and ready["reason"] == "RevisionFailed" and failed != serving
 
     code, out, err = health(demo, capsys, "churn-predictor", "-n", "recsys", "--json")
-    assert code == 0, err  # exit codes of health are unchanged (issue 12 decides them)
+    assert code == 1, err  # failing (issue 12: health is a gate)
     body = json.loads(out)
     assert body["status"] == "failing" and body["verdict"].startswith("failing checks")
     assert failed in body["reason"] and ready["message"] in body["reason"]
@@ -195,5 +195,5 @@ def test_health_of_a_canary_whose_new_revision_failed_is_failing(demo, capsys):
 
     code, out, err = health(demo, capsys, "churn-predictor", "-n", "recsys")
     first = out.splitlines()[0]
-    assert code == 0 and first.startswith("recsys/churn-predictor: failing checks") and failed in first
+    assert code == 1 and first.startswith("recsys/churn-predictor: failing checks") and failed in first
     assert "healthy" not in first

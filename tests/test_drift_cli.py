@@ -82,9 +82,9 @@ def test_health_json_and_text(sandbox, capsys):
     at = str(sandbox.history_end - 600)
     code, out, err = run(capsys, "health", "fraud-detector", "-n", "fraud", "--prometheus-url",
                          sandbox.prometheus_url, "--at", at, "--json", *FLAGS)
-    assert code == 0, err
+    assert code == 1, err  # failing (issue 12: health is a gate)
     body = json.loads(out)
-    assert body["verdict"] == "failing checks 1 of 2"
+    assert body["verdict"] == "failing checks 1 of 2" and body["exit_code"] == 1
     assert body["canary"]["revision"] == CANARY and body["stable"]["revision"] == STABLE
     assert body["canary"]["success_rate"] < 0.99
     assert {f["feature"] for f in body["top_drift"]} == {"amount", "txn_velocity", "device_score"}
@@ -92,6 +92,16 @@ def test_health_json_and_text(sandbox, capsys):
                          sandbox.prometheus_url, "--at", at)
     assert code == 0, err
     assert out.splitlines()[0] == "fraud/credit-risk: healthy"
+
+
+def test_health_exit_codes_are_a_gate(sandbox, capsys):
+    """Issue 12 §1: 0 healthy, 1 failing, 10 not enough data (a window before any history)."""
+    at = sandbox.history_end - 600
+    base = ["--prometheus-url", sandbox.prometheus_url, "-n", "fraud"]
+    assert run(capsys, "health", "credit-risk", *base, "--at", str(at))[0] == 0
+    assert run(capsys, "health", "fraud-detector", *base, "--at", str(at), *FLAGS)[0] == 1
+    code, out, _ = run(capsys, "health", "credit-risk", *base, "--at", str(sandbox.history_start - 3600), "--json")
+    assert code == 10 and json.loads(out)["status"] == "not-enough-data"
 
 
 def test_thresholds_come_from_the_config(sandbox, capsys, tmp_path):

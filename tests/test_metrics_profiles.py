@@ -113,10 +113,11 @@ def test_the_health_command_says_which_profile(sandbox, at, capsys, tmp_path, mo
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
     base = ["health", "fraud-detector", "-n", "fraud", "--prometheus-url", sandbox.prometheus_url, "--at", str(at),
             "--canary-revision", CANARY, "--stable-revision", STABLE]
-    assert main([*base, "--json"]) == 0
+    code = main([*base, "--json"])
     body = json.loads(capsys.readouterr().out)
     assert body["metrics"]["profile"] == sandbox.profile and body["metrics"]["detected"] is True
-    assert main(base) == 0
+    assert code == body["exit_code"] == {"healthy": 0, "failing": 1, "not-enough-data": 10}[body["status"]]
+    assert main(base) == code
     assert f"metrics: {sandbox.profile} (detected)" in capsys.readouterr().out
 
 

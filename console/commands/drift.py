@@ -40,6 +40,13 @@ class Traffic:
     not_ready: NotReady | None = None  # from the cluster: its newest revision is not ready
 
 
+HEALTH_EXIT_CODES = """exit codes (a gate for CI/CD pipelines):
+  0   healthy
+  1   failing: a check failed, or the latest revision failed or is not ready
+  10  not enough data to judge (too few requests in the window, or no metrics)
+  2 bad input, 3 unreachable, 4 forbidden, 5 not found, 8 bad data"""
+
+
 def register(sub, common) -> None:
     drift = sub.add_parser("drift", parents=[common], help="input drift per feature, from Prometheus")
     dsub = drift.add_subparsers(dest="drift_command", metavar="COMMAND", required=True, parser_class=type(drift))
@@ -55,7 +62,8 @@ def register(sub, common) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=drift_show)
 
-    health = sub.add_parser("health", parents=[common], help="canary against stable: success rate, latency, verdict")
+    health = sub.add_parser("health", parents=[common], help="canary against stable: success rate, latency, verdict",
+                            formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HEALTH_EXIT_CODES)
     health.add_argument("name", metavar="NAME", help="InferenceService name")
     health.add_argument("--window", default="5m", metavar="W", help="window of the comparison (default 5m)")
     health.add_argument("--at", metavar="UNIX_TIME", help="evaluation instant (default now)")
@@ -116,17 +124,7 @@ def resolve_traffic(args, ctx, namespace: str, name: str, metrics) -> Traffic:
         return Traffic(canary_rev, stable_rev, storage_uri, source="flags")
     isvc = _from_cluster(ctx, namespace, name)
     if isvc is not None:
-        from console.rollouts import latest_not_ready
-
-        live = isvc.latest_revision or isvc.prev_revision
-        # while the newest revision is not ready, "latest" and "prev" both name the last ready one
-        stable = isvc.prev_revision if isvc.latest_revision and isvc.prev_revision != live else None
-        percents = {t.revision: t.percent for t in isvc.traffic if t.revision}
-        if not live:
-            raise NotFound(f"{namespace}/{name} has no revision taking traffic yet (status.components.predictor.traffic "
-                           "is empty)")
-        return Traffic(live, stable, storage_uri or isvc.storage_uri, percents, source="cluster",
-                       not_ready=latest_not_ready(isvc))
+        return traffic_of(isvc, storage_uri)
     revisions = sorted({rev for ns, m, rev in metrics.served_models(namespace=namespace) if m == name})
     if not revisions:
         raise NotFound(f"Prometheus has no request metrics for {namespace}/{name} "
@@ -135,6 +133,34 @@ def resolve_traffic(args, ctx, namespace: str, name: str, metrics) -> Traffic:
         raise InvalidInput(f"{namespace}/{name} has metrics for revisions {', '.join(revisions)} and no cluster "
                            "says which is the canary: pass --canary-revision and --stable-revision, or a kubeconfig")
     return Traffic(revisions[0], None, storage_uri, source="prometheus")
+
+
+def traffic_of(isvc, storage_uri: str | None = None) -> Traffic:
+    """The split as an InferenceService's status tells it: canary = latestRevision, stable = prev."""
+    from console.rollouts import latest_not_ready
+
+    live = isvc.latest_revision or isvc.prev_revision
+    # while the newest revision is not ready, "latest" and "prev" both name the last ready one
+    stable = isvc.prev_revision if isvc.latest_revision and isvc.prev_revision != live else None
+    percents = {t.revision: t.percent for t in isvc.traffic if t.revision}
+    if not live:
+        raise NotFound(f"{isvc.namespace}/{isvc.name} has no revision taking traffic yet "
+                       "(status.components.predictor.traffic is empty)")
+    return Traffic(live, stable, storage_uri or isvc.storage_uri, percents, source="cluster",
+                   not_ready=latest_not_ready(isvc))
+
+
+def judge(service, namespace: str, name: str, traffic: Traffic, window: str, at: float | None = None):
+    """The verdict of `health` (and of each check of `rollout progress`): the metrics' checks, and a
+    failed or not-ready newest revision on top of them."""
+    verdict = service.health(namespace, name, canary_revision=traffic.live, stable_revision=traffic.stable,
+                             window=window, at=at, traffic=traffic.percents)
+    if traffic.not_ready is not None:
+        from console.canary import with_revision_not_ready
+
+        nr = traffic.not_ready
+        verdict = with_revision_not_ready(verdict, nr.revision, nr.failed, nr.message)
+    return verdict
 
 
 def _from_cluster(ctx, namespace: str, name: str):
@@ -212,27 +238,23 @@ def drift_show(args, ctx) -> int:
 
 
 def health_show(args, ctx) -> int:
+    """Exit 0 healthy, 1 failing, 10 not enough data (HEALTH_EXIT_CODES)."""
     from console.drift_service import check_window
+    from console.progress import VERDICT_EXIT
 
     namespace = _namespace(args, ctx)
     check_window(args.window)
     at = parse_at(args.at)
     metrics = metrics_client(ctx)
     traffic = resolve_traffic(args, ctx, namespace, args.name, metrics)
-    service = drift_service(ctx, metrics)
-    verdict = service.health(namespace, args.name, canary_revision=traffic.live, stable_revision=traffic.stable,
-                             window=args.window, at=at, traffic=traffic.percents)
-    if traffic.not_ready is not None:
-        from console.canary import with_revision_not_ready
-
-        nr = traffic.not_ready
-        verdict = with_revision_not_ready(verdict, nr.revision, nr.failed, nr.message)
+    verdict = judge(drift_service(ctx, metrics), namespace, args.name, traffic, args.window, at)
+    code = VERDICT_EXIT[verdict.status]
     if args.json:
         body = verdict.to_json()
         body.update({"namespace": namespace, "name": args.name, "window": args.window,
-                     "at": at, "traffic_source": traffic.source})
+                     "at": at, "traffic_source": traffic.source, "exit_code": code})
         ctx.print_json(body)
-        return 0
+        return code
     out = ctx.out
     line = f"{namespace}/{args.name}: {verdict.text}"
     if verdict.reason:
@@ -258,4 +280,4 @@ def health_show(args, ctx) -> int:
     if verdict.top_drift:
         out.write("top drifting features: " + ", ".join(
             f"{f.feature} {f.psi:.3f} ({f.status})" for f in verdict.top_drift) + "\n")
-    return 0
+    return code

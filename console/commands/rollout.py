@@ -1,7 +1,9 @@
 """`mlops-console rollout ...`: KServe canary rollouts from the command line.
 
     rollout list [-A | -n NS] [--json]
-    rollout status NAME [-n NS] [--json]
+    rollout status NAME [-n NS] [--json] [--wait [--timeout 10m]]   (exit 0 ready / 1 failed / 124 timeout)
+    rollout progress NAME -n NS --steps 10,25,50,100 --interval 1m [--window W] [--threshold N]
+                     --reason TEXT [--yes] [--dry-run] [--force]   (console/progress_run.py)
     rollout set NAME --percent P        -n NS --reason TEXT [--yes] [--dry-run]
     rollout step NAME (--up | --down) [--step S]   (same flags)
     rollout promote NAME                (same flags)
@@ -9,6 +11,8 @@
     rollout start-canary NAME --storage-uri URI [--percent P]   (same flags)
     rollout events NAME [-n NS] [--json]
     rollout logs NAME [-n NS] [--revision R] [--container C] [--previous] [--tail N] [--follow]
+    (set/step/promote/rollback/start-canary also take --force: act while another console's progress
+    holds the InferenceService's Lease, console/lease.py)
 
 Mutating commands go through ctx.run_action (validate -> read-only -> SelfSubjectAccessReview ->
 server-side dry-run -> confirm -> patch with a resourceVersion precondition -> audit row).
@@ -32,9 +36,11 @@ def register(sub, common) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(func=list_rollouts)
 
-    status = rsub.add_parser("status", parents=[common], help="one InferenceService: split, conditions, revisions")
+    status = rsub.add_parser("status", parents=[common], help="one InferenceService: split, conditions, revisions",
+                             formatter_class=argparse.RawDescriptionHelpFormatter, epilog=STATUS_EXIT_CODES)
     status.add_argument("name", metavar="NAME")
     status.add_argument("--json", action="store_true", help="print JSON")
+    _status_wait_flags(status)
     status.set_defaults(func=show_status)
 
     def mutating(name: str, help_text: str):
@@ -44,6 +50,8 @@ def register(sub, common) -> None:
         p.add_argument("--yes", "-y", action="store_true", help="apply without asking (needed without a terminal)")
         p.add_argument("--dry-run", action="store_true", dest="dry_run",
                        help="check and show the change (server-side dry run), change nothing")
+        p.add_argument("--force", action="store_true",
+                       help="act even while another console's progress holds the InferenceService (audited)")
         return p
 
     p = mutating("set", "set the canary's share of traffic (spec.predictor.canaryTrafficPercent)")
@@ -64,6 +72,8 @@ def register(sub, common) -> None:
     p = mutating("rollback", "send all traffic back to the previous revision (canaryTrafficPercent 0)")
     p.set_defaults(func=rollback)
 
+    _progress_parser(rsub, common)
+
     p = mutating("start-canary", "serve another model version as a canary (new storageUri + canaryTrafficPercent)")
     p.add_argument("--storage-uri", metavar="URI", required=True, help="e.g. s3://mlops-models/fraud-detector/v41")
     p.add_argument("--percent", metavar="P", default="10", help="the canary's share, 0..100 (default 10)")
@@ -72,6 +82,234 @@ def register(sub, common) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# rollout status --wait (issue 12 §1)
+
+STATUS_EXIT_CODES = """with --wait (a gate for CI/CD pipelines), exit codes:
+  0    the latest revision is ready and serves its intended share (or all traffic)
+  1    the latest revision failed (the condition's message is printed)
+  124  --timeout ran out first
+  2 bad input, 3 unreachable, 4 forbidden, 5 not found"""
+WAIT_POLL = 1.0  # seconds between two reads of the InferenceService while waiting
+
+
+def _status_wait_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait", action="store_true",
+                   help="block until the latest revision is ready and serves its share (exit 0), fails (1) "
+                        "or the timeout runs out (124)")
+    p.add_argument("--timeout", default="10m", metavar="DURATION", help="how long --wait waits (default 10m)")
+
+
+def wait_status(args: argparse.Namespace, ctx) -> int:
+    import time
+
+    from console import progress, rollouts
+
+    timeout = progress.parse_seconds("--timeout", args.timeout)
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    deadline = time.monotonic() + timeout
+    said = None
+    while True:
+        isvc = client.get_inference_service(namespace, args.name)
+        state = progress.rollout_state(isvc)
+        line = f"{isvc.namespace}/{isvc.name}: {state.text}"
+        if state.state == progress.WAITING and line != said and not args.json:
+            ctx.print(f"waiting: {line}")
+        said = line
+        if state.state == progress.READY or state.state == progress.FAILED:
+            if args.json:
+                ctx.print_json({**rollouts.status(isvc), "rollout": {"state": state.state, "text": state.text}})
+            if state.state == progress.FAILED:
+                ctx.err.write(f"mlops-console: {line}\n")
+                return progress.EXIT_FAILING
+            if not args.json:
+                ctx.print(line)
+            return progress.EXIT_OK
+        left = deadline - time.monotonic()
+        if left <= 0:
+            ctx.err.write(f"mlops-console: timed out after {args.timeout} waiting for {line}\n")
+            return progress.EXIT_TIMEOUT
+        time.sleep(min(WAIT_POLL, left))
+
+
+# ----------------------------------------------------------------------------------------------
+# rollout progress (issue 12 §2, §3)
+
+PROGRESS_EXIT_CODES = """exit codes:
+  0    promoted after the last step
+  1    rolled back (failed checks reached --threshold, or a step's revision failed)
+  10   stopped where it was: still not enough data after --threshold more intervals
+  130  interrupted by Ctrl-C, 143 by SIGTERM, 129 by a hang-up: it stays at the current step
+  2 bad input, 3 unreachable, 4 forbidden, 6 another console's progress holds it (see --force),
+  7 read-only
+
+While it runs it holds the Lease mlops-console-NAME in the namespace (kubectl get lease -n NS):
+other consoles' set/step/promote/rollback/progress on it are refused unless --force."""
+
+
+def _progress_parser(rsub, common) -> None:
+    p = rsub.add_parser("progress", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+                        help="step the canary up, checking its health at each step; roll back or promote",
+                        epilog=PROGRESS_EXIT_CODES)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--steps", default="10,25,50,100", metavar="LIST",
+                   help="rising canary percentages ending at 100 (default 10,25,50,100)")
+    p.add_argument("--interval", default="1m", metavar="DURATION", help="time between two checks (default 1m)")
+    p.add_argument("--window", default=None, metavar="DURATION",
+                   help="window of each check (default: the interval, at least 1m)")
+    p.add_argument("--threshold", default=str(2), metavar="N",
+                   help="failed checks before a rollback, and extra intervals without data before stopping "
+                        "(default 2, as Flagger)")
+    p.add_argument("--reason", metavar="TEXT", help="why (written to the audit journal; required to apply)")
+    p.add_argument("--yes", "-y", action="store_true", help="start without asking (needed without a terminal)")
+    p.add_argument("--dry-run", action="store_true", dest="dry_run", help="print the plan, change nothing")
+    p.add_argument("--force", action="store_true",
+                   help="take the Lease even while another console's progress holds it (audited)")
+    p.set_defaults(func=run_progress)
+
+
+class PlainReporter:
+    """Lines with the time, for logs and pipelines (no terminal)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def line(self, text: str) -> None:
+        from datetime import UTC, datetime
+
+        self.ctx.print(f"{datetime.now(UTC).strftime('%H:%M:%SZ')} {text}")
+
+    def step(self, index: int, total: int, percent: int) -> None:
+        self.line(f"step {index}/{total}: canaryTrafficPercent {percent}")
+
+    def verdict(self, text: str) -> None:
+        pass  # each check is a line already
+
+    def countdown(self, seconds_left: float) -> None:
+        pass
+
+
+class RichReporter(PlainReporter):
+    """A Rich progress display on a terminal: the step, the last verdicts, the next judgement."""
+
+    def __init__(self, ctx, total: int):
+        super().__init__(ctx)
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self.console = Console(file=ctx.out.stream)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.fields[verdict]}"), TextColumn("{task.fields[countdown]}"),
+                                 console=self.console, transient=False)
+        self.task = self.progress.add_task("starting", total=total, verdict="", countdown="")
+        self.progress.start()
+
+    def line(self, text: str) -> None:
+        from console.safe_text import safe
+
+        self.progress.console.print(safe(text), markup=False, highlight=False)
+
+    def step(self, index: int, total: int, percent: int) -> None:
+        self.progress.update(self.task, completed=index - 1, description=f"step {index}/{total} ({percent}%)")
+
+    def verdict(self, text: str) -> None:
+        from console.safe_text import safe
+
+        self.progress.update(self.task, verdict=safe(text)[:60])
+
+    def countdown(self, seconds_left: float) -> None:
+        self.progress.update(self.task, countdown=f"next check in {int(seconds_left + 0.999)}s")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def run_progress(args: argparse.Namespace, ctx) -> int:
+    import signal
+    import threading
+
+    from adapters.errors import Cancelled, ConsoleError, InvalidInput
+    from console import progress
+    from console.audit import Identity
+    from console.commands.drift import drift_service, judge, traffic_of
+    from console.lease import LeaseHolder, LeaseLost, holder_identity
+    from console.progress_run import Plan, ProgressRun
+    from console.rollout_actions import SetCanaryPercent
+
+    steps = progress.parse_steps(args.steps)
+    interval = progress.parse_seconds("--interval", args.interval)
+    window = args.window or progress.default_window(interval)
+    progress.parse_seconds("--window", window)
+    threshold = progress.parse_threshold(args.threshold)
+    if not args.dry_run and not (args.reason and args.reason.strip()):
+        raise InvalidInput("a reason is required for every change: pass --reason TEXT")
+    client = kube_client(ctx)
+    namespace = _namespace(ctx, client)
+    metrics = ctx.client("metrics")  # no Prometheus: refused before anything changes
+    service = drift_service(ctx, metrics)
+    plan = Plan(namespace, args.name, steps, interval, window, threshold, args.reason)
+    for line in plan.lines():
+        ctx.err.write(line + "\n")
+    first = SetCanaryPercent(client, namespace, args.name, steps[0])
+    first.force = args.force
+    if args.dry_run:  # the first step through the action path's checks and the server's dry run
+        ctx.run_action(first, reason=args.reason, yes=True, dry_run=True)
+        ctx.print(f"{namespace}/{args.name}: dry run: the plan above was checked; nothing was changed")
+        return 0
+    if not args.yes:
+        if not ctx.interactive:
+            error = InvalidInput("refusing to start a progress without a terminal to confirm on; pass --yes")
+            ctx.actions.refuse(first, None, args.reason, error)
+            raise error
+        ctx.err.write("Start this progress? [y/N] ")
+        ctx.err.flush()
+        if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
+            note = ctx.actions.cancel(first, None, args.reason)
+            raise Cancelled(f"rollout.progress on {namespace}/{args.name} cancelled; nothing was changed{note}")
+    kube_identity = first.actor()
+    identity = Identity(ctx.actions.identity.os_user, ctx.actions.identity.ssh_client, kube_identity)
+    holder = LeaseHolder(client, namespace, args.name, holder_identity(identity.os_user, kube_identity))
+    if ctx.settings.read_only:  # before taking a Lease: the first step would be refused anyway
+        ctx.actions.prepare(first, args.reason)
+    try:
+        holder.acquire(force=args.force)
+    except ConsoleError as error:
+        ctx.actions.refuse(first, None, args.reason, error)
+        raise
+    stop = threading.Event()
+    got: list[int] = []
+    reporter = RichReporter(ctx, len(steps)) if ctx.interactive else PlainReporter(ctx)
+    run = ProgressRun(plan, client=client, path=ctx.actions, reporter=reporter, stop=stop, identity=identity,
+                      holder=holder, judge=lambda isvc: judge(service, namespace, args.name, traffic_of(isvc), window))
+
+    def on_signal(signum, _frame) -> None:  # only a flag: the run notices it and never advances again
+        got.append(signum)
+        run.signal_name = run.signal_name or signal.Signals(signum).name
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        if holder.took_over is not None:
+            run.note("forced" if args.force else "took over",
+                     f"took over the lease {holder.name} from {holder.took_over.holder}", "ProgressTookOver")
+        holder.start_renewing()
+        try:
+            code = run.run()
+        except LeaseLost:
+            raise  # noted already
+        except ConsoleError as error:  # e.g. Prometheus or the API server went away: it stays where it is
+            run.note(f"failed: {error.kind}", f"progress stopped at step {run.step_index}: {error.message}",
+                     "ProgressStopped", "Warning")
+            raise
+    finally:
+        if isinstance(reporter, RichReporter):
+            reporter.close()
+        holder.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code < 0:
+        return 128 + (got[0] if got else signal.SIGINT)
+    return code
 
 
 def kube_client(ctx):
@@ -144,6 +382,9 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
 def show_status(args: argparse.Namespace, ctx) -> int:
     from console import rollouts
 
+    if args.wait:
+        return wait_status(args, ctx)
+
     client = kube_client(ctx)
     isvc = client.get_inference_service(_namespace(ctx, client), args.name)
     data = rollouts.status(isvc)
@@ -207,7 +448,9 @@ def _mutate(args, ctx, kind: str, build, check_input=None) -> int:
         target = f"{ctx.settings.namespace or '?'}/{args.name}"
         ctx.actions.refuse(_Unbuilt(kind, target), None, args.reason, error)
         raise
-    return _run(ctx, args, build(client, namespace))
+    action = build(client, namespace)
+    action.force = bool(getattr(args, "force", False))
+    return _run(ctx, args, action)
 
 
 def set_percent(args, ctx) -> int:

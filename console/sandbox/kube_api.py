@@ -9,7 +9,9 @@ fieldValidation, KServe's deploymentMode webhook, watch with bookmarks and 410 E
 Events (field selectors on involvedObject.* and the rest of EventToSelectableFields; events.k8s.io/v1
 as a view of them), list resourceVersion/resourceVersionMatch, protobuf bodies for Namespaces and the
 access reviews,
-bearer-token authentication with admin/viewer roles and real 403s, SelfSubjectAccessReview,
+coordination.k8s.io/v1 Leases (create, get, list, update with a resourceVersion, delete with
+preconditions, printed with their holder), bearer-token authentication with admin/viewer roles and
+real 403s, SelfSubjectAccessReview,
 SelfSubjectRulesReview and SelfSubjectReview.
 """
 
@@ -31,7 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 from console.sandbox import kube_patch, kube_validate
 from console.sandbox.faults import stall_or_drop
 from console.sandbox import kube_pods
-from console.sandbox.kube_store import (EVENTS, ISVCS, NAMESPACES, PODS, ClusterState, KubeError, ResourceType,
+from console.sandbox.kube_store import (EVENTS, ISVCS, LEASES, NAMESPACES, PODS, ClusterState, KubeError,
+                                        ResourceType,
                                         dumps, now_rfc3339)
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
@@ -119,6 +122,7 @@ def event_from_v1(obj: dict) -> dict:
 GROUPS = {
     "serving.kserve.io": ("v1beta1", lambda: _api_resource(ISVCS)),
     "events.k8s.io": ("v1", lambda: _api_resource(EVENTS_V1)),
+    LEASES.group: (LEASES.version, lambda: _api_resource(LEASES)),
     "authorization.k8s.io": ("v1", lambda: [
         {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
          "kind": "SelfSubjectAccessReview", "verbs": ["create"]},
@@ -182,7 +186,8 @@ def _schema_name(rt: ResourceType) -> str:
     return ".".join(reversed(rt.group.split("."))) + f".{rt.version}.{rt.kind}"
 
 
-OPENAPI_GV = {"api/v1": (NAMESPACES, EVENTS), f"apis/{ISVCS.group}/{ISVCS.version}": (ISVCS,)}
+OPENAPI_GV = {"api/v1": (NAMESPACES, EVENTS), f"apis/{ISVCS.group}/{ISVCS.version}": (ISVCS,),
+              f"apis/{LEASES.group}/{LEASES.version}": (LEASES,)}
 
 
 def _openapi_gv(rts: tuple[ResourceType, ...]) -> dict:
@@ -261,6 +266,15 @@ TABLE_COLUMNS = {
 }
 
 
+# leaseColumnDefinitions / printLease of kubernetes pkg/printers/internalversion/printers.go
+TABLE_COLUMNS["leases"] = [NAME_COL, _col("Holder"), AGE_COL]
+
+
+def _lease_cells(obj: dict) -> list:
+    return [obj["metadata"]["name"], (obj.get("spec") or {}).get("holderIdentity") or "",
+            _human_age(obj["metadata"].get("creationTimestamp"))]
+
+
 def _event_cells(obj: dict) -> list:
     """printEvent of kubernetes pkg/printers/internalversion/printers.go."""
     inv = obj.get("involvedObject") or {}
@@ -285,6 +299,8 @@ def _cells(rt: ResourceType, obj: dict) -> list:
         return kube_pods.pod_cells(obj, _human_age)
     if rt.plural == "events":
         return _event_cells(obj)
+    if rt.plural == "leases":
+        return _lease_cells(obj)
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"),
             _human_age(obj["metadata"].get("creationTimestamp"))]
 
@@ -698,6 +714,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise self._no_route(req)
             req.view, req.unview = event_to_v1, event_from_v1
             return self._resource(api, req, EVENTS_V1, ns, rest[1] if len(rest) == 2 else None, None)
+        if parts[:3] == ["apis", LEASES.group, LEASES.version]:
+            return self._lease_route(api, req, parts[3:])
         if parts[:3] == ["apis", ISVCS.group, ISVCS.version]:
             rest = parts[3:]
             ns = None
@@ -721,6 +739,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._authorize(req, PODS, "get", ns, name, "log")
             return kube_pods.serve_log(self, api, ns, name, req.q)
         return self._resource(api, req, PODS, ns, name, sub)
+
+    def _lease_route(self, api: "KubeApiServer", req: ApiRequest, rest: list[str]):
+        """/apis/coordination.k8s.io/v1[/namespaces/NS]/leases[/NAME]: no subresources."""
+        ns = None
+        if len(rest) >= 2 and rest[0] == "namespaces":
+            ns, rest = rest[1], rest[2:]
+        if not rest or rest[0] != LEASES.plural or len(rest) > 2 or (ns is None and len(rest) == 2):
+            raise self._no_route(req)
+        return self._resource(api, req, LEASES, ns, rest[1] if len(rest) == 2 else None, None)
 
     @staticmethod
     def _no_route(req: ApiRequest) -> KubeError:

@@ -69,6 +69,8 @@ class ResourceType:
             return kube_validate.validate_namespace(obj)
         if self.plural == "events":
             return kube_validate.validate_event(obj)
+        if self.plural == "leases":
+            return kube_validate.validate_lease(obj)
         return []
 
 
@@ -78,7 +80,10 @@ ISVCS = ResourceType("inferenceservices", "inferenceservice", "InferenceService"
 EVENTS = ResourceType("events", "event", "Event", "", "v1", True, ("ev",))
 # pods: written whole by the sandbox's kubelet (console/sandbox/kube_pods.py), status included
 PODS = ResourceType("pods", "pod", "Pod", "", "v1", True, ("po",))
-RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS)}
+# coordination.k8s.io/v1 Leases (a progress's lock); updates need a resourceVersion, as
+# pkg/registry/coordination/lease/strategy.go says (AllowUnconditionalUpdate: false)
+LEASES = ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1", True)
+RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS, LEASES)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
@@ -276,7 +281,7 @@ class ClusterState:
                                 {"name": name, "group": rt.group, "kind": rt.plural})
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_rfc3339(created_at)
-            if rt.plural != "events":  # Events carry no generation (no spec)
+            if rt.plural not in ("events", "leases"):  # no generation (their strategies set none)
                 meta["generation"] = 1
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
@@ -359,7 +364,7 @@ class ClusterState:
                     new["metadata"].get("finalizers")))
             if errors:
                 raise invalid(rt, name, errors)
-            if new.get("spec") != current.get("spec"):
+            if new.get("spec") != current.get("spec") and "generation" in current["metadata"]:
                 new["metadata"]["generation"] = int(current["metadata"].get("generation", 1)) + 1
             if new == current or dry_run:
                 return new

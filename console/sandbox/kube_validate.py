@@ -303,3 +303,17 @@ def deployment_mode_change(old: dict, new: dict) -> str | None:
     if LEGACY_MODES.get(wanted, wanted) != normal:
         return f"update rejected: deploymentMode cannot be changed from '{normal}' to '{wanted}'"
     return None
+
+
+def validate_lease(obj: dict) -> list[FieldError]:
+    """ValidateLease of kubernetes pkg/apis/coordination/validation/validation.go (ValidateLeaseSpec:
+    leaseDurationSeconds and leaseTransitions)."""
+    out: list[FieldError] = []
+    validate_metadata(obj.get("metadata"), out)
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        out.append(FieldError("spec.leaseDurationSeconds", "Invalid", "must be greater than 0", duration))
+    if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+        out.append(FieldError("spec.leaseTransitions", "Invalid", "must be greater than or equal to 0", transitions))
+    return out

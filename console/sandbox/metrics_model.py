@@ -19,8 +19,9 @@ exports (DESIGN section 6). Pure Python, no I/O.
   demo_data.feature_shift(model, version, feature) sigmas for the version a revision serves.
   The exporter's `le` buckets are the Feature's edges e1..e(N-1) and +Inf (the convention in
   demo_data), so live and catalog histograms share their bins.
-- The latest revision of an InferenceService with a story in demo_data.SERVED answers 5xx at that
-  story's error_rate and a little slower; everyone else at 0.2%.
+- The latest revision of an InferenceService with a story in demo_data.SERVED, while it serves the
+  story's canary version, answers 5xx at that story's error_rate and a little slower; every other
+  revision (a new canary of another version included) at 0.2%, p99 about 160 ms (`in_story`).
 - Deterministic given the seed: each tick's draws come from a generator seeded with
   (seed, revision, tick start, tick length).
 """
@@ -110,6 +111,13 @@ def _served(namespace: str, name: str) -> demo_data.ServedModel | None:
     return None
 
 
+def in_story(served: demo_data.ServedModel | None, version: str | None) -> bool:
+    """The revision serves the very version a demo story names as its canary. Any other revision
+    (a new canary of another catalog version, say) is healthy: success rate above 99.5%, p99 below
+    300 ms (issue 12 §4), so a progress on it reaches 100 while one on the story's canary rolls back."""
+    return served is not None and served.prev_version is not None and version == served.latest_version
+
+
 def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.DemoModel] | None = None,
                    rates: Mapping[str, float] | None = None) -> list[RevisionSpec]:
     """The revisions that take traffic, from InferenceService dicts (status traffic)."""
@@ -136,12 +144,12 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
                 version = latest_version
             else:
                 version = served.prev_version if served and served.prev_version else latest_version
-            story_latest = latest and served is not None and has_prev
+            sick = latest and in_story(served, version) and has_prev
             out.append(RevisionSpec(
                 namespace=ns, isvc=name, revision=rev, model=catalog_model, version=version,
                 percent=float(t.get("percent") or 0), latest=latest,
-                error_rate=served.error_rate if (latest and served) else BASE_ERROR_RATE,
-                latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if story_latest else 1.0),
+                error_rate=served.error_rate if (sick and served) else BASE_ERROR_RATE,
+                latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if sick else 1.0),
                 rate=total_rate * float(t.get("percent") or 0) / 100.0,
             ))
     return _merge_duplicates(out)

@@ -68,7 +68,7 @@ class Sandbox:
     def __init__(self, state_dir: Path, *, prometheus: bool = True, kfp: bool = True, catalog: bool = True,
                  seed: bool = True, ready_delay: float = 0.5, bookmark_interval: float = 60.0,
                  history: int = 1000, watch_timeout: float = 1800.0, metrics_profile: str = "knative",
-                 kfp_multi_user: bool = False, pods: bool = True):
+                 kfp_multi_user: bool = False, pods: bool = True, scrape_interval: float = 5.0):
         self.state_dir = Path(state_dir)
         self.want_prometheus, self.want_kfp, self.want_catalog, self.seed = prometheus, kfp, catalog, seed
         self.kfp_multi_user = kfp_multi_user
@@ -78,6 +78,7 @@ class Sandbox:
         self.pods = PodSimulator(self.cluster, self.controller) if pods else None
         self.bookmark_interval = bookmark_interval
         self.metrics_profile = metrics_profile
+        self.scrape_interval = scrape_interval  # the exporter's tick and Prometheus's scrape (short for tests)
         self.watch_timeout = watch_timeout
         self.admin_token = random_token()
         self.viewer_token = random_token()
@@ -176,7 +177,8 @@ class Sandbox:
             self.messages["prometheus"] = f"metrics sandbox not available: {exc}"
             return None
         try:
-            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile)
+            self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile,
+                                          tick=self.scrape_interval, scrape_interval=self.scrape_interval)
             url = self.metrics.start()
             if getattr(self.metrics, "message", None):
                 self.messages["prometheus"] = self.metrics.message
@@ -249,7 +251,8 @@ def default_state_dir() -> Path:
 def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: bool = True, kfp: bool = True,
                    catalog: bool = True, seed: bool = True, ready_delay: float = 0.5,
                    as_json: bool = False, stop_event: threading.Event | None = None,
-                   metrics_profile: str = "knative", kfp_multi_user: bool = False) -> int:
+                   metrics_profile: str = "knative", kfp_multi_user: bool = False,
+                   scrape_interval: float = 5.0) -> int:
     """Start the sandbox, print how to use it, and serve until SIGINT/SIGTERM (or stop_event)."""
     stop = stop_event or threading.Event()
     previous = {}
@@ -257,7 +260,8 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     sandbox = Sandbox(Path(state_dir), prometheus=prometheus, kfp=kfp, catalog=catalog, seed=seed,
-                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user)
+                      ready_delay=ready_delay, metrics_profile=metrics_profile, kfp_multi_user=kfp_multi_user,
+                      scrape_interval=scrape_interval)
     try:
         endpoints = sandbox.start()
         out.write((json.dumps(endpoints) if as_json else usage_text(endpoints)) + "\n")
@@ -283,6 +287,9 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
                         help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
                              "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
+    parser.add_argument("--scrape-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="how often the exporter ticks and Prometheus scrapes it (default 5; 1 suits "
+                             "rollout progress --interval 5s --window 30s)")
     parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
     parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
                         help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "
@@ -298,6 +305,8 @@ def up_from_args(args, out: TextIO) -> int:
 
     if args.ready_delay < 0:
         raise InvalidInput("--ready-delay must be 0 or more seconds")
+    if not 1 <= getattr(args, "scrape_interval", 5.0) <= 300:
+        raise InvalidInput("--scrape-interval must be from 1 to 300 seconds")
     if args.metrics_profile not in EMISSIONS:
         raise InvalidInput(f"--metrics-profile {args.metrics_profile!r} is not a profile: use one of "
                            f"{', '.join(EMISSIONS)}")
@@ -309,6 +318,7 @@ def up_from_args(args, out: TextIO) -> int:
     return run_foreground(Path(state_dir), out=out, prometheus=not args.no_prometheus, kfp=not args.no_kfp,
                           catalog=not args.no_catalog, seed=not args.empty, ready_delay=args.ready_delay,
                           as_json=getattr(args, "json", False), metrics_profile=args.metrics_profile,
+                          scrape_interval=getattr(args, "scrape_interval", 5.0),
                           kfp_multi_user=getattr(args, "kfp_multi_user", False))
 
 
