@@ -197,6 +197,13 @@ def predictor_service_name(isvc: str, predictor: str | None = None) -> str:
     return f"{isvc}-{predictor}-predictor" if predictor else f"{isvc}-predictor"
 
 
+def canary_name(version: str) -> str:
+    """The spec.canary[].predictor.name for a catalog version: "v" + the version as a DNS label
+    ("30" -> "v30", "2.1_rc" -> "v2-1-rc"), so {isvc}-{name}-predictor is a valid Service name."""
+    label = re.sub(r"[^a-z0-9-]+", "-", str(version).lower()).strip("-")
+    return f"v{label}"[:40].rstrip("-")
+
+
 def _parse_canaries(isvc: str, spec: dict[str, Any], status: dict[str, Any], problems: list[str]) -> list[Canary]:
     """spec.canary[] joined by name with status.canaryStatuses[]."""
     raw = spec.get("canary")

@@ -14,8 +14,14 @@ Sources followed (kserve/kserve):
 
 from __future__ import annotations
 
+import json as _json
+
+import pytest
+from sandbox_fixtures import CRD, kubectl, start_kube_sandbox, wait_until
+
 from adapters.kube import parse_inference_service
 from console import rollouts
+from console.sandbox.kserve_sim import canary_replicas, reconcile
 
 STABLE_URI = "s3://mlops-models/fraud-detector/v38"
 CANARY_URI = "s3://mlops-models/fraud-detector/v39"
@@ -31,6 +37,7 @@ def standard_isvc(canary_ready: bool | None, percent: int = 20, **status_extra) 
             "predictor": {"minReplicas": 4, "model": {"modelFormat": {"name": "xgboost"}, "storageUri": STABLE_URI}},
             "canary": [{"trafficPercent": percent,
                         "predictor": {"name": "v39", "model": {"modelFormat": {"name": "xgboost"},
+                                                               "name": "kserve-container",
                                                                "storageUri": CANARY_URI}}}],
         },
         "status": {"deploymentMode": "Standard",
@@ -92,3 +99,166 @@ def test_json_row_keeps_todays_keys_and_adds_canaries():
     assert serverless["canaries"] == []
     assert standard["canaries"] == [{"name": "v39", "percent": 20, "ready": False, "storage_uri": CANARY_URI}]
     assert (standard["latest_revision"], standard["prev_revision"]) == ("fraud-v39-predictor", "fraud-predictor")
+
+
+# -- the controller simulator (console/sandbox/kserve_sim.py) ------------------------------------
+# follows components/predictor.go (reconcileCanaryDeployments, buildCanaryPredictor,
+# canaryReplicaCount) and httproute_reconciler.go (applyCanaryWeights)
+
+
+def _spec_only(obj: dict) -> dict:
+    return {"metadata": {**obj["metadata"], "uid": "u1"}, "spec": obj["spec"]}
+
+
+def _conditions(status: dict) -> dict:
+    return {c["type"]: (c["status"], c.get("reason")) for c in status["conditions"]}
+
+
+def test_sim_canary_deployment_gets_ready_after_the_delay():
+    obj = _spec_only(standard_isvc(None))
+    rec, status, wake = reconcile(obj, None, 1000.0, ready_delay=5.0)
+    # the stable predictor and the canary start together; neither is ready before the delay
+    assert status["canaryStatuses"] == [{"name": "v39", "ready": False, "trafficPercent": 20}]
+    assert _conditions(status)["CanaryPredictorReady"] == ("False", "CanariesNotReady")
+    assert wake == 1005.0 and set(rec.canaries) == {"v39"} and rec.canaries["v39"].name == "fraud-v39-predictor"
+    obj["status"] = status
+    rec, status, wake = reconcile(obj, rec, wake, ready_delay=5.0)
+    assert status["canaryStatuses"] == [{"name": "v39", "ready": True, "trafficPercent": 20}]
+    assert _conditions(status)["CanaryPredictorReady"] == ("True", "AllCanariesReady")
+    assert _conditions(status)["Ready"][0] == "True"  # CanaryPredictorReady is not in Ready's condition set
+    obj["status"] = status
+    isvc = parse_inference_service(obj)
+    assert (isvc.latest_percent, isvc.prev_percent) == (20, 80)
+
+
+def test_sim_canary_that_never_gets_ready_leaves_the_stable_predictor_all_traffic():
+    broken = {CANARY_URI}
+    obj = _spec_only(standard_isvc(None))
+    fail = lambda o, p: "ModelLoadFailed" if (p.get("model") or {}).get("storageUri") in broken else None  # noqa: E731
+    rec, status, wake = reconcile(obj, None, 1000.0, ready_delay=0.0, failure=fail)
+    assert wake is None and rec.canaries["v39"].failure == "ModelLoadFailed"
+    assert status["canaryStatuses"][0]["ready"] is False
+    assert _conditions(status)["CanaryPredictorReady"] == ("False", "CanariesNotReady")
+    assert _conditions(status)["Ready"][0] == "True"
+    obj["status"] = status
+    isvc = parse_inference_service(obj)
+    assert (isvc.latest_percent, isvc.prev_percent, isvc.canaries[0].ready) == (0, 100, False)
+
+
+def test_sim_promotion_adopts_the_canary_deployment_without_a_restart_and_rollback_removes_it():
+    obj = _spec_only(standard_isvc(None))
+    rec, status, _ = reconcile(obj, None, 1000.0, ready_delay=1.0)
+    rec, status, _ = reconcile({**obj, "status": status}, rec, 1001.0, ready_delay=1.0)
+    canary = rec.canaries["v39"]
+    # KServe's promotion (test/e2e/predictor/test_canary_raw_deployment.py, test_canary_promote):
+    # the stable predictor takes the canary's name and model, spec.canary is emptied
+    promoted = {**obj, "status": status, "spec": {"predictor": {
+        **obj["spec"]["predictor"], "name": "v39",
+        "model": {"modelFormat": {"name": "xgboost"}, "name": "kserve-container", "storageUri": CANARY_URI}}}}
+    rec2, status2, wake = reconcile(promoted, rec, 1050.0, ready_delay=1.0)
+    stable = rec2.revisions[-1]
+    assert (stable.created, stable.ready_at) == (canary.created, canary.ready_at)  # the same pods, not new ones
+    assert wake is None and rec2.canaries == {} and "canaryStatuses" not in status2
+    assert "CanaryPredictorReady" not in _conditions(status2)
+    assert parse_inference_service({**promoted, "status": status2}).stable_deployment == "fraud-v39-predictor"
+    # rollback = remove the entry: the canary's Deployment goes, the stable one is untouched
+    rolled = {**obj, "status": status, "spec": {"predictor": obj["spec"]["predictor"]}}
+    rec3, status3, _ = reconcile(rolled, rec, 1050.0, ready_delay=1.0)
+    assert rec3.canaries == {} and rec3.revisions == rec.revisions
+
+
+def test_canary_replicas_default_to_ceil_of_the_stable_share():
+    stable = {"minReplicas": 4}
+    assert canary_replicas(stable, {"trafficPercent": 20, "predictor": {}}) == 1  # ceil(0.8)
+    assert canary_replicas(stable, {"trafficPercent": 30, "predictor": {}}) == 2  # ceil(1.2)
+    assert canary_replicas({}, {"trafficPercent": 0, "predictor": {}}) == 0  # a dark launch
+    assert canary_replicas(stable, {"trafficPercent": 20, "predictor": {"minReplicas": 3}}) == 3
+
+
+# -- over sockets: the webhook's refusals (kubectl as the peer), the controller, the CRD ---------
+
+NS = "std"
+DENIED = 'admission webhook "inferenceservice.kserve-webhook-server.validator" denied the request: '
+
+
+@pytest.fixture(scope="module")
+def sb(tmp_path_factory):
+    sandbox = start_kube_sandbox(tmp_path_factory.mktemp("standard"))
+    sandbox.cluster.ensure_namespace(NS)
+    yield sandbox
+    sandbox.stop()
+
+
+def _manifest(name: str, mode: str | None = "Standard", **canary_predictor) -> dict:
+    obj = standard_isvc(None)
+    obj.pop("status")
+    obj["metadata"] = {"name": name, "namespace": NS,
+                       "annotations": {"serving.kserve.io/deploymentMode": mode} if mode else {}}
+    obj["spec"]["canary"][0]["predictor"].update(canary_predictor)
+    return obj
+
+
+def _kubectl_create(sb, obj: dict):
+    return kubectl(sb, "create", "-f", "-", input=_json.dumps(obj))
+
+
+@pytest.mark.parametrize("mode,extra,message", [
+    (None, {}, "canary is only supported in Standard deployment mode"),
+    ("Serverless", {}, "canary is only supported in Standard deployment mode"),
+    ("Standard", {"maxReplicas": 3}, 'canary "v39" must not set maxReplicas (canary uses fixed replicas)'),
+    ("Standard", {"scaleTarget": 50}, 'canary "v39" must not set scaleTarget (canary uses fixed replicas)'),
+    ("Standard", {"scaleMetric": "cpu"}, 'canary "v39" must not set scaleMetric (canary uses fixed replicas)'),
+    ("Standard", {"minReplicas": 5},
+     'canary "v39" minReplicas (5) must not exceed stable predictor minReplicas (4)'),
+])
+def test_webhook_refuses_a_canary_with_kserves_message(sb, mode, extra, message):
+    """inference_service_validation.go, validateCanarySpecs: a create refused with its message."""
+    res = _kubectl_create(sb, _manifest(f"refused-{len(extra)}-{(mode or 'none').lower()}", mode, **extra))
+    assert res.returncode != 0
+    assert DENIED + message in res.stderr
+
+
+def test_webhook_refuses_canary_traffic_above_100_on_update(sb):
+    _kubectl_create(sb, _manifest("total")).check_returncode()
+    second = {"trafficPercent": 90, "predictor": {"name": "v40", "model": {
+        "modelFormat": {"name": "xgboost"}, "name": "kserve-container",
+        "storageUri": "s3://mlops-models/fraud-detector/v40"}}}
+    first = _manifest("total")["spec"]["canary"][0]
+    res = kubectl(sb, "-n", NS, "patch", "isvc", "total", "--type", "merge",
+                  "-p", _json.dumps({"spec": {"canary": [first, second]}}))
+    assert res.returncode != 0
+    assert DENIED + "sum of canary trafficPercent values (110) must be <= 100" in res.stderr
+    # the CRD's own bound comes first (422), as the API server checks the schema before webhooks
+    first["trafficPercent"] = 101
+    res = kubectl(sb, "-n", NS, "patch", "isvc", "total", "--type", "merge",
+                  "-p", _json.dumps({"spec": {"canary": [first]}}))
+    assert res.returncode != 0 and "spec.canary[0].trafficPercent" in res.stderr and "denied" not in res.stderr
+    del first["predictor"]["model"]["name"]
+    first["trafficPercent"] = 10
+    res = kubectl(sb, "-n", NS, "patch", "isvc", "total", "--type", "merge",
+                  "-p", _json.dumps({"spec": {"canary": [first]}}))
+    assert res.returncode != 0 and "spec.canary[0].predictor.model.name: Required value" in res.stderr
+
+
+def test_controller_runs_the_canary_deployment_and_its_pods(sb):
+    _kubectl_create(sb, _manifest("live")).check_returncode()
+    out = wait_until(lambda: (lambda o: o if (o.get("status") or {}).get("canaryStatuses", [{}])[0].get("ready")
+                              else None)(sb.cluster.get("inferenceservices", NS, "live")))
+    assert out["status"]["canaryStatuses"] == [{"name": "v39", "ready": True, "trafficPercent": 20}]
+    res = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.live-v39-predictor", "-o", "name", check=True)
+    assert res.stdout.strip().startswith("pod/live-v39-predictor-")
+
+
+def test_standard_canary_objects_validate_against_the_kserve_crd(sb):
+    if not CRD.exists():
+        pytest.skip("../shared/reference/kserve_inferenceservices.crd.yaml is not present")
+    jsonschema = pytest.importorskip("jsonschema")
+    yaml = pytest.importorskip("yaml")
+    crd = yaml.load(CRD.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
+    validator = jsonschema.Draft7Validator(version["schema"]["openAPIV3Schema"])
+    _kubectl_create(sb, _manifest("crd")).check_returncode()
+    obj = wait_until(lambda: (lambda o: o if (o.get("status") or {}).get("canaryStatuses") else None)(
+        sb.cluster.get("inferenceservices", NS, "crd")))
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+    assert errors == []
