@@ -7,10 +7,12 @@ protocol is the whole contract: add a method here before a screen calls it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from adapters.catalog import ModelSummary, VersionRecord
+    from collections.abc import Iterable
+
+    from adapters.catalog_records import ModelSummary, RegistrySnapshot, SyncResult, VersionRecord
 
 
 class CatalogBackend(Protocol):
@@ -31,4 +33,13 @@ class CatalogBackend(Protocol):
     def aliases(self, model: str) -> dict[str, str]: ...
     def set_alias(self, model: str, alias: str, version: str, *, expected: str | None) -> tuple[str | None, str]: ...
     def remove_alias(self, model: str, alias: str, *, expected: str | None) -> str | None: ...
+    # a model that follows a registry takes its alias changes there (console/catalog_actions.py)
+    def model_source(self, model: str) -> str | None: ...
+    def mirror_alias(self, model: str, alias: str, version: str | None) -> str | None: ...
+    # following a registry (r on the Catalog screen, console/catalog_sync.py)
+    def registry_snapshot(self, registry: str) -> RegistrySnapshot: ...
+    def sync_registry(self, registry: str, *, models: dict[str, int | None], records: Iterable[dict[str, Any]],
+                      aliases: dict[str, dict[str, str]], runs: dict[str, tuple[str | None, str]],
+                      scope: set[str] | None = None, renames: Iterable[tuple[str, str]] = (),
+                      now: str | None = None) -> SyncResult: ...
     def close(self) -> None: ...

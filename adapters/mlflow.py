@@ -27,18 +27,29 @@ Credentials never reach an error message or a log line.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
+from adapters.http import Hints, LazyClient, body_text, ca_context, request_json, snippet
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 API_PREFIX = "/api/2.0/mlflow"
 MODELS_PAGE = 1000  # registered-models/search refuses more
 VERSIONS_PAGE = 1000
 RUN_FINAL_STATES = frozenset({"FINISHED", "FAILED", "KILLED"})
+HINTS = Hints(timeout="it may be overloaded, try again (or raise [catalog.mlflow] timeout)",
+              tls="point MLFLOW_TRACKING_SERVER_CERT_PATH or [catalog.mlflow] ca_file at the CA that signed its "
+                  "certificate",
+              unreachable="check the URL and that the tracking server is up",
+              not_json="is the URL an MLflow tracking server?")
+T = TypeVar("T")
 
 
 @dataclass
@@ -83,11 +94,6 @@ class Run:
         return self.status in RUN_FINAL_STATES
 
 
-def _snippet(text: str, limit: int = 160) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
@@ -114,7 +120,7 @@ def _pairs(items: Any, key: str = "key", value: str = "value") -> dict[str, str]
 
 def parse_registered_model(data: Any) -> RegisteredModel:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not data["name"]:
-        raise ValueError(f"a registered model without a name: {_snippet(repr(data))}")
+        raise ValueError(f"a registered model without a name: {snippet(repr(data))}")
     return RegisteredModel(
         name=data["name"], creation_ms=_int(data.get("creation_timestamp")),
         updated_ms=_int(data.get("last_updated_timestamp")), description=data.get("description") or "",
@@ -125,7 +131,7 @@ def parse_registered_model(data: Any) -> RegisteredModel:
 
 def parse_model_version(data: Any) -> ModelVersion:
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or data.get("version") in (None, ""):
-        raise ValueError(f"a model version without a name or version: {_snippet(repr(data))}")
+        raise ValueError(f"a model version without a name or version: {snippet(repr(data))}")
     return ModelVersion(
         name=data["name"], version=str(data["version"]), creation_ms=_int(data.get("creation_timestamp")),
         updated_ms=_int(data.get("last_updated_timestamp")), user_id=_text(data.get("user_id")),
@@ -139,7 +145,7 @@ def parse_model_version(data: Any) -> ModelVersion:
 def parse_run(data: Any) -> Run:
     info = data.get("info") if isinstance(data, dict) else None
     if not isinstance(info, dict) or not (info.get("run_id") or info.get("run_uuid")):
-        raise ValueError(f"a run without info.run_id: {_snippet(repr(data))}")
+        raise ValueError(f"a run without info.run_id: {snippet(repr(data))}")
     body = data.get("data") if isinstance(data.get("data"), dict) else {}
     metrics = {}
     for item in body.get("metrics") or []:
@@ -162,7 +168,7 @@ def quote_filter(value: str) -> str | None:
     return None
 
 
-class MlflowClient:
+class MlflowClient(LazyClient):
     """A client for one MLflow tracking server. Thread-safe: one httpx.Client with a pool."""
 
     def __init__(self, url: str, *, token: str | None = None, username: str | None = None,
@@ -173,7 +179,7 @@ class MlflowClient:
 
         url = (url or "").strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"MLflow URL {_snippet(url, 60)!r} must start with http:// or https:// "
+            raise InvalidInput(f"MLflow URL {snippet(url, 60)!r} must start with http:// or https:// "
                                "(e.g. http://mlflow.example:5000)")
         parts = urlsplit(url)
         if parts.username is not None:  # user:password@host: sent as basic auth, never shown or logged
@@ -191,81 +197,35 @@ class MlflowClient:
         self.concurrency = max(1, int(concurrency))
         self.page_size = max(1, int(page_size))
         self.requests = 0  # how many requests were sent (benchmarks and tests read it)
-        self._client: Any = None
-        self._lock = threading.Lock()
+        super().__init__()
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import httpx
+    def _build(self) -> httpx.Client:
+        import httpx
 
-                verify: Any = True
-                if self.insecure:
-                    verify = False
-                elif self.ca_file:
-                    import ssl
-
-                    try:
-                        verify = ssl.create_default_context(cafile=self.ca_file)
-                    except (OSError, ssl.SSLError) as exc:
-                        raise InvalidInput(f"MLflow CA file {self.ca_file} cannot be used: {exc}") from None
-                headers = {"Accept": "application/json"}
-                if self.token:
-                    headers["Authorization"] = f"Bearer {self.token}"
-                auth = (self.username, self.password or "") if self.username and not self.token else None
-                limits = httpx.Limits(max_connections=self.concurrency + 2,
-                                      max_keepalive_connections=self.concurrency + 2)
-                self._client = httpx.Client(base_url=self.url + API_PREFIX, verify=verify, cert=self.client_cert,
-                                            timeout=self.timeout, headers=headers, auth=auth, limits=limits)
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> "MlflowClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        verify: ssl.SSLContext | bool = True
+        if self.insecure:
+            verify = False
+        elif self.ca_file:
+            verify = ca_context(self.ca_file, "MLflow CA file")
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        auth = (self.username, self.password or "") if self.username and not self.token else None
+        limits = httpx.Limits(max_connections=self.concurrency + 2, max_keepalive_connections=self.concurrency + 2)
+        return httpx.Client(base_url=self.url + API_PREFIX, verify=verify, cert=self.client_cert,
+                            timeout=self.timeout, headers=headers, auth=auth, limits=limits)
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  body: dict[str, Any] | None = None, what: str | None = None) -> dict[str, Any]:
-        import httpx
-
-        client = self._http()
         where = f"MLflow at {self.url}"
         self.requests += 1
-        try:
-            response = client.request(method, path, params=params, json=body)
-        except httpx.TimeoutException:
-            raise BackendUnavailable(f"{where} did not answer {method} {path} within {self.timeout:g} s; "
-                                     "it may be overloaded, try again (or raise [catalog.mlflow] timeout)") from None
-        except httpx.ConnectError as exc:
-            text = str(exc)
-            if "certificate" in text.lower():
-                raise BackendUnavailable(f"{where}: TLS verification failed ({text}); point "
-                                         "MLFLOW_TRACKING_SERVER_CERT_PATH or [catalog.mlflow] ca_file at the CA "
-                                         "that signed its certificate") from None
-            raise BackendUnavailable(f"{where} cannot be reached ({text or type(exc).__name__}); check the URL "
-                                     "and that the tracking server is up") from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(f"{where} dropped the connection on {method} {path} "
-                                     f"({exc or type(exc).__name__}); try again") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            try:
-                data = response.json()
-            except (ValueError, UnicodeDecodeError):
-                raise DataError(f"{where} sent malformed JSON for {method} {path} "
-                                f"({_snippet(response.text)!r}); is the URL an MLflow tracking server?") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{where} sent {type(data).__name__} instead of a JSON object for {method} {path}")
+        response, data = request_json(self._http(), method, path, where=where, timeout=self.timeout, hints=HINTS,
+                                      params=params, json=body)
+        if data is not None:
             return data
+        status = response.status_code
         code, message = self._error(response)
         if status == 401:
             raise Forbidden(f"{where} wants credentials for {method} {path} (401: {message}); set "
@@ -286,14 +246,14 @@ class MlflowClient:
         raise BackendUnavailable(f"{where} answered {status} to {method} {path}: {message}")
 
     @staticmethod
-    def _error(response: Any) -> tuple[str | None, str]:
+    def _error(response: httpx.Response) -> tuple[str | None, str]:
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
-            return None, _snippet(response.text) or response.reason_phrase or f"HTTP {response.status_code}"
+            return None, body_text(response)
         if isinstance(data, dict) and isinstance(data.get("error_code"), str):
-            return data["error_code"], _snippet(str(data.get("message") or data["error_code"]))
-        return None, _snippet(response.text) or f"HTTP {response.status_code}"
+            return data["error_code"], snippet(str(data.get("message") or data["error_code"]))
+        return None, snippet(response.text) or f"HTTP {response.status_code}"
 
     def _paged(self, path: str, key: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         token: str | None = None
@@ -313,7 +273,7 @@ class MlflowClient:
             seen.add(token)
 
     @staticmethod
-    def _parse(parser: Callable[[Any], Any], items: list, what: str, url: str) -> list:
+    def _parse(parser: Callable[[Any], T], items: list[Any], what: str, url: str) -> list[T]:
         try:
             return [parser(item) for item in items]
         except (ValueError, TypeError, AttributeError) as exc:
@@ -390,7 +350,7 @@ class MlflowClient:
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="mlflow-runs") as pool:
             for start in range(0, len(ids), batch):
                 chunk = ids[start:start + batch]
-                for run_id, run in zip(chunk, pool.map(self.get_run, chunk)):
+                for run_id, run in zip(chunk, pool.map(self.get_run, chunk), strict=True):
                     out[run_id] = run
                 if on_done is not None:
                     on_done(len(out))

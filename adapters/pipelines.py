@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
+from adapters.http import Hints, LazyClient, body_text, ca_context, request_json, snippet
+
+if TYPE_CHECKING:
+    import httpx
 
 API_PREFIX = "/apis/v2beta1"
 IAP_PREFIX = "accounts.google.com:"  # KFP's default user-id prefix (KUBEFLOW_USERID_PREFIX)
@@ -29,6 +33,10 @@ IAP_PREFIX = "accounts.google.com:"  # KFP's default user-id prefix (KUBEFLOW_US
 RUN_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "SKIPPED", "FAILED", "CANCELING", "CANCELED", "PAUSED")
 FINAL_STATES = frozenset({"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"})
 ACTIVE_STATES = frozenset({"PENDING", "RUNNING", "CANCELING", "PAUSED"})
+HINTS = Hints(timeout="it may be overloaded, try again",
+              tls="set [kfp] ca_file to the CA that signed its certificate",
+              unreachable="check kfp_url and that the API server is up",
+              not_json="is kfp_url the KFP API?")
 
 
 class PageTokenExpired(InvalidInput):
@@ -77,7 +85,7 @@ class Task:
         """Seconds from start to end (or to now while running); None when it never started."""
         if self.start_time is None:
             return None
-        end = self.end_time or (None if self.finished else (now or datetime.now(timezone.utc)))
+        end = self.end_time or (None if self.finished else (now or datetime.now(UTC)))
         return None if end is None else max(0.0, (end - self.start_time).total_seconds())
 
 
@@ -111,7 +119,7 @@ class Run:
         start = self.created_at
         if start is None:
             return None
-        end = self.finished_at or (None if self.finished else (now or datetime.now(timezone.utc)))
+        end = self.finished_at or (None if self.finished else (now or datetime.now(UTC)))
         return None if end is None else max(0.0, (end - start).total_seconds())
 
     @property
@@ -148,7 +156,7 @@ class Run:
             parent = task.parent_task_id if task.parent_task_id in ids else None
             children.setdefault(parent, []).append(task)
         for group in children.values():
-            group.sort(key=lambda t: (t.create_time or t.start_time or datetime.max.replace(tzinfo=timezone.utc),
+            group.sort(key=lambda t: (t.create_time or t.start_time or datetime.max.replace(tzinfo=UTC),
                                       t.display_name))
         out: list[tuple[int, Task]] = []
         seen: set[str] = set()
@@ -192,11 +200,11 @@ class RunPage:
 # Parsing (tolerant: the server leaves zero values out and may add fields we do not know)
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -237,7 +245,7 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     if parsed.timestamp() <= 0:
         return None
     return parsed
@@ -341,7 +349,7 @@ def parse_experiment(data: Any) -> Experiment:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def _change_json(change: StateChange) -> dict[str, Any]:
@@ -408,7 +416,7 @@ def run_predicates(state: str | Iterable[str] | None = None, text: str | None = 
 # The client
 
 
-class PipelinesClient:
+class PipelinesClient(LazyClient):
     """A blocking client (call it from a thread worker). Thread-safe; close() when done."""
 
     def __init__(self, base_url: str, *, token: str | None = None, token_file: str | None = None,
@@ -432,8 +440,7 @@ class PipelinesClient:
         self.ca_file = ca_file
         self.namespace = namespace
         self.timeout = float(timeout)
-        self._client: Any = None
-        self._lock = threading.Lock()
+        super().__init__()
         self._token_cache: tuple[float, str] | None = None
         self._multi_user: bool | None = None
 
@@ -453,34 +460,12 @@ class PipelinesClient:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import httpx
+    def _build(self) -> httpx.Client:
+        import httpx
 
-                verify: Any = True
-                if self.ca_file:
-                    import ssl
-
-                    try:
-                        verify = ssl.create_default_context(cafile=self.ca_file)
-                    except (OSError, ssl.SSLError) as exc:
-                        raise InvalidInput(f"KFP ca_file {self.ca_file} cannot be used: {exc}") from None
-                self._client = httpx.Client(base_url=self.base_url + API_PREFIX, verify=verify,
-                                            timeout=self.timeout, headers={"Accept": "application/json"})
-            return self._client
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def __enter__(self) -> "PipelinesClient":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+        return httpx.Client(base_url=self.base_url + API_PREFIX,
+                            verify=ca_context(self.ca_file, "KFP ca_file") if self.ca_file else True,
+                            timeout=self.timeout, headers={"Accept": "application/json"})
 
     def _bearer(self) -> str | None:
         if self.token_file:
@@ -510,36 +495,13 @@ class PipelinesClient:
         """One call; errors become the shared errors by meaning. conflict_on_invalid: KFP answers a run
         action the run's state does not allow with InvalidArgument (terminate, storage/run_store.go)
         or Aborted (retry, common/util/workflow.go): both are conflicts with the current state."""
-        import httpx
-
-        client = self._http()
         params = {k: v for k, v in (params or {}).items() if v is not None and v != ""}
         where = f"KFP at {self.base_url}"
-        try:
-            response = client.request(method, path, params=params, headers=self._headers())
-        except httpx.TimeoutException:
-            raise BackendUnavailable(f"{where} did not answer {method} {path} within {self.timeout:g}s; "
-                                     "it may be overloaded, try again") from None
-        except httpx.ConnectError as exc:
-            text = str(exc)
-            if "CERTIFICATE_VERIFY_FAILED" in text or "certificate" in text.lower():
-                raise BackendUnavailable(f"{where}: TLS verification failed ({text}); set [kfp] ca_file to the "
-                                         "CA that signed its certificate") from None
-            raise BackendUnavailable(f"{where} cannot be reached ({text or type(exc).__name__}); check kfp_url "
-                                     "and that the API server is up") from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(f"{where} dropped the connection on {method} {path} "
-                                     f"({exc or type(exc).__name__}); try again") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            try:
-                data = response.json()
-            except (ValueError, UnicodeDecodeError):
-                raise DataError(f"{where} sent malformed JSON for {method} {path} "
-                                f"({_snippet(response.text)!r}); is kfp_url the KFP API?") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{where} sent {type(data).__name__} instead of a JSON object for {method} {path}")
+        response, data = request_json(self._http(), method, path, where=where, timeout=self.timeout, hints=HINTS,
+                                      params=params, headers=self._headers())
+        if data is not None:
             return data
+        status = response.status_code
         message, code = self._error_message(response)
         if status == 400 and "empty namespace in multi-user mode" in message:
             self._multi_user = True
@@ -564,13 +526,13 @@ class PipelinesClient:
         raise BackendUnavailable(f"{where} answered {status} to {method} {path}: {message}")
 
     @staticmethod
-    def _error_message(response: Any) -> tuple[str, int | None]:
+    def _error_message(response: httpx.Response) -> tuple[str, int | None]:
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
-            return (_snippet(response.text) or response.reason_phrase or f"HTTP {response.status_code}"), None
+            return body_text(response), None
         message, code = _status(data) if isinstance(data, dict) else (None, None)
-        return (message or _snippet(response.text) or f"HTTP {response.status_code}"), code
+        return (message or snippet(response.text) or f"HTTP {response.status_code}"), code
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -663,8 +625,3 @@ def _check_id(value: str, what: str) -> None:
     if not value or not isinstance(value, str) or any(c in "/?#:" or not c.isprintable() or c.isspace()
                                                        for c in value):
         raise InvalidInput(f"{what} {value!r} is not valid: it must be a single id such as a UUID")
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    text = " ".join((text or "").split())
-    return text[:limit] + ("…" if len(text) > limit else "")

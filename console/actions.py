@@ -182,9 +182,9 @@ class ActionPath:
             self._record_error(action, error, reason, change)
             raise
         if dry_run:
-            audit_id = self._record(action, "dry-run", reason, before=change.before, after=change.after,
-                                    message=change.dry_run or "dry run: nothing changed")
-            return Outcome(action.kind, action.target, "dry-run", change.before, change.after, audit_id,
+            dry_run_id = self._record(action, "dry-run", reason, before=change.before, after=change.after,
+                                      message=change.dry_run or "dry run: nothing changed")
+            return Outcome(action.kind, action.target, "dry-run", change.before, change.after, dry_run_id,
                            "dry run: nothing was changed")
         identity = self._identity_for(action)
         try:

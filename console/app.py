@@ -269,9 +269,9 @@ def _log_hint() -> str:
 
 
 def _open_catalog(ctx: Context) -> Any:
-    from adapters.catalog import Catalog
+    from console.clients import catalog_backend
 
-    return Catalog(ctx.settings.catalog, create=False)  # browsing never creates or changes a file
+    return catalog_backend(ctx.settings)
 
 
 def run_app(ctx: Context, first_screen: str = "now", *, app: MlopsConsole | None = None,

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class Identity:
     kube_identity: str | None = None
 
     @classmethod
-    def current(cls, kube_identity: str | None = None) -> "Identity":
+    def current(cls, kube_identity: str | None = None) -> Identity:
         try:
             user = getpass.getuser()
         except Exception:  # no passwd entry in some containers
@@ -224,7 +224,7 @@ class AuditJournal:
         intent_id: int | None = None,
     ) -> int:
         """Append one row; raises ConsoleError (naming the file and the cause) when it cannot."""
-        ts = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         with self._lock:
             conn = self._connect()
             try:
@@ -239,7 +239,8 @@ class AuditJournal:
                 )
             except sqlite3.Error as exc:
                 raise self._error(exc) from None
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # set by every INSERT
+        return cursor.lastrowid
 
     def list(self, *, limit: int | None = None, target: str | None = None, action_prefix: str | None = None,
              since: float | None = None, all_rows: bool = False) -> list[AuditRow]:
@@ -258,7 +259,7 @@ class AuditJournal:
             params.append(action_prefix + "%")
         if since is not None:
             where.append("ts >= ?")
-            params.append(datetime.fromtimestamp(since, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+            params.append(datetime.fromtimestamp(since, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
         sql = f"SELECT {_COLUMNS} FROM audit" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"

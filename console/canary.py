@@ -8,8 +8,8 @@ than `min_requests` requests in the window, the verdict is "not enough data", ne
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
 
 HEALTHY = "healthy"
 FAILING = "failing"
@@ -23,7 +23,7 @@ class HealthThresholds:
     min_requests: int = 20  # per window, on the canary, before any verdict
 
     @classmethod
-    def from_settings(cls, section: object | None) -> "HealthThresholds":
+    def from_settings(cls, section: object | None) -> HealthThresholds:
         if section is None:
             return cls()
         kwargs = {}

@@ -10,7 +10,8 @@ changes nothing locally.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from adapters.errors import Conflict, ConsoleError, InvalidInput, StateConflict
 from console.actions import Change

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, NotFound, ReadOnly
@@ -50,14 +50,14 @@ class RunData:
                            "metrics": self.metrics}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_run(cls, run: Run | None) -> "RunData":
+    def from_run(cls, run: Run | None) -> RunData:
         if run is None:
             return cls(MISSING_RUN, None, None, {}, {})
         return cls(run.status, run.user_id, run.artifact_uri, dict(sorted(run.params.items())),
                    dict(sorted(run.metrics.items())))
 
     @classmethod
-    def from_json(cls, status: str | None, text: str) -> "RunData":
+    def from_json(cls, status: str | None, text: str) -> RunData:
         data = json.loads(text)
         return cls(status, data.get("user_id"), data.get("artifact_uri"), data.get("params") or {},
                    data.get("metrics") or {})
@@ -66,7 +66,7 @@ class RunData:
 def iso_ms(ms: int | None) -> str | None:
     if ms is None:
         return None
-    stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+    stamp = datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
 
 
@@ -157,11 +157,11 @@ def sync(catalog: Any, client: MlflowClient, *, models: list[str] | None = None,
             versions += [v for page in pages for v in page if v.name == name]
             report("versions", len(versions), None)
     else:
-        for page in client.search_registered_models():
-            remote.update((m.name, m) for m in page)
+        for models_page in client.search_registered_models():
+            remote.update((m.name, m) for m in models_page)
             report("models", len(remote), None)
-        for page in client.search_model_versions():
-            versions += page
+        for versions_page in client.search_model_versions():
+            versions += versions_page
             report("versions", len(versions), None)
     # A model registered between the two listings is picked up by the next sync.
     versions = [v for v in versions if v.name in remote]

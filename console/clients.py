@@ -6,10 +6,21 @@ Each factory raises InvalidInput with the setting to fix when a backend is not c
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.errors import InvalidInput
 from console.config import Settings
+
+if TYPE_CHECKING:
+    from adapters.catalog_backend import CatalogBackend
+
+
+def catalog_backend(settings: Settings) -> CatalogBackend:
+    """The model catalog the screens and commands browse (adapters/catalog_backend.py). Opened for
+    reading: never creates or changes a file. A second backend is one more branch here."""
+    from adapters.catalog import Catalog
+
+    return Catalog(settings.catalog, create=False)
 
 
 def kube_client(settings: Settings) -> Any:

@@ -158,7 +158,7 @@ _PROFILE_OVERRIDES = ("requests_metric", "duration_metric", "duration_unit", "na
                       "code_label")
 
 
-def _check_metrics(cfg: "_ConfigFile", m: MetricsSettings) -> MetricsSettings:
+def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
     from adapters.metrics import AUTO, PROFILE_NAMES
 
     if m.profile not in (AUTO, *PROFILE_NAMES):
@@ -284,7 +284,7 @@ class _ConfigFile:
         dotted = f"{table}.{key}" if table else key
         return InvalidInput(f"config {where}: '{dotted}' {problem}")
 
-    def check(self, key: str, value: Any, expected: type, table: str | None = None) -> Any:
+    def check(self, key: str, value: Any, expected: type[Any], table: str | None = None) -> Any:
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)) or (
@@ -299,7 +299,7 @@ class _ConfigFile:
 
 
 def _field_types(cls: type) -> dict[str, type]:
-    types = {}
+    types: dict[str, type] = {}
     for f in fields(cls):
         hint = str(f.type)
         types[f.name] = (list if "list" in hint else bool if "bool" in hint else int if "int" in hint

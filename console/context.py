@@ -5,13 +5,16 @@ from __future__ import annotations
 import sys
 import threading
 from functools import cached_property
-from typing import IO, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from adapters.errors import Cancelled, InvalidInput
 from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe
 from console.audit import AuditJournal, Identity
 from console.config import Settings, kubeconfig_current_context
 from console.safe_text import SafeStream, json_text
+
+if TYPE_CHECKING:
+    from adapters.catalog_backend import CatalogBackend
 
 
 class Context:
@@ -63,10 +66,10 @@ class Context:
                           context=self.kube_context)
 
     @cached_property
-    def catalog(self):
-        from adapters.catalog import Catalog
+    def catalog(self) -> CatalogBackend:
+        from console.clients import catalog_backend
 
-        catalog = Catalog(self.settings.catalog, create=False)  # for reading: never creates a file
+        catalog = catalog_backend(self.settings)
         self._closers.append(catalog.close)
         return catalog
 

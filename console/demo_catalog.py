@@ -11,7 +11,7 @@ import hashlib
 import math
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from console import demo_data
 from console.demo_data import MODELS, SERVED, DemoModel
 
 SEED = 20261120
-END = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SPAN_DAYS = 730
 IMPORT_STAMP = "2026-11-20T12:00:00Z"
 HISTOGRAM_ROWS = 5000

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from adapters.errors import ConsoleError, Forbidden, InvalidInput
 from console.config import Settings

@@ -14,7 +14,8 @@ No Textual import: the CLI and the Pipelines screen share these.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from adapters.errors import Conflict, ConsoleError, Forbidden, InvalidInput, StateConflict
 from adapters.pipelines import PipelinesClient, Run, _check_id

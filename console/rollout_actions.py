@@ -158,9 +158,11 @@ class SetCanaryPercent(RolloutAction):
         self.percent = rollouts.parse_percent(self.raw_percent)
 
     def refusal(self, isvc: InferenceService) -> str | None:
+        assert self.percent is not None  # validate_params() runs first
         return rollouts.set_percent_refusal(isvc, self.percent)
 
     def patch(self, isvc: InferenceService) -> dict:
+        assert self.percent is not None
         return rollouts.set_percent_patch(self.percent)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
@@ -236,9 +238,11 @@ class StartCanary(RolloutAction):
         self.percent = rollouts.parse_percent(self.raw_percent)
 
     def refusal(self, isvc: InferenceService) -> str | None:
+        assert self.percent is not None  # validate_params() runs first
         return rollouts.start_canary_refusal(isvc, self.storage_uri, self.percent)
 
     def patch(self, isvc: InferenceService) -> dict:
+        assert self.percent is not None
         return rollouts.start_canary_patch(isvc, self.storage_uri, self.percent)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:

@@ -7,8 +7,9 @@ every call on the catalog's own thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the clients are imported when first made, not when the app starts
     from adapters.catalog_backend import CatalogBackend
@@ -88,13 +89,13 @@ class Services:
         return self._ctx.actions
 
     def kube(self) -> KubeClient:
-        return self._ctx.client("kube")  # type: ignore[no-any-return]
+        return self._ctx.client("kube")
 
     def pipelines(self) -> PipelinesClient:
-        return self._ctx.client("pipelines")  # type: ignore[no-any-return]
+        return self._ctx.client("pipelines")
 
     def metrics(self) -> MetricsClient:
-        return self._ctx.client("metrics")  # type: ignore[no-any-return]
+        return self._ctx.client("metrics")
 
     def mlflow(self) -> MlflowClient:
-        return self._ctx.client("mlflow")  # type: ignore[no-any-return]
+        return self._ctx.client("mlflow")

@@ -9,10 +9,11 @@ cannot be reached is an item of its own, never a missing context.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from adapters.errors import ConsoleError
 
@@ -63,7 +64,7 @@ def needs_attention(items: Iterable[Item]) -> bool:
 def iso(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- serving ----------------------------------------------------------------------------------------
@@ -213,12 +214,12 @@ class Scope:
 
 
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
-           max_workers: int = 8, on_partial: Callable[[list[Item]], None] | None = None) -> list[Item]:
+           max_workers: int = 8, on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
     """Every item of every context in scope, sorted. Each context's serving side (Kubernetes,
     Prometheus) and its pipelines (KFP) are asked concurrently; on_partial, if given, gets the
     items so far (sorted) each time one of them answers, so a screen shows the first answers
     without waiting for the slowest backend."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
         futures = [pool.submit(job, settings_for, context, scope.namespace, now)
                    for context in scope.contexts for job in (_serving_items, _runs_of_context)]

@@ -5,7 +5,8 @@ time per screen (a second key press while one is being planned or confirmed is t
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual import work
 from textual.worker import Worker, WorkerState

@@ -29,11 +29,13 @@ Subclasses set `screen_title` and compose with the pieces:
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
 from textual.binding import Binding
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
@@ -47,6 +49,12 @@ from screens.keybar import KeyBar
 
 if TYPE_CHECKING:
     from console.services import Services
+
+
+def app_services(node: MessagePump) -> Services:
+    """The app's typed services, from any screen or widget (its App class is not imported here)."""
+    services: Services = node.app.services  # type: ignore[attr-defined]
+    return services
 
 
 def clock_text(t: float) -> str:
@@ -131,7 +139,7 @@ class ConsoleScreen(ActionFlowMixin, Screen):
     @property
     def services(self) -> Services:
         """The typed backends (console/services.py): settings, catalog, actions, kube(), ..."""
-        return self.app.services  # type: ignore[attr-defined,no-any-return]
+        return app_services(self)
 
     # -- the pieces of the frame --------------------------------------------------------------
     def header(self) -> StatusHeader:

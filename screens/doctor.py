@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from console.safe_text import safe
+from screens.base import app_services
 
 # Text as well as colour, so the states read the same under NO_COLOR.
 _MARKS = {"ok": ("ok  ", "green"), "warn": ("WARN", "bold yellow"), "fail": ("FAIL", "bold red reverse")}
@@ -46,7 +47,7 @@ class DoctorScreen(ModalScreen[None]):
     def _run(self) -> None:
         from console.doctor import run_doctor
 
-        results = run_doctor(self.app.services.settings)
+        results = run_doctor(app_services(self).settings)
         self.app.call_from_thread(self._show, results)
 
     def _show(self, results: list) -> None:

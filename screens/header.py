@@ -4,6 +4,7 @@ stay visible at 80 columns), then the screen, then the rest (the catalog path ma
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol, cast
 
 from rich.text import Text
 from textual.widgets import Static
@@ -23,6 +24,15 @@ def shorten(value: str, limit: int = 32) -> str:
     return value[: keep // 3] + "…" + value[-(keep - keep // 3):]
 
 
+class HeaderSource(Protocol):
+    """What the header reads from the app that hosts it (console/app.py MlopsConsole)."""
+
+    @property
+    def read_only(self) -> bool: ...
+
+    def connection_summary(self) -> list[tuple[str, str]]: ...
+
+
 class StatusHeader(Static):
     DEFAULT_CSS = """
     StatusHeader { height: 1; background: $panel; color: $text; }
@@ -36,14 +46,15 @@ class StatusHeader(Static):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        parts = list(self.app.connection_summary())
+        app = cast(HeaderSource, self.app)
+        parts = app.connection_summary()
         kube = [value for label, value in parts if label == "kube"]
         text = Text(no_wrap=True, overflow="ellipsis")
         if kube:
             text.append(" kube: ", style="dim")
             text.append(shorten(kube[0], 40), style="bold")  # user-supplied: literal, never markup
             text.append(" ")
-        if self.app.read_only:
+        if app.read_only:
             text.append(" 🔒 READ-ONLY ", style="bold reverse red")
             text.append(" ")
         text.append(" mlops-console ", style="bold reverse")

@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -238,7 +239,7 @@ class NowScreen(ConsoleScreen):
             if same_order:
                 for key in order:
                     for (column, _), cell, before, after in zip(self._columns, cells[key], self._shown[key],
-                                                                plain[key]):
+                                                                plain[key], strict=True):
                         if before != after:
                             table.update_cell(key, column, cell)
             else:
@@ -271,7 +272,7 @@ class NowScreen(ConsoleScreen):
         if not table.row_count:
             return None
         row = min(max(table.cursor_row, 0), table.row_count - 1)
-        return table.coordinate_to_cell_key((row, 0)).row_key.value
+        return table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
 
     def selected(self) -> Any | None:
         key = self._selected_key()
@@ -326,7 +327,7 @@ class NowScreen(ConsoleScreen):
         if item.context and item.context != self.services.kube_context:
             # Another cluster's item: every screen follows to its context first (as the palette's
             # `context NAME` does), then the item opens there.
-            app.switch_context(context=item.context, then=lambda: open_item(app, item))  # type: ignore[attr-defined]
+            app.switch_context(context=item.context, then=lambda: open_item(app, item))
             return
         open_item(app, item)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import pytest_textual_snapshot
 
+from sandbox_fixtures import kube_sandbox  # noqa: F401 - the fixture, for every test module that names it
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
 

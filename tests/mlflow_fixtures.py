@@ -43,7 +43,7 @@ class MlflowServer:
         self.process, self.url, self.log = process, url, log
 
     @classmethod
-    def start(cls, directory: Path) -> "MlflowServer":
+    def start(cls, directory: Path) -> MlflowServer:
         directory.mkdir(parents=True, exist_ok=True)
         port = free_port()
         log = directory / "mlflow-server.log"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 async def wait_for(pilot, condition: Callable[[], bool], *, timeout: float = 30.0,

@@ -1,7 +1,6 @@
 """Helpers for tests that need the sandbox Kubernetes API over real sockets.
 
-    from sandbox_fixtures import kube_sandbox  # module-scoped fixture
-    def test_x(kube_sandbox): ...
+    def test_x(kube_sandbox): ...   # a module-scoped fixture, which conftest.py shares with every test
 
 or build your own:  sb = start_kube_sandbox(path, ready_delay=0.05); ...; sb.stop()
 """
@@ -13,10 +12,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from console.sandbox.runner import Sandbox
+if TYPE_CHECKING:  # conftest.py imports this module for every test run: the sandbox loads at first use
+    from console.sandbox.runner import Sandbox
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 CRD = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "kserve_inferenceservices.crd.yaml"
@@ -24,6 +25,8 @@ CRD = Path(__file__).resolve().parent.parent.parent / "shared" / "reference" / "
 
 def start_kube_sandbox(state_dir: Path, **kwargs) -> Sandbox:
     """A sandbox with only the Kubernetes API (no catalog, KFP, Prometheus), started."""
+    from console.sandbox.runner import Sandbox
+
     opts = dict(prometheus=False, kfp=False, catalog=False, ready_delay=0.05, bookmark_interval=0.2)
     opts.update(kwargs)
     sb = Sandbox(state_dir, **opts)

@@ -11,7 +11,6 @@ sandbox-admin)."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,30 @@ from console.app import MlopsConsole
 from console.audit import AuditJournal, Identity
 from console.config import Settings
 from console.context import Context
+from sandbox_fixtures import start_kube_sandbox
 from screens.confirm import ConfirmChangeScreen
 from test_audit_writeahead import held_exclusive
 from test_rollout_cli import NS, kc, make_canary
-from test_rollouts_screen import (FRAUD, FROZEN, admin, fraud_at_20, open_rollouts,  # noqa: F401 (fixture)
-                                  press_rollback_and_wait_for_modal, sandbox, wait_for)
-from sandbox_fixtures import start_kube_sandbox
+
+# sandbox and fraud_at_20 are the Rollouts tests' fixtures: pytest finds them by the name the tests
+# take, which ruff reads as a redefinition (F811, noqa'd on those lines)
+from test_rollouts_screen import (  # noqa: F401
+    FRAUD,
+    FROZEN,
+    admin,
+    fraud_at_20,
+    open_rollouts,
+    press_rollback_and_wait_for_modal,
+    sandbox,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory):
-    sandbox = start_kube_sandbox(tmp_path_factory.mktemp("kube-audit"))
-    yield sandbox
-    sandbox.stop()
+    started = start_kube_sandbox(tmp_path_factory.mktemp("kube-audit"))
+    yield started
+    started.stop()
 
 
 @pytest.fixture
@@ -133,7 +143,7 @@ def notifications(app) -> list:
     return list(app._notifications)
 
 
-async def test_tui_rollback_with_a_locked_journal_is_refused_and_the_isvc_unchanged(sandbox, fraud_at_20, tmp_path,
+async def test_tui_rollback_with_a_locked_journal_is_refused_and_the_isvc_unchanged(sandbox, fraud_at_20, tmp_path,  # noqa: F811
                                                                                    quick_journal):
     seeded_journal(tmp_path / "audit.db")
     app = app_on(sandbox, tmp_path)
@@ -155,7 +165,7 @@ async def test_tui_rollback_with_a_locked_journal_is_refused_and_the_isvc_unchan
     assert [r.action for r in AuditJournal(tmp_path / "audit.db").list(all_rows=True)] == ["seed"]
 
 
-async def test_tui_lost_result_row_is_an_error_that_stays(sandbox, fraud_at_20, tmp_path, quick_journal,
+async def test_tui_lost_result_row_is_an_error_that_stays(sandbox, fraud_at_20, tmp_path, quick_journal,  # noqa: F811
                                                           monkeypatch):
     from console.rollout_actions import Rollback
 
@@ -185,7 +195,7 @@ async def test_tui_lost_result_row_is_an_error_that_stays(sandbox, fraud_at_20, 
             holder["lock"].__exit__(None, None, None)
 
 
-async def test_pressing_minus_twice_opens_one_confirmation(sandbox, fraud_at_20, tmp_path, monkeypatch):
+async def test_pressing_minus_twice_opens_one_confirmation(sandbox, fraud_at_20, tmp_path, monkeypatch):  # noqa: F811
     """The second press arrives while the first change is still being planned (held on a gate)."""
     import threading
 
@@ -226,7 +236,7 @@ def header_text(app) -> str:
     return str(app.screen.query_one("StatusHeader", Static).render())
 
 
-async def test_header_shows_the_resolved_context_first_and_the_lock_right_after_at_80_columns(sandbox, tmp_path):
+async def test_header_shows_the_resolved_context_first_and_the_lock_right_after_at_80_columns(sandbox, tmp_path):  # noqa: F811
     app = app_on(sandbox, tmp_path, read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -73,7 +73,7 @@ def server_table(sb) -> dict[tuple[str, str], dict]:
                                             _preload_content=False, _headers={"Accept": TABLE})
     table = json.loads(answer.data)
     names = [c["name"] for c in table["columnDefinitions"]]
-    return {(row["object"]["metadata"]["namespace"], row["object"]["metadata"]["name"]): dict(zip(names, row["cells"]))
+    return {(row["object"]["metadata"]["namespace"], row["object"]["metadata"]["name"]): dict(zip(names, row["cells"], strict=True))
             for row in table["rows"]}
 
 

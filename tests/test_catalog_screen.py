@@ -99,7 +99,7 @@ async def test_home_end_and_g_G_go_to_the_first_and_last_row_of_each_table(catal
             assert last > 5
             for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
                 await pilot.press(key)
-                await wait_for(pilot, lambda: table.cursor_row == row)
+                await wait_for(pilot, lambda table=table, row=row: table.cursor_row == row)
 
 
 async def test_esc_in_the_filter_clears_it_and_leaves_it(catalog_file, tmp_path):
@@ -321,3 +321,101 @@ async def test_compare_fits_both_versions_at_80_columns(catalog_file, tmp_path):
         await pilot.pause(0.1)
         table = app.screen.query_one("#compare", DataTable)
         assert table.virtual_size.width <= table.scrollable_content_region.width
+
+
+def spy(monkeypatch, obj, name: str, calls: list[str]) -> None:
+    original = getattr(obj, name)
+
+    def wrapper(*args, **kwargs):
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, wrapper)
+
+
+async def reload_and_count(pilot, app, monkeypatch) -> dict[str, list[str]]:
+    """Press r and return the table and detail writes it caused, per widget."""
+    screen = app.screen
+    calls: dict[str, list[str]] = {"models": [], "versions": [], "detail": []}
+    for table, key in ((models_table(app), "models"), (versions_table(app), "versions")):
+        for name in ("clear", "add_row", "add_column", "update_cell", "move_cursor"):
+            spy(monkeypatch, table, name, calls[key])
+    spy(monkeypatch, screen.query_one("#detail-body", Static), "update", calls["detail"])
+    models_before, versions_before = screen.shown_models_generation, screen.shown_versions_generation
+    await pilot.press("r")
+    await wait_for(pilot, lambda: screen.shown_models_generation > models_before
+                   and screen.shown_versions_generation > versions_before)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return calls
+
+
+async def test_a_refresh_whose_data_did_not_change_redraws_nothing(catalog_file, tmp_path, monkeypatch):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("down", "down")  # a model other than the first is selected
+        await wait_for(pilot, lambda: app.screen.model == row_keys(models_table(app))[2]
+                       and versions_table(app).row_count > 0 and app.screen._versions_total > 0)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        selected = app.screen.model
+        calls = await reload_and_count(pilot, app, monkeypatch)
+        assert calls == {"models": [], "versions": [], "detail": []}
+        assert app.screen.model == selected and models_table(app).cursor_row == 2
+
+
+async def test_a_refresh_after_an_alias_moved_elsewhere_updates_only_those_cells(catalog_file, tmp_path, monkeypatch):
+    app = make_app(catalog_file, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("slash", *"fraud-detector", "enter")
+        await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
+        await wait_for(pilot, lambda: versions_table(app).row_count == 40)
+        await app.workers.wait_for_complete()
+        with Catalog(catalog_file) as other:  # another console moves production 39 -> 40
+            other.set_alias("fraud-detector", "production", "40", expected="39")
+        calls = await reload_and_count(pilot, app, monkeypatch)
+        assert "clear" not in calls["models"] + calls["versions"]
+        assert "add_row" not in calls["models"] + calls["versions"]
+        assert calls["models"] == ["update_cell"]  # the aliases cell
+        assert calls["versions"] == ["update_cell", "update_cell"]  # 40 gains production, 39 loses it
+        assert "production" in str(versions_table(app).get_row("40")[3])
+        assert "production" not in str(versions_table(app).get_row("39")[3])
+
+
+# -- what the screen shows, without the screen ----------------------------------------------------
+
+def version(number: str, **fields) -> object:
+    from adapters.catalog_records import VersionRecord
+
+    base = dict(model="m", version=number, aliases=[], description=None, tags=[], author="ana", created_at=None,
+                training_data=None, hyperparameters={}, metrics={}, artifact_uri=None, framework=None,
+                framework_version=None, environment={}, run_id=None, reference_histograms={})
+    base.update(fields)
+    return VersionRecord(**base)
+
+
+def test_compare_judges_each_metric_by_its_direction():
+    from console.catalog_view import compare_rows
+
+    a = version("1", metrics={"test": {"auc": 0.8, "log_loss": 0.3}, "latency_ms": 20}, hyperparameters={"depth": 4})
+    b = version("2", metrics={"test": {"auc": 0.9, "log_loss": 0.4}, "latency_ms": 20}, hyperparameters={"depth": 6})
+    rows = {row.label: row for row in compare_rows(a, b)}
+    assert (rows["metric test.auc"].verdict, rows["metric test.auc"].delta) == ("better", "+0.1 ✓")
+    assert (rows["metric test.log_loss"].verdict, rows["metric test.log_loss"].delta) == ("worse", "+0.1 ✗")
+    assert (rows["metric latency_ms"].verdict, rows["metric latency_ms"].delta) == ("", "+0")
+    assert (rows["param depth"].a, rows["param depth"].b, rows["param depth"].verdict) == ("4", "6", "changed")
+    assert rows["author"].verdict == ""
+
+
+def test_rows_put_the_aliases_looked_for_first_first():
+    from adapters.catalog_records import ModelSummary
+    from console.catalog_view import model_cells, version_cells
+
+    summary = ModelSummary("m", 3, {"staging": "3", "champion": "2", "production": "1", "a-b": "3"}, "3", None,
+                           None, [], None)
+    assert model_cells(summary) == ("m", "3", "production=1, champion=2, staging=3, a-b=3")
+    record = version("3", aliases=["staging", "a-b", "canary"], metrics={"test": {"auc": 0.91234}},
+                     created_at="2026-11-20T09:30:00Z")
+    assert version_cells(record, "test.auc", marked=True) == ("● 3", "2026-11-20", "0.9123", "canary, staging, a-b",
+                                                               "ana")

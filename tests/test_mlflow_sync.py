@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,7 @@ def digest(path: Path) -> str:
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -398,13 +398,14 @@ def test_config_section_and_per_context_url(tmp_path):
 def test_schema_1_catalog_is_read_as_it_is_and_upgraded_by_the_first_write(tmp_path, capsys):
     import os
 
+    import sqlite_utils
+
     from adapters.catalog import MIGRATIONS
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
-    for statement in MIGRATIONS[1]:
-        conn.execute(statement)
+    MIGRATIONS[1](sqlite_utils.Database(conn))
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()

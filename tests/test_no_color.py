@@ -15,15 +15,32 @@ from unittest import mock
 
 import pytest
 
-from pilot_wait import settled_frame
 from contrast import MINIMUM, is_text, screen_segments, too_faint
+from pilot_wait import settled_frame
 from test_drift_screen import make_app as drift_app
 from test_drift_screen import open_drift, world  # noqa: F401 - module fixture
-from test_pipelines_screen import _utc, catalog, kfp, loaded, no_live_refresh, open_pipelines, run_named, select, \
-    shared  # noqa: F401 - fixtures
+from test_pipelines_screen import (  # noqa: F401 - catalog, kfp, no_live_refresh, shared: fixtures
+    _utc,
+    catalog,
+    kfp,
+    loaded,
+    no_live_refresh,
+    open_pipelines,
+    run_named,
+    select,
+    shared,
+)
 from test_pipelines_screen import make_app as pipelines_app
-from test_rollouts_screen import _settled, admin, open_rollouts, snapshot_app, snapshot_sandbox, text_of, wait_for, \
-    wait_until  # noqa: F401 - snapshot_sandbox is a module fixture
+from test_rollouts_screen import (  # noqa: F401 - snapshot_sandbox: a module fixture
+    _settled,
+    admin,
+    open_rollouts,
+    snapshot_app,
+    snapshot_sandbox,
+    text_of,
+    wait_for,
+    wait_until,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -127,9 +144,9 @@ async def test_no_color_charted_features_differ_by_shape(world, tmp_path):  # no
 def health_world(world, tmp_path_factory):  # noqa: F811
     """The sandbox cluster seeded at the metrics world's instant T0, beside its Prometheus (whose
     history ends at T0): the canary health panel shows the same figures on every run."""
-    from test_drift_screen import T0
     from console.sandbox.kserve_sim import seed_demo
     from console.sandbox.runner import Sandbox
+    from test_drift_screen import T0
 
     sb = Sandbox(tmp_path_factory.mktemp("no-color-health"), prometheus=False, kfp=False, catalog=True, seed=False,
                  ready_delay=0.05)

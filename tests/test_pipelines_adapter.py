@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -161,7 +161,7 @@ def test_parse_tolerates_missing_lists_int64_strings_and_unknown_fields():
         "runtime_config": {},
     })
     assert run.finished_at is None and run.tasks == [] and run.state_history == []
-    assert run.created_at == datetime(2024, 6, 1, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert run.created_at == datetime(2024, 6, 1, 10, 0, 0, 123456, tzinfo=UTC)
     assert run.display_name == "r1" and run.has_details
     bare = parse_run({"run_id": "r2"})
     assert bare.state == "RUNTIME_STATE_UNSPECIFIED" and bare.created_at is None and bare.failure is None
@@ -266,7 +266,7 @@ def test_down(client):
 def test_slow_times_out(client, sandbox):
     sandbox.faults.add(r"/runs$", delay=1.0, times=1)
     with PipelinesClient(sandbox.base_url, timeout=0.2) as impatient:
-        with pytest.raises(BackendUnavailable, match=r"did not answer .* within 0.2s"):
+        with pytest.raises(BackendUnavailable, match=r"did not answer .* within 0.2 s"):
             impatient.list_runs()
 
 

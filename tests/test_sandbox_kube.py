@@ -9,14 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from console import demo_data
-from sandbox_fixtures import CRD, api_client, kube_sandbox, kubectl, split_of, start_kube_sandbox, wait_until  # noqa: F401
+from console.sandbox.kube_store import KubeError
+from sandbox_fixtures import CRD, api_client, kubectl, split_of, start_kube_sandbox, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 G, V, P = "serving.kserve.io", "v1beta1", "inferenceservices"
@@ -170,8 +170,9 @@ def test_kubectl_apply_strict_field_validation_and_invalid(kube_sandbox, ns):
     bad = manifest("strict-one", ns, "s3://x/v1", extra="    bogusField: 1\n")
     res = kubectl(kube_sandbox, "apply", "-f", "-", input=bad)
     assert res.returncode != 0 and 'unknown field "spec.predictor.bogusField"' in res.stderr
-    with pytest.raises(Exception):
+    with pytest.raises(KubeError) as err:
         kube_sandbox.cluster.get(P, ns, "strict-one")
+    assert err.value.code == 404
     # KServe has no range check on canaryTrafficPercent (pkg/apis/serving/v1beta1/component.go): stored as sent
     res = kubectl(kube_sandbox, "apply", "-f", "-", input=manifest("pct-too-big", ns, "s3://x/v1", canary=150))
     assert res.returncode == 0, res.stderr

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from sandbox_fixtures import api_client, kube_sandbox, kubectl, start_kube_sandbox, wait_until  # noqa: F401
+from sandbox_fixtures import api_client, kubectl, start_kube_sandbox, wait_until
 
 G, V, P = "serving.kserve.io", "v1beta1", "inferenceservices"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -18,7 +18,7 @@ from console.canary import Check, Verdict
 from console.sandbox.runner import Sandbox
 from console.triage import CRITICAL, INFO, WARNING, Item, isvc_items, needs_attention, run_items, sort_items
 
-NOW = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
 
 
 def isvc(name: str, *, ready: str = "True", created: str = "m-00002", ready_rev: str = "m-00002",
@@ -179,6 +179,7 @@ def test_config_triage_contexts_add_to_the_current_one(sb, capsys, tmp_path):
     items = json.loads(capsys.readouterr().out)
     assert {i["context"] for i in items} == {"sandbox-admin", "sandbox-viewer"}
     assert not [i for i in items if i["kind"] == "run-failed"]  # none failed in the last 3.6 s
+    assert code == 1  # the failed revision still needs attention
     bad = tmp_path / "bad.toml"
     bad.write_text('[triage]\ncontexts = "prod"\n')
     assert cli.main(["triage", "--config", str(bad)]) == 2

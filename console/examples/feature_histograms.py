@@ -48,7 +48,7 @@ class FeatureHistograms(Collector):
         with self.lock:
             for name, edges in self.edges.items():
                 cumulative, buckets = 0, []
-                for bound, count in zip([*map(str, edges), "+Inf"], self.counts[name]):
+                for bound, count in zip([*map(str, edges), "+Inf"], self.counts[name], strict=True):
                     cumulative += count
                     buckets.append((bound, cumulative))
                 family.add_metric([self.model, self.revision, name], buckets, self.sums[name])

@@ -107,7 +107,7 @@ def _attributes_text(attributes: dict[str, str]) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    sandbox: "KfpSandbox"
+    sandbox: KfpSandbox
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -140,7 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self._headers_buffer.append(b"\r\n" + body)  # headers and body in one write
+        # headers and body in one write (_headers_buffer is BaseHTTPRequestHandler's, not in typeshed)
+        self._headers_buffer.append(b"\r\n" + body)  # type: ignore[attr-defined]
         self.flush_headers()
 
     def _serve(self, method: str) -> None:
@@ -246,7 +247,7 @@ class KfpSandbox:
         self._server.sandbox = self
         if self.ssl_context is not None:
             self._server.socket = self.ssl_context.wrap_socket(self._server.socket, server_side=True)
-        host, port = self._server.server_address[:2]
+        host, port = self.host, self._server.server_port
         scheme = "https" if self.ssl_context is not None else "http"
         self.base_url = f"{scheme}://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -264,7 +265,7 @@ class KfpSandbox:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "KfpSandbox":
+    def __enter__(self) -> KfpSandbox:
         self.start()
         return self
 

@@ -167,7 +167,7 @@ def apply_merge(current: dict, applied: dict, removed: list[str]) -> dict:
     result = copy.deepcopy(current)
     for path in removed:
         tokens = path.lstrip(".").split(".")
-        node = result
+        node: Any = result
         for token in tokens[:-1]:
             node = node.get(token) if isinstance(node, dict) else None
         if isinstance(node, dict):

@@ -9,6 +9,7 @@ resourceVersion and get 410 Expired when it is older than the kept history.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import datetime as dt
 import json
@@ -17,8 +18,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from console.sandbox import kube_validate
 from console.sandbox.faults import Faults
@@ -87,7 +89,7 @@ RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS, LEASES)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
-    t = dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.timezone.utc)
+    t = dt.datetime.fromtimestamp(time.time() if ts is None else ts, dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -191,7 +193,7 @@ class ClusterState:
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
 
-    def snapshot(self, resource: str, namespace: str | None = None) -> tuple[list[dict], int]:
+    def snapshot(self, resource: str, namespace: str | None = None) -> tuple[builtins.list[dict], int]:
         """Like list(), without copies: the stored objects themselves. Read them, never mutate them
         (the store replaces objects on every write and never changes one in place)."""
         rt = RESOURCES[resource]
@@ -200,7 +202,7 @@ class ClusterState:
                      if r == rt.plural and (namespace is None or ns == namespace)]
             return items, self._rv
 
-    def snapshot_at(self, resource: str, namespace: str | None, rv: int) -> list[dict] | None:
+    def snapshot_at(self, resource: str, namespace: str | None, rv: int) -> builtins.list[dict] | None:
         """The objects as they were at resourceVersion rv (like snapshot()), rebuilt by undoing the
         kept history; None when rv is older than the history (etcd would say "compacted")."""
         rt = RESOURCES[resource]
@@ -234,7 +236,7 @@ class ClusterState:
                 self._encoded[key] = data
             return data
 
-    def inference_services(self, namespace: str | None = None) -> list[dict]:
+    def inference_services(self, namespace: str | None = None) -> builtins.list[dict]:
         return self.list("inferenceservices", namespace)[0]
 
     def namespace_exists(self, name: str) -> bool:
@@ -262,6 +264,7 @@ class ClusterState:
         name = meta.get("name") if isinstance(meta, dict) else None
         if errors:
             raise invalid(rt, str(name or ""), errors)
+        assert isinstance(name, str)  # validate() requires metadata.name
         if rt.status_subresource:
             obj.pop("status", None)
         if rt.plural == "namespaces":
@@ -297,7 +300,7 @@ class ClusterState:
         self._notify(ev)
         return copy.deepcopy(obj)
 
-    def _expire_events(self) -> list[Event]:
+    def _expire_events(self) -> builtins.list[Event]:
         """Drop Events older than event_ttl, as their etcd lease runs out (a DELETED watch event each).
         Called under the lock when an Event is created: the sandbox has no lease timer."""
         now = time.monotonic()
@@ -473,8 +476,8 @@ class ClusterState:
         new["metadata"] = {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}
         return self.update("inferenceservices", ns, name, new)
 
-    def bulk_create(self, n: int, namespaces: int | list[str] = 20, *, prefix: str = "bench-model",
-                    storage: str = "s3://mlops-models/bench/v1") -> list[tuple[str, str]]:
+    def bulk_create(self, n: int, namespaces: int | builtins.list[str] = 20, *, prefix: str = "bench-model",
+                    storage: str = "s3://mlops-models/bench/v1") -> builtins.list[tuple[str, str]]:
         """n InferenceServices spread over the namespaces (a count makes bench-ns-00..); returns keys."""
         if isinstance(namespaces, int):
             namespaces = [f"bench-ns-{i:02d}" for i in range(namespaces)]

@@ -329,8 +329,9 @@ def validate_namespace(obj: dict) -> list[FieldError]:
 
 
 # Kinds the sandbox knows: is the kind namespaced? (what isNamespacedKind asks the REST mapper)
-_NAMESPACED_KINDS = {("v1", "Namespace"): False, ("v1", "Event"): True, ("v1", "Pod"): True,
-                     ("serving.kserve.io/v1beta1", "InferenceService"): True}
+_NAMESPACED_KINDS: dict[tuple[str | None, str | None], bool] = {
+    ("v1", "Namespace"): False, ("v1", "Event"): True, ("v1", "Pod"): True,
+    ("serving.kserve.io/v1beta1", "InferenceService"): True}
 EVENT_LIMITS = {"action": 128, "reason": 128, "reportingInstance": 128, "message": 1024}
 
 
@@ -340,7 +341,8 @@ def validate_event(obj: dict) -> list[FieldError]:
     meta = obj.get("metadata")
     validate_metadata(meta, out)
     ns = meta.get("namespace") if isinstance(meta, dict) else None
-    inv = obj.get("involvedObject") if isinstance(obj.get("involvedObject"), dict) else {}
+    involved = obj.get("involvedObject")
+    inv: dict[str, Any] = involved if isinstance(involved, dict) else {}
     inv_ns = inv.get("namespace") or ""
     if not obj.get("eventTime"):  # an "old" Event: its namespace and the object's agree
         if not inv_ns:
@@ -394,7 +396,8 @@ def validate_lease(obj: dict) -> list[FieldError]:
     leaseDurationSeconds and leaseTransitions)."""
     out: list[FieldError] = []
     validate_metadata(obj.get("metadata"), out)
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    raw_spec = obj.get("spec")
+    spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
     duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
     if duration is not None and (not isinstance(duration, int) or duration <= 0):
         out.append(FieldError("spec.leaseDurationSeconds", "Invalid", "must be greater than 0", duration))

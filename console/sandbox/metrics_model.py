@@ -33,8 +33,8 @@ import functools
 import hashlib
 import math
 import random
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from console import demo_data
 
@@ -325,7 +325,8 @@ class Simulation:
             for f in self._features(st.spec):
                 bounds, _ = self._shares(st.spec, f)
                 labels = _labels(st.spec) + [("feature", f.name)]
-                rows += _histogram("model_feature_value", labels, bounds, st.features[f.name],
+                # bounds ends with +Inf, which _histogram adds itself
+                rows += _histogram("model_feature_value", labels, bounds[:-1], st.features[f.name],
                                    st.feature_sums[f.name], scale=1.0)
         yield "model_feature_value", "histogram", "Values of each input feature.", rows
 
@@ -351,9 +352,10 @@ def _labels(spec: RevisionSpec) -> list[tuple[str, str]]:
 
 
 def _histogram(name: str, labels: list[tuple[str, str]], bounds, bins, total: float, scale: float):
-    """Cumulative _bucket rows (bounds in the exported unit), then _sum (seconds * scale) and _count."""
+    """Cumulative _bucket rows (the finite bounds in the exported unit, then +Inf: one bin more than
+    bounds), then _sum (seconds * scale) and _count."""
     rows, acc, bucket = [], 0.0, f"{name}_bucket"
-    for le, c in zip(_le_labels(tuple(bounds)), bins):
+    for le, c in zip(_le_labels(tuple(bounds)), bins, strict=True):
         acc += c
         rows.append((bucket, labels + [le], acc))
     rows.append((f"{name}_sum", labels, total * scale))
@@ -521,7 +523,7 @@ def backfill_openmetrics(sim: Simulation, specs: list[RevisionSpec], start: floa
     assert meta is not None
     for i, (name, labels) in enumerate(meta):
         prefix = f"{name}{render_labels(labels)} "
-        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots)))
+        out.write("".join(f"{prefix}{fmt_value(snap[i])} {ts:.3f}\n" for ts, snap in zip(times, snapshots, strict=True)))
         written += len(times)
     out.write("# EOF\n")
     return written

@@ -33,9 +33,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Mapping
 
 from console.sandbox import die_with_parent
 from console.sandbox.metrics_model import EMISSIONS, Simulation, backfill_openmetrics

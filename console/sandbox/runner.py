@@ -16,13 +16,17 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from console.sandbox import tls as tls_mod
 from console.sandbox.kserve_sim import KServeController, seed_demo
 from console.sandbox.kube_api import KubeApiServer, User, default_users
 from console.sandbox.kube_pods import PodSimulator
 from console.sandbox.kube_store import ClusterState, random_token
+
+if TYPE_CHECKING:  # both load at start(), and only when asked for
+    from console.sandbox.kfp_server import KfpSandbox
+    from console.sandbox.metrics_server import MetricsSandbox
 
 ADMIN_CONTEXT = "sandbox-admin"
 VIEWER_CONTEXT = "sandbox-viewer"
@@ -83,8 +87,8 @@ class Sandbox:
         self.admin_token = random_token()
         self.viewer_token = random_token()
         self.kube: KubeApiServer | None = None
-        self.kfp = None
-        self.metrics = None
+        self.kfp: KfpSandbox | None = None
+        self.metrics: MetricsSandbox | None = None
         self.messages: dict[str, str] = {}
         self.endpoints: dict = {}
         self.kubeconfig_path = self.state_dir / "kubeconfig"
@@ -180,7 +184,7 @@ class Sandbox:
             self.metrics = MetricsSandbox(self.state_dir, self.cluster, profile=self.metrics_profile,
                                           tick=self.scrape_interval, scrape_interval=self.scrape_interval)
             url = self.metrics.start()
-            if getattr(self.metrics, "message", None):
+            if self.metrics.message:
                 self.messages["prometheus"] = self.metrics.message
             return url
         except Exception as exc:
@@ -200,7 +204,7 @@ class Sandbox:
             self.kube.stop()
         self.controller.stop()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         self.start()
         return self
 
@@ -300,7 +304,6 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 
 def up_from_args(args, out: TextIO) -> int:
     from adapters.errors import InvalidInput
-
     from console.sandbox.metrics_model import EMISSIONS
 
     if args.ready_delay < 0:

@@ -67,7 +67,7 @@ async def measure(settings, runs: int) -> dict[str, list[float]]:
         for _ in range(3):  # warm-up
             screen._draw_chart()
             await pilot.pause()
-        for i in range(runs):
+        for _ in range(runs):
             # UI-thread work: update the widget and render its lines (what blocks the event loop)
             t = time.perf_counter()
             chart.update(rendered)

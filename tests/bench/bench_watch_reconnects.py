@@ -64,7 +64,7 @@ def main() -> None:
         sandboxes = [quiet_sandbox(Path(tmp) / str(i)) for i in range(len(runs))]  # one at a time
         try:
             threads = [threading.Thread(target=lambda name=name, kw=kw, sb=sb: results.__setitem__(
-                name, watch_quietly(sb, args.seconds, **kw))) for sb, (name, kw) in zip(sandboxes, runs.items())]
+                name, watch_quietly(sb, args.seconds, **kw))) for sb, (name, kw) in zip(sandboxes, runs.items(), strict=True)]
             start = time.monotonic()
             for t in threads:
                 t.start()
