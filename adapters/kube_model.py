@@ -65,6 +65,7 @@ class Canary:
     predictor_key: str | None = None
     min_replicas: int | None = None
     message: str | None = None  # status.canaryStatuses[].modelStatus.lastFailureInfo.message
+    entry: dict[str, Any] = field(default_factory=dict, repr=False)  # the spec.canary[] entry as written
 
 
 @dataclass
@@ -198,10 +199,11 @@ def predictor_service_name(isvc: str, predictor: str | None = None) -> str:
 
 
 def canary_name(version: str) -> str:
-    """The spec.canary[].predictor.name for a catalog version: "v" + the version as a DNS label
-    ("30" -> "v30", "2.1_rc" -> "v2-1-rc"), so {isvc}-{name}-predictor is a valid Service name."""
+    """The spec.canary[].predictor.name for a catalog version: the version as a DNS label starting
+    with a letter ("30" -> "v30", "v30" -> "v30", "2.1_rc" -> "v2-1-rc"), so {isvc}-{name}-predictor
+    is a valid Service name."""
     label = re.sub(r"[^a-z0-9-]+", "-", str(version).lower()).strip("-")
-    return f"v{label}"[:40].rstrip("-")
+    return (label if label[:1].isalpha() else f"v{label}")[:40].rstrip("-")
 
 
 def _parse_canaries(isvc: str, spec: dict[str, Any], status: dict[str, Any], problems: list[str]) -> list[Canary]:
@@ -236,7 +238,7 @@ def _parse_canaries(isvc: str, spec: dict[str, Any], status: dict[str, Any], pro
         failure = _as_dict(_as_dict(_as_dict(seen).get("modelStatus")).get("lastFailureInfo"))
         out.append(Canary(name=name, deployment=predictor_service_name(isvc, name), percent=percent, ready=ready,
                           storage_uri=uri, predictor_key=key, min_replicas=_as_int(pred.get("minReplicas")),
-                          message=_str_or_none(failure.get("message"))))
+                          message=_str_or_none(failure.get("message")), entry=entry))
     return out
 
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json as _json
 
 import pytest
-from sandbox_fixtures import CRD, kubectl, start_kube_sandbox, wait_until
 
 from adapters.kube import parse_inference_service
 from console import rollouts
 from console.sandbox.kserve_sim import canary_replicas, reconcile
+from sandbox_fixtures import CRD, kubectl, start_kube_sandbox, wait_until
 
 STABLE_URI = "s3://mlops-models/fraud-detector/v38"
 CANARY_URI = "s3://mlops-models/fraud-detector/v39"
@@ -262,3 +262,154 @@ def test_standard_canary_objects_validate_against_the_kserve_crd(sb):
         sb.cluster.get("inferenceservices", NS, "crd")))
     errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
     assert errors == []
+
+
+# -- the actions in Standard mode, through the CLI and the action path -------------------------
+
+from adapters.kube import KubeClient  # noqa: E402
+from console import cli  # noqa: E402
+
+
+def _cli(capsys, sb, *argv) -> tuple[int, str, str]:
+    code = cli.main(["--kubeconfig", str(sb.kubeconfig_path), *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _live(sb, name: str, **canary_predictor):
+    """A Standard-mode InferenceService whose canary is ready (as KServe reports it)."""
+    _kubectl_create(sb, _manifest(name, **canary_predictor)).check_returncode()
+    client = KubeClient(str(sb.kubeconfig_path))
+    wait_until(lambda: all(c.ready for c in client.get_inference_service(NS, name).canaries))
+    return client
+
+
+def _audit(capsys, target: str) -> list[dict]:
+    assert cli.main(["audit", "list", "--json", "--target", target]) == 0
+    return _json.loads(capsys.readouterr().out)
+
+
+def test_cli_json_lists_standard_canaries(sb, capsys):
+    _live(sb, "js")
+    code, out, _ = _cli(capsys, sb, "rollout", "list", "-n", NS, "--json")
+    row = next(r for r in _json.loads(out) if r["name"] == "js")
+    assert code == 0 and row["canaries"] == [{"name": "v39", "percent": 20, "ready": True, "storage_uri": CANARY_URI}]
+    assert (row["latest_revision"], row["latest_percent"], row["prev_revision"], row["prev_percent"]) == (
+        "js-v39-predictor", 20, "js-predictor", 80)
+    code, out, _ = _cli(capsys, sb, "rollout", "status", "js", "-n", NS, "--json")
+    status = _json.loads(out)
+    assert code == 0 and status["canaries"] == row["canaries"] and status["can_canary"] is True
+
+
+def test_set_and_step_change_the_canary_traffic_percent(sb, capsys):
+    client = _live(sb, "st")
+    code, _, err = _cli(capsys, sb, "rollout", "set", "st", "-n", NS, "--percent", "50", "--reason", "ok", "--yes")
+    assert code == 0, err
+    assert "spec.canary[v39].trafficPercent: 20 -> 50" in err
+    wait_until(lambda: client.get_inference_service(NS, "st").prev_percent == 50)
+    code, _, err = _cli(capsys, sb, "rollout", "step", "st", "-n", NS, "--down", "--step", "10", "--reason", "r",
+                        "--yes")
+    assert code == 0 and "spec.canary[v39].trafficPercent: 50 -> 40" in err
+    raw = client.get_raw(NS, "st")
+    assert raw["spec"]["canary"][0]["trafficPercent"] == 40
+    assert raw["spec"]["canary"][0]["predictor"]["model"]["storageUri"] == CANARY_URI  # the rest of the entry kept
+    row = _audit(capsys, f"{NS}/st")[0]  # newest first: the step
+    assert (row["outcome"], row["reason"]) == ("applied", "r")
+    assert row["before"]["canaries"][0]["trafficPercent"] == 50 and row["after"]["canaries"][0]["trafficPercent"] == 40
+
+
+def test_set_refuses_a_total_above_100(sb, capsys):
+    client = _live(sb, "tot")
+    raw = client.get_raw(NS, "tot")
+    second = {"trafficPercent": 30, "predictor": {"name": "v40", "model": {
+        "modelFormat": {"name": "xgboost"}, "name": "kserve-container", "storageUri": "s3://mlops-models/fraud-detector/v40"}}}
+    client.patch_inference_service(NS, "tot", {"spec": {"canary": raw["spec"]["canary"] + [second]}},
+                                   resource_version=raw["metadata"]["resourceVersion"])
+    before = client.get_raw(NS, "tot")["spec"]
+    code, _, err = _cli(capsys, sb, "rollout", "set", "tot", "-n", NS, "--percent", "80", "--reason", "r", "--yes")
+    assert code == 2 and "canary percentages would sum to 110" in err and "at most 70%" in err
+    assert client.get_raw(NS, "tot")["spec"] == before
+
+
+def test_promote_does_kserves_promotion_with_the_exact_patch(sb, capsys):
+    client = _live(sb, "pr")
+    pods_before = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.pr-v39-predictor", "-o",
+                          "jsonpath={.items[*].metadata.uid}", check=True).stdout
+    code, _, err = _cli(capsys, sb, "rollout", "promote", "pr", "-n", NS, "--reason", "green", "--yes")
+    assert code == 0, err
+    assert "spec.predictor.name: (unset) -> v39" in err
+    assert f"spec.predictor.model.storageUri: {STABLE_URI} -> {CANARY_URI}" in err
+    assert f"spec.canary[v39]: {CANARY_URI} at 20% -> (unset)" in err
+    shown = next(line.split("merge patch: ", 1)[1] for line in err.splitlines() if "merge patch: " in line)
+    assert _json.loads(shown) == {"spec": {"canary": None, "predictor": {"name": "v39", "model": {
+        "modelFormat": {"name": "xgboost"}, "name": "kserve-container", "storageUri": CANARY_URI}}}}
+    raw = client.get_raw(NS, "pr")
+    assert "canary" not in raw["spec"] and raw["spec"]["predictor"]["name"] == "v39"
+    assert raw["spec"]["predictor"]["minReplicas"] == 4  # the stable replicas stay
+    isvc = wait_until(lambda: (lambda i: i if "canaryStatuses" not in client.get_raw(NS, "pr")["status"] else None)(
+        client.get_inference_service(NS, "pr")))
+    assert isvc.stable_deployment == "pr-v39-predictor" and isvc.storage_uri == CANARY_URI
+    # no restart: the canary's pods now serve as the stable predictor
+    pods_after = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.pr-v39-predictor", "-o",
+                         "jsonpath={.items[*].metadata.uid}", check=True).stdout
+    assert pods_after == pods_before != ""
+    code, _, err = _cli(capsys, sb, "rollout", "promote", "pr", "-n", NS, "--reason", "again", "--yes")
+    assert code == 2 and "not possible in RawDeployment mode" not in err and "spec.canary[] entry" in err
+
+
+def test_rollback_removes_the_entry(sb, capsys):
+    client = _live(sb, "rb")
+    code, _, err = _cli(capsys, sb, "rollout", "rollback", "rb", "-n", NS, "--reason", "p99 doubled", "--yes")
+    assert code == 0, err
+    assert f"spec.canary[v39]: {CANARY_URI} at 20% -> (unset)" in err
+    raw = client.get_raw(NS, "rb")
+    assert "canary" not in raw["spec"] and raw["spec"]["predictor"]["model"]["storageUri"] == STABLE_URI
+    wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.rb-v39-predictor", "-o", "name",
+                               check=True).stdout.strip() == "")
+
+
+def test_start_canary_adds_an_entry_named_after_the_version(sb, capsys):
+    client = _live(sb, "sc")
+    _cli(capsys, sb, "rollout", "rollback", "sc", "-n", NS, "--reason", "r", "--yes")
+    uri = "s3://mlops-models/fraud-detector/v41"
+    code, _, err = _cli(capsys, sb, "rollout", "start-canary", "sc", "-n", NS, "--storage-uri", uri,
+                        "--percent", "30", "--reason", "try v41", "--yes")
+    assert code == 0, err
+    assert f"spec.canary[v41]: (unset) -> {uri} at 30%" in err
+    assert "2 replicas (KServe's default: ceil(4 x 30 / 100))" in err
+    entry = client.get_raw(NS, "sc")["spec"]["canary"][0]
+    assert entry == {"trafficPercent": 30, "predictor": {"name": "v41", "model": {
+        "name": "kserve-container", "storageUri": uri, "modelFormat": {"name": "xgboost"}}}}
+    isvc = wait_until(lambda: (lambda i: i if i.canaries and i.canaries[0].ready else None)(
+        client.get_inference_service(NS, "sc")))
+    assert (isvc.latest_revision, isvc.latest_percent, isvc.prev_percent) == ("sc-v41-predictor", 30, 70)
+
+
+def test_a_canary_that_never_gets_ready_is_named_with_its_reason(sb, capsys):
+    broken = "s3://mlops-models/fraud-detector/v66"
+    sb.controller.broken_uris.add(broken)
+    client = KubeClient(str(sb.kubeconfig_path))
+    obj = _manifest("nr")
+    obj["spec"]["canary"][0]["predictor"]["model"]["storageUri"] = broken
+    _kubectl_create(sb, obj).check_returncode()
+    isvc = wait_until(lambda: (lambda i: i if i.canaries and i.canaries[0].ready is False else None)(
+        client.get_inference_service(NS, "nr")))
+    assert (isvc.latest_percent, isvc.prev_percent) == (0, 100)
+    code, out, _ = _cli(capsys, sb, "rollout", "status", "nr", "-n", NS, "--json")
+    assert code == 0 and any("canary Deployment nr-v39-predictor is not ready yet" in p
+                             for p in _json.loads(out)["problems"] + [rollouts.latest_not_ready(isvc).text])
+    pods = wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.nr-v39-predictor", "-o",
+                                      "jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}",
+                                      check=True).stdout.strip())
+    assert "CrashLoopBackOff" in pods
+
+
+def test_serverless_and_raw_objects_keep_their_refusals(sb, capsys):
+    """A RawDeployment object without spec.canary still cannot use canaryTrafficPercent; the
+    message now points to Standard-mode canaries."""
+    sb.cluster.put({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                    "metadata": {"name": "plain", "namespace": NS,
+                                 "annotations": {"serving.kserve.io/deploymentMode": "RawDeployment"}},
+                    "spec": {"predictor": {"model": {"modelFormat": {"name": "xgboost"}, "storageUri": STABLE_URI}}}})
+    code, _, err = _cli(capsys, sb, "rollout", "set", "plain", "-n", NS, "--percent", "10", "--reason", "r", "--yes")
+    assert code == 2 and "not possible in RawDeployment mode" in err and "start-canary" in err
