@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Any
 
 SHARE_FLOOR = 1e-4
 
@@ -41,7 +42,7 @@ class Thresholds:
     min_samples: int = 50  # per side; fewer gives too-few-samples
 
     @classmethod
-    def from_settings(cls, section: object | None) -> "Thresholds":
+    def from_settings(cls, section: object | None) -> Thresholds:
         """Build from a config section object (attributes warn, drift, floor_factor, min_samples),
         keeping the default for anything absent or None."""
         if section is None:
@@ -74,7 +75,7 @@ class Histogram:
             return [0.0] * len(self.counts)
         return [c / total for c in self.counts]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"bounds": [_json_bound(b) for b in self.bounds], "counts": list(self.counts)}
 
 
@@ -93,7 +94,8 @@ def parse_le(value: str | float) -> float:
     return float(text)
 
 
-def from_buckets(buckets: Mapping[str | float, float | None] | Iterable[tuple[str | float, float | None]]) -> Histogram | None:
+def from_buckets(buckets: Mapping[str, float | None] | Mapping[float, float | None]
+                 | Iterable[tuple[str | float, float | None]]) -> Histogram | None:
     """De-cumulate `le` buckets into a Histogram.
 
     Returns None when there is no usable data: no buckets, no +Inf bucket, a NaN or None value
@@ -125,7 +127,7 @@ def from_buckets(buckets: Mapping[str | float, float | None] | Iterable[tuple[st
     return Histogram(tuple(bounds), tuple(counts))
 
 
-def from_catalog(reference: Mapping) -> Histogram | None:
+def from_catalog(reference: Mapping[str, Any]) -> Histogram | None:
     """A catalog reference histogram {"edges": [e0..eN], "counts": [c1..cN]} as a Histogram whose
     bounds match the exporter's `le` buckets (e1..e(N-1), +Inf); see console/demo_data.py."""
     try:
@@ -145,7 +147,7 @@ def same_bins(a: Histogram, b: Histogram) -> bool:
     if len(a.bounds) != len(b.bounds):
         return False
     return all(x == y or (x != INF and y != INF and math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9))
-               for x, y in zip(a.bounds, b.bounds))
+               for x, y in zip(a.bounds, b.bounds, strict=True))
 
 
 def _totals(live: Sequence[float], reference: Sequence[float]) -> tuple[float, float] | None:
@@ -170,7 +172,7 @@ def psi(live: Sequence[float], reference: Sequence[float], floor: float = SHARE_
         return None
     tl, tr = totals
     total = 0.0
-    for a, b in zip(live, reference):
+    for a, b in zip(live, reference, strict=True):
         p = max(a / tl, floor)
         q = max(b / tr, floor)
         total += (p - q) * math.log(p / q)
@@ -187,7 +189,7 @@ def js_distance(live: Sequence[float], reference: Sequence[float]) -> float | No
         return None
     tl, tr = totals
     div = 0.0
-    for a, b in zip(live, reference):
+    for a, b in zip(live, reference, strict=True):
         p = a / tl
         q = b / tr
         m = (p + q) / 2
@@ -237,7 +239,7 @@ class FeatureDrift:
     live: Histogram | None = None
     reference: Histogram | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "feature": self.feature,
             "psi": _round(self.psi),
@@ -280,7 +282,7 @@ def compare(feature: str, live: Histogram | None, reference: Histogram | None,
     return FeatureDrift(feature, value, js, n, m, floor, status, reason, live, reference)
 
 
-def sort_key(result: FeatureDrift) -> tuple:
+def sort_key(result: FeatureDrift) -> tuple[int, float, str]:
     """Most alarming first: by status, then by PSI descending, then by name."""
     rank = STATUSES.index(result.status) if result.status in STATUSES else len(STATUSES)
     return (rank, -(result.psi if result.psi is not None else -1.0), result.feature)

@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from adapters.errors import ConsoleError, InvalidInput, NotFound
 from console import canary as canary_mod
 from console import drift
+
+if TYPE_CHECKING:
+    from adapters.metrics import MetricsClient
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -49,7 +53,7 @@ class DriftPoint:
     reference_count: float | None
     status: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"t": self.t, "psi": _r(self.psi), "noise_floor": _r(self.noise_floor),
                 "live_count": _r(self.live_count), "reference_count": _r(self.reference_count),
                 "status": self.status}
@@ -87,7 +91,7 @@ class DriftReport:
             out[f.status] = out.get(f.status, 0) + 1
         return out
 
-    def to_json(self, with_series: bool = False) -> dict:
+    def to_json(self, with_series: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "namespace": self.namespace,
             "model": self.model,
@@ -161,8 +165,38 @@ def _series_by_feature(series: Mapping[tuple[str, str], Mapping[float, Mapping[s
     return out
 
 
+def chart_span(window: str, window_s: float) -> float:
+    """How much history the PSI-over-time series covers for a window."""
+    return float(DEFAULT_SPANS.get(window, max(12 * window_s, 3600)))
+
+
+def series_step(span: float) -> float:
+    return float(max(MIN_STEP, math.ceil(span / TARGET_POINTS)))
+
+
+def evaluation_instant(window: str, now: float) -> float:
+    """`now` floored to the step of the window's series: a live screen refreshing within one step
+    asks for the same instant, so an unchanged history gives an unchanged answer (and nothing to
+    redraw). It lags `now` by less than one step (30 s for 15m, 12 min for 24h)."""
+    step = series_step(chart_span(window, check_window(window)))
+    return math.floor(now / step) * step
+
+
+def history_resolution(window_s: float) -> int:
+    """The subquery step for history_start_query: 360 steps a window, at least a minute."""
+    return max(60, int(window_s // 360))
+
+
+def history_start_query(contract: Any, namespace: str, model: str, revisions: list[str] | None, window: str,
+                        res: int) -> str:
+    """PromQL: the oldest sample time of the feature histograms within the `window` before the
+    evaluation instant (the reference window, when evaluated one window back)."""
+    series = f"{contract.metric}_count{contract.selector(namespace, model, revisions)}"
+    return f"min(min_over_time(timestamp({series})[{window}:{res}s]))"
+
+
 class DriftService:
-    def __init__(self, metrics, catalog=None, thresholds: drift.Thresholds | None = None,
+    def __init__(self, metrics: MetricsClient, catalog: Any = None, thresholds: drift.Thresholds | None = None,
                  health_thresholds: canary_mod.HealthThresholds | None = None):
         self.metrics = metrics
         self.catalog = catalog
@@ -220,10 +254,11 @@ class DriftService:
             ref_rev = live_revision
             label = f"same revision, the {window} before"
         else:
-            if ref >= at:
+            pinned = float(ref)
+            if pinned >= at:
                 raise InvalidInput("a pinned reference time must be before the evaluation time")
             ref_rev = live_revision
-            label = f"same revision, the {window} ending at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(ref))}"
+            label = f"same revision, the {window} ending at {time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(pinned))}"
         result = DriftReport(namespace, model, window, kind, label, at, live_revision, ref_rev, self.thresholds)
 
         revs = [r for r in (live_revision, ref_rev) if r] if kind == "stable" else ([live_revision] if live_revision else None)
@@ -270,10 +305,12 @@ class DriftService:
         except ConsoleError:
             return []
 
-    def _series(self, namespace, model, window, window_s, kind, ref, at, live_rev, ref_rev, revs,
-                catalog_hists, names, span, step):
-        span = float(span) if span else float(DEFAULT_SPANS.get(window, max(12 * window_s, 3600)))
-        step = float(step) if step else max(MIN_STEP, math.ceil(span / TARGET_POINTS))
+    def _series(self, namespace: str, model: str, window: str, window_s: float, kind: str, ref: str | float,
+                at: float, live_rev: str | None, ref_rev: str | None, revs: list[str] | None,
+                catalog_hists: dict[str, drift.Histogram | None] | None, names: list[str], span: float | None,
+                step: float | None) -> tuple[dict[str, list[DriftPoint]], tuple[float, float, float]]:
+        span = float(span) if span else chart_span(window, window_s)
+        step = float(step) if step else series_step(span)
         end = at
         start = at - span
         start = end - math.floor((end - start) / step) * step  # points end exactly at `at`
@@ -348,7 +385,7 @@ class DriftService:
 
         canary = rh(canary_revision, "canary" if stable_revision else "latest")
         stable = rh(stable_revision, "stable")
-        top_drift: list = []
+        top_drift: list[drift.FeatureDrift] = []
         if canary_revision and stable_revision:
             try:
                 rep = self.report(namespace, model, window=drift_window, reference="stable", at=at,
@@ -367,6 +404,29 @@ class DriftService:
                 note = f"profile {match.name} exports no response codes"
                 verdict.reason = f"{verdict.reason} ({note})" if verdict.reason else note
         return verdict
+
+    def reference_history_start(self, namespace: str, model: str, live_revision: str | None, window: str,
+                                at: float) -> float | None:
+        """When the "before" reference window (the window ending one window before `at`) begins
+        before the live revision's feature history does, the time that history starts; else None.
+
+        A partial reference has fewer samples than the live window and its PSI is less trustworthy;
+        the screen says so. Any failure of this extra query gives None (nothing is claimed).
+        """
+        try:
+            window_s = drift.parse_duration(window)
+            res = history_resolution(window_s)
+            query = history_start_query(self.metrics.features_contract, namespace, model,
+                                        [live_revision] if live_revision else None, window, res)
+            samples = self.metrics.instant(query, at - window_s)
+        except (ConsoleError, ValueError):
+            return None
+        values = [s.value for s in samples if s.value is not None and math.isfinite(s.value)]
+        if not values:
+            return None  # no history at all in the reference window: the features say "no data"
+        first = min(values)
+        ref_start = at - 2 * window_s
+        return first if first - ref_start > max(2 * res, 0.05 * window_s) else None
 
     def models_with_metrics(self, at: float | None = None, namespace: str | None = None) -> list[tuple[str, str, list[str]]]:
         """[(namespace, model, [revisions])] that export request metrics: for a screen opening on

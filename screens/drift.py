@@ -1,8 +1,9 @@
 """Drift (key 4): per-feature drift of one InferenceService, live, from Prometheus.
 
-- Opens on the model selected on the Rollouts screen (`app.selected_isvc = (namespace, name)`),
-  else on the first model with metrics, preferring one with a canary in progress (two revisions
-  taking traffic), without further input. `m` picks another model, `w` the window
+- Opens on the model selected on another screen (`app.selected_isvc = (namespace, name)`; from the
+  Now screen also `app.selected_feature`, whose row is then highlighted and charted, over the
+  window the Now screen judged it on), else on the first model with metrics, preferring one with
+  a canary in progress, without further input. `m` picks another model, `w` the window
   (15m/1h/6h/24h), `b` the reference (stable revision / catalog training histograms / the same
   revision one window before).
 - Features sorted by drift: status, PSI, noise floor, sample sizes, and a PSI sparkline.
@@ -11,24 +12,21 @@
   actions of the audit journal as vertical markers.
 - The reference histogram against the live one for the feature under the cursor.
 
-All I/O runs in one thread worker per refresh, which answers with a Loaded or Failed message.
-The refresh reschedules itself with set_timer after each answer (backing off while a backend is
-failing) and pauses while the screen is not the active one. The evaluation instant is
-`app.clock()`, so a frozen clock pins the data (snapshot tests), and every "updated" stamp comes
-from the same clock.
+One thread worker per refresh gathers everything (console/drift_view.py) and answers with a
+Loaded or Failed message; the refresh reschedules itself after each answer (backing off while a
+backend fails) and pauses while the screen is hidden. The evaluation instant is `app.clock()`
+floored to the chart's step (console/drift_service.py evaluation_instant), so a frozen clock pins
+the data (snapshot tests) and refreshes within one step ask for the same instant.
 
-Which revision is live (canary) and which is stable comes from the InferenceService's status
-traffic through the kube client; when Kubernetes is not reachable, from the revisions that
-export metrics (the newest name is taken as live) and the status line says so.
+Light over SSH: every update repaints the whole widget, so an answer is compared with what is on
+screen first: only changed table cells are updated, and a title, line or chart whose content did
+not change is not touched (a refresh whose answer did not change writes nothing).
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -36,17 +34,32 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
 
-from adapters.errors import ConsoleError
+from console.drift import format_duration
+from console.drift_service import evaluation_instant
+from console.drift_view import DriftView, Marker, Model, Target
 from console.safe_text import literal, safe
-from screens.drift_chart import AnsiChart, Marker, chart_legend, histogram_bars, psi_chart, sparkline
-from screens.header import StatusHeader
-from screens.keybar import KeyBar
+from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
+from screens.drift_chart import (
+    STATUS_LABELS,
+    AnsiChart,
+    chart_legend,
+    fmt_count,
+    fmt_psi,
+    histogram_bars,
+    plotted,
+    psi_chart,
+    short_revision,
+    sparkline,
+    status_rank,
+    status_text,
+)
 from screens.list_table import ListTable
+
+if TYPE_CHECKING:
+    from console.drift_service import DriftReport
 
 WINDOWS = ("15m", "1h", "6h", "24h")
 REFERENCES = ("stable", "catalog", "before")
@@ -54,202 +67,19 @@ REFRESH_SECONDS = 15.0
 RETRY_SECONDS = (2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 SPARK_WIDTH = 16
 MAX_CHART_FEATURES = 4
+COLUMNS = (("feature", "feature"), ("status", "status"), ("PSI", "psi"), ("floor", "floor"), ("n live", "live"),
+           ("n ref", "ref"), ("PSI trend", "trend"))
 
-STATUS_LABELS = {
-    "drift": ("DRIFT", "bold red"),
-    "warn": ("warn", "yellow"),
-    "ok": ("ok", "green"),
-    "too-few-samples": ("too few", "magenta"),
-    "no-data": ("no data", "dim"),
-}
 REFERENCE_WORDS = {"stable": "stable revision", "catalog": "catalog training data",
                    "before": "the window before"}
 
 
-def fmt_psi(value: float | None) -> Text:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Text("—", style="dim")
-    return Text(f"{value:.3f}")
+def seen(value: str | Text) -> object:
+    """What a string or Text shows, comparable: Text's own == ignores its base style."""
+    return value if isinstance(value, str) else (value.plain, str(value.style), *value.spans)
 
 
-def fmt_count(value: float | None) -> Text:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return Text("—", style="dim")
-    if value >= 1e6:
-        return Text(f"{value / 1e6:.1f}M")
-    if value >= 1e4:
-        return Text(f"{value / 1e3:.0f}k")
-    if value >= 1e3:
-        return Text(f"{value / 1e3:.1f}k")
-    return Text(f"{value:.0f}")
-
-
-def status_text(status: str) -> Text:
-    label, style = STATUS_LABELS.get(status, (status, ""))
-    return Text(label, style=style)
-
-
-@dataclass
-class Target:
-    """The InferenceService on screen and which of its revisions are compared."""
-
-    namespace: str
-    name: str
-    live_revision: str | None = None
-    stable_revision: str | None = None
-    storage_uri: str | None = None
-    traffic: dict[str, int | None] = field(default_factory=dict)
-    source: str = "kube"  # kube | metrics
-    note: str | None = None  # why the revisions come from metrics, when they do
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.namespace, self.name)
-
-
-def short_revision(revision: str, name: str) -> str:
-    """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
-    prefix = f"{name}-predictor-"
-    return safe("…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision)
-
-
-def choose_model(models: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
-    """The first model with metrics, preferring one with a canary (two or more revisions)."""
-    for ns, name, revs in models:
-        if len(revs) >= 2:
-            return (ns, name)
-    return (models[0][0], models[0][1]) if models else None
-
-
-def revisions_from_metrics(revs: list[str]) -> tuple[str | None, str | None]:
-    """(live, stable) guessed from revision names: Knative numbers them, the newest is live."""
-    ordered = sorted(revs)
-    if not ordered:
-        return None, None
-    return ordered[-1], (ordered[-2] if len(ordered) >= 2 else None)
-
-
-def audit_markers(rows: list[Any], start: float, end: float) -> list[Marker]:
-    """Applied rollout actions inside [start, end] as chart markers, oldest first."""
-    out: list[Marker] = []
-    for row in rows:
-        if getattr(row, "outcome", "applied") != "applied":
-            continue
-        try:
-            t = datetime.fromisoformat(str(row.ts).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-        if start <= t <= end:
-            out.append(Marker(t, str(row.action).removeprefix("rollout.")))
-    return sorted(out, key=lambda m: m.t)
-
-
-def reference_history_start(metrics: Any, target: Target, window: str, at: float) -> float | None:
-    """When the "before" reference window (the window ending one window before `at`) begins before
-    the live revision's feature history does, the time that history starts; else None.
-
-    A partial reference has fewer samples than the live window and its PSI is less trustworthy;
-    the screen says so. Any failure of this extra query gives None (nothing is claimed).
-    """
-    try:
-        from console import drift as drift_stats
-
-        window_s = drift_stats.parse_duration(window)
-        res = max(60, int(window_s // 360))
-        fc = metrics.features_contract
-        revisions = [target.live_revision] if target.live_revision else None
-        series = f"{fc.metric}_count{fc.selector(target.namespace, target.name, revisions)}"
-        query = f"min(min_over_time(timestamp({series})[{window}:{res}s]))"
-        samples = metrics.instant(query, at - window_s)
-    except (ConsoleError, ValueError, AttributeError):
-        return None
-    values = [s.value for s in samples if s.value is not None and math.isfinite(s.value)]
-    if not values:
-        return None  # no history at all in the reference window: the features say "no data"
-    first = min(values)
-    ref_start = at - 2 * window_s
-    return first if first - ref_start > max(2 * res, 0.05 * window_s) else None
-
-
-class ModelPickerScreen(ModalScreen[tuple[str, str] | None]):
-    """Pick namespace/name from the models that export metrics, or type one."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    ModelPickerScreen { align: center middle; }
-    #picker-box { width: 60; max-width: 95%; height: auto; max-height: 90%; border: round $accent;
-                  background: $surface; padding: 0 1; }
-    #picker-filter { margin: 0 0 1 0; }
-    #picker-list { height: auto; max-height: 14; }
-    """
-
-    def __init__(self, models: list[tuple[str, str, list[str]]], current: tuple[str, str] | None):
-        super().__init__()
-        self.models = models
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker-box"):
-            yield Static("Model (namespace/name): type to filter, enter opens, esc cancels",
-                         markup=False, classes="hint")
-            yield Input(placeholder="namespace/name", id="picker-filter")
-            yield OptionList(id="picker-list")
-
-    def on_mount(self) -> None:
-        self._fill("")
-        self.query_one("#picker-filter", Input).focus()
-
-    def _fill(self, text: str) -> None:
-        options = self.query_one("#picker-list", OptionList)
-        options.clear_options()
-        for ns, name, revs in self.models:
-            key = f"{ns}/{name}"
-            if text and text.lower() not in key.lower():
-                continue
-            label = Text(safe(key))
-            label.append(f"  {len(revs)} revision{'s' if len(revs) != 1 else ''}", style="dim")
-            options.add_option(Option(label, id=key))
-        if options.option_count:
-            index = 0
-            for i in range(options.option_count):
-                if self.current and options.get_option_at_index(i).id == f"{self.current[0]}/{self.current[1]}":
-                    index = i
-            options.highlighted = index
-
-    @on(Input.Changed, "#picker-filter")
-    def _changed(self, event: Input.Changed) -> None:
-        self._fill(event.value.strip())
-
-    @on(Input.Submitted, "#picker-filter")
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        options = self.query_one("#picker-list", OptionList)
-        typed = event.value.strip()
-        if options.highlighted is not None and options.option_count:
-            self._choose(options.get_option_at_index(options.highlighted).id or "")
-        elif "/" in typed:
-            self._choose(typed)
-
-    @on(OptionList.OptionSelected, "#picker-list")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        self._choose(event.option.id or "")
-
-    def key_down(self) -> None:
-        self.query_one("#picker-list", OptionList).action_cursor_down()
-
-    def key_up(self) -> None:
-        self.query_one("#picker-list", OptionList).action_cursor_up()
-
-    def _choose(self, key: str) -> None:
-        ns, _, name = key.partition("/")
-        if ns and name:
-            self.dismiss((ns, name))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class DriftScreen(Screen):
+class DriftScreen(ConsoleScreen):
     screen_title = "Drift"
     BINDINGS = [
         Binding("m", "pick_model", "Model"),
@@ -272,23 +102,17 @@ class DriftScreen(Screen):
     DriftScreen #drift-chart-pane { width: 3fr; border: round $primary 50%; }
     DriftScreen #drift-chart { height: 1fr; }
     DriftScreen #drift-hist { width: 2fr; min-width: 26; height: 1fr; border: round $primary 50%; }
-    DriftScreen #drift-status { height: 1; padding: 0 1; }
     """
 
     class Loaded(Message):
-        def __init__(self, generation: int, target: Target, report: Any, markers: list[Marker],
-                     models: list[tuple[str, str, list[str]]], notes: list[str], fetched_at: float,
-                     history_start: float | None = None):
+        def __init__(self, generation: int, view: DriftView, fetched_at: float):
             super().__init__()
-            self.generation, self.target, self.report, self.markers = generation, target, report, markers
-            self.models, self.notes, self.fetched_at = models, notes, fetched_at
-            self.history_start = history_start  # set when a "before" reference starts after its window
+            self.generation, self.view, self.fetched_at = generation, view, fetched_at
 
     class Failed(Message):
-        def __init__(self, generation: int, error: str, target: tuple[str, str] | None,
-                     models: list[tuple[str, str, list[str]]] | None = None, *, config: bool = False):
+        def __init__(self, generation: int, error: str, models: list[Model] | None = None, *, config: bool = False):
             super().__init__()
-            self.generation, self.error, self.target, self.models = generation, error, target, models
+            self.generation, self.error, self.models = generation, error, models
             self.config = config  # a setting is missing or wrong: retrying soon will not help
 
     def __init__(self) -> None:
@@ -297,26 +121,26 @@ class DriftScreen(Screen):
         self.window = WINDOWS[0]
         self.reference: str | None = None  # None: stable when there is a canary, else before
         self.target: Target | None = None
-        self.report: Any = None
+        self.report: DriftReport | None = None
         self.markers: list[Marker] = []
         self.history_start: float | None = None  # the reference window is only partly covered
-        self.models: list[tuple[str, str, list[str]]] = []
+        self.models: list[Model] = []
         self.marked: list[str] = []
         self.selected: str | None = None  # feature under the cursor
         self.updated_at: float | None = None
         self.state: str | None = None  # the error shown, when the last refresh failed
         self.next_retry: float | None = None
         self._generation = 0
-        self._failures = 0
-        self._timer: Timer | None = None
-        self._suspended = False
-        self._seen_selection: Any = None
+        self._backoff = Backoff(RETRY_SECONDS)
+        self._seen_isvc: tuple[str, str] | None = None  # app.selected_isvc when last looked at
         self._last_load_monotonic: float | None = None
         self._loading = False
+        self._rows: dict[str, tuple[object, ...]] = {}  # feature -> its cells as shown
+        self._shown: dict[tuple[str, str], object] = {}  # (widget id, part) -> what it shows
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusHeader(self.screen_title)
+        yield self.header()
         yield Static("", id="drift-context", markup=False)
         table = ListTable(id="drift-features", cursor_type="row", zebra_stripes=False)
         table.border_title = "Features"
@@ -325,171 +149,119 @@ class DriftScreen(Screen):
             with Vertical(id="drift-chart-pane"):
                 yield AnsiChart(id="drift-chart")
             yield AnsiChart(id="drift-hist")
-        yield Static("", id="drift-status", markup=False)
-        yield KeyBar()
+        yield self.status_line(id="drift-status")
+        yield self.key_bar()
 
     def on_mount(self) -> None:
         table = self.query_one("#drift-features", DataTable)
-        for label, key in (("feature", "feature"), ("status", "status"), ("PSI", "psi"), ("floor", "floor"),
-                           ("n live", "live"), ("n ref", "ref"), ("PSI trend", "trend")):
+        for label, key in COLUMNS:
             table.add_column(label, key=key)
-        self.query_one("#drift-chart-pane").border_title = "PSI over time"
-        self.query_one("#drift-hist").border_title = "Histogram"
+        self._put(self.query_one("#drift-chart-pane"), "PSI over time", "border_title")
+        self._put(self.query_one("#drift-hist"), "Histogram", "border_title")
         table.focus()
-        self._seen_selection = getattr(self.app, "selected_isvc", None)
-        if self._seen_selection:
-            self.want = tuple(self._seen_selection)  # type: ignore[assignment]
-        self._show_context()
-        self.set_status("Loading…")
-        self.load()
 
-    # -- loading -----------------------------------------------------------------------------
-    def load(self) -> None:
-        """Start a refresh now (cancelling a scheduled one); answers come back as messages."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self._generation += 1
-        self._loading = True
-        self._last_load_monotonic = time.monotonic()
-        self._fetch(self._generation, self.want, self.window, self.reference, self.app.clock())
+    def focus_after_filter(self) -> Widget:
+        return self.query_one("#drift-features", DataTable)
 
-    @work(thread=True, exclusive=True, group="drift", exit_on_error=False)
-    def _fetch(self, generation: int, want: tuple[str, str] | None, window: str, reference: str | None,
-               at: float) -> None:
-        models: list[tuple[str, str, list[str]]] | None = None
-        try:
-            from console import drift as drift_stats
-            from console.drift_service import DriftService
+    def _now(self) -> float:
+        return self.app.clock()  # type: ignore[no-any-return]
 
-            try:
-                metrics = self.app.services.metrics()
-            except ConsoleError as error:
-                self.post_message(self.Failed(generation, error.message, want, config=True))
-                return
-            catalog = getattr(self.app, "catalog", None)
-            service = DriftService(metrics, catalog=catalog,
-                                   thresholds=drift_stats.Thresholds.from_settings(self.app.services.settings.drift))
-            models = service.models_with_metrics(at)
-            if want is None:
-                want = choose_model(models)
-                if want is None:
-                    self.post_message(self.Failed(
-                        generation, "no model exports request metrics in this Prometheus "
-                        f"({metrics.request_metrics_hint()}): check prometheus_url, or that the model servers "
-                        "are scraped",
-                        None, models))
-                    return
-            target = self._resolve(want, models)
-            notes: list[str] = []
-            if target.note:
-                notes.append(target.note)
-            ref = reference or ("stable" if target.stable_revision else "before")
-            report = service.report(target.namespace, target.name, window=window, reference=ref, at=at,
-                                    live_revision=target.live_revision, stable_revision=target.stable_revision,
-                                    storage_uri=target.storage_uri)
-            history_start = None
-            if ref == "before" and not report.message:
-                history_start = reference_history_start(metrics, target, window, at)
-            markers: list[Marker] = []
-            if report.span:
-                try:
-                    rows = self.app.services.audit.list(target=f"{target.namespace}/{target.name}",
-                                                   action_prefix="rollout.", since=report.span[0])
-                    markers = audit_markers(rows, report.span[0], report.span[1])
-                except ConsoleError as error:
-                    notes.append(f"audit journal: {error.message}")
-        except ConsoleError as error:
-            self.post_message(self.Failed(generation, error.message, want, models,
-                                          config=type(error).__name__ == "InvalidInput"))
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_activate(self) -> None:
+        if self._take_selection():
             return
-        except Exception as exc:  # a bug or an unmapped failure: the panel says so and keeps retrying
-            self.post_message(self.Failed(generation, f"unexpected error: {type(exc).__name__}: {exc}"[:300],
-                                          want, models))
-            return
-        self.post_message(self.Loaded(generation, target, report, markers, models or [], notes, at,
-                                      history_start))
-
-    def _resolve(self, want: tuple[str, str], models: list[tuple[str, str, list[str]]]) -> Target:
-        """Live and stable revisions: from the InferenceService's status traffic, else from metrics."""
-        ns, name = want
-        try:
-            isvc = self.app.services.kube().get_inference_service(ns, name)
-        except ConsoleError as error:
-            revs = next((r for m_ns, m_name, r in models if (m_ns, m_name) == want), [])
-            live, stable = revisions_from_metrics(revs)
-            return Target(ns, name, live, stable, None, {}, "metrics",
-                          f"revisions guessed from metrics (Kubernetes: {error.message})")
-        traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
-        live = isvc.latest_revision or isvc.latest_ready_revision
-        stable = isvc.prev_revision if isvc.prev_revision != live else None
-        return Target(ns, name, live, stable, isvc.storage_uri, traffic, "kube")
-
-    def _schedule(self, delay: float) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        self._timer = None
-        if not self._suspended:
-            self._timer = self.set_timer(delay, self._tick)
-
-    def _tick(self) -> None:
-        self._timer = None
-        if not self._suspended and not self._loading:
+        if self._last_load_monotonic is None:
+            self._show_context()
+            self.set_status("Loading…")
             self.load()
-
-    def on_screen_suspend(self) -> None:
-        self._suspended = True
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def on_screen_resume(self) -> None:
-        self._suspended = False
-        selection = getattr(self.app, "selected_isvc", None)
-        if selection and selection != self._seen_selection:
-            self._seen_selection = selection
-            self._switch_model(tuple(selection))  # type: ignore[arg-type]
             return
         if self._loading:
             return
-        since = time.monotonic() - (self._last_load_monotonic or 0.0)
+        since = time.monotonic() - self._last_load_monotonic
         due = REFRESH_SECONDS if self.state is None else RETRY_SECONDS[0]
         if since >= due:
             self.load()
         else:
-            self._schedule(due - since)
+            self.schedule("refresh", due - since, self._tick)
+
+    def _take_selection(self) -> bool:
+        """Open on a model chosen on another screen since this one last looked (and on the feature
+        the Now screen names, which is taken: its next enter sets it again). True when it loads."""
+        isvc = getattr(self.app, "selected_isvc", None)
+        feature = getattr(self.app, "selected_feature", None)
+        if feature is not None:
+            self.app.selected_feature = None
+        key = (str(isvc[0]), str(isvc[1])) if isvc else None
+        if key is None or (key == self._seen_isvc and feature is None):
+            return False
+        self._seen_isvc = key
+        if feature is None:
+            self._open(key, window=self.window)
+        else:
+            from console.triage import DRIFT_WINDOW  # the window the Now screen judged it on
+
+            self._open(key, feature=str(feature), window=DRIFT_WINDOW)
+        return True
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Start a refresh now (cancelling a scheduled one); answers come back as messages."""
+        self.cancel("refresh")
+        self._generation += 1
+        self._loading = True
+        self._last_load_monotonic = time.monotonic()
+        at = evaluation_instant(self.window, self._now())
+        self._fetch(self._generation, self.want, self.window, self.reference, at)
+
+    def _tick(self) -> None:
+        if not self._loading:
+            self.load()
+
+    @work(thread=True, exclusive=True, group="drift", exit_on_error=False)
+    def _fetch(self, generation: int, want: tuple[str, str] | None, window: str, reference: str | None,
+               at: float) -> None:
+        from console.drift_view import ViewFailed, load_view
+
+        try:
+            view = load_view(self.services, want, window, reference, at)
+        except ViewFailed as failure:
+            self.post_message(self.Failed(generation, failure.message, failure.models, config=failure.config))
+            return
+        except Exception as exc:  # a bug or an unmapped failure: the panel says so and keeps retrying
+            self.post_message(self.Failed(generation, f"unexpected error: {type(exc).__name__}: {exc}"[:300]))
+            return
+        self.post_message(self.Loaded(generation, view, at))
 
     # -- answers -----------------------------------------------------------------------------
     def on_drift_screen_loaded(self, message: Loaded) -> None:
         if message.generation != self._generation:
             return
         self._loading = False
-        self._failures = 0
+        self._backoff.reset()
         self.state = None
         self.next_retry = None
-        model_changed = self.target is None or self.target.key != message.target.key
-        self.target = message.target
-        self.want = message.target.key
-        self.report = message.report
-        self.history_start = message.history_start
-        self.markers = message.markers
-        self.models = message.models
+        view = message.view
+        model_changed = self.target is None or self.target.key != view.target.key
+        self.target = view.target
+        self.want = view.target.key
+        self.report = report = view.report
+        self.history_start = view.history_start
+        self.markers = view.markers
+        self.models = view.models
         self.updated_at = message.fetched_at
         if model_changed:
             self.marked = []
         self._fill_table(rebuild=model_changed)
         self._show_context()
         self._draw_selected()
-        notes = list(message.notes)
-        if self.report.message:
-            self.set_status(self.report.message, error=True)
+        if report.message:
+            self.set_status(report.message, error=True)
         else:
-            label = f"reference: {self.report.reference_label}"
+            label = f"reference: {report.reference_label}"
             if self.history_start is not None:
-                label += f" (partial: history starts at {time.strftime('%H:%M', time.localtime(self.history_start))})"
-            notes.append(label)
-            self.set_status(" · ".join(notes))
-        self._schedule(REFRESH_SECONDS)
+                label += f" (partial: history starts at {clock_text(self.history_start)[:5]})"
+            self.set_status(" · ".join([*view.notes, label]))
+        self.schedule("refresh", REFRESH_SECONDS, self._tick)
 
     def on_drift_screen_failed(self, message: Failed) -> None:
         if message.generation != self._generation:
@@ -497,31 +269,37 @@ class DriftScreen(Screen):
         self._loading = False
         if message.models is not None:
             self.models = message.models
-        self._failures += 1
-        delay = RETRY_SECONDS[min(self._failures - 1, len(RETRY_SECONDS) - 1)]
+        delay = self._backoff.next()
         if message.config:
-            delay = RETRY_SECONDS[-1]
+            delay = self._backoff.steps[-1]
         self.next_retry = delay
         self.state = message.error
         # the retry time and the age of what is shown come first: a long error is cut at the right edge
-        stale = f" · showing data from {self._clock_text(self.updated_at)}" if self.report is not None else ""
-        self.set_status(f"retrying in {delay:g} s{stale} · {message.error}", error=True)
+        stale = f" · showing data from {clock_text(self.updated_at or 0)}" if self.report is not None else ""
+        self.set_status(f"{retry_text(delay, self._now())}{stale} · {message.error}", error=True)
         table = self.query_one("#drift-features", DataTable)
         if self.report is None:
             self._clear_panels(Text(safe(message.error, multiline=True), style="red"))
-            table.border_title = "Features · no data"
+            self._put(table, "Features · no data", "border_title")
         else:
-            table.border_title = f"Features · {self.window} · updated {self._clock_text(self.updated_at)} · stale"
+            self._put(table, f"Features · {self.window} · updated {clock_text(self.updated_at or 0)} · stale",
+                      "border_title")
         self._show_context()
-        self._schedule(delay)
+        self.schedule("refresh", delay, self._tick)
 
     # -- rendering ---------------------------------------------------------------------------
-    def _clock_text(self, t: float | None) -> str:
-        return time.strftime("%H:%M:%S", time.localtime(t)) if t is not None else "never"
-
-    def set_status(self, text: str, *, error: bool = False) -> None:
-        self.query_one("#drift-status", Static).update(Text(safe(text), style="red" if error else "dim",
-                                                            no_wrap=True, overflow="ellipsis"))
+    def _put(self, widget: Widget, value: str | Text, part: str = "content") -> None:
+        """Show value as widget's content (a Static), border_title or border_subtitle, unless it
+        shows it already: each of these repaints the whole widget."""
+        key = (widget.id or "", part)
+        now = seen(value)
+        if self._shown.get(key) == now:
+            return
+        self._shown[key] = now
+        if part == "content":
+            widget.update(value)  # type: ignore[attr-defined]
+        else:
+            setattr(widget, part, value)
 
     def _show_context(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -554,48 +332,53 @@ class DriftScreen(Screen):
         text.append(self.window, style="bold")
         if report is not None:
             text.append(" at ", style="dim")
-            text.append(self._clock_text(report.at))
-        self.query_one("#drift-context", Static).update(text)
+            text.append(clock_text(report.at))
+        self._put(self.query_one("#drift-context", Static), text)
+
+    def _cells(self, f: Any, report: DriftReport) -> tuple[Text, ...]:
+        th = report.thresholds
+        points = report.series.get(f.feature, [])
+        return (literal(("● " if f.feature in self.marked else "") + f.feature), status_text(f.status),
+                fmt_psi(f.psi), fmt_psi(f.noise_floor), fmt_count(f.live_count), fmt_count(f.reference_count),
+                sparkline([plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift))
 
     def _fill_table(self, *, rebuild: bool) -> None:
+        """The features as rows, by feature name: only the cells that changed are updated, and
+        the rows are sorted again only when the order changed."""
         report = self.report
+        assert report is not None
         table = self.query_one("#drift-features", DataTable)
-        th = report.thresholds
-        features = report.features
-        names = [f.feature for f in features]
-        existing = {str(k.value) for k in table.rows}
-        rebuild = rebuild or existing != set(names)
+        names = [f.feature for f in report.features]
+        cells = {f.feature: self._cells(f, report) for f in report.features}
+        shown = {name: tuple(seen(cell) for cell in row) for name, row in cells.items()}
+        rebuild = rebuild or set(self._rows) != set(names)
         with self.app.batch_update():
             if rebuild:
                 table.clear()
-            for f in features:
-                points = report.series.get(f.feature, [])
-                cells = {
-                    "feature": literal(("● " if f.feature in self.marked else "") + f.feature),
-                    "status": status_text(f.status),
-                    "psi": fmt_psi(f.psi),
-                    "floor": fmt_psi(f.noise_floor),
-                    "live": fmt_count(f.live_count),
-                    "ref": fmt_count(f.reference_count),
-                    "trend": sparkline([_plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift),
-                }
-                if rebuild:
-                    table.add_row(*cells.values(), key=f.feature)
-                else:
-                    for column, value in cells.items():
-                        table.update_cell(f.feature, column, value)
-            if not rebuild:
-                rank = {name: i for i, name in enumerate(names)}
-                table.sort(key=lambda row: rank.get(row[0].plain.removeprefix("● "), len(rank)))
+                for name in names:
+                    table.add_row(*cells[name], key=name)
+            else:
+                for name in names:
+                    for (_, column), cell, before, after in zip(COLUMNS, cells[name], self._rows[name], shown[name],
+                                                                    strict=True):
+                        if before != after:
+                            table.update_cell(name, column, cell)
+                if [row.key.value for row in table.ordered_rows] != names:
+                    rank = {name: i for i, name in enumerate(names)}
+                    table.sort(key=lambda row: rank.get(row[0].plain.removeprefix("● "), len(rank)))
+        self._rows = shown
         if self.selected not in names:
             self.selected = names[0] if names else None
         if self.selected is not None:
-            table.move_cursor(row=table.get_row_index(self.selected), scroll=True)
+            row = table.get_row_index(self.selected)
+            if table.cursor_row != row:
+                table.move_cursor(row=row, scroll=True)
         counts = report.counts()
         summary = " · ".join(f"{n} {STATUS_LABELS.get(s, (s,))[0]}" for s, n in
-                             sorted(counts.items(), key=lambda kv: _status_rank(kv[0])))
-        table.border_title = f"Features by drift · {self.window} · updated {self._clock_text(self.updated_at)}"
-        table.border_subtitle = summary
+                             sorted(counts.items(), key=lambda kv: status_rank(kv[0])))
+        self._put(table, f"Features by drift · {self.window} · updated {clock_text(self.updated_at or 0)}",
+                  "border_title")
+        self._put(table, summary, "border_subtitle")
 
     def _chart_features(self) -> list[str]:
         if self.marked:
@@ -612,55 +395,55 @@ class DriftScreen(Screen):
         report = self.report
         names = self._chart_features()
         if report is None or not names or not report.span:
-            chart.set_drawer(None)
             message = report.message if report is not None and report.message else "no feature selected"
-            chart.update(Text(safe(message, multiline=True), style="dim"))
-            pane.border_subtitle = ""
+            chart.show(Text(safe(message, multiline=True), style="dim"))
+            self._put(pane, "", "border_subtitle")
             return
         th = report.thresholds
-        series = {n: [(p.t, _plotted(p)) for p in report.series.get(n, [])] for n in names}
+        series = {n: [(p.t, plotted(p)) for p in report.series.get(n, [])] for n in names}
         floor = [(p.t, p.noise_floor) for p in report.series.get(names[0], [])] if len(names) == 1 else None
         span = (report.span[0], report.span[1])
         markers = list(self.markers)
         no_color = self.app.no_color
+        self._put(pane, chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None,
+                                     no_color=no_color), "border_subtitle")
+        self._put(pane, f"PSI · {self.window} windows, every {format_duration(report.span[2])}", "border_title")
+        if not any(v is not None for pts in series.values() for _, v in pts):
+            chart.show(Text("no PSI in this span: no samples, or too few, on one side", style="dim"))
+            return
+        # What the chart shows: it is drawn again only when this (or the panel's size) changes.
+        key = (tuple((n, tuple(pts)) for n, pts in series.items()), tuple(floor or ()), span, tuple(markers),
+               th.warn, th.drift, no_color)
         chart.set_drawer(lambda w, h: psi_chart(series, width=w, height=h, warn=th.warn, drift=th.drift,
-                                                span=span, markers=markers, floor=floor, no_color=no_color))
-        pane.border_subtitle = chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None,
-                                            no_color=no_color)
-        step = report.span[2]
-        pane.border_title = (f"PSI · {self.window} windows, every {_duration(step)} · "
-                             f"updated {self._clock_text(self.updated_at)}")
-        has_points = any(v is not None for pts in series.values() for _, v in pts)
-        if not has_points:
-            chart.set_drawer(None)
-            chart.update(Text("no PSI in this span: no samples, or too few, on one side", style="dim"))
+                                                span=span, markers=markers, floor=floor, no_color=no_color),
+                         key)
 
     def _draw_histogram(self) -> None:
         hist = self.query_one("#drift-hist", AnsiChart)
         report = self.report
         f = next((x for x in report.features if x.feature == self.selected), None) if report else None
         if f is None:
-            hist.set_drawer(None)
-            hist.update(Text("—", style="dim"))
-            hist.border_title = "Histogram"
-            hist.border_subtitle = ""
+            hist.show(Text("—", style="dim"))
+            self._put(hist, "Histogram", "border_title")
+            self._put(hist, "", "border_subtitle")
             return
-        hist.border_title = literal(f"{f.feature}: reference vs live")
+        self._put(hist, literal(f"{f.feature}: reference vs live"), "border_title")
         live, ref = f.live, f.reference
         bounds = live.bounds if live else (ref.bounds if ref else None)
+        live_counts = live.counts if live else None
+        ref_counts = ref.counts if ref else None
         note = None
         if f.reason and f.status in ("no-data", "too-few-samples"):
             note = Text(safe(f.reason) + "\n", style="magenta" if f.status == "too-few-samples" else "dim")
 
         def draw(width: int, height: int) -> Text:
-            body = histogram_bars(bounds, live.counts if live else None, ref.counts if ref else None,
-                                  height=height - (1 if note else 0), width=width)
+            body = histogram_bars(bounds, live_counts, ref_counts, height=height - (1 if note else 0), width=width)
             return note + body if note else body
 
-        hist.set_drawer(draw)
+        hist.set_drawer(draw, (f.feature, bounds, live_counts, ref_counts, seen(note) if note else None))
         js = f"JS {f.js:.3f}" if f.js is not None else "JS —"
         psi = f"PSI {f.psi:.3f}" if f.psi is not None else "PSI —"
-        hist.border_subtitle = f"{psi} · {js}"
+        self._put(hist, f"{psi} · {js}", "border_subtitle")
 
     # -- events ------------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#drift-features")
@@ -673,19 +456,32 @@ class DriftScreen(Screen):
             self._draw_selected()
 
     # -- actions -----------------------------------------------------------------------------
-    def _switch_model(self, key: tuple[str, str]) -> None:
-        if self.target is not None and self.target.key == key and self.want == key:
+    def _open(self, key: tuple[str, str], *, window: str, feature: str | None = None) -> None:
+        """Show model `key` over `window`, with `feature` (when given) under the cursor."""
+        same_model = self.target is not None and self.target.key == key and self.want == key
+        if same_model and window == self.window:
+            if feature is not None:
+                self._select_feature(feature)
             self.load()
             return
         self.want = key
-        self.target = None
-        self.marked = []
-        self.selected = None
-        self.reference = None
+        self.window = window
+        self.selected = feature
+        if not same_model:
+            self.target = None
+            self.marked = []
+            self.reference = None
         self._clear_panels()
         self._show_context()
         self.set_status(f"Loading {key[0]}/{key[1]}…")
         self.load()
+
+    def _select_feature(self, feature: str) -> None:
+        self.selected = feature
+        if feature in self._rows:
+            table = self.query_one("#drift-features", DataTable)
+            table.move_cursor(row=table.get_row_index(feature), scroll=True)
+            self._draw_selected()
 
     def _clear_panels(self, chart_text: Text | None = None) -> None:
         """Forget the data on screen and blank every panel, titles included.
@@ -698,29 +494,29 @@ class DriftScreen(Screen):
         self.history_start = None
         self.markers = []
         self.updated_at = None
+        self._rows = {}
         table = self.query_one("#drift-features", DataTable)
-        chart = self.query_one("#drift-chart", AnsiChart)
         pane = self.query_one("#drift-chart-pane")
         hist = self.query_one("#drift-hist", AnsiChart)
         with self.app.batch_update():
             table.clear()
-            table.border_title = f"Features · {self.window} · loading…"
-            table.border_subtitle = ""
-            chart.set_drawer(None)
-            chart.update(chart_text if chart_text is not None else Text("Loading…", style="dim"))
-            pane.border_title = "PSI over time"
-            pane.border_subtitle = ""
-            hist.set_drawer(None)
-            hist.update(Text("—", style="dim"))
-            hist.border_title = "Histogram"
-            hist.border_subtitle = ""
+            self._put(table, f"Features · {self.window} · loading…", "border_title")
+            self._put(table, "", "border_subtitle")
+            self.query_one("#drift-chart", AnsiChart).show(chart_text or Text("Loading…", style="dim"))
+            self._put(pane, "PSI over time", "border_title")
+            self._put(pane, "", "border_subtitle")
+            hist.show(Text("—", style="dim"))
+            self._put(hist, "Histogram", "border_title")
+            self._put(hist, "", "border_subtitle")
 
     def action_pick_model(self) -> None:
+        from screens.drift_picker import ModelPickerScreen
+
         current = self.target.key if self.target else self.want
 
         def chosen(key: tuple[str, str] | None) -> None:
             if key:
-                self._switch_model(key)
+                self._open(key, window=self.window)
 
         self.app.push_screen(ModelPickerScreen(self.models, current), chosen)
 
@@ -755,9 +551,7 @@ class DriftScreen(Screen):
                 self.notify(f"The chart shows at most {MAX_CHART_FEATURES} features; unmark one first.")
                 return
             self.marked.append(self.selected)
-        table = self.query_one("#drift-features", DataTable)
-        for name in [f.feature for f in self.report.features]:
-            table.update_cell(name, "feature", literal(("● " if name in self.marked else "") + name))
+        self._fill_table(rebuild=False)
         self._draw_chart()
 
     def action_open_catalog(self) -> None:
@@ -768,8 +562,10 @@ class DriftScreen(Screen):
 
     @work(thread=True, exclusive=True, group="drift-catalog", exit_on_error=False)
     def _find_version(self, uri: str) -> None:
+        from adapters.errors import ConsoleError
+
         try:
-            record = self.app.catalog.version_by_artifact_uri(uri)
+            record = self.services.catalog.version_by_artifact_uri(uri)
         except ConsoleError as error:
             self.app.call_from_thread(self.notify, error.message, severity="error")
             return
@@ -778,23 +574,3 @@ class DriftScreen(Screen):
             return
         if hasattr(self.app, "show_catalog_version"):
             self.app.call_from_thread(self.app.show_catalog_version, record.model, record.version)
-
-
-def _plotted(point: Any) -> float | None:
-    """A PSI worth drawing: none where there is no data or too few samples (gaps, never 0)."""
-    if point.status in ("no-data", "too-few-samples"):
-        return None
-    return point.psi
-
-
-def _status_rank(status: str) -> int:
-    order = ("drift", "warn", "ok", "too-few-samples", "no-data")
-    return order.index(status) if status in order else len(order)
-
-
-def _duration(seconds: float) -> str:
-    s = int(round(seconds))
-    for unit, size in (("h", 3600), ("m", 60)):
-        if s >= size and s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"

@@ -1,4 +1,4 @@
-"""Drawing for the Drift screen: PSI-over-time chart (plotext), sparklines, histogram bars.
+"""Drawing for the Drift screen: table cells, PSI-over-time chart (plotext), sparklines, histogram bars.
 
 Pure presentation: every function takes plain numbers and returns a string or a rich Text;
 nothing here does I/O. plotext is imported lazily (at the first chart) and used only through a
@@ -14,13 +14,17 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import Static
 
+from console.drift_view import Marker
 from console.safe_text import safe
+
+if TYPE_CHECKING:
+    from console.drift_service import DriftPoint
 
 _BACKGROUND = re.compile(r"\x1b\[48;(?:5;\d+|2;\d+;\d+)m")
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -36,12 +40,53 @@ FLOOR_COLOR = 8  # grey
 MARKER_COLOR = 13  # magenta
 
 
-@dataclass(frozen=True)
-class Marker:
-    """A rollout action on the time axis."""
+STATUS_LABELS = {
+    "drift": ("DRIFT", "bold red"),
+    "warn": ("warn", "yellow"),
+    "ok": ("ok", "green"),
+    "too-few-samples": ("too few", "magenta"),
+    "no-data": ("no data", "dim"),
+}
 
-    t: float
-    label: str  # short, e.g. "rollback"
+def fmt_psi(value: float | None) -> Text:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("—", style="dim")
+    return Text(f"{value:.3f}")
+
+
+def fmt_count(value: float | None) -> Text:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Text("—", style="dim")
+    if value >= 1e6:
+        return Text(f"{value / 1e6:.1f}M")
+    if value >= 1e4:
+        return Text(f"{value / 1e3:.0f}k")
+    if value >= 1e3:
+        return Text(f"{value / 1e3:.1f}k")
+    return Text(f"{value:.0f}")
+
+
+def status_text(status: str) -> Text:
+    label, style = STATUS_LABELS.get(status, (status, ""))
+    return Text(label, style=style)
+
+
+def short_revision(revision: str, name: str) -> str:
+    """fraud-detector-predictor-00002 -> …00002 (the status line names it in full)."""
+    prefix = f"{name}-predictor-"
+    return safe("…" + revision[len(prefix):] if name and revision.startswith(prefix) else revision)
+
+
+def plotted(point: DriftPoint) -> float | None:
+    """A PSI worth drawing: none where there is no data or too few samples (gaps, never 0)."""
+    if point.status in ("no-data", "too-few-samples"):
+        return None
+    return point.psi
+
+
+def status_rank(status: str) -> int:
+    order = ("drift", "warn", "ok", "too-few-samples", "no-data")
+    return order.index(status) if status in order else len(order)
 
 
 def level_style(value: float | None, warn: float, drift: float) -> str:
@@ -91,7 +136,7 @@ def _segments(times: Sequence[float], values: Sequence[float | None]) -> list[tu
     out: list[tuple[list[float], list[float]]] = []
     xs: list[float] = []
     ys: list[float] = []
-    for t, v in zip(times, values):
+    for t, v in zip(times, values, strict=True):
         if v is None or (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
             if xs:
                 out.append((xs, ys))
@@ -138,7 +183,7 @@ def local_hhmm(t: float) -> str:
     return time.strftime("%H:%M", time.localtime(t))
 
 
-def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width: int, height: int,
+def psi_chart(series: Mapping[str, Sequence[tuple[float, float | None]]], *, width: int, height: int,
               warn: float, drift: float, span: tuple[float, float] | None = None,
               markers: Sequence[Marker] = (), floor: Sequence[tuple[float, float | None]] | None = None,
               fmt_time: Callable[[float], str] = local_hhmm, no_color: bool = False) -> str:
@@ -185,7 +230,7 @@ def psi_chart(series: dict[str, Sequence[tuple[float, float | None]]], *, width:
             if len(xs) > 1:
                 s.lines()
             fig.draw(s)
-    for i, (name, pts) in enumerate(list(series.items())[:len(SERIES_COLORS)]):
+    for i, (_name, pts) in enumerate(list(series.items())[:len(SERIES_COLORS)]):
         color = SERIES_COLORS[i]
         pts = thin(pts, limit)
         for xs, ys in _segments([t for t, _ in pts], [v for _, v in pts]):
@@ -263,12 +308,12 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
         text.append("the reference bins differ from the live bins", style="dim")
         return text
 
-    def shares(counts):
+    def shares(counts: Sequence[float]) -> list[float]:
         total = float(sum(counts))
         return [c / total for c in counts]
 
-    live_s = shares(live_counts) if live_ok else None
-    ref_s = shares(ref_counts) if ref_ok else None
+    live_s = shares(live_counts) if live_ok and live_counts is not None else None
+    ref_s = shares(ref_counts) if ref_ok and ref_counts is not None else None
     top = max((live_s or [0]) + (ref_s or [0])) or 1.0
     rows = max(height - 2, 2)
     gap = 1 if bins * 3 <= width else 0
@@ -310,8 +355,10 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
 class AnsiChart(Static):
     """A Static that draws itself with a render function at its own size.
 
-    `set_drawer(fn)` keeps fn(width, height) -> str (ANSI); the widget calls it when its size
-    changes and after each set_drawer, so the chart always fits the panel.
+    `set_drawer(fn, key)` keeps fn(width, height) -> str (ANSI) or Text; the widget calls it when
+    its size changes and when the key (what the drawing shows) changes, and writes to the
+    terminal only when the drawing differs from the one on screen. `show(text)` puts a message
+    in place of a drawing.
     """
 
     DEFAULT_CSS = "AnsiChart { height: 1fr; }"
@@ -319,21 +366,39 @@ class AnsiChart(Static):
     def __init__(self, *, id: str | None = None):
         super().__init__("", markup=False, id=id)
         self._drawer: Callable[[int, int], str | Text] | None = None
+        self._key: Hashable = None
         self._drawn_size: tuple[int, int] | None = None
+        self._shown: str | tuple[str, tuple[object, ...]] | None = None
         self.last_draw_seconds: float | None = None
 
-    def set_drawer(self, drawer: Callable[[int, int], str | Text] | None) -> None:
+    def set_drawer(self, drawer: Callable[[int, int], str | Text] | None, key: Hashable = None) -> None:
+        """key: the data drawn; None draws again on every call."""
+        if drawer is not None and key is not None and key == self._key and self._drawer is not None:
+            return
         self._drawer = drawer
+        self._key = key
         self._drawn_size = None
         self.redraw()
+
+    def show(self, text: Text) -> None:
+        self._drawer = None
+        self._key = None
+        self._drawn_size = None
+        self._put(text)
+
+    def _put(self, out: str | Text) -> None:
+        shown = out if isinstance(out, str) else (out.plain, (str(out.style), *out.spans))
+        if shown == self._shown:
+            return  # the same picture: nothing to write
+        self._shown = shown
+        self.update(Text.from_ansi(out, no_wrap=True, overflow="crop") if isinstance(out, str) else out)
 
     def redraw(self) -> None:
         width, height = self.content_size.width, self.content_size.height
         if self._drawer is None or width <= 0 or height <= 0:
             return
         t0 = time.perf_counter()
-        out = self._drawer(width, height)
-        self.update(Text.from_ansi(out, no_wrap=True, overflow="crop") if isinstance(out, str) else out)
+        self._put(self._drawer(width, height))
         self.last_draw_seconds = time.perf_counter() - t0
         self._drawn_size = (width, height)
 

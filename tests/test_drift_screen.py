@@ -8,9 +8,7 @@ evaluation instant the screen passes to the drift service.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
 import re
 import shutil
 import socket
@@ -178,7 +176,7 @@ async def test_window_change_reloads_with_the_longer_window(world, tmp_path):
         assert set(table_features(screen)[:3]) == DRIFTING
         for expected in ("6h", "24h", "15m"):
             await pilot.press("w")
-            await wait_for(pilot, lambda: (screen.report is not None and screen.report.window == expected
+            await wait_for(pilot, lambda expected=expected: (screen.report is not None and screen.report.window == expected
                                            and not screen._loading))
             assert screen.report.window == expected
 
@@ -226,14 +224,14 @@ async def test_prometheus_down_is_a_state_with_its_reason_and_the_next_retry(wor
         # the retry time comes first, so a long error cut at 80 columns does not hide it
         assert re.match(r"retrying in \d+ s", status.strip()), status
         first = screen.next_retry
-        assert screen._timer is not None  # a retry is scheduled, the app is still up
+        assert screen.scheduled("refresh")  # a retry is scheduled, the app is still up
         assert table_features(screen) == []
         assert "no data" in str(screen.query_one("#drift-features").border_title)
         assert app.is_running
         # it keeps retrying, backing off
-        failures = screen._failures
-        await wait_for(pilot, lambda: screen._failures > failures, 10)
-        assert screen._failures > failures and screen.next_retry > first
+        failures = screen._backoff.failures
+        await wait_for(pilot, lambda: screen._backoff.failures > failures, 10)
+        assert screen._backoff.failures > failures and screen.next_retry > first
 
 
 async def test_switching_model_while_prometheus_is_down_shows_nothing_of_the_previous_model(
@@ -333,14 +331,14 @@ async def test_refresh_pauses_while_hidden_and_resumes(world, tmp_path):
     app = make_app(world, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_drift(app, pilot)
-        assert screen._timer is not None  # the next refresh is scheduled after the answer
+        assert screen.scheduled("refresh")  # the next refresh is scheduled after the answer
         await pilot.press("1")
         await pilot.pause()
-        assert screen._suspended and screen._timer is None
+        assert not screen.active and not screen.scheduled("refresh")
         await pilot.press("4")
         await pilot.pause()
-        assert not screen._suspended
-        assert screen._timer is not None or screen._loading
+        assert screen.active
+        assert screen.scheduled("refresh") or screen._loading
 
 
 async def test_model_picker_switches_model(world, tmp_path):
@@ -367,7 +365,138 @@ async def test_home_end_g_G_go_to_the_first_and_last_feature(world, tmp_path):
         assert last > 1
         for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
             await pilot.press(key)
-            assert await wait_for(pilot, lambda: table.cursor_row == row, 5), f"row {row} after {key}"
+            assert await wait_for(pilot, lambda row=row: table.cursor_row == row, 5), f"row {row} after {key}"
+
+
+async def test_a_refresh_whose_answer_did_not_change_repaints_nothing(world, tmp_path):
+    """Issue 10 s.4: over SSH every repaint is bytes. The clock and the data are frozen, so the
+    next refresh answers exactly what is on screen: no widget of the screen may be repainted
+    (no table cell, title, line or chart), while the answer did come in."""
+    app = make_app(world, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_drift(app, pilot)
+        assert screen.report is not None and screen.state is None
+        await pilot.pause()
+        repaints: list[str] = []
+        widgets = [screen.query_one(selector) for selector in (
+            "#drift-features", "#drift-chart", "#drift-hist", "#drift-chart-pane", "#drift-context", "#drift-status")]
+        for widget in widgets:
+            def counting(*args, _widget=widget, _refresh=widget.refresh, **kwargs):
+                repaints.append(_widget.id)
+                return _refresh(*args, **kwargs)
+
+            widget.refresh = counting
+        before = screen.report
+        screen._tick()  # what the scheduled refresh runs
+        assert screen._loading
+        assert await wait_for(pilot, lambda: not screen._loading and screen.report is not before)
+        await pilot.pause()
+        assert repaints == []
+        assert screen.state is None and screen.scheduled("refresh")
+        # a change on screen still repaints (the spy sees it)
+        await pilot.press("space")
+        assert await wait_for(pilot, lambda: "drift-features" in repaints, 5)
+
+
+def test_load_view_without_textual_resolves_revisions_and_reports(world, tmp_path):
+    """console/drift_view.py: one refresh of the screen, with no app, against the real backends."""
+    from console.drift_view import ViewFailed, load_view
+    from console.services import Services
+
+    settings = Settings(catalog=world.catalog, audit=tmp_path / "audit.db", kubeconfig=world.kubeconfig,
+                        context=world.context, prometheus_url=world.prometheus_url)
+    ctx = Context(settings)
+    services = Services(ctx, catalog=None)
+    view = load_view(services, None, "15m", None, T0)  # no model asked: the canary is chosen
+    assert view.target.key == ("fraud", "fraud-detector") and view.target.source == "kube"
+    assert (view.target.live_revision, view.target.stable_revision) == (CANARY, STABLE)
+    assert view.report.reference == "stable" and set(f.feature for f in view.report.features[:3]) == DRIFTING
+    assert ("fraud", "fraud-detector", [STABLE, CANARY]) in view.models
+    before = load_view(services, ("fraud", "credit-risk"), "6h", None, T0)  # no canary: the window before
+    assert before.report.reference == "before"
+    assert before.history_start is not None and T0 - 12 * 3600 < before.history_start < T0
+    # Kubernetes unreachable: the revisions are guessed from the metrics, and a note says so
+    settings.kubeconfig = str(tmp_path / "missing-kubeconfig")
+    guessed = load_view(Services(Context(settings), catalog=None), ("fraud", "fraud-detector"), "15m", None, T0)
+    assert guessed.target.source == "metrics" and guessed.target.live_revision == CANARY
+    assert guessed.notes and "guessed from metrics" in guessed.notes[0]
+    settings.prometheus_url = None
+    with pytest.raises(ViewFailed) as failed:
+        load_view(Services(Context(settings), catalog=None), None, "15m", None, T0)
+    assert failed.value.config and "prometheus_url" in failed.value.message
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """The whole sandbox on the real clock, as the Now screen gathers from it (tests/test_now_screen.py)."""
+    _need_prometheus()
+    from console.sandbox.runner import Sandbox
+
+    sandbox = Sandbox(tmp_path_factory.mktemp("drift-now"), ready_delay=0.05)
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+
+
+async def test_enter_on_a_drift_item_of_the_now_screen_opens_drift_on_its_feature(live, tmp_path):
+    """Issue 11: enter on a drift item opens the Drift screen on that model, over the window the
+    item was judged on, with the item's feature highlighted, charted and its histogram shown; also
+    when the Drift screen is already open with another feature under the cursor."""
+    from textual.widgets import DataTable
+
+    from console.triage import DRIFT_WINDOW
+
+    settings = Settings(catalog=Path(live.endpoints["catalog"]), audit=tmp_path / "audit.db",
+                        kubeconfig=str(live.kubeconfig_path), context="sandbox-admin",
+                        kfp_url=live.endpoints["kfp_url"], prometheus_url=live.endpoints["prometheus_url"])
+    app = MlopsConsole(Context(settings), cursor_blink=False, first_screen="now")
+
+    def drift_rows() -> list[int]:
+        if app.current_mode != "now":
+            return []
+        table = app.screen.query_one("#now-items", DataTable)
+        return [i for i in range(table.row_count) if str(table.get_row_at(i)[1]) == "drift"]
+
+    async def enter_on_the_drift_item():
+        assert await wait_for(pilot, lambda: bool(drift_rows()), 60), "no drift item on the Now screen"
+        app.screen.query_one("#now-items", DataTable).move_cursor(row=drift_rows()[0])
+        item = app.screen.selected()
+        assert item.kind == "drift" and item.ref
+        await pilot.press("enter")
+        return item
+
+    def shows(screen, item) -> bool:
+        return (app.screen is screen and screen.report is not None and screen.report.window == DRIFT_WINDOW
+                and screen.selected == item.ref and not screen._loading)
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        item = await enter_on_the_drift_item()
+        assert await wait_for(pilot, lambda: app.current_mode == "drift", 10)
+        screen = app.screen
+        assert await wait_for(pilot, lambda: shows(screen, item), 60), (screen.window, screen.selected, item.ref)
+        await pilot.pause()
+
+        def on_screen(feature: str) -> None:
+            table = screen.query_one("#drift-features", DataTable)
+            assert table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value == feature
+            assert screen.target.key == (item.namespace, item.name)
+            assert str(screen.query_one("#drift-hist").border_title).startswith(f"{feature}:")
+            legend = str(screen.query_one("#drift-chart-pane").border_subtitle)  # the charted features
+            assert f"{feature} " in legend
+            assert not [f.feature for f in screen.report.features if f.feature != feature and f.feature in legend]
+            assert f"· {DRIFT_WINDOW} at" in static_text(screen, "#drift-context")
+
+        on_screen(item.ref)
+        assert app.selected_feature is None  # taken
+        # another feature under the cursor, then enter on the item again
+        await pilot.press("down", "down")
+        assert await wait_for(pilot, lambda: screen.selected != item.ref, 5)
+        await pilot.press("0")
+        item = await enter_on_the_drift_item()
+        assert await wait_for(pilot, lambda: shows(screen, item), 60), (screen.window, screen.selected, item.ref)
+        await pilot.pause()
+        on_screen(item.ref)
 
 
 def test_snapshot_of_the_drift_screen(world, tmp_path, snap_compare, monkeypatch):
@@ -424,17 +553,6 @@ def test_histogram_bars_say_when_there_is_nothing_to_draw():
     assert "reference" in text and "live" in text and "≤1" in text
     only_ref = histogram_bars(bounds, None, [5, 5, 0], height=6, width=30).plain
     assert "live: no samples" in only_ref
-
-
-def test_choose_model_prefers_a_canary():
-    from screens.drift import choose_model, revisions_from_metrics
-
-    models = [("a", "one", ["one-predictor-00001"]), ("b", "two", ["two-predictor-00001", "two-predictor-00002"])]
-    assert choose_model(models) == ("b", "two")
-    assert choose_model(models[:1]) == ("a", "one")
-    assert choose_model([]) is None
-    assert revisions_from_metrics(["x-00002", "x-00001"]) == ("x-00002", "x-00001")
-    assert revisions_from_metrics(["x-00001"]) == ("x-00001", None)
 
 
 def test_thin_keeps_spikes_and_gaps():
