@@ -11,7 +11,8 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from adapters.errors import ConsoleError
 from console.safe_text import LogFormatter, safe
@@ -39,8 +40,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+def _common_options() -> OneLineParser:
+    common = OneLineParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = common.add_argument_group("global options")
     group.add_argument("--config", metavar="FILE", help="config file (default: $XDG_CONFIG_HOME/mlops-console/config.toml)")
     group.add_argument("--catalog", metavar="PATH", help="model catalog SQLite file")
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mlops-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    screens = ("now", "catalog", "pipelines", "rollouts", "drift")
+    from console.screen_registry import SCREEN_MODES as screens
     parser.add_argument("--screen", choices=screens, default=None, help="the screen the console opens on (default: now)")
     ui = sub.add_parser("ui", parents=[common], help="open the console (the default)")
     ui.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")

@@ -237,7 +237,7 @@ def canary_name_for(storage_uri: str) -> str:
     return canary_name(storage_uri.rstrip("/").rsplit("/", 1)[-1])
 
 
-def standard_canary_entry(isvc: InferenceService, storage_uri: str, percent: int) -> dict:
+def standard_canary_entry(isvc: InferenceService, storage_uri: str, percent: int) -> dict[str, Any]:
     """A spec.canary[] entry: the stable model's format, the new storageUri, no replicas (KServe runs
     ceil(stable minReplicas x percent / 100): canaryReplicaCount). The CRD makes the canary's model a
     full container, so it carries a container name."""
@@ -249,7 +249,7 @@ def standard_canary_entry(isvc: InferenceService, storage_uri: str, percent: int
             "predictor": {"name": canary_name_for(storage_uri), key: model}}
 
 
-def dry_run_dropped_canary(before: InferenceService, after: InferenceService, patch: dict) -> str | None:
+def dry_run_dropped_canary(before: InferenceService, after: InferenceService, patch: dict[str, Any]) -> str | None:
     """An API server whose CRD predates KServe 0.20 prunes spec.canary silently: the dry run's answer
     shows it. Then nothing would happen, so say so instead of applying."""
     wanted = (patch.get("spec") or {}).get("canary")
@@ -275,14 +275,14 @@ def validate_storage_uri(uri: Any) -> str:
 # Patches (JSON merge patch bodies; the adapter adds metadata.resourceVersion)
 
 
-def set_percent_patch(percent: int, isvc: InferenceService | None = None) -> dict:
+def set_percent_patch(percent: int, isvc: InferenceService | None = None) -> dict[str, Any]:
     if isvc is not None and isvc.standard_canary:
         first = {**isvc.canaries[0].entry, "trafficPercent": parse_percent(percent)}
         return _canary_list_patch(isvc, [first] + [c.entry for c in isvc.canaries[1:]])
     return {"spec": {"predictor": {"canaryTrafficPercent": parse_percent(percent)}}}
 
 
-def promote_patch(isvc: InferenceService | None = None) -> dict:
+def promote_patch(isvc: InferenceService | None = None) -> dict[str, Any]:
     """Remove canaryTrafficPercent: merge-patch null deletes the field, the latest revision gets 100%.
     Standard mode: the stable predictor takes the first canary's predictor (its name and model,
     merged over the stable one as KServe's buildCanaryPredictor does; the stable replicas stay) and
@@ -296,20 +296,20 @@ def promote_patch(isvc: InferenceService | None = None) -> dict:
     return {"spec": {"predictor": {"canaryTrafficPercent": None}}}
 
 
-def rollback_patch(isvc: InferenceService | None = None) -> dict:
+def rollback_patch(isvc: InferenceService | None = None) -> dict[str, Any]:
     if isvc is not None and isvc.standard_canary:  # remove the entry: its Deployment goes
         return _canary_list_patch(isvc, [c.entry for c in isvc.canaries[1:]])
     return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
 
 
-def _canary_list_patch(isvc: InferenceService, entries: list[dict]) -> dict:
+def _canary_list_patch(isvc: InferenceService, entries: list[dict[str, Any]]) -> dict[str, Any]:
     """spec.canary is an atomic list (x-kubernetes-list-type: atomic): a merge patch replaces it
     whole, or deletes it (null) when nothing is left. The resourceVersion precondition makes the
     replacement safe against a concurrent change."""
     return {"spec": {"canary": entries or None}}
 
 
-def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict:
+def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict[str, Any]:
     """New storageUri at whichever place the object keeps it, plus canaryTrafficPercent; in
     Standard mode a new spec.canary[] entry (standard_canary_entry)."""
     if isvc.is_raw:
@@ -379,13 +379,13 @@ def _canary_text(canary: Any) -> str:
     return UNSET if canary is None else f"{canary.storage_uri or '?'} at {_show(canary.percent)}%"
 
 
-def patch_lines(isvc: InferenceService, patch: dict) -> list[str]:
+def patch_lines(isvc: InferenceService, patch: dict[str, Any]) -> list[str]:
     """The same lines, predicted from a patch without a server (for a screen's preview)."""
     after_obj = apply_merge_patch(_as_object(isvc), patch)
     return change_lines(isvc, parse_inference_service(after_obj))
 
 
-def _as_object(isvc: InferenceService) -> dict:
+def _as_object(isvc: InferenceService) -> dict[str, Any]:
     predictor: dict[str, Any] = {}
     if isvc.canary_traffic_percent is not None:
         predictor["canaryTrafficPercent"] = isvc.canary_traffic_percent
@@ -417,7 +417,7 @@ def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
     latest = isvc.latest_created_revision or isvc.latest_revision or "latest"
     prev = isvc.latest_rolledout_revision or isvc.prev_revision or "previous"
     if rolls_back_a_promotion(isvc) and canary_percent is not None and clamp_percent(canary_percent) < 100:
-        prev = isvc.previous_rolledout_revision
+        prev = isvc.previous_rolledout_revision or prev  # set: rolls_back_a_promotion checked it
     pct = 100 if canary_percent is None else clamp_percent(canary_percent)
     if latest == prev or pct == 100:
         return f"{latest} 100%"
@@ -518,7 +518,7 @@ def latest_not_ready(isvc: InferenceService) -> NotReady | None:
     In Standard mode: the first canary that is not ready (the HTTPRoute gives it no traffic)."""
     if isvc.standard_canary:
         return canary_not_ready(isvc)
-    if not isvc.failing_revision:
+    if not isvc.failing_revision or not isvc.latest_created_revision:
         return None
     by_type = {c.type: c for c in isvc.conditions}
     said = [by_type[t] for t in _REVISION_CONDITIONS if t in by_type and by_type[t].status != "True"]
@@ -631,3 +631,40 @@ def revisions(isvc: InferenceService) -> list[dict[str, Any]]:
         out.append({"name": name, "roles": roles, "percent": served.get(name),
                     "ready": None if name != isvc.latest_created_revision else not isvc.failing_revision})
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Which revisions the canary health check judges
+
+
+@dataclass(frozen=True)
+class HealthTarget:
+    """What the canary health check of one InferenceService compares, as the metrics name it."""
+
+    canary: str  # the revision under test (the only one judged when there is no canary)
+    stable: str | None  # the revision it is compared with, while a canary runs
+    traffic: dict[str, int | None]  # revision -> the share it really serves (status traffic, merged)
+    not_ready: NotReady | None  # the newest revision takes no traffic: it decides the verdict
+
+
+def health_target(isvc: InferenceService) -> HealthTarget | None:
+    """The revisions to judge, or None when no revision serves traffic yet.
+
+    Serverless: the traffic entry with latestRevision (LATEST) against the one tagged prev (PREV),
+    as `kubectl get isvc` names them; while the newest revision is not ready both name the last
+    ready one, which is then judged alone. RawDeployment has no revisions: its metrics carry the
+    predictor's name, which takes all traffic."""
+    not_ready = latest_not_ready(isvc)
+    if isvc.is_raw:
+        if not isvc.name:
+            return None
+        predictor = f"{isvc.name}-predictor"
+        return HealthTarget(predictor, None, {predictor: 100}, not_ready)
+    canary = isvc.latest_revision
+    stable = isvc.prev_revision if isvc.prev_revision and isvc.prev_revision != canary else None
+    if canary is None:
+        if stable is None:
+            return None
+        canary, stable = stable, None
+    traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
+    return HealthTarget(canary, stable, traffic, not_ready)

@@ -42,10 +42,12 @@ class ActionFlowMixin:
     app: Any
     _action_busy: bool = False
 
-    def start_action(self, action: Action, on_done: Done | None = None) -> None:
+    def start_action(self, action: Action | Callable[[], Action], on_done: Done | None = None) -> None:
+        """action may be a function that builds it: it is called in the planning worker, so the
+        clients it makes (files, TLS) are never made on the UI thread."""
         if self._action_busy:
             self.app.notify("A change is already in progress: finish or cancel it first.",
-                            title=action.kind, severity="warning", markup=False)
+                            title=getattr(action, "kind", "change"), severity="warning", markup=False)
             return
         self._action_busy = True
         self._plan_action(action, on_done)
@@ -70,7 +72,14 @@ class ActionFlowMixin:
             self._action_busy = False
 
     @work(thread=True, group="action")
-    def _plan_action(self, action: Action, on_done: Done | None) -> None:
+    def _plan_action(self, action: Action | Callable[[], Action], on_done: Done | None) -> None:
+        if callable(action):
+            try:
+                action = action()
+            except ConsoleError as error:
+                self.app.call_from_thread(self._action_unavailable, error)
+                self._finish_from_thread()
+                return
         try:
             change = self.app.services.actions.prepare(action)
         except Exception as error:
@@ -131,6 +140,14 @@ class ActionFlowMixin:
                 self.app.call_from_thread(on_done, outcome)
         finally:
             self._finish_from_thread()
+
+    def _action_unavailable(self, error: ConsoleError) -> None:
+        """The action could not be built (a client that cannot be made): nothing was asked or changed."""
+        set_status = getattr(self, "set_status", None)
+        if set_status is not None:
+            set_status(error.message, error=True)
+        else:
+            self.app.notify(error.message, title=error.kind, severity="error", markup=False)
 
     def _report_error(self, action: Action, error: ConsoleError) -> None:
         # An applied change the journal could not finish, or a bug: stays until dismissed.

@@ -1,22 +1,21 @@
-"""What the Pipelines screen shows, without Textual: state looks, durations, the run query (filters
-and the failed-first order, as server-side segments), the pager that walks it, and the run detail.
-
-The pager calls the PipelinesClient it is given; the screen only ever runs it from thread workers.
+"""What the Pipelines screen shows, without Textual: state looks, durations, the table's cells and
+title, the run detail and the filter summary. The listing itself (query, pager, live merge) is
+console/runs_paging.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 
-from adapters.pipelines import ACTIVE_STATES, PageTokenExpired, Run, Task
+from adapters.errors import ConsoleError, InvalidInput
+from adapters.pipelines import Run, Task
 from console import humanize
+from console.runs_paging import RunQuery
 from console.safe_text import literal, safe
-
-SORT_BY = "created_at desc"
 
 # state -> (icon, style)
 STATE_LOOK: dict[str, tuple[str, str]] = {
@@ -30,7 +29,6 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "PAUSED": ("‖", "cyan"),
     "GONE": ("?", "dim"),
 }
-STATE_CYCLE: tuple[str | None, ...] = (None, "FAILED", "RUNNING", "PENDING", "SUCCEEDED", "CANCELED")
 
 
 def state_icon(state: str) -> tuple[str, str]:
@@ -45,7 +43,7 @@ def state_text(state: str) -> Text:
 class KeyedText(Text):
     """A table cell that carries the row's sort key, so DataTable.sort can order rows by it."""
 
-    sort_key: tuple = ()
+    sort_key: tuple[Any, ...] = ()
 
 
 fmt_duration = humanize.duration
@@ -60,175 +58,7 @@ def fmt_start(dt: datetime | None) -> str:
 
 
 def clock_dt(now: float) -> datetime:
-    return datetime.fromtimestamp(now, timezone.utc)
-
-
-# ---------------------------------------------------------------------------------------------
-# The query: filters, and the failed-first order as two server-side segments
-
-
-@dataclass(frozen=True)
-class Segment:
-    rank: int
-    state: str | None = None
-    predicates: tuple[tuple[tuple[str, Any], ...], ...] = ()  # hashable predicate dicts
-
-    def predicate_dicts(self) -> list[dict[str, Any]]:
-        return [dict(p) for p in self.predicates]
-
-
-NOT_FAILED = (("key", "state"), ("operation", "NOT_EQUALS"), ("string_value", "FAILED"))
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    state: str | None = None
-    experiment_id: str | None = None
-    text: str = ""
-    failed_first: bool = False
-
-    def segments(self) -> list[Segment]:
-        if self.failed_first and self.state is None:
-            return [Segment(0, state="FAILED"), Segment(1, predicates=(NOT_FAILED,))]
-        return [Segment(0, state=self.state)]
-
-    def matches(self, run: Run) -> bool:
-        if self.state and run.state != self.state:
-            return False
-        if self.experiment_id and run.experiment_id != self.experiment_id:
-            return False
-        if self.text and self.text.lower() not in run.display_name.lower():
-            return False
-        return True
-
-    def rank(self, run: Run) -> int:
-        return 0 if (self.failed_first and self.state is None and run.state == "FAILED") else 1
-
-    def sort_key(self, run: Run) -> tuple:
-        """Ascending order of the table: failed first (when on), then newest first, then run id desc."""
-        created = run.created_at.timestamp() if run.created_at else 0.0
-        return (self.rank(run), -created, _desc(run.run_id))
-
-    def list_kwargs(self, segment: Segment) -> dict[str, Any]:
-        return {"sort_by": SORT_BY, "state": segment.state, "experiment_id": self.experiment_id,
-                "text": self.text or None, "predicates": segment.predicate_dicts()}
-
-
-def _desc(text: str) -> tuple[int, ...]:
-    """A key that sorts strings in descending order inside an ascending sort."""
-    return tuple(-ord(c) for c in text) + (1,)
-
-
-@dataclass
-class RunPager:
-    """Walks the runs of a query page by page, segment after segment (failed first, then the rest).
-
-    An expired page token does not lose the place: the listing restarts from the server with a
-    created_at <= last-seen predicate, and runs already shown are skipped.
-    """
-
-    client: Any
-    query: RunQuery
-    index: int = 0
-    token: str | None = None
-    done: bool = False
-    totals: dict[int, int] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    last_created: datetime | None = None
-    resume_from: datetime | None = None
-    restarts: int = 0
-
-    def __post_init__(self) -> None:
-        self.segments = self.query.segments()
-
-    @property
-    def total(self) -> int | None:
-        if len(self.totals) < len(self.segments):
-            return None
-        return sum(self.totals.values())
-
-    def _list(self, segment: Segment, size: int, token: str | None, resume: datetime | None) -> Any:
-        kwargs = self.query.list_kwargs(segment)
-        if resume is not None:
-            kwargs["predicates"] = kwargs["predicates"] + [{
-                "key": "created_at", "operation": "LESS_THAN_EQUALS",
-                "timestamp_value": resume.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}]
-        return self.client.list_runs(page_size=size, page_token=token, **kwargs)
-
-    def next_page(self, size: int) -> list[Run]:
-        out: list[Run] = []
-        guard = 0
-        while len(out) < size and not self.done:
-            guard += 1
-            if guard > 50:
-                break
-            segment = self.segments[self.index]
-            try:
-                page = self._list(segment, size - len(out), self.token, self.resume_from)
-            except PageTokenExpired:
-                if self.token is None:
-                    raise
-                self.token = None
-                self.resume_from = self.last_created
-                self.restarts += 1
-                if self.resume_from is None:
-                    self.seen.clear()
-                continue
-            if self.resume_from is None and self.token is None:
-                self.totals[self.index] = page.total_size
-            fresh = [r for r in page.runs if r.run_id not in self.seen]
-            for run in fresh:
-                self.seen.add(run.run_id)
-                if run.created_at is not None:
-                    self.last_created = run.created_at
-            out += fresh
-            if page.next_page_token and page.runs:
-                self.token = page.next_page_token
-            else:
-                self._next_segment()
-        # a failed-first listing needs the size of its second segment to show a total
-        if len(self.segments) > 1 and len(self.totals) < len(self.segments):
-            for i, segment in enumerate(self.segments):
-                if i not in self.totals:
-                    self.totals[i] = self._list(segment, 1, None, None).total_size
-        return out
-
-    def _next_segment(self) -> None:
-        self.index += 1
-        self.token = None
-        self.resume_from = None
-        self.last_created = None
-        if self.index >= len(self.segments):
-            self.done = True
-
-
-def refresh_runs(client: Any, query: RunQuery, known_active: Iterable[str], head: int = 20,
-                 max_gets: int = 25) -> tuple[list[Run], list[str], list[int]]:
-    """One live refresh: the head page of each segment (new runs; kept short because KFP pages are
-    heavy), every active run, and a re-read of runs that were active last time and are not in either
-    (they finished). Returns (runs, vanished ids, totals)."""
-    from adapters.errors import NotFound
-
-    runs: dict[str, Run] = {}
-    totals: list[int] = []
-    for segment in query.segments():
-        page = client.list_runs(page_size=head, **query.list_kwargs(segment))
-        totals.append(page.total_size)
-        for run in page.runs:
-            runs[run.run_id] = run
-    if query.state is None or query.state in ACTIVE_STATES:
-        active = client.list_runs(page_size=200, sort_by=SORT_BY, state=sorted(ACTIVE_STATES),
-                                  experiment_id=query.experiment_id, text=query.text or None)
-        for run in active.runs:
-            runs[run.run_id] = run
-    vanished: list[str] = []
-    missing = [run_id for run_id in known_active if run_id not in runs][:max_gets]
-    for run_id in missing:
-        try:
-            runs[run_id] = client.get_run(run_id)
-        except NotFound:
-            vanished.append(run_id)
-    return list(runs.values()), vanished, totals
+    return datetime.fromtimestamp(now, UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,7 +82,20 @@ def middle_truncate(text: str, width: int) -> str:
     return text[:head] + "…" + text[-tail:]
 
 
-def row_cells(run: Run, experiment: str, now: datetime, sort_key: tuple = (),
+COLUMNS = (("state", "state"), ("run", "name"), ("experiment", "experiment"), ("started", "started"),
+           ("duration", "duration"))  # (label, key)
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """The runs table's column widths for a terminal this wide: the name takes what is left."""
+    experiment = 14 if width < 100 else 22
+    fixed = {"state": 11, "experiment": experiment, "started": 11, "duration": 8}
+    # border 2, scrollbar 2, one cell of padding on each side of every column
+    name = max(12, width - 4 - 2 * len(COLUMNS) - sum(fixed.values()))
+    return {**fixed, "name": name}
+
+
+def row_cells(run: Run, experiment: str, now: datetime, sort_key: tuple[Any, ...] = (),
               name_width: int = 0) -> tuple[Text, Text, Text, Text, Text]:
     started = KeyedText(fmt_start(run.created_at), no_wrap=True, overflow="ellipsis")
     started.sort_key = sort_key
@@ -378,6 +221,26 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def detail_placeholder(*, unavailable: str | None, selected: str | None, note: str | None, empty: bool) -> Text:
+    """The detail pane when it shows no run: why (KFP down, a run that could not be read, no run
+    matches), or that it is loading."""
+    if unavailable:
+        text = Text("Kubeflow Pipelines is not available\n\n", style="bold red")
+        text.append(safe(unavailable) + "\n", style="red")
+        text.append("\nThe list fills as soon as KFP answers; r retries now.", style="dim")
+    elif selected and note:
+        text = Text(f"run {safe(selected)}\n", style="bold")
+        text.append(safe(note), style="red")
+    elif selected:
+        text = Text("Loading…", style="dim")
+    elif empty:
+        text = Text("No runs match the filters.", style="dim")
+        text.append("\n\ns cycles the state, e the experiment, / edits the name filter.", style="dim")
+    else:
+        text = Text("Loading runs…", style="dim")
+    return text
+
+
 def filter_summary(query: RunQuery, experiment_name: str | None) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
 
@@ -390,3 +253,31 @@ def filter_summary(query: RunQuery, experiment_name: str | None) -> Text:
     part("e exp", experiment_name or "all", query.experiment_id is not None)
     part("f failed-first", "on" if query.failed_first else "off", query.failed_first)
     return text
+
+
+def runs_title(shown: int, total: int | None, *, more: bool, empty: bool, unavailable: bool,
+               updated: float | None) -> str:
+    """The table's title: how many runs are shown of how many, and how fresh they are."""
+    title = f"Runs {shown}/{total}" if total is not None else f"Runs {shown}"
+    if more:
+        title += " · more below"
+    elif empty and not unavailable:
+        title += " · no runs match the filters"
+    if unavailable:
+        title += " · KFP unavailable"
+    if updated is not None:
+        title += " · updated " + datetime.fromtimestamp(updated).strftime("%H:%M:%S")
+    return title
+
+
+def problem(error: ConsoleError) -> str:
+    """What a KFP error means for this screen, in a few words."""
+    if isinstance(error, InvalidInput) and "URL" in error.message:
+        return "Kubeflow Pipelines is not configured"
+    return {
+        "unavailable": "KFP unavailable",
+        "forbidden": "KFP refused access",
+        "not found": "not found",
+        "invalid input": "KFP rejected the request",
+        "page token expired": "page token expired",
+    }.get(error.kind, f"KFP error ({error.kind})")

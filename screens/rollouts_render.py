@@ -6,10 +6,11 @@ console.canary.Verdict): no Textual, no I/O, so they are cheap to test and to be
 from __future__ import annotations
 
 import math
-import time
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from console import rollouts
@@ -18,19 +19,40 @@ from console.safe_text import literal, safe
 BAR_WIDTH = 20
 FULL, EMPTY = "█", "░"
 
-# Table columns: (key, label). Values come from row_cells() in the same order.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("namespace", "namespace"),
-    ("name", "name"),
-    ("mode", "mode"),
-    ("ready", "ready"),
-    ("prev", "prev"),
-    ("latest", "latest"),
-    ("prev_pct", "prev%"),
-    ("latest_pct", "lat%"),
-    ("age", "age"),
+# Table columns: (key, label, width of the content). Widths are fixed so that the table never
+# scrolls sideways; the name takes what the others leave. Narrower than WIDE, mode and age give
+# their room to the name (the detail shows both), and the namespace is cut shorter.
+WIDE = 100
+TABLE_GUTTER = 3  # the table's border (2) and its vertical scrollbar (1)
+MIN_NAME = 12
+WIDE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("namespace", "namespace", 12),
+    ("name", "name", 0),
+    ("mode", "mode", 4),
+    ("ready", "ready", 8),
+    ("prev", "prev", 5),
+    ("prev_pct", "%", 3),
+    ("latest", "latest", 6),
+    ("latest_pct", "%", 3),
+    ("spec", "spec", 4),
+    ("verdict", "verdict", 7),
+    ("age", "age", 4),
 )
-COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+NARROW_COLUMNS = tuple(("namespace", "ns", 6) if key == "namespace" else (key, label, width)
+                       for key, label, width in WIDE_COLUMNS if key not in ("mode", "age"))
+
+
+def columns(width: int) -> tuple[tuple[str, str, int], ...]:
+    """The table's columns for a screen `width` cells wide: (key, label, content width); each
+    column also takes one cell of padding on either side."""
+    chosen = WIDE_COLUMNS if width >= WIDE else NARROW_COLUMNS
+    rest = width - TABLE_GUTTER - sum(w + 2 for _, _, w in chosen)
+    return tuple((key, label, w or max(MIN_NAME, rest)) for key, label, w in chosen)
+
+
+def fit(value: str, width: int) -> str:
+    """Cut to `width` cells with an ellipsis."""
+    return value if cell_len(value) <= width else set_cell_size(value, max(0, width - 1)) + "…"
 
 
 def short_revision(isvc: Any, revision: str | None) -> str:
@@ -57,7 +79,7 @@ def parse_timestamp(value: str | None) -> float | None:
     except ValueError:
         return None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 
@@ -74,10 +96,6 @@ def age(created_at: str | None, now: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
-
-
-def clock_text(stamp: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(stamp))
 
 
 def mode_label(isvc: Any, short: bool = False) -> str:
@@ -117,8 +135,24 @@ def served_percent(isvc: Any, revision: str | None) -> int | None:
     return sum(shares) if shares else None
 
 
-def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
-    """One table row, in COLUMNS order. Every cell is literal Text."""
+VERDICT_CELLS = {  # a symbol and a word as well as a colour: it reads the same under NO_COLOR
+    "healthy": ("✓ ok", "green"),
+    "failing": ("✗ FAIL", "bold red"),
+    "not-enough-data": ("? n/a", "yellow"),
+}
+
+
+def verdict_cell(verdict: Any | None) -> Text:
+    """The last canary verdict of the row's health check; "–" while none is known."""
+    if verdict is None:
+        return Text("–", style="dim")
+    label, style = VERDICT_CELLS.get(verdict.status, ("?", "yellow"))
+    return Text(label, style=style)
+
+
+def row_cells(isvc: Any, now: float, layout: tuple[tuple[str, str, int], ...] = WIDE_COLUMNS,
+              verdict: Any | None = None) -> tuple[Text, ...]:
+    """One table row, in the order of `layout` (from columns()). Every cell is literal Text."""
     problems = bool(isvc.problems)
     not_ready = rollouts.latest_not_ready(isvc)
     failed = bool(not_ready and not_ready.failed)
@@ -126,17 +160,23 @@ def row_cells(isvc: Any, now: float) -> tuple[Text, ...]:
     latest_percent = isvc.latest_percent if prev else served_percent(isvc, isvc.latest_revision)
     latest_style = "yellow" if latest_percent not in (None, 100) and prev else ""
     name_style = "bold red" if failed else "bold yellow" if problems else "bold"
-    return (
-        literal(isvc.namespace),
-        literal(isvc.name + (" ✗" if failed else "") + (" ⚠" if problems else ""), name_style),
-        literal(mode_label(isvc, short=True), "dim" if isvc.is_raw else ""),
-        ready_cell(isvc),
-        literal(prev),
-        literal(short_revision(isvc, isvc.latest_revision)),
-        literal(_percent(isvc.prev_percent) if prev else ""),
-        literal(_percent(latest_percent), latest_style),
-        literal(age(isvc.created_at, now), "dim"),
-    )
+    marks = (" ✗" if failed else "") + (" ⚠" if problems else "")  # the failed revision, a malformed object
+    widths = {key: width for key, _, width in layout}
+    spec = isvc.canary_traffic_percent
+    cells: dict[str, Callable[[], Text]] = {
+        "namespace": lambda: literal(isvc.namespace),  # cut with an ellipsis by the column
+        "name": lambda: literal(fit(safe(isvc.name), widths["name"] - len(marks)) + marks, name_style),
+        "mode": lambda: literal(mode_label(isvc, short=True), "dim" if isvc.is_raw else ""),
+        "ready": lambda: ready_cell(isvc),
+        "prev": lambda: literal(prev),
+        "latest": lambda: literal(short_revision(isvc, isvc.latest_revision)),
+        "prev_pct": lambda: literal(_percent(isvc.prev_percent) if prev else ""),
+        "latest_pct": lambda: literal(_percent(latest_percent), latest_style),
+        "spec": lambda: literal(_percent(spec), "dim" if isvc.is_raw else ""),  # ignored in RawDeployment
+        "verdict": lambda: verdict_cell(verdict),
+        "age": lambda: literal(age(isvc.created_at, now), "dim"),
+    }
+    return tuple(cells[key]() for key, _, _ in layout)
 
 
 def matches(isvc: Any, text: str) -> bool:

@@ -239,13 +239,15 @@ async def test_esc_clears_the_filter_and_home_end_g_G_go_to_the_first_and_last_r
         await loaded(pilot, screen)
         assert table.row_count < everything
         await pilot.press("escape")
-        await until(pilot, lambda: screen.query_state.text == "" and table.row_count == everything, "every run back")
+        # >=: the cursor goes back to the run it was on, and near the end of the first page that
+        # brings the next page in at once
+        await until(pilot, lambda: screen.query_state.text == "" and table.row_count >= everything, "every run back")
         assert screen.query_one("#runs-filter").value == "" and table.has_focus
         for key, last in (("end", True), ("home", False), ("G", True), ("g", False)):
             await loaded(pilot, screen)  # reaching the end loads the next page: settle before each key
             row = table.row_count - 1 if last else 0
             await pilot.press(key)
-            await until(pilot, lambda: table.cursor_row == row, f"row {row} after {key}")
+            await until(pilot, lambda row=row: table.cursor_row == row, f"row {row} after {key}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +276,7 @@ async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp,
         await until(pilot, lambda: app.ctx.audit.list(action_prefix="run.terminate"), "the cancel audit row")
         assert own_kfp.runs_in_state("RUNNING").count(run_id) == 1
         assert app.ctx.audit.list(action_prefix="run.terminate")[0].outcome == "cancelled"
+        await until(pilot, lambda: not screen._action_busy, "the flow free again")  # one change at a time
         # then: a reason, applied
         await pilot.press("t")
         await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), "confirm")
@@ -549,6 +552,7 @@ async def test_after_a_retry_the_detail_and_target_follow_the_cursor(own_kfp, ca
         assert screen.selected_run_id == run_id and screen.selected_run().run_id == run_id
         body = screen.query_one("#run-detail-body")
         await until(pilot, lambda: "train-ad-ctr-v31" in body.render().plain, "the detail of the highlighted run")
+        await until(pilot, lambda: not screen._action_busy, "the flow free again")  # one change at a time
         await pilot.press("t")  # the action goes to the highlighted (now running) run
         modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
@@ -608,44 +612,128 @@ async def test_resize_widens_the_name_column(shared, catalog, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The pager and the view helpers, against the sandbox through the real client
+# Light over SSH (issue 10 s.4): every repaint is bytes on the wire
 
 
-def test_pager_walks_every_run_once_failed_first(shared):
-    from adapters.pipelines import PipelinesClient
-    from screens.pipelines_view import RunPager, RunQuery
+class Repaints:
+    """What the runs table and the text panes were asked to repaint (the table's partial repaints
+    are its cells and its title line; a full one is every visible row)."""
 
-    with PipelinesClient(shared.base_url) as client:
-        pager = RunPager(client, RunQuery(failed_first=True))
-        runs = []
-        while not pager.done:
-            runs += pager.next_page(7)
-        assert pager.total == 50
-    ids = [r.run_id for r in runs]
-    assert len(ids) == len(set(ids)) == 50
-    n_failed = len(shared.runs_in_state("FAILED"))
-    assert [r.state for r in runs[:n_failed]] == ["FAILED"] * n_failed
-    assert all(r.state != "FAILED" for r in runs[n_failed:])
-    rest = [r.created_at for r in runs[n_failed:]]
-    assert rest == sorted(rest, reverse=True)
+    def __init__(self, monkeypatch):
+        from textual.widget import Widget
+
+        from screens.pipelines_widgets import RunsTable, TextPane
+
+        self.full: list[str] = []
+        self.cells: list[tuple[str, str]] = []
+        self.partial = 0
+        self.panes: list[str | None] = []
+        log = self
+
+        def wrap(cls, name, record):
+            original = getattr(cls, name)
+
+            def wrapper(self, *args, **kwargs):
+                record(self, *args, **kwargs)
+                return original(self, *args, **kwargs)
+
+            monkeypatch.setattr(cls, name, wrapper)
+
+        def refresh(widget, *regions, **kwargs):  # what reaches Textual, after RunsTable's own refresh
+            if isinstance(widget, RunsTable) and widget.is_mounted and widget.row_count:
+                if regions:
+                    log.partial += 1
+                else:
+                    log.full.append("refresh")
+
+        wrap(Widget, "refresh", refresh)
+        for name in ("clear", "add_row", "remove_row", "sort"):
+            wrap(RunsTable, name, lambda table, *a, _name=name, **k: log.full.append(_name))
+        wrap(RunsTable, "_set_cell", lambda table, key, row, column, cell:
+             log.cells.append((key, table.ordered_columns[column].key.value)))
+        wrap(TextPane, "update", lambda pane, *a, **k: log.panes.append(pane.id))
+
+    def clear(self) -> None:
+        self.full, self.cells, self.partial, self.panes = [], [], 0, []
 
 
-def test_pager_resumes_after_a_refused_token(tmp_path):
-    from adapters.pipelines import PipelinesClient
-    from screens.pipelines_view import RunPager, RunQuery
+def cells_of(table) -> dict[tuple[str, str], tuple]:
+    from screens.pipelines_widgets import signature
 
-    sandbox = make_sandbox(tmp_path / "kfp", n_runs=120)
-    try:
-        with PipelinesClient(sandbox.base_url) as client:
-            pager = RunPager(client, RunQuery())
-            runs = pager.next_page(40)
-            sandbox.reject_page_tokens()  # as after a KFP upgrade: its tokens never expire
-            while not pager.done:
-                runs += pager.next_page(40)
-        assert pager.restarts == 1
-        assert sorted(r.run_id for r in runs) == sorted(sandbox.world.runs)
-    finally:
-        sandbox.stop()
+    return {(row.key.value, column.key.value): signature(table.get_cell(row.key, column.key))
+            for row in table.ordered_rows for column in table.ordered_columns}
+
+
+async def test_refreshes_repaint_only_the_cells_that_changed(own_kfp, catalog, tmp_path, monkeypatch,
+                                                             no_live_refresh):
+    """An idle refresh whose runs did not change repaints nothing; the clock moving repaints the
+    durations of running runs (and the title's time), a run changing state its own cells: never the
+    whole table, which over SSH is a screenful of bytes every few seconds."""
+    import screens.pipelines as pipelines
+
+    answers = {"refreshed": 0, "detail": 0}
+    for handler, key in (("on_pipelines_screen_refreshed", "refreshed"), ("on_pipelines_screen_detail_loaded", "detail")):
+        original = getattr(pipelines.PipelinesScreen, handler)
+
+        def counted(self, message, _original=original, _key=key):
+            _original(self, message)
+            answers[_key] += 1
+
+        monkeypatch.setattr(pipelines.PipelinesScreen, handler, counted)
+    now = [FROZEN]
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db", kfp_url=own_kfp.base_url)
+    app = MlopsConsole(Context(settings), clock=lambda: now[0], cursor_blink=False)
+    running = run_named(own_kfp, "train-fraud-detector-v41")
+    repaints = Repaints(monkeypatch)
+
+    async def refresh_once():
+        seen = dict(answers)
+        await pilot.press("r")  # the selected run is running: its detail is read again too
+        await until(pilot, lambda: answers["refreshed"] > seen["refreshed"] and answers["detail"] > seen["detail"]
+                    and not screen._busy, "a refresh and the detail after it")
+        await pilot.pause()
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_pipelines(pilot)
+        table = await loaded(pilot, screen)
+        await select(pilot, screen, running)
+        await pilot.pause()
+
+        repaints.clear()
+        await refresh_once()
+        assert (repaints.full, repaints.cells, repaints.partial, repaints.panes) == ([], [], 0, [])
+
+        before = cells_of(table)
+        now[0] += 7  # the app's clock moves; KFP's world does not
+        await refresh_once()
+        after = cells_of(table)
+        changed = {cell for cell in after if after[cell] != before[cell]}
+        assert changed and {column for _, column in changed} == {"duration"}
+        assert repaints.full == [] and set(repaints.cells) == changed and len(repaints.cells) == len(changed)
+        assert repaints.panes == ["run-detail-body"]  # "running for" moved on
+        assert table.get_cell(running, "duration").plain == duration_at(own_kfp, running, now[0])
+
+        repaints.clear()
+        before = {run_id: run.state for run_id, run in screen.runs.items()}
+        own_kfp.advance(400)  # some runs finish, one starts
+        now[0] += 400
+        await refresh_once()
+        after = cells_of(table)
+        moved = [run_id for run_id, state in before.items() if screen.runs[run_id].state != state]
+        assert moved, "no listed run changed state: the test needs one that does"
+        assert all(table.get_cell(run_id, "state").plain.endswith(screen.runs[run_id].state) for run_id in moved)
+        assert repaints.full == [] and len(repaints.cells) == len(set(repaints.cells))
+        assert {(run_id, "state") for run_id in moved} <= set(repaints.cells)
+
+
+def duration_at(sandbox, run_id: str, now: float) -> str:
+    from console.humanize import duration
+
+    return duration(now - sandbox.world.runs[run_id].created_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# The view helpers (the pager's tests are in tests/test_runs_paging.py)
 
 
 def test_view_helpers():

@@ -1,0 +1,94 @@
+"""screens/repaint.py: a changed text repaints the lines that changed, an unchanged one nothing; a
+border title its top line; a table cell that cell. Counted as the regions Textual is asked to
+repaint (Widget.refresh), so it cannot depend on timing."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App
+from textual.containers import VerticalScroll
+from textual.geometry import Region
+from textual.widgets import DataTable
+
+from screens.repaint import TextPane, set_border_title, update_cell
+
+
+class Pane(App):
+    CSS = "VerticalScroll { height: 8; width: 30; border: round white; }"
+
+    def compose(self):
+        with VerticalScroll():
+            yield TextPane(Text("starting"), id="pane")
+        table = DataTable(id="table")
+        table.add_column("a", key="a", width=5)
+        table.add_column("b", key="b", width=5)
+        table.add_row("1", "2", key="r1")
+        table.add_row("3", "4", key="r2")
+        yield table
+
+
+def record(widget) -> list[tuple]:
+    calls: list[tuple] = []
+    original = widget.refresh
+
+    def refresh(*regions, **kwargs):
+        calls.append((regions, kwargs.get("layout", False)))
+        return original(*regions, **kwargs)
+
+    widget.refresh = refresh
+    return calls
+
+
+async def test_a_text_pane_repaints_only_the_lines_that_changed():
+    app = Pane()
+    async with app.run_test(size=(40, 20)) as pilot:
+        pane = app.query_one(TextPane)
+        pane.show(Text("one\ntwo\nthree"))
+        await pilot.pause()
+        height = pane.size.height
+        assert height >= 6  # padded to the viewport: a shorter text will not change the layout
+        calls = record(pane)
+        assert pane.show(Text("one\ntwo\nthree")) is False and calls == []
+        pane.show(Text("one\nTWO\nthree"))
+        assert [(tuple(r.y for r in regions), layout) for regions, layout in calls] == [((1,), False)]
+        calls.clear()
+        pane.show(Text("one"))  # shorter: lines 1 and 2 go blank, the height stays
+        assert [(tuple(r.y for r in regions), layout) for regions, layout in calls] == [((1, 2), False)]
+        await pilot.pause()
+        assert pane.size.height == height and "one" in str(pane.render())
+        calls.clear()
+        pane.show(Text("\n".join(str(n) for n in range(40))))  # longer than it is: laid out once
+        assert calls == [((), True)]
+        await pilot.pause()
+        calls.clear()
+        pane.show(Text("asking…"), hold=True)  # a placeholder keeps the height: no layout
+        assert calls and not any(layout for _, layout in calls)
+        calls.clear()
+        pane.show(Text("short"))  # much shorter than the height: back to the viewport, once
+        assert calls == [((), True)]
+
+
+async def test_a_border_title_repaints_its_line_and_a_cell_itself():
+    app = Pane()
+    async with app.run_test(size=(40, 20)) as pilot:
+        box = app.query_one(VerticalScroll)
+        table = app.query_one(DataTable)
+        set_border_title(box, Text("Title · 10:00:00"))
+        await pilot.pause()
+        box_calls, table_calls = record(box), record(table)
+        set_border_title(box, Text("Title · 10:00:00"))
+        assert box_calls == []
+        set_border_title(box, Text("Title · 10:00:15"))
+        assert [(regions[0].y, regions[0].height) for regions, _ in box_calls] == [(-1, 1)]  # the border line
+        assert box.border_title == "Title · 10:00:15"
+        update_cell(table, "r2", "b", Text("5"))
+        assert table_calls and all(regions for regions, _ in table_calls)  # that cell, never all of it
+        assert table.get_cell("r2", "b").plain == "5"
+        await pilot.pause()
+        # What the compositor takes from them (cached lines but the ones marked) shows both.
+        assert "Title · 10:00:15" in line_of(box, 0)
+        assert line_of(table, 2).split() == ["3", "5"]
+
+
+def line_of(widget, y: int) -> str:
+    return "".join(strip.text for strip in widget.render_lines(Region(0, y, widget.outer_size.width, 1)))

@@ -1,0 +1,91 @@
+"""The Rollouts screen is light over SSH (issue 10 s.4): an identical health answer repaints
+nothing, a selection change repaints the health pane once per new answer (never the whole pane
+again for the same text), and a row's verdict repaints that cell, not the table. Counted as the
+repaints Textual is asked for (Widget.refresh), not as bytes or time: deterministic under load.
+The byte figures come from tests/bench/bench_bandwidth.py."""
+
+from __future__ import annotations
+
+from console.canary import Check, RevisionHealth, Verdict
+from screens.rollouts import RolloutsScreen
+from test_rollouts_screen import FRAUD, make_app, open_rollouts, sandbox, table, text_of, wait_for  # noqa: F401
+
+ANSWER = Verdict("failing", "failing checks 1 of 2",
+                 [Check("success_rate", 0.9, 0.999, 0.99, False, "success rate 90.00% (>= 99.00%)"),
+                  Check("p99_latency", 0.1, 0.1, 0.5, True, "p99 latency 100 ms (<= 500 ms)")],
+                 RevisionHealth("fraud-detector-predictor-00002", "canary", 20, 300.0, 30.0, 1.0, 0.9, 0.05, 0.1),
+                 RevisionHealth("fraud-detector-predictor-00001", "stable", 80, 1200.0, 1.0, 4.0, 0.999, 0.05, 0.1),
+                 "success rate 90.00% (>= 99.00%)")
+
+
+async def move_to(pilot, key: str) -> None:
+    """The arrow keys, as a person presses them (the table has the keys already)."""
+    app = pilot.app
+    rows = [row.key.value for row in table(app).ordered_rows]
+    steps = rows.index(key) - table(app).cursor_row
+    for _ in range(abs(steps)):
+        await pilot.press("down" if steps > 0 else "up")
+    await wait_for(pilot, lambda: app.screen.selected() is not None and app.screen.selected().key == key,
+                   what=f"{key} selected")
+
+
+class Repaints:
+    """Counts the repaints asked of one widget: whole (no region: all of it) and partial."""
+
+    def __init__(self, widget):
+        self.whole = self.partial = 0
+        original = widget.refresh
+
+        def refresh(*regions, **kwargs):
+            if regions:
+                self.partial += 1
+            else:
+                self.whole += 1
+            return original(*regions, **kwargs)
+
+        widget.refresh = refresh
+
+
+async def test_identical_answers_repaint_nothing_and_a_new_row_repaints_its_pane_once_per_answer(
+        sandbox, tmp_path, monkeypatch):  # noqa: F811
+    answers: list[str] = []
+
+    def fetch(self, key, *_):  # Prometheus, answering the same every time
+        answers.append(key)
+        self.post_message(self.HealthReady(key, ANSWER))
+
+    monkeypatch.setattr(RolloutsScreen, "_fetch_health", fetch)
+    monkeypatch.setattr(RolloutsScreen, "health_interval", 0.05)
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await wait_for(pilot, lambda: answers.count(FRAUD) >= 3 and "FAILING CHECKS" in text_of(app, "#isvc-health-body"),
+                       what="the verdict of fraud-detector")
+        screen = app.screen
+        body, pane, rows = (Repaints(screen.query_one("#isvc-health-body")), Repaints(screen.query_one("#isvc-health")),
+                            Repaints(table(app)))
+        seen = len(answers)
+        await wait_for(pilot, lambda: len(answers) >= seen + 10, what="ten more answers")
+        assert (body.whole, body.partial, pane.whole, pane.partial, rows.whole) == (0, 0, 0, 0, 0)
+
+        # Another row: the placeholder, then the answer (one repaint each, of the lines that
+        # differ, or one layout when the text is much longer), then nothing while it is the same;
+        # the table: the cursor's rows and the verdict's cell, never the whole table.
+        churn = "recsys/churn-predictor"
+        await move_to(pilot, churn)
+        await wait_for(pilot, lambda: answers.count(churn) >= 3, what="answers for churn-predictor")
+        drawn_once = body.whole + body.partial
+        assert 0 < drawn_once <= 2
+        assert rows.whole == 0
+        assert table(app).get_cell(churn, "verdict").plain == "✗ FAIL" == table(app).get_cell(FRAUD, "verdict").plain
+        seen = len(answers)
+        await wait_for(pilot, lambda: len(answers) >= seen + 10, what="ten more answers")
+        assert body.whole + body.partial == drawn_once
+
+        # Back to a row already answered: its last answer at once, nothing when the next is the same.
+        await move_to(pilot, FRAUD)
+        seen = len(answers)
+        await wait_for(pilot, lambda: len(answers) >= seen + 5, what="five more answers")
+        assert body.whole + body.partial <= drawn_once + 1  # its last answer; the next is the same
+        assert rows.whole == 0
+        assert "FAILING CHECKS" in text_of(app, "#isvc-health-body")
