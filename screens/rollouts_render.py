@@ -162,7 +162,7 @@ def row_cells(isvc: Any, now: float, layout: tuple[tuple[str, str, int], ...] = 
     name_style = "bold red" if failed else "bold yellow" if problems else "bold"
     marks = (" ✗" if failed else "") + (" ⚠" if problems else "")  # the failed revision, a malformed object
     widths = {key: width for key, _, width in layout}
-    spec = isvc.canary_traffic_percent
+    spec = isvc.canaries[0].percent if isvc.standard_canary else isvc.canary_traffic_percent  # what the spec asks
     cells: dict[str, Callable[[], Text]] = {
         "namespace": lambda: literal(isvc.namespace),  # cut with an ellipsis by the column
         "name": lambda: literal(fit(safe(isvc.name), widths["name"] - len(marks)) + marks, name_style),
@@ -172,7 +172,7 @@ def row_cells(isvc: Any, now: float, layout: tuple[tuple[str, str, int], ...] = 
         "latest": lambda: literal(short_revision(isvc, isvc.latest_revision)),
         "prev_pct": lambda: literal(_percent(isvc.prev_percent) if prev else ""),
         "latest_pct": lambda: literal(_percent(latest_percent), latest_style),
-        "spec": lambda: literal(_percent(spec), "dim" if isvc.is_raw else ""),  # ignored in RawDeployment
+        "spec": lambda: literal(_percent(spec), "dim" if isvc.is_raw and not isvc.standard_canary else ""),
         "verdict": lambda: verdict_cell(verdict),
         "age": lambda: literal(age(isvc.created_at, now), "dim"),
     }

@@ -44,8 +44,8 @@ async def test_list_and_detail_show_the_standard_canary(standard_sandbox, tmp_pa
     app = make_app(standard_sandbox, tmp_path)
     async with app.run_test(size=(100, 40)) as pilot:
         await open_rollouts(pilot, app, select=AD)
-        assert (cell(app, AD, "mode"), cell(app, AD, "prev"), cell(app, AD, "latest")) == ("Std", "stable", "v30")
-        assert (cell(app, AD, "prev_pct"), cell(app, AD, "latest_pct")) == ("80", "20")
+        assert (cell(app, AD, "prev"), cell(app, AD, "latest")) == ("stable", "v30")
+        assert (cell(app, AD, "prev_pct"), cell(app, AD, "latest_pct"), cell(app, AD, "spec")) == ("80", "20", "20")
         detail = await _detail_settled(pilot, app)
         assert "stable " in detail and "80%" in detail and "canary v30" in detail and "20%" in detail
         assert "spec canary v30 trafficPercent: 20" in detail
