@@ -653,8 +653,12 @@ def health_target(isvc: InferenceService) -> HealthTarget | None:
     Serverless: the traffic entry with latestRevision (LATEST) against the one tagged prev (PREV),
     as `kubectl get isvc` names them; while the newest revision is not ready both name the last
     ready one, which is then judged alone. RawDeployment has no revisions: its metrics carry the
-    predictor's name, which takes all traffic."""
+    predictor's name, which takes all traffic; a Standard-mode canary is judged by its Deployment's
+    name against the stable predictor's, the names its pods' metrics carry."""
     not_ready = latest_not_ready(isvc)
+    if isvc.standard_canary:
+        traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
+        return HealthTarget(isvc.canaries[0].deployment, isvc.stable_deployment, traffic, not_ready)
     if isvc.is_raw:
         if not isvc.name:
             return None

@@ -413,3 +413,30 @@ def test_serverless_and_raw_objects_keep_their_refusals(sb, capsys):
                     "spec": {"predictor": {"model": {"modelFormat": {"name": "xgboost"}, "storageUri": STABLE_URI}}}})
     code, _, err = _cli(capsys, sb, "rollout", "set", "plain", "-n", NS, "--percent", "10", "--reason", "r", "--yes")
     assert code == 2 and "not possible in RawDeployment mode" in err and "start-canary" in err
+
+
+def test_health_compares_the_canary_deployment_with_the_stable_one():
+    """The metrics of Standard-mode predictors carry their Deployment's name (the pods'
+    `app: isvc.<deployment>` label), so the canary's is judged against the stable predictor's."""
+    target = rollouts.health_target(parse_inference_service(standard_isvc(True)))
+    assert (target.canary, target.stable, target.not_ready) == ("fraud-v39-predictor", "fraud-predictor", None)
+    assert target.traffic == {"fraud-predictor": 80, "fraud-v39-predictor": 20}
+    target = rollouts.health_target(parse_inference_service(standard_isvc(False)))
+    assert target.traffic == {"fraud-predictor": 100, "fraud-v39-predictor": 0}
+    assert target.not_ready.revision == "fraud-v39-predictor" and not target.not_ready.failed
+
+
+def test_sandbox_metrics_follow_the_standard_split():
+    """The sandbox exporter's series for a Standard-mode canary are keyed by Deployment and follow
+    the HTTPRoute's weights (only a ready canary takes its share)."""
+    from console.sandbox.metrics_model import revision_specs
+
+    obj = _spec_only(standard_isvc(None))
+    canary = obj["spec"].pop("canary")
+    rec, obj["status"], _ = reconcile(obj, None, 1000.0, ready_delay=0.0)  # the stable predictor, ready
+    obj["spec"]["canary"] = canary
+    rec, obj["status"], wake = reconcile(obj, rec, 1001.0, ready_delay=5.0)
+    assert {s.revision: s.percent for s in revision_specs([obj])} == {"fraud-predictor": 100.0}
+    _, obj["status"], _ = reconcile(obj, rec, wake, ready_delay=5.0)
+    specs = {s.revision: (s.percent, s.version) for s in revision_specs([obj])}
+    assert specs == {"fraud-predictor": (80.0, "38"), "fraud-v39-predictor": (20.0, "39")}
