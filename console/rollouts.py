@@ -29,6 +29,7 @@ from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, StateConflict
 from adapters.kube import InferenceService, canary_name, parse_inference_service
+from console.merge_patch import merge_patch
 
 PERCENT_PATH = "spec.predictor.canaryTrafficPercent"
 UNSET = "(unset)"
@@ -381,7 +382,7 @@ def _canary_text(canary: Any) -> str:
 
 def patch_lines(isvc: InferenceService, patch: dict[str, Any]) -> list[str]:
     """The same lines, predicted from a patch without a server (for a screen's preview)."""
-    after_obj = apply_merge_patch(_as_object(isvc), patch)
+    after_obj = merge_patch(_as_object(isvc), patch)
     return change_lines(isvc, parse_inference_service(after_obj))
 
 
@@ -397,19 +398,6 @@ def _as_object(isvc: InferenceService) -> dict[str, Any]:
     if isvc.canaries:
         spec["canary"] = [c.entry for c in isvc.canaries]
     return {"metadata": {"name": isvc.name, "namespace": isvc.namespace}, "spec": spec}
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:

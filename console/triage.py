@@ -221,8 +221,10 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
     without waiting for the slowest backend."""
     now = now or datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [pool.submit(job, settings_for, context, scope.namespace, now)
-                   for context in scope.contexts for job in (_serving_items, _runs_of_context)]
+        futures = [pool.submit(_serving_items, settings_for, context, scope.namespace, now)
+                   for context in scope.contexts]
+        futures += [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
+                    for context in _one_context_per_kfp(settings_for, scope)]
         items: list[Item] = []
         pending = len(futures)
         for future in as_completed(futures):
@@ -231,6 +233,20 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
             if on_partial is not None and pending:
                 on_partial(sort_items(items))
     return sort_items(items)
+
+
+def _one_context_per_kfp(settings_for: Callable[[str | None], Any], scope: Scope) -> list[str | None]:
+    """Contexts that share one Kubeflow Pipelines (the same URL and namespace) report its runs once,
+    under the first of them; a context whose settings cannot be resolved reports none."""
+    chosen: dict[tuple[str, str | None], str | None] = {}
+    for context in scope.contexts:
+        try:
+            settings = settings_for(context)
+        except ConsoleError:
+            continue
+        if settings.kfp_url:
+            chosen.setdefault((settings.kfp_url, scope.namespace or settings.kfp.namespace), context)
+    return list(chosen.values())
 
 
 def _serving_items(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,

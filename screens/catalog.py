@@ -124,9 +124,9 @@ class CatalogScreen(ConsoleScreen):
         models.add_column("vers", key="versions", width=4)
         models.add_column("aliases", key="aliases", width=40)
         models.focus()
-        # After the first frame: opening the catalog imports sqlite-utils (~0.15 s), and that
-        # thread would otherwise hold the interpreter while the first frame is drawn.
-        self.call_after_refresh(self.load_models)
+        # At once: browsing opens the catalog without sqlite-utils (adapters/sqlite_lib.py), so the
+        # first page is read while the screen is laid out and the first frame can show it.
+        self.load_models()
 
     @property
     def models_table(self) -> ListTable:

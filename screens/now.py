@@ -50,17 +50,9 @@ def where(item: Any, with_context: bool = True) -> str:
 
 
 def age(since: str | None, now: float) -> str:
-    from datetime import datetime
+    from console import humanize
 
-    from console.humanize import duration
-
-    if not since:
-        return ""
-    try:
-        began = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return since
-    return duration(max(0.0, now - began))
+    return humanize.age(since, now) or (since or "")
 
 
 class NowScreen(ConsoleScreen):

@@ -210,6 +210,26 @@ def test_gather_streams_the_first_answers_without_waiting_for_the_slowest_backen
         partials.append([item.kind for item in items])
         kfp_may_answer.set()
 
-    items = triage.gather(lambda context: None, triage.Scope(["prod"], None), on_partial=on_partial)
+    items = triage.gather(lambda context: kfp_at("http://kfp"), triage.Scope(["prod"], None), on_partial=on_partial)
     assert partials == [["revision-failed"]]
     assert [item.kind for item in items] == ["revision-failed", "run-failed"]
+
+
+def kfp_at(url: str | None):
+    from console.config import Settings
+
+    return Settings(kfp_url=url)
+
+
+def test_contexts_sharing_one_kfp_report_its_runs_once(monkeypatch):
+    """Two clusters whose config names the same Kubeflow Pipelines (or a context that does not
+    exist, with the top-level kfp_url) must not list every failed run twice."""
+    from console import triage
+
+    asked: list[str | None] = []
+    monkeypatch.setattr(triage, "_serving_items", lambda settings_for, context, namespace, now: [])
+    monkeypatch.setattr(triage, "_runs_of_context",
+                        lambda settings_for, context, namespace, now: asked.append(context) or [])
+    urls = {"prod-eu": "http://kfp", "prod-us": "http://kfp", "staging": "http://kfp-staging", "nokfp": None}
+    triage.gather(lambda context: kfp_at(urls[context]), triage.Scope(list(urls), None))
+    assert sorted(asked) == ["prod-eu", "staging"]
