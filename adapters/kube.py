@@ -36,8 +36,8 @@ from adapters.kube_model import (
     canary_name,
     deployment_mode,
     parse_inference_service,
-    predictor_storage,
     predictor_service_name,
+    predictor_storage,
     printer_cell,
 )
 from adapters.kube_pods import (

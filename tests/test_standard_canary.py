@@ -20,7 +20,7 @@ import pytest
 
 from adapters.kube import parse_inference_service
 from console import rollouts
-from console.sandbox.kserve_sim import canary_replicas, reconcile
+from console.sandbox.kserve_sim import reconcile
 from sandbox_fixtures import CRD, kubectl, start_kube_sandbox, wait_until
 
 STABLE_URI = "s3://mlops-models/fraud-detector/v38"
@@ -168,11 +168,11 @@ def test_sim_promotion_adopts_the_canary_deployment_without_a_restart_and_rollba
 
 
 def test_canary_replicas_default_to_ceil_of_the_stable_share():
-    stable = {"minReplicas": 4}
-    assert canary_replicas(stable, {"trafficPercent": 20, "predictor": {}}) == 1  # ceil(0.8)
-    assert canary_replicas(stable, {"trafficPercent": 30, "predictor": {}}) == 2  # ceil(1.2)
-    assert canary_replicas({}, {"trafficPercent": 0, "predictor": {}}) == 0  # a dark launch
-    assert canary_replicas(stable, {"trafficPercent": 20, "predictor": {"minReplicas": 3}}) == 3
+    """canaryReplicaCount (components/predictor.go): ceil(stable minReplicas x percent / 100)."""
+    isvc = parse_inference_service(standard_isvc(True))  # stable minReplicas 4
+    assert [rollouts.canary_replicas(isvc, p) for p in (20, 30, 0)] == [1, 2, 0]  # ceil(0.8), ceil(1.2), dark
+    isvc.min_replicas = None  # KServe's default stable minReplicas is 1
+    assert rollouts.canary_replicas(isvc, 10) == 1
 
 
 # -- over sockets: the webhook's refusals (kubectl as the peer), the controller, the CRD ---------

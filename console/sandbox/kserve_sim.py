@@ -44,8 +44,8 @@ import heapq
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
@@ -128,15 +128,6 @@ def canary_predictor(stable: dict, canary: dict) -> dict:
     for key in _SCALING_FIELDS:
         merged.pop(key, None)
     return merged
-
-
-def canary_replicas(stable: dict, entry: dict) -> int:
-    """canaryReplicaCount: the canary's minReplicas, else ceil(stable minReplicas x percent / 100)."""
-    pred = entry.get("predictor") or {}
-    if isinstance(pred.get("minReplicas"), int):
-        return pred["minReplicas"]
-    base = stable.get("minReplicas") if isinstance(stable.get("minReplicas"), int) else 1
-    return -(-base * int(entry.get("trafficPercent") or 0) // 100)
 
 
 def default_failure(obj: dict, pred: dict, broken_uris: set[str] | frozenset = frozenset()) -> str | None:
