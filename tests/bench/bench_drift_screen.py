@@ -110,9 +110,9 @@ def main() -> int:
         return 0
     from console.config import Settings
     from console.demo_catalog import build_demo_catalog
-    from metrics_fake import FakeCluster
     from console.sandbox.metrics_server import MetricsSandbox
     from console.sandbox.runner import ADMIN_CONTEXT, Sandbox
+    from metrics_fake import FakeCluster
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
