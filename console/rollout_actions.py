@@ -98,6 +98,9 @@ class RolloutAction:
         dry = self.client.patch_inference_service(self.namespace, self.name, patch,
                                                   resource_version=isvc.resource_version, dry_run=True)
         after = parse_inference_service(dry)
+        dropped = rollouts.dry_run_dropped_canary(isvc, after, patch)
+        if dropped:
+            raise InvalidInput(f"{self.kind} on {self.target} refused: {dropped}")
         lines = rollouts.change_lines(isvc, after) or rollouts.patch_lines(isvc, patch)
         if forced:  # in the intent row and the Event: the team sees who overrode a running progress
             lines.append(forced)
@@ -150,8 +153,9 @@ def event_message(change: Change, reason: str | None, identity: Any) -> str:
 
 def _spec_only(view: dict[str, Any]) -> dict[str, Any]:
     """After a patch the status has not moved yet: keep only what the patch decides."""
-    return {"canaryTrafficPercent": view.get("canaryTrafficPercent"), "storageUri": view.get("storageUri"),
-            "resourceVersion": view.get("resourceVersion")}
+    out = {key: view.get(key) for key in ("canaryTrafficPercent", "storageUri", "resourceVersion")}
+    out.update({key: view[key] for key in ("predictorName", "canaries") if key in view})  # Standard mode
+    return out
 
 
 class SetCanaryPercent(RolloutAction):
@@ -172,7 +176,7 @@ class SetCanaryPercent(RolloutAction):
 
     def patch(self, isvc: InferenceService) -> dict:
         assert self.percent is not None
-        return rollouts.set_percent_patch(self.percent)
+        return rollouts.set_percent_patch(self.percent, isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return self.percent
@@ -210,7 +214,7 @@ class Promote(RolloutAction):
         return rollouts.promote_refusal(isvc)
 
     def patch(self, isvc: InferenceService) -> dict:
-        return rollouts.promote_patch()
+        return rollouts.promote_patch(isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return None  # promoting takes the percentage away: the new revision serves everything
@@ -227,7 +231,7 @@ class Rollback(RolloutAction):
         return rollouts.rollback_refusal(isvc)
 
     def patch(self, isvc: InferenceService) -> dict:
-        return rollouts.rollback_patch()
+        return rollouts.rollback_patch(isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return 0

@@ -16,6 +16,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from adapters.kube import KubeClient
+from console import demo_data
 from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
@@ -387,7 +388,7 @@ async def test_r_lists_again_and_b_rolls_back(sandbox, fraud_at_20, tmp_path):
         assert " b Roll back " in bar and " r " not in bar.split("Roll back")[0]
         assert "b (roll back)" in text_of(app, "#isvc-detail-body")  # what the detail says to press
         await pilot.press("r")
-        await wait_for(pilot, lambda: "Listed again: 5 InferenceServices" in text_of(app, "#rollouts-status"),
+        await wait_for(pilot, lambda: f"Listed again: {len(demo_data.SERVED)} InferenceServices" in text_of(app, "#rollouts-status"),
                        what="the new list")
         assert not isinstance(app.screen, ConfirmChangeScreen) and audit_rows(app) == []
         await pilot.press("question_mark")

@@ -942,6 +942,7 @@ class _Handler(BaseHTTPRequestHandler):
                     body = req.unview(body)
                 dry = self._dry_run(req)
                 self._field_validation(req, rt, body, "")
+                self._admit_update(rt, {}, body)  # the validating webhooks see creates too
                 obj = cluster.create(rt.plural, ns, body, dry_run=dry)
                 return self._send_obj(201, obj, req)
             raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
@@ -996,7 +997,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The validating admission webhooks on updates of the main resource (not /status)."""
         if rt.plural != "inferenceservices":
             return
-        why = kube_validate.deployment_mode_change(current, new)
+        why = kube_validate.deployment_mode_change(current, new) or kube_validate.canary_webhook_refusal(new)
         if why:  # controller-runtime's Denied(): 403 Forbidden, prefixed by the API server
             raise KubeError(403, "Forbidden", 'admission webhook "inferenceservice.kserve-webhook-server.validator" '
                                               f"denied the request: {why}")
