@@ -21,15 +21,15 @@ import time
 from pathlib import Path
 
 import pytest
-from pilot_wait import wait_for
-from test_progress_run import events, kc, new_canary
 from textual.widgets import Button, DataTable, Input, Static
 
 from console.app import MlopsConsole
 from console.config import HealthSettings, Settings
 from console.context import Context
 from console.sandbox.runner import Sandbox
+from pilot_wait import wait_for
 from screens.rollouts_progress import AskScreen, ProgressDriver, ProgressScreen
+from test_progress_run import events, kc, new_canary
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +133,9 @@ async def test_g_starts_a_progress_space_pauses_it_and_a_rolls_it_back(sb, tmp_p
     messages = [r.message or "" for r in rows]
     assert any("progress started: steps 50,100" in m for m in messages)
     assert any("progress aborted at step 2" in m for m in messages)
-    assert [r.action for r in rows if r.outcome == "ok"].count("rollout.set") >= 2
-    assert any(r.action == "rollout.rollback" and r.outcome == "ok" for r in rows)
+    outcomes = [(r.action, r.outcome) for r in reversed(rows)]
+    assert [a for a, o in outcomes if o == "applied"] == ["rollout.set", "rollout.set", "rollout.rollback"]
+    assert ("rollout.progress", "aborted") in outcomes
     assert all(r.reason == "v31 looks good" for r in rows)
 
 
