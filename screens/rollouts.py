@@ -93,7 +93,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         Binding("o,P", "promote", "Promote"),
         Binding("b", "rollback", "Roll back"),
         Binding("n", "start_canary", "New canary"),
-        Binding("g", "progress", "Progress", priority=True),  # before the table's g (first row; home still is)
+        Binding("g", "progress", "Progress", show=False, priority=True),  # before the table's g (first row)
         Binding("space", "progress_pause", "Pause progress", show=False),
         Binding("a", "progress_abort", "Abort progress", show=False),
         Binding("r", "refresh", "Refresh"),

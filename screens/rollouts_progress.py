@@ -109,13 +109,13 @@ class ProgressDriver:
             text.append(f"step {index} of {total} ({percent}%)", style="bold cyan")
         else:
             text.append("starting", style="cyan")
-        if self.outcome is not None:
-            text.append(f" · {safe(self.outcome)}", style="bold")
-        elif self.paused:
-            text.append(" · paused (space resumes)", style="bold yellow")
-        elif self.seconds_left is not None:
-            text.append(f" · next check in {self.seconds_left}s")
         text.append("\n")
+        if self.outcome is not None:
+            text.append(f"  {safe(self.outcome)}\n", style="bold")
+        elif self.paused:
+            text.append("  paused: space resumes\n", style="bold yellow")
+        elif self.seconds_left is not None:
+            text.append(f"  next check in {self.seconds_left}s\n")
         if self.verdicts:
             text.append("  checks: ", style="dim")
             text.append(" · ".join(safe(v) for v in self.verdicts) + "\n")
@@ -371,6 +371,7 @@ class ProgressKeys:
         def _show_detail(self) -> None: ...
         _selected: str | None
         active: bool
+        focused: Any
 
     def progress_of(self, key: str) -> ProgressDriver | None:
         driver: ProgressDriver | None = getattr(self.app, "progresses", {}).get(key)
@@ -389,6 +390,10 @@ class ProgressKeys:
         return driver
 
     def action_progress(self) -> None:
+        from textual.actions import SkipAction
+
+        if isinstance(self.focused, Input):  # g is a priority key (the table's g is "first row"), not in the filter
+            raise SkipAction()
         isvc = self._need_selection()
         if isvc is None:
             return

@@ -163,3 +163,28 @@ async def test_quitting_mid_progress_asks_then_interrupts_and_the_step_stays(sb,
     messages = [r.message or "" for r in audit(app, key)]
     assert any("progress interrupted at step 1 (console quit)" in m for m in messages)
     assert any("progress interrupted at step 1" in (e.message or "") for e in events(sb, ns, "search-ranker"))
+
+
+# -- snapshot: the detail mid-progress (a driver with a fixed state: no run, no clock) --------------
+
+@pytest.fixture(scope="module")
+def snapshot_sandbox(tmp_path_factory):
+    from test_rollouts_screen import admin, start_sandbox, wait_until
+
+    sandbox = start_sandbox(tmp_path_factory.mktemp("progress-snapshots"))
+    with admin(sandbox) as client:
+        wait_until(lambda: client.get_inference_service("fraud", "fraud-detector").latest_percent == 20)
+    yield sandbox
+    sandbox.stop()
+
+
+def test_snapshot_rollouts_detail_mid_progress_80x24(snap_compare, snapshot_sandbox, tmp_path):
+    from console.progress_run import Plan
+    from test_rollouts_screen import FRAUD, _settled, snapshot_app
+
+    app = snapshot_app(snapshot_sandbox, tmp_path)
+    plan = Plan("fraud", "fraud-detector", [10, 20, 50, 100], 60.0, "60s", 2, "v3 canary")
+    app.progresses[FRAUD] = ProgressDriver(
+        FRAUD, plan, at=(2, 4, 20), verdicts=["healthy", "healthy"], seconds_left=42,
+        last_line="step 2/4: revision fraud-detector-predictor-00002 is ready and serves 20%")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settled(FRAUD))
