@@ -111,7 +111,8 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
                   "leaves the new model in the spec; n starts a canary of a catalog version. Every change shows "
                   "the exact patch and the server's dry-run verdict and asks for a reason; cancel is the "
                   "default. Canary traffic is impossible in RawDeployment (Standard) mode and on the first "
-                  "revision. c opens the served version in the catalog, d the Drift screen on this model. r lists "
+                  "revision. g runs a progressive rollout (rollout progress): steps, checks, then promote or "
+                  "roll back; it goes on off this screen; space pauses it, a aborts it (rolls back). c opens the served version in the catalog, d the Drift screen on this model. r lists "
                   "again now, as on every list.")
 
     # -- messages from the workers ---------------------------------------------------------
