@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 GROUP = "serving.kserve.io"
@@ -95,9 +95,6 @@ class InferenceService:
         """A new revision was created but never became ready (latestCreated != latestReady)."""
         return bool(self.latest_created_revision) and (
             self.latest_created_revision != self.latest_ready_revision)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

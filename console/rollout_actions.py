@@ -39,6 +39,9 @@ class RolloutAction:
         self._actor: str | None = None
         self.before_object: InferenceService | None = None  # what plan() read
         self.after_object: InferenceService | None = None  # what apply() got back
+        # Set by a caller that judged the canary failing (the Rollouts screen's last verdict): shown
+        # first in the confirmation of any change that gives the new revision more traffic.
+        self.health_warning: str | None = None
 
     # -- identity for the audit row --------------------------------------------------------
     def actor(self) -> str | None:
@@ -78,6 +81,11 @@ class RolloutAction:
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return None
 
+    def raises_canary(self, isvc: InferenceService) -> bool:
+        """Whether the change gives the newest revision more of the traffic than it has now."""
+        expected = self.expected_percent(isvc)
+        return expected is not None and expected > (isvc.canary_traffic_percent or 0)
+
     def plan(self) -> Change:
         raw = self.client.get_raw(self.namespace, self.name)
         isvc = parse_inference_service(raw)
@@ -99,7 +107,8 @@ class RolloutAction:
             before=rollouts.spec_view(isvc),
             after=_spec_only(rollouts.spec_view(after)),
             lines=lines,
-            notes=rollouts.notes_for(self.kind, isvc, self.expected_percent(isvc)),
+            notes=([f"WARNING: {self.health_warning}"] if self.health_warning and self.raises_canary(isvc) else [])
+            + rollouts.notes_for(self.kind, isvc, self.expected_percent(isvc)),
             precondition=isvc.resource_version,
             dry_run="accepted by the API server (server-side dry run)",
             payload=patch,
@@ -204,7 +213,10 @@ class Promote(RolloutAction):
         return rollouts.promote_patch()
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
-        return None
+        return None  # promoting takes the percentage away: the new revision serves everything
+
+    def raises_canary(self, isvc: InferenceService) -> bool:
+        return True
 
 
 class Rollback(RolloutAction):

@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, StateConflict
 from adapters.kube import InferenceService, parse_inference_service
+from console.merge_patch import merge_patch
 
 PERCENT_PATH = "spec.predictor.canaryTrafficPercent"
 UNSET = "(unset)"
@@ -250,7 +251,7 @@ def change_lines(before: InferenceService, after: InferenceService) -> list[str]
 
 def patch_lines(isvc: InferenceService, patch: dict[str, Any]) -> list[str]:
     """The same lines, predicted from a patch without a server (for a screen's preview)."""
-    after_obj = apply_merge_patch(_as_object(isvc), patch)
+    after_obj = merge_patch(_as_object(isvc), patch)
     return change_lines(isvc, parse_inference_service(after_obj))
 
 
@@ -261,19 +262,6 @@ def _as_object(isvc: InferenceService) -> dict[str, Any]:
     if isvc.predictor_key:
         predictor[isvc.predictor_key] = {"storageUri": isvc.storage_uri}
     return {"metadata": {"name": isvc.name, "namespace": isvc.namespace}, "spec": {"predictor": predictor}}
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:

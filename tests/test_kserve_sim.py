@@ -8,8 +8,14 @@ import time
 import pytest
 
 from console import demo_data
-from console.sandbox.kserve_sim import (DEPLOYMENT_MODE_ANNOTATION, NEVER_READY_ANNOTATION, KServeController,
-                                        reconcile, seed_demo, traffic_split)
+from console.sandbox.kserve_sim import (
+    DEPLOYMENT_MODE_ANNOTATION,
+    NEVER_READY_ANNOTATION,
+    KServeController,
+    reconcile,
+    seed_demo,
+    traffic_split,
+)
 from console.sandbox.kube_store import ClusterState, KubeError
 
 

@@ -133,7 +133,6 @@ def test_merge_patch_and_lines():
     assert lines == ["spec.predictor.model.storageUri: s3://mlops-models/fraud-detector/v40 -> "
                      "s3://mlops-models/fraud-detector/v41",
                      "spec.predictor.canaryTrafficPercent: 20 -> 10"]
-    assert rollouts.apply_merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {"a": {"c": 2, "d": 3}}
 
 
 def test_refusals():

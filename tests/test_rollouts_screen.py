@@ -227,7 +227,7 @@ async def test_esc_clears_the_filter_and_home_end_G_go_to_the_first_and_last_row
         last = table(app).row_count - 1
         for key, row in (("end", last), ("home", 0), ("G", last), ("home", 0)):  # g starts a progress here
             await pilot.press(key)
-            await wait_for(pilot, lambda: table(app).cursor_row == row, what=f"row {row} after {key}")
+            await wait_for(pilot, lambda row=row: table(app).cursor_row == row, what=f"row {row} after {key}")
 
 
 async def test_watch_brings_changes_made_elsewhere(sandbox, fraud_at_20, tmp_path):
