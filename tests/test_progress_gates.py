@@ -193,3 +193,11 @@ def test_the_live_display_on_a_terminal_and_plain_lines_without_one():
 def test_sandbox_up_scrape_interval_is_range_checked(tmp_path, capsys):
     code = cli.main(["sandbox", "up", "--state-dir", str(tmp_path), "--scrape-interval", "0.1"])
     assert code == 2 and "--scrape-interval must be from 1 to 300 seconds" in capsys.readouterr().err
+
+
+def test_timeout_without_wait_is_refused_not_ignored(sb, capsys):
+    code = cli.main(["--kubeconfig", str(sb.kubeconfig_path), "rollout", "status", "anything", "-n", NS,
+                     "--timeout", "10s"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--timeout only applies with --wait" in err and "Traceback" not in err

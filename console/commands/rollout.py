@@ -98,7 +98,7 @@ def _status_wait_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", action="store_true",
                    help="block until the latest revision is ready and serves its share (exit 0), fails (1) "
                         "or the timeout runs out (124)")
-    p.add_argument("--timeout", default="10m", metavar="DURATION", help="how long --wait waits (default 10m)")
+    p.add_argument("--timeout", default=None, metavar="DURATION", help="how long --wait waits (default 10m)")
 
 
 def wait_status(args: argparse.Namespace, ctx) -> int:
@@ -106,7 +106,7 @@ def wait_status(args: argparse.Namespace, ctx) -> int:
 
     from console import progress, rollouts
 
-    timeout = progress.parse_seconds("--timeout", args.timeout)
+    timeout = progress.parse_seconds("--timeout", args.timeout or "10m")
     client = kube_client(ctx)
     namespace = _namespace(ctx, client)
     deadline = time.monotonic() + timeout
@@ -129,7 +129,7 @@ def wait_status(args: argparse.Namespace, ctx) -> int:
             return progress.EXIT_OK
         left = deadline - time.monotonic()
         if left <= 0:
-            ctx.err.write(f"mlops-console: timed out after {args.timeout} waiting for {line}\n")
+            ctx.err.write(f"mlops-console: timed out after {args.timeout or '10m'} waiting for {line}\n")
             return progress.EXIT_TIMEOUT
         time.sleep(min(WAIT_POLL, left))
 
@@ -347,7 +347,8 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
         return 0
     if not items:
         where = "any namespace" if namespace is None else f"namespace {namespace}"
-        ctx.print(f"no InferenceServices in {where} (context {client.context})")
+        hint = "" if namespace is None else "; -A lists every namespace"
+        ctx.print(f"no InferenceServices in {where} (context {client.context}){hint}")
         return 0
     header = ["NAMESPACE", "NAME", "MODE", "READY", "PREV", "LATEST", "PREV%", "LATEST%", "CANARY%", "AGE"]
     rows = [header]
@@ -368,6 +369,10 @@ def show_status(args: argparse.Namespace, ctx) -> int:
 
     if args.wait:
         return wait_status(args, ctx)
+    if args.timeout is not None:
+        from adapters.errors import InvalidInput
+
+        raise InvalidInput("--timeout only applies with --wait: add --wait, or drop --timeout")
 
     client = kube_client(ctx)
     isvc = client.get_inference_service(_namespace(ctx, client), args.name)
