@@ -2,8 +2,11 @@
 terminal. Textual repaints a whole widget when its content, its border title or one table cell
 changes; these repaint the line or the cell instead.
 
-- set_border_title(widget, title): the top border line, and nothing when the title is the same;
-- update_cell(table, row, column, value): that cell of a DataTable whose column widths are fixed;
+- looks(value): what a string or Text shows, comparable (Text's own == ignores its base style);
+- set_border_title / set_border_subtitle(widget, text): that border line, and nothing when it is
+  the same;
+- update_cell(table, row, column, value): that cell of a DataTable whose column widths are fixed
+  (screens/list_table.py ListTable.show_rows and put_row compare the rows and call it);
 - TextPane: a Static for a panel of text replaced in place (a detail view, a health panel).
 
 TextPane.show(text) writes nothing when the text did not change, and otherwise repaints only the lines
@@ -29,6 +32,7 @@ from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import ColumnKey
 
 
 @contextmanager
@@ -45,29 +49,44 @@ def _whole_refresh_skipped(widget: Widget) -> Iterator[None]:
             widget.refresh = own  # type: ignore[method-assign]
 
 
-def set_border_title(widget: Widget, title: Text) -> None:
-    """Set a border title (literal Text); repaint only the top border line, and nothing when the
-    title is unchanged. Textual's setter repaints the whole widget: a pane's worth of bytes for
-    a clock in its title."""
-    if widget.border_title == Content.from_rich_text(title).markup:
+def looks(value: str | Text) -> tuple[Any, ...]:
+    """What a string or Text shows, comparable: its characters, styles and the sort key a table
+    cell may carry. Equal looks need no repaint."""
+    if isinstance(value, str):
+        return (value,)
+    return (value.plain, str(value.style), tuple(value.spans), value.justify, getattr(value, "sort_key", None))
+
+
+def _set_border(widget: Widget, part: str, text: str | Text) -> None:
+    """Set border_title or border_subtitle (a str is markup, as in Textual; a Text literal) and
+    repaint that border line only, nothing when it is unchanged: Textual's setter repaints the
+    whole widget, a pane's worth of bytes for a clock in its title."""
+    content = Content.from_rich_text(text) if isinstance(text, Text) else text
+    if getattr(widget, part) == widget.render_str(content).expand_tabs(4).split()[0].markup:
         return
     with _whole_refresh_skipped(widget):
-        widget.border_title = title
+        setattr(widget, part, text)
+    if not widget.is_mounted:
+        return
     top = widget.content_offset
-    widget.refresh(Region(-top.x, -top.y, widget.outer_size.width, 1))
+    row = -top.y if part == "border_title" else widget.outer_size.height - top.y - 1
+    widget.refresh(Region(-top.x, row, widget.outer_size.width, 1))
 
 
-def update_cell(table: DataTable[Any], row: str, column: str, value: Text) -> None:
+def set_border_title(widget: Widget, title: str | Text) -> None:
+    _set_border(widget, "border_title", title)
+
+
+def set_border_subtitle(widget: Widget, subtitle: str | Text) -> None:
+    _set_border(widget, "border_subtitle", subtitle)
+
+
+def update_cell(table: DataTable[Any], row: str, column: str | ColumnKey, value: Any) -> None:
     """DataTable.update_cell, repainting that cell only (the table's columns have fixed widths:
     nothing else moves)."""
     with _whole_refresh_skipped(table):
         table.update_cell(row, column, value)
     table.refresh_coordinate(table.get_cell_coordinate(row, column))
-
-
-def same_text(a: Text, b: Text) -> bool:
-    """Equal as drawn: the characters and their styles."""
-    return a.plain == b.plain and a.spans == b.spans and a.style == b.style and a.justify == b.justify
 
 
 class TextPane(Static):
@@ -93,12 +112,13 @@ class TextPane(Static):
     def show(self, text: Text, *, hold: bool = False) -> bool:
         """Show `text`; False when it is what is shown already (nothing is repainted). `hold`
         keeps the height however short the text is: a placeholder until the answer comes."""
-        if same_text(text, self._text):
+        if looks(text) == looks(self._text):
             return False
         self._text = text
         self.draws += 1
         width = self.size.width
-        if not self.is_mounted or not width:
+        if not self.is_mounted or not width or (self.styles.width is not None and self.styles.width.is_auto):
+            # (a pane as wide as its text: its size changes with the text)
             self._shown = text
             self.refresh(layout=True)
             return True
