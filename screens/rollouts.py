@@ -41,7 +41,7 @@ from console.safe_text import literal, safe
 from screens import rollouts_render as render
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
 from screens.list_table import ListTable
-from screens.repaint import TextPane, set_border_title, update_cell
+from screens.repaint import TextPane, set_border_title
 from screens.rollouts_actions import HEALTH_DEBOUNCE, RolloutActions
 
 if TYPE_CHECKING:
@@ -60,11 +60,6 @@ LOAD_MORE_MARGIN = 15
 def order_key(key: str) -> tuple[str, ...]:
     """Table order: by namespace, then name ("ns/name" as a string would put "a-b/x" before "a/x")."""
     return tuple(key.split("/", 1))
-
-
-def _drawn(cells: tuple[Text, ...]) -> tuple[str, ...]:
-    """What a row's cells look like on screen, to compare before updating them."""
-    return tuple(cell.plain + "\0" + str(cell.style) for cell in cells)
 
 
 class RolloutsScreen(RolloutActions, ConsoleScreen):
@@ -144,7 +139,7 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self._items: dict[str, InferenceService] = {}  # every InferenceService seen, by "ns/name"
-        self._shown: dict[str, tuple[str, ...]] = {}  # row key -> the cells on screen (_drawn)
+        self._shown: set[str] = set()  # the row keys in the table
         self._matching: list[str] = []  # keys that pass the filter, in namespace/name order
         self._limit = PAGE  # how many of them the DataTable holds
         self._layout: tuple[tuple[str, str, int], ...] = ()  # the table's columns (render.columns)
@@ -202,11 +197,11 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         for key, label, width in layout:
             table.add_column(label, key=key, width=width)
         self._layout = layout
-        self._shown = {}
+        self._shown = set()
         return True
 
-    def _table(self) -> DataTable[Any]:
-        return self.query_one("#isvcs", DataTable)
+    def _table(self) -> ListTable:
+        return self.query_one("#isvcs", ListTable)
 
     def focus_after_filter(self) -> DataTable[Any]:
         return self._table()
@@ -337,7 +332,7 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
             wanted_set = set(wanted)
             for key in [k for k in self._shown if k not in wanted_set]:
                 table.remove_row(key)
-                del self._shown[key]
+                self._shown.discard(key)
             last = max((order_key(k) for k in self._shown), default=None)
             out_of_order = False
             for key in wanted:
@@ -357,20 +352,12 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         elif only is None or only == self._selected:
             self._show_detail()
 
-    def _put_row(self, table: DataTable[Any], key: str, now: float) -> bool:
+    def _put_row(self, table: ListTable, key: str, now: float) -> bool:
         """Add or update one row (only the cells that changed); True when it was added."""
-        cells = render.row_cells(self._items[key], now, self._layout, self._verdicts.get(key))
-        drawn = _drawn(cells)
-        old = self._shown.get(key)
-        self._shown[key] = drawn
-        if old is None:
-            table.add_row(*cells, key=key)
-            return True
-        if old != drawn:
-            for (column, _, _), cell, before, after in zip(self._layout, cells, old, drawn, strict=True):
-                if before != after:
-                    update_cell(table, key, column, cell)
-        return False
+        added = key not in self._shown
+        self._shown.add(key)
+        table.put_row(key, render.row_cells(self._items[key], now, self._layout, self._verdicts.get(key)))
+        return added
 
     def _refresh_row(self, key: str) -> None:
         """Its cells again (a verdict came), leaving the cursor and the selection alone."""
