@@ -9,13 +9,11 @@ changes; these repaint the line or the cell instead.
   (screens/list_table.py ListTable.show_rows and put_row compare the rows and call it);
 - TextPane: a Static for a panel of text replaced in place (a detail view, a health panel).
 
-TextPane.show(text) writes nothing when the text did not change, and otherwise repaints only the lines
-that changed. A Static whose height changes costs much more: Textual lays the screen out again,
-repaints the whole widget twice (its size, then its virtual size) and its scroll container once
-more. So a TextPane keeps its height: it pads a shorter text with blank lines, to the height of its
-scroll container's viewport at least, or to the height it has, unless that is more than
-`keep` times what the text needs; only a longer text, or a much shorter one, changes the layout
-(to the viewport, or a multiple of two: a scroll range somewhat longer than the text).
+TextPane.show(text) writes nothing when the text did not change, and otherwise repaints only the
+visible lines that changed. A Static whose height changes costs much more: Textual lays the screen
+out again, repaints the whole widget twice (its size, then its virtual size) and its scroll
+container once more. So a TextPane is a ScrollView of the size its CSS gives it: a longer or
+shorter text changes its scroll range (the scrollbar), not the layout.
 """
 
 from __future__ import annotations
@@ -24,14 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.visual import Visual, visualize
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 
@@ -89,61 +88,83 @@ def update_cell(table: DataTable[Any], row: str, column: str | ColumnKey, value:
     table.refresh_coordinate(table.get_cell_coordinate(row, column))
 
 
-class TextPane(Static):
-    """Use show(), never update(): render() gives the padded text."""
+class TextPane(ScrollView):
+    """A panel of text replaced in place (a detail view, a health panel), drawn line by line: its
+    size is its container's (CSS), not its text's, so a new text never moves the layout, only the
+    scrollbar. show() repaints the visible lines that changed, and nothing when the text did not
+    change. As wide or as high as its text when its CSS says auto (a one-line summary)."""
 
-    def __init__(self, text: Text | str = "", *, id: str | None = None, keep: int = 4):
-        super().__init__("", id=id, markup=False)
-        self._text = Text(text) if isinstance(text, str) else text  # as given (compared with the next)
-        self._shown = self._text  # as drawn: padded with blank lines
-        self.keep = keep
+    DEFAULT_CSS = "TextPane { height: 1fr; }"
+
+    def __init__(self, text: Text | str = "", *, id: str | None = None, can_focus: bool = False):
+        super().__init__(id=id)
+        self.can_focus = can_focus
+        self._text = Text(text) if isinstance(text, str) else text
+        self._lines: list[Strip] = []
+        self._width = -1  # the width _lines were wrapped to
         self.draws = 0  # show() calls that repainted something: tests count them
 
     @property
     def text(self) -> Text:
         return self._text
 
-    def render(self) -> Visual:
-        return visualize(self, self._shown, markup=False)
+    def render(self) -> Text:  # the text as a whole (tests read it; render_line draws the lines)
+        return self._text
 
-    def _strips(self, text: Text, width: int) -> list[Strip]:
+    def _wrap(self, text: Text, width: int) -> list[Strip]:
         return Visual.to_strips(self, visualize(self, text, markup=False), width, None, self.visual_style)
+
+    def _lines_for(self, width: int) -> list[Strip]:
+        if width != self._width:
+            self._lines, self._width = self._wrap(self._text, width), width
+            self.set_reactive(Widget.virtual_size, Size(width, len(self._lines)))
+        return self._lines
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((cell_len(line) for line in self._text.plain.split("\n")), default=0)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._lines_for(width))
+
+    def on_resize(self) -> None:
+        self._scroll_update(Size(self.scrollable_content_region.width, len(self._lines_for(
+            self.scrollable_content_region.width))))
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        lines = self._lines_for(width)
+        index = y + self.scroll_offset.y
+        strip = lines[index] if index < len(lines) else Strip.blank(width)
+        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
 
     def show(self, text: Text, *, hold: bool = False) -> bool:
         """Show `text`; False when it is what is shown already (nothing is repainted). `hold`
-        keeps the height however short the text is: a placeholder until the answer comes."""
+        keeps the scroll range however short the text is: a placeholder until the answer comes."""
         if looks(text) == looks(self._text):
             return False
         self._text = text
         self.draws += 1
-        width = self.size.width
-        if not self.is_mounted or not width or (self.styles.width is not None and self.styles.width.is_auto):
-            # (a pane as wide as its text: its size changes with the text)
-            self._shown = text
-            self.refresh(layout=True)
+        width = self.scrollable_content_region.width
+        if not self.is_mounted or not width or self.styles.width is None or self.styles.width.is_auto \
+                or self.styles.height is None or self.styles.height.is_auto:
+            self._width = -1
+            self.refresh(layout=True)  # (before its first layout, or a pane as large as its text)
             return True
-        old = self._strips(self._shown, width)
-        lines = len(self._strips(text, width))
-        floor = self.parent.scrollable_content_region.height if isinstance(self.parent, ScrollableContainer) else 0
-        height = len(old)
-        if lines > height or height < floor or (not hold and height > self.keep * max(lines, floor)):
-            # Outside the range kept: the layout changes, to the viewport when the text fits in
-            # it (no scrollbar), else to a multiple of two viewports, so that the next texts of
-            # about this length fit without another change.
-            step = 2 * floor
-            height = floor if lines <= floor else (-(-lines // step) * step if step else lines)
-        shown = text.copy()
-        if lines < height:
-            shown.append("\n" * (height - lines))
-        self._shown = shown
-        new = self._strips(shown, width)
-        if len(new) != len(old):
-            # Its virtual size is its size: set now, so that the layout repaints it once, not
-            # again when Textual finds the virtual size changed.
-            self.set_reactive(Static.virtual_size, Size(width, len(new)))
-            self.refresh(layout=True)
-            return True
-        changed = [Region(0, y, width, 1) for y, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+        old, new = self._lines_for(width), self._wrap(text, width)
+        self._lines = new
+        height = max(len(new), len(old)) if hold else len(new)
+        if height != self.virtual_size.height:
+            scrollbar = self.show_vertical_scrollbar
+            self.set_reactive(Widget.virtual_size, Size(width, height))
+            self._scroll_update(self.virtual_size)
+            if self.show_vertical_scrollbar != scrollbar:  # the text's width changes: laid out again
+                self._width = -1
+                self.refresh(layout=True)
+                return True
+        top = self.scroll_offset.y
+        blank = Strip.blank(width)
+        changed = [Region(0, y - top, width, 1) for y in range(top, top + self.scrollable_content_region.height)
+                   if (old[y] if y < len(old) else blank) != (new[y] if y < len(new) else blank)]
         if changed:
             self.refresh(*changed)
         return True

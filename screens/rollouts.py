@@ -30,7 +30,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
@@ -74,10 +74,11 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
     #isvcs { height: 2fr; min-height: 5; border: round $primary 50%; }
     #isvcs:focus { border: round $accent; }
     #rollouts-lower { height: 3fr; }
-    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
-    #isvc-detail:focus { border: round $accent; }
-    #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
-    #isvc-health:focus { border: round $accent; }
+    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; }
+    #isvc-detail:focus-within { border: round $accent; }
+    #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; }
+    #isvc-health:focus-within { border: round $accent; }
+    #isvc-detail-body, #isvc-health-body { scrollbar-size-vertical: 1; }
     """
     BINDINGS = [
         *ConsoleScreen.BINDINGS,  # / and esc, listed by ? with this screen's keys
@@ -168,10 +169,10 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         table.border_title = "InferenceServices · connecting…"
         yield table
         with Horizontal(id="rollouts-lower"):
-            with VerticalScroll(id="isvc-detail"):
-                yield TextPane(Text("Waiting for the cluster…", style="dim"), id="isvc-detail-body")
-            with VerticalScroll(id="isvc-health"):
-                yield TextPane(Text("Select an InferenceService.", style="dim"), id="isvc-health-body")
+            with Vertical(id="isvc-detail"):
+                yield TextPane(Text("Waiting for the cluster…", style="dim"), id="isvc-detail-body", can_focus=True)
+            with Vertical(id="isvc-health"):
+                yield TextPane(Text("Select an InferenceService.", style="dim"), id="isvc-health-body", can_focus=True)
         yield self.status_line(id="rollouts-status")
         yield self.key_bar()
 
@@ -450,7 +451,7 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
             self._catalog_pending.add(isvc.storage_uri)
             self._lookup_catalog(isvc.storage_uri)
         pane = self.query_one("#isvc-detail")
-        width = pane.scrollable_content_region.width
+        width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
         body.show(render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
                                 bar_width=bar_width))
