@@ -94,7 +94,7 @@ class TextPane(ScrollView):
     scrollbar. show() repaints the visible lines that changed, and nothing when the text did not
     change. As wide or as high as its text when its CSS says auto (a one-line summary)."""
 
-    DEFAULT_CSS = "TextPane { height: 1fr; }"
+    DEFAULT_CSS = "TextPane { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, text: Text | str = "", *, id: str | None = None, can_focus: bool = False):
         super().__init__(id=id)
@@ -163,8 +163,32 @@ class TextPane(ScrollView):
                 return True
         top = self.scroll_offset.y
         blank = Strip.blank(width)
-        changed = [Region(0, y - top, width, 1) for y in range(top, top + self.scrollable_content_region.height)
-                   if (old[y] if y < len(old) else blank) != (new[y] if y < len(new) else blank)]
+        changed = []
+        for y in range(top, top + self.scrollable_content_region.height):
+            span = _changed_span(old[y] if y < len(old) else blank, new[y] if y < len(new) else blank)
+            if span is not None:
+                changed.append(Region(span[0], y - top, span[1] - span[0], 1))
         if changed:
             self.refresh(*changed)
         return True
+
+
+def _changed_span(a: Strip, b: Strip) -> tuple[int, int] | None:
+    """The cells from the first segment that differs to the last one (a line's label that stays
+    is not sent again); None when the lines are the same."""
+    if a == b:
+        return None
+    sa, sb = list(a), list(b)
+    same = 0
+    start = 0
+    while same < min(len(sa), len(sb)) and sa[same] == sb[same]:
+        start += sa[same].cell_length
+        same += 1
+    tail = 0
+    end = max(a.cell_length, b.cell_length)
+    while tail < min(len(sa), len(sb)) - same and sa[-1 - tail] == sb[-1 - tail]:
+        tail += 1
+    if tail:
+        end = max(a.cell_length - sum(s.cell_length for s in sa[-tail:]),
+                  b.cell_length - sum(s.cell_length for s in sb[-tail:]))
+    return start, max(end, start + 1)

@@ -78,7 +78,7 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
     #isvc-detail:focus-within { border: round $accent; }
     #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; }
     #isvc-health:focus-within { border: round $accent; }
-    #isvc-detail-body, #isvc-health-body { scrollbar-size-vertical: 1; }
+    #isvc-detail-body, #isvc-health-body { scrollbar-size-vertical: 1; overflow-y: scroll; }  /* no layout when a text outgrows it */
     """
     BINDINGS = [
         *ConsoleScreen.BINDINGS,  # / and esc, listed by ? with this screen's keys
