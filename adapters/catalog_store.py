@@ -6,6 +6,7 @@ sync) are mixins on this base; adapters/catalog.py puts them together.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from adapters.catalog_schema import MIGRATIONS, SCHEMA_VERSION
 from adapters.errors import BackendUnavailable, ConsoleError, DataError, NotFound, ReadOnly
+from adapters.sqlite_lib import load_sqlite_utils
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -61,8 +63,6 @@ class CatalogStore:
 
     def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
-        import sqlite_utils  # lazily: the CLI's other commands do not pay for it
-
         self.path = Path(path).expanduser()
         self.read_only = read_only
         self.create = create and not read_only  # may write a schema into a new or empty file
@@ -82,7 +82,6 @@ class CatalogStore:
             self._create_file()
         try:
             self._conn = self._connect()
-            self.db: Database = sqlite_utils.Database(self._conn)
             self._prepare()
         except sqlite3.Error as exc:
             error = self._translate(exc)
@@ -91,6 +90,12 @@ class CatalogStore:
         except ConsoleError:
             self.close()
             raise
+
+    @functools.cached_property
+    def db(self) -> Database:
+        """sqlite-utils over the connection, imported at first use (a write, a schema change): browsing
+        never needs it, and its import would hold up the console's first frame (issue 10 §5)."""
+        return load_sqlite_utils().Database(self._conn)  # type: ignore[no-any-return]
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -144,7 +149,7 @@ class CatalogStore:
         if version > SCHEMA_VERSION:
             raise DataError(f"catalog {self.path} was written by a newer mlops-console "
                             f"(schema {version} > {SCHEMA_VERSION}); upgrade mlops-console")
-        tables = set(self.db.table_names())
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and tables - {"sqlite_sequence"}:
             foreign = sorted(t for t in tables if not t.startswith("sqlite_"))[:5]
             raise DataError(f"catalog {self.path} is a SQLite database but not an mlops-console catalog "

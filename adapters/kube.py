@@ -27,13 +27,16 @@ from adapters.kube_model import (
     PRINTER_COLUMNS,
     RAW_MODES,
     VERSION,
+    Canary,
     Condition,
     InferenceService,
     Snapshot,
     TrafficTarget,
     WatchEvent,
+    canary_name,
     deployment_mode,
     parse_inference_service,
+    predictor_service_name,
     predictor_storage,
     printer_cell,
 )
@@ -51,11 +54,11 @@ from adapters.kube_pods import (
 
 __all__ = [
     "DEFAULT_CONTAINER", "DEPLOYMENT_MODE_ANNOTATION", "GROUP", "MERGE_PATCH", "PLURAL", "PRINTER_COLUMNS",
-    "RAW_MODES", "VERSION", "WATCH_MIN_TIMEOUT", "WATCH_READ_MARGIN", "Condition", "ContainerState",
+    "RAW_MODES", "VERSION", "WATCH_MIN_TIMEOUT", "WATCH_READ_MARGIN", "Canary", "Condition", "ContainerState",
     "InferenceService", "InferenceServiceApi", "KubeClient", "KubeConnection", "KubeEvent", "Pod", "PodsApi",
-    "Snapshot", "TrafficTarget", "WatchEvent", "WatchExpired", "close_on_stop", "deployment_mode",
+    "Snapshot", "TrafficTarget", "WatchEvent", "WatchExpired", "canary_name", "close_on_stop", "deployment_mode",
     "kubeconfig_paths", "newest_first", "parse_event", "parse_inference_service", "parse_pod",
-    "predictor_selector", "predictor_storage", "printer_cell",
+    "predictor_selector", "predictor_service_name", "predictor_storage", "printer_cell",
 ]
 
 

@@ -64,14 +64,6 @@ def _status_message(body: Any) -> str:
     return text[:300]
 
 
-def _status_details(body: Any) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode() if isinstance(body, bytes) else body)
-    except Exception:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def close_on_stop(resp: Any, stop: threading.Event, ended: threading.Event) -> None:
     """Shut a stream's socket (a watch, a followed log) when stop is set, so a blocked read returns at once."""
     while not ended.is_set():
@@ -172,11 +164,6 @@ class KubeConnection:
         client = ApiClient(configuration=configuration)
         client.user_agent = "mlops-console"
         return client
-
-    @property
-    def server_url(self) -> str:
-        self.api_client  # noqa: B018 - builds the client and sets .server
-        return self.server or ""
 
     def close(self) -> None:
         with self._lock:

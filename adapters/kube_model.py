@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 GROUP = "serving.kserve.io"
@@ -53,6 +53,22 @@ class TrafficTarget:
 
 
 @dataclass
+class Canary:
+    """A Standard-mode canary (KServe 0.20): one spec.canary[] entry joined with its
+    status.canaryStatuses[] entry (pkg/apis/serving/v1beta1/inference_service.go, CanarySpec)."""
+
+    name: str  # spec.canary[].predictor.name; its Deployment and Service are `deployment`
+    deployment: str  # {isvc}-{name}-predictor (constants.PredictorServiceName)
+    percent: int | None  # spec.canary[].trafficPercent: what the spec asks for
+    ready: bool | None  # status.canaryStatuses[].ready; None: the controller has not reported it yet
+    storage_uri: str | None = None
+    predictor_key: str | None = None
+    min_replicas: int | None = None
+    message: str | None = None  # status.canaryStatuses[].modelStatus.lastFailureInfo.message
+    entry: dict[str, Any] = field(default_factory=dict, repr=False)  # the spec.canary[] entry as written
+
+
+@dataclass
 class InferenceService:
     namespace: str
     name: str
@@ -81,6 +97,10 @@ class InferenceService:
     raw_deployment_mode: str | None = None  # the mode exactly as the object states it
     uid: str | None = None
     deleting: bool = False  # metadata.deletionTimestamp is set: finalizers are holding the object
+    # Standard mode (KServe 0.20): spec.canary[] in order, the stable predictor's name and minReplicas
+    canaries: list[Canary] = field(default_factory=list)
+    predictor_name: str | None = None
+    min_replicas: int | None = None
 
     @property
     def key(self) -> str:
@@ -91,13 +111,21 @@ class InferenceService:
         return self.mode in RAW_MODES
 
     @property
+    def standard_canary(self) -> bool:
+        """Standard (RawDeployment) mode with at least one spec.canary[] entry."""
+        return self.is_raw and bool(self.canaries)
+
+    @property
+    def stable_deployment(self) -> str:
+        """The stable predictor's Deployment and Service: {isvc}-predictor, or {isvc}-{name}-predictor
+        once the predictor has a name (KServe's constants.PredictorServiceName)."""
+        return predictor_service_name(self.name, self.predictor_name)
+
+    @property
     def failing_revision(self) -> bool:
         """A new revision was created but never became ready (latestCreated != latestReady)."""
         return bool(self.latest_created_revision) and (
             self.latest_created_revision != self.latest_ready_revision)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -160,6 +188,69 @@ def predictor_storage(predictor: dict[str, Any]) -> tuple[str | None, str | None
         if "storageUri" in value or "runtimeVersion" in value or "protocolVersion" in value:
             return key, _str_or_none(value.get("storageUri")), key
     return None, None, None
+
+
+def predictor_service_name(isvc: str, predictor: str | None = None) -> str:
+    """KServe's constants.PredictorServiceName: the Deployment and Service of a predictor."""
+    return f"{isvc}-{predictor}-predictor" if predictor else f"{isvc}-predictor"
+
+
+def canary_name(version: str) -> str:
+    """The spec.canary[].predictor.name for a catalog version: the version as a DNS label starting
+    with a letter ("30" -> "v30", "v30" -> "v30", "2.1_rc" -> "v2-1-rc"), so {isvc}-{name}-predictor
+    is a valid Service name."""
+    label = re.sub(r"[^a-z0-9-]+", "-", str(version).lower()).strip("-")
+    return (label if label[:1].isalpha() else f"v{label}")[:40].rstrip("-")
+
+
+def _parse_canaries(isvc: str, spec: dict[str, Any], status: dict[str, Any], problems: list[str]) -> list[Canary]:
+    """spec.canary[] joined by name with status.canaryStatuses[]."""
+    raw = spec.get("canary")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append("spec.canary is not a list")
+        return []
+    reported = {}
+    raw_status = status.get("canaryStatuses")
+    if raw_status is not None and not isinstance(raw_status, list):
+        problems.append("status.canaryStatuses is not a list")
+    for entry in raw_status if isinstance(raw_status, list) else []:
+        entry = _as_dict(entry)
+        if entry.get("name"):
+            reported[str(entry["name"])] = entry
+    out: list[Canary] = []
+    for i, entry in enumerate(raw):
+        entry = _as_dict(entry)
+        pred = _as_dict(entry.get("predictor"))
+        name = _str_or_none(pred.get("name")) or ""
+        if not name:
+            problems.append(f"spec.canary[{i}].predictor.name is missing")
+        percent = _as_int(entry.get("trafficPercent"))
+        if percent is None:
+            problems.append(f"spec.canary[{i}].trafficPercent is not a number: {entry.get('trafficPercent')!r}")
+        key, uri, _ = predictor_storage(pred)
+        seen = reported.get(name)
+        ready = None if seen is None or not isinstance(seen.get("ready"), bool) else seen["ready"]
+        failure = _as_dict(_as_dict(_as_dict(seen).get("modelStatus")).get("lastFailureInfo"))
+        out.append(Canary(name=name, deployment=predictor_service_name(isvc, name), percent=percent, ready=ready,
+                          storage_uri=uri, predictor_key=key, min_replicas=_as_int(pred.get("minReplicas")),
+                          message=_str_or_none(failure.get("message")), entry=entry))
+    return out
+
+
+def _standard_split(isvc: InferenceService) -> None:
+    """Where requests go in Standard mode: the HTTPRoute's weighted backends give each *ready*
+    canary its trafficPercent and the stable predictor the rest (httproute_reconciler.go,
+    applyCanaryWeights). latest_* describe the first canary, prev_* the stable predictor."""
+    served = [(c, (c.percent or 0) if c.ready else 0) for c in isvc.canaries]
+    stable = max(0, 100 - sum(p for _, p in served))
+    predictor_ready = next((c.status == "True" for c in isvc.conditions if c.type == "PredictorReady"), None)
+    isvc.traffic = [TrafficTarget(isvc.stable_deployment, stable, False, "prev", ["prev"], predictor_ready)]
+    isvc.traffic += [TrafficTarget(c.deployment, p, True, None, [], c.ready) for c, p in served]
+    first = isvc.canaries[0]
+    isvc.latest_revision, isvc.latest_percent = first.deployment, served[0][1]
+    isvc.prev_revision, isvc.prev_percent = isvc.stable_deployment, stable
 
 
 def deployment_mode(obj: dict[str, Any]) -> tuple[str, str | None]:
@@ -402,7 +493,7 @@ def parse_inference_service(obj: dict[str, Any]) -> InferenceService:
     for target in traffic:
         target.ready = _revision_ready(target.revision, latest_created, latest_ready, rolled_out)
 
-    return InferenceService(
+    isvc = InferenceService(
         namespace=namespace,
         name=name,
         mode=mode,
@@ -425,5 +516,11 @@ def parse_inference_service(obj: dict[str, Any]) -> InferenceService:
         raw_deployment_mode=written_mode,
         uid=_str_or_none(meta.get("uid")),
         deleting=bool(meta.get("deletionTimestamp")),
+        canaries=_parse_canaries(name, spec, status, problems),
+        predictor_name=_str_or_none(predictor.get("name")),
+        min_replicas=_as_int(predictor.get("minReplicas")),
     )
+    if isvc.standard_canary:
+        _standard_split(isvc)
+    return isvc
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from adapters.errors import DataError, NotFound
 from adapters.kube import KubeClient
+from adapters.timestamps import parse_timestamp
 
 RESOURCE = "leases"
 
@@ -34,12 +35,7 @@ def micro_time(when: datetime) -> str:
 
 
 def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return parse_timestamp(value)
 
 
 def parse_lease(obj: Any) -> Lease:

@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from adapters.errors import BackendUnavailable, DataError, Forbidden, InvalidInput
@@ -69,11 +70,12 @@ class MetricProfile:
         return f"{self.name}: {names}{join} ({self.source})"
 
 
-_KNATIVE_OC = dict(unit=0.001, namespace_label="namespace_name", revision_label="revision_name",
-                   code_label="response_code", model_label="configuration_name", model_suffix="-predictor")
-_KNATIVE_OTEL = dict(namespace_label="k8s_namespace_name", revision_label="kn_revision_name",
-                     code_label="http_response_status_code", model_label="kn_configuration_name",
-                     model_suffix="-predictor")
+_KNATIVE_OC: dict[str, Any] = dict(unit=0.001, namespace_label="namespace_name", revision_label="revision_name",
+                                    code_label="response_code", model_label="configuration_name",
+                                    model_suffix="-predictor")
+_KNATIVE_OTEL: dict[str, Any] = dict(namespace_label="k8s_namespace_name", revision_label="kn_revision_name",
+                                      code_label="http_response_status_code", model_label="kn_configuration_name",
+                                      model_suffix="-predictor")
 
 # In detection order: the first profile with series for the InferenceService's revisions wins.
 PROFILES: tuple[MetricProfile, ...] = (
@@ -94,7 +96,7 @@ PROFILE_NAMES = tuple(p.name for p in PROFILES)
 AUTO = "auto"
 
 
-def profile(name: str, **overrides) -> MetricProfile:
+def profile(name: str, **overrides: Any) -> MetricProfile:
     """A profile by name, with metric or label names replaced."""
     for p in PROFILES:
         if p.name == name:
@@ -143,7 +145,7 @@ class ProfileMatch:
                     + ", ".join(self.missing) + "); set [metrics] profile and names in the config")
         return f"metrics: {self.name} ({'detected' if self.detected else 'configured'})"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         p = self.profile
         names = [] if p is None else list(dict.fromkeys([p.count_metric, f"{p.duration}_bucket"]))
         return {"profile": self.name, "detected": self.detected, "metric_names": names,
@@ -191,7 +193,7 @@ def isvc_of(p: MetricProfile, labels: dict[str, str]) -> str:
     return m.group(1) if m else rev
 
 
-def detect_profile(prom_client: "MetricsClient", namespace: str | None = None, isvc: str | None = None,
+def detect_profile(prom_client: MetricsClient, namespace: str | None = None, isvc: str | None = None,
                    revisions: Sequence[str] | None = None, *, at: float | None = None, lookback: str = "1h",
                    profiles: Sequence[MetricProfile] | None = None) -> ProfileMatch:
     """Which metric profile this Prometheus has request series of, for an InferenceService.
@@ -224,9 +226,9 @@ def detect_profile(prom_client: "MetricsClient", namespace: str | None = None, i
     found: dict[str, dict[str, int]] = {}
     for s in prom_client.instant(" or ".join(parts), at):
         name = s.labels.get("mlops_profile", "")
-        p = next((x for x in profiles if x.name == name), None)
-        if p is not None and finite_or_none(s.value):
-            found.setdefault(name, {})[s.labels.get(p.revision_label, "")] = int(s.value)
+        hit = next((x for x in profiles if x.name == name), None)
+        if hit is not None and finite_or_none(s.value):
+            found.setdefault(name, {})[s.labels.get(hit.revision_label, "")] = int(s.value)
     for p in profiles:
         if p.name in found:
             per_rev = found[p.name]
@@ -354,21 +356,23 @@ class MetricsClient:
         self.timeout = float(timeout) if timeout else 10.0
         self.profiles = tuple(profiles or PROFILES)  # one: configured; several: detect, in this order
         self.features_contract = features or FeatureContract()
-        self._matches: dict[tuple, tuple[float, ProfileMatch]] = {}
+        self._matches: dict[tuple[Any, ...], tuple[float, ProfileMatch]] = {}
         self._bearer_token = bearer_token
         self._bearer_token_file = bearer_token_file
         self._auth = (username, password or "") if username else None
         self._ca_file = ca_file
-        self._pc = None
-        self._session = None
+        self._pc: Any = None  # prometheus_api_client.PrometheusConnect, made on first use
+        self._session: Any = None  # its requests.Session
 
     @classmethod
     def from_settings(cls, url: str, section: object | None = None,
-                      metrics: object | None = None) -> "MetricsClient":
+                      metrics: object | None = None) -> MetricsClient:
         """From a config section with attributes bearer_token, bearer_token_file, username,
         password, ca_file, timeout (each optional), and a `[metrics]` section (see
         profiles_from_settings and FeatureContract)."""
-        g = (lambda n: getattr(section, n, None)) if section is not None else (lambda n: None)
+        def g(name: str) -> Any:
+            return getattr(section, name, None)
+
         return cls(url, bearer_token=g("bearer_token"), bearer_token_file=g("bearer_token_file"),
                    username=g("username"), password=g("password"), ca_file=g("ca_file"),
                    timeout=g("timeout") or 10.0, profiles=profiles_from_settings(metrics),
@@ -376,7 +380,11 @@ class MetricsClient:
 
     # -- connection -----------------------------------------------------------------------
 
-    def _connect(self):
+    def _connect(self) -> Any:
+        """prometheus-api-client's PrometheusConnect over a requests.Session of ours (custom CA, no
+        proxies from the environment), retries off, our timeout and auth. Every answer passes
+        _check_answer (a session hook) before the library reads it, so an error keeps Prometheus's
+        own text and status instead of the library's repr'd exception."""
         if self._pc is not None:
             return self._pc
         import requests
@@ -387,8 +395,9 @@ class MetricsClient:
         session.trust_env = False  # an HTTP(S)_PROXY meant for the internet must not capture loopback
         if self._ca_file:
             session.verify = self._ca_file
+        session.hooks["response"].append(self._check_answer)
         self._session = session
-        self._pc = PrometheusConnect(url=self.url, headers=None, retry=Retry(total=0, raise_on_status=False),
+        self._pc = PrometheusConnect(url=self.url, headers=self._headers(), retry=Retry(total=0, raise_on_status=False),
                                      auth=self._auth, session=session, timeout=self.timeout, method="GET")
         return self._pc
 
@@ -411,26 +420,21 @@ class MetricsClient:
             self._pc.close()
             self._pc = None
 
-    def __enter__(self):
+    def __enter__(self) -> MetricsClient:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, path: str, params: dict | None = None, *, expect_json: bool = True):
+    def _call(self, request: Callable[[Any], Any]) -> Any:
+        """request(PrometheusConnect) with the library's and requests' failures as ours. The
+        headers are set per call: a bearer token file is read again each time (tokens rotate)."""
         import requests
 
         pc = self._connect()
-        params = params or {}
-        url = f"{pc.url}{path}"
-        long = len(urlencode(params)) > POST_AFTER_CHARS
+        pc.headers = self._headers()
         try:
-            if long:
-                response = self._session.post(url, data=params, headers=self._headers(), auth=self._auth,
-                                              timeout=self.timeout)
-            else:
-                response = self._session.get(url, params=params, headers=self._headers(), auth=self._auth,
-                                             timeout=self.timeout)
+            return request(pc)
         except requests.exceptions.SSLError as exc:
             raise BackendUnavailable(f"TLS failed talking to Prometheus at {self.url}: "
                                      f"{_short(exc)}; set prometheus.ca_file to the CA that signed it") from None
@@ -445,24 +449,33 @@ class MetricsClient:
                                      "check the URL and that it is running") from None
         except requests.exceptions.RequestException as exc:
             raise BackendUnavailable(f"request to Prometheus at {self.url} failed: {_short(exc)}") from None
-        return self._check(response, expect_json)
+        except (ValueError, KeyError, TypeError):  # JSON that does not parse, or lacks data.result
+            raise DataError(f"not a Prometheus API at {self.url} (its answer is not the API's JSON); "
+                            "check the URL (a proxy or login page answered)") from None
 
-    def _check(self, response, expect_json: bool):
+    def _check_answer(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        """Every answer, before anyone reads it: errors as adapters.errors (Prometheus's own text
+        for a bad query), and a page that is not the API (a proxy's login page) as DataError."""
         status = response.status_code
         if status in (401, 403):
             what = "rejected the credentials" if status == 401 else "refused access"
             raise Forbidden(f"Prometheus at {self.url} {what} ({status}); check prometheus.bearer_token "
                             "or prometheus.username/password in the config")
         ctype = response.headers.get("Content-Type", "")
+        api = "/api/v1/" in response.url
+        if 200 <= status < 300:
+            if api and "json" not in ctype:
+                head = response.text[:60].strip().lower()
+                kind = "HTML" if ("html" in ctype or head.startswith("<")) else (ctype or "no content type")
+                raise DataError(f"not a Prometheus API at {self.url} (got {kind}, HTTP {status}); "
+                                "check the URL (a proxy or login page answered)")
+            return
         body = None
         if "json" in ctype:
             try:
                 body = response.json()
             except ValueError:
                 body = None
-        if status == 503 and (body is None or not isinstance(body, dict)):
-            raise BackendUnavailable(f"Prometheus at {self.url} is not ready (503); it is starting or "
-                                     "restarting, retry in a few seconds")
         if isinstance(body, dict) and body.get("status") == "error":
             etype = body.get("errorType", "")
             text = body.get("error", "unknown error")
@@ -471,29 +484,31 @@ class MetricsClient:
             if etype == "timeout" or status == 503:
                 raise BackendUnavailable(f"Prometheus at {self.url} gave up on the query ({etype}): {text}")
             raise BackendUnavailable(f"Prometheus at {self.url} failed ({status} {etype}): {text}")
+        if status == 503:
+            raise BackendUnavailable(f"Prometheus at {self.url} is not ready (503); it is starting or "
+                                     "restarting, retry in a few seconds")
         if status == 429 or status >= 500:
             raise BackendUnavailable(f"Prometheus at {self.url} answered {status} {response.reason}; retry later")
-        if not expect_json:
-            if status >= 400:
-                raise DataError(f"not a Prometheus API at {self.url} (HTTP {status} on {response.url})")
-            return response.text
-        if body is None or not isinstance(body, dict) or "status" not in body:
-            head = response.text[:60].strip().lower()
-            kind = "HTML" if ("html" in ctype or head.startswith("<")) else (ctype or "no content type")
-            raise DataError(f"not a Prometheus API at {self.url} (got {kind}, HTTP {status}); "
-                            "check the URL (a proxy or login page answered)")
-        if status >= 400:
-            raise DataError(f"not a Prometheus API at {self.url} (HTTP {status})")
-        data = body.get("data")
-        if not isinstance(data, dict):
-            raise DataError(f"Prometheus at {self.url} answered without data")
-        return data
+        raise DataError(f"not a Prometheus API at {self.url} (HTTP {status} on {response.url})")
+
+    def _post(self, path: str, form: dict[str, str]) -> Any:
+        """The raw path, kept for long queries: prometheus-api-client's POST puts the query in the
+        URL's parameters (as its GET does), which is what POST is meant to avoid (URL length limits
+        of proxies and servers). The query goes as a form body, on the same session."""
+        response = self._call(lambda pc: self._session.post(f"{pc.url}{path}", data=form, headers=pc.headers,
+                                                             auth=self._auth, timeout=self.timeout))
+        return self._call(lambda _: response.json()["data"]["result"])
+
+    @staticmethod
+    def _long(query: str, params: dict[str, str]) -> bool:
+        return len(urlencode({"query": query, **params})) > POST_AFTER_CHARS
 
     # -- raw queries -------------------------------------------------------------------------
 
     def ready(self) -> None:
         """Raise BackendUnavailable unless /-/ready says 200 (503 while starting up)."""
-        self._get("/-/ready", expect_json=False)
+        self._call(lambda pc: self._session.get(f"{pc.url}/-/ready", headers=pc.headers, auth=self._auth,
+                                                timeout=self.timeout))
 
     def _server_timeout(self) -> str:
         """Ask Prometheus to give up a little before we do, so a slow query ends with its own
@@ -501,39 +516,41 @@ class MetricsClient:
         return f"{int(max(self.timeout - 0.5, 1.0) * 1000)}ms"
 
     def instant(self, query: str, at: float | None = None) -> list[Sample]:
-        params = {"query": query}
+        params = {"timeout": self._server_timeout()}
         if at is not None:
             params["time"] = _fmt_time(at)
-        params["timeout"] = self._server_timeout()
-        data = self._get("/api/v1/query", params)
-        rtype = data.get("resultType")
-        result = data.get("result")
+        if self._long(query, params):
+            result = self._post("/api/v1/query", {"query": query, **params})
+        else:
+            result = self._call(lambda pc: pc.custom_query(query, params=params))
         try:
-            if rtype == "vector":
-                return [Sample(dict(r.get("metric", {})), parse_value(r["value"][1]), float(r["value"][0]))
-                        for r in result]
-            if rtype in ("scalar", "string"):
+            if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):  # scalar, string
                 return [Sample({}, parse_value(result[1]), float(result[0]))]
-            if rtype == "matrix":
+            if any("values" in r for r in result):
                 raise InvalidInput("an instant query returned a range vector: wrap the selector in a function "
                                    "such as increase() or rate()")
-        except (KeyError, IndexError, TypeError):
-            raise DataError(f"Prometheus at {self.url} sent a malformed {rtype} result") from None
-        raise DataError(f"Prometheus at {self.url} sent an unknown result type {rtype!r}")
+            return [Sample(dict(r.get("metric", {})), parse_value(r["value"][1]), float(r["value"][0]))
+                    for r in result]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise DataError(f"Prometheus at {self.url} sent a malformed instant query result") from None
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         if end < start:
             raise InvalidInput("the range ends before it starts")
         step = clamp_step(start, end, step)
-        params = {"query": query, "start": _fmt_time(start), "end": _fmt_time(end), "step": f"{step:g}",
-                  "timeout": self._server_timeout()}
-        data = self._get("/api/v1/query_range", params)
-        if data.get("resultType") != "matrix":
-            raise DataError(f"Prometheus at {self.url} answered a range query with {data.get('resultType')!r}")
+        # start and end as parameters too: the library rounds its datetimes to whole seconds
+        params = {"start": _fmt_time(start), "end": _fmt_time(end), "timeout": self._server_timeout()}
+        if self._long(query, {**params, "step": f"{step:g}"}):
+            result = self._post("/api/v1/query_range", {"query": query, "step": f"{step:g}", **params})
+        else:
+            from datetime import UTC, datetime
+
+            result = self._call(lambda pc: pc.custom_query_range(
+                query, datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC), f"{step:g}", params=params))
         try:
             return [Series(dict(r.get("metric", {})), [(float(t), parse_value(v)) for t, v in r["values"]])
-                    for r in data["result"]]
-        except (KeyError, TypeError, ValueError):
+                    for r in result]
+        except (KeyError, TypeError, ValueError, AttributeError):
             raise DataError(f"Prometheus at {self.url} sent a malformed matrix result") from None
 
     # -- request health (metric profiles) -------------------------------------------------------
@@ -575,11 +592,11 @@ class MetricsClient:
             v = finite_or_none(s.value)
             if v is None:
                 continue
-            st.requests += v
-            if p.code_label and str(s.labels.get(p.code_label, "")).startswith("5"):
+            st.requests = (st.requests or 0.0) + v
+            if st.errors is not None and str(s.labels.get(p.code_label or "", "")).startswith("5"):
                 st.errors += v
         for st in stats.values():
-            if window_seconds:
+            if window_seconds and st.requests is not None:
                 st.request_rate = st.requests / window_seconds
             if st.errors is not None:
                 st.success_rate = (1.0 - st.errors / st.requests) if st.requests else None

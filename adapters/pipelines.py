@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.errors import BackendUnavailable, Conflict, DataError, Forbidden, InvalidInput, NotFound
 from adapters.http import Hints, LazyClient, body_text, ca_context, request_json, snippet
+from adapters.timestamps import parse_timestamp
 
 if TYPE_CHECKING:
     import httpx
@@ -121,10 +122,6 @@ class Run:
             return None
         end = self.finished_at or (None if self.finished else (now or datetime.now(UTC)))
         return None if end is None else max(0.0, (end - start).total_seconds())
-
-    @property
-    def failed_tasks(self) -> list[Task]:
-        return [t for t in self.tasks if t.state == "FAILED"]
 
     @property
     def failing_task(self) -> Task | None:
@@ -229,26 +226,8 @@ def _int(value: Any) -> int | None:
 
 def parse_time(value: Any) -> datetime | None:
     """RFC 3339 -> aware datetime; absent, empty, unparsable or the epoch (protobuf's zero) -> None."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Python before 3.11 could not read 9 fractional digits; trim to microseconds either way
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        zone = rest[len(digits):]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}" if digits else head + zone
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    if parsed.timestamp() <= 0:
-        return None
-    return parsed
+    parsed = parse_timestamp(value)
+    return None if parsed is None or parsed.timestamp() <= 0 else parsed
 
 
 def _status(value: Any) -> tuple[str | None, int | None]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -16,6 +16,7 @@ from textual.worker import WorkerFailed
 
 from console.context import Context
 from console.safe_text import safe
+from console.screen_registry import SCREENS
 from console.services import Services, ThreadBound
 from screens.no_color import readable_filters
 
@@ -24,31 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlops-console")
 
-@dataclass(frozen=True)
-class ScreenEntry:
-    """One screen of the console: the key that opens it, its mode name, its title, and where its
-    class lives ("module:Class", imported when the screen is first shown, so start-up pays for one)."""
-    key: str
-    mode: str
-    title: str
-    target: str
-
-    def build(self) -> Screen:
-        import importlib
-
-        module_name, class_name = self.target.split(":")
-        return getattr(importlib.import_module(module_name), class_name)()  # type: ignore[no-any-return]
-
-
-# The screens, in key order. Adding a screen: write it on screens/base.py ConsoleScreen, add it here.
-SCREENS: tuple[ScreenEntry, ...] = (
-    ScreenEntry("0", "now", "Now", "screens.now:NowScreen"),
-    ScreenEntry("1", "catalog", "Catalog", "screens.catalog:CatalogScreen"),
-    ScreenEntry("2", "pipelines", "Pipelines", "screens.pipelines:PipelinesScreen"),
-    ScreenEntry("3", "rollouts", "Rollouts", "screens.rollouts:RolloutsScreen"),
-    ScreenEntry("4", "drift", "Drift", "screens.drift:DriftScreen"),
-)
-SCREEN_MODES = tuple(entry.mode for entry in SCREENS)
 
 
 class MlopsConsole(App):
@@ -69,16 +45,16 @@ class MlopsConsole(App):
                  screen_factories: dict[str, Callable[[], Screen]] | None = None, cursor_blink: bool = True,
                  first_screen: str | None = None):
         if first_screen is not None:
-            self.DEFAULT_MODE = first_screen  # the screen the console opens on (--screen)
+            self.DEFAULT_MODE = first_screen  # type: ignore[misc] # the screen the console opens on (--screen)
         self.ctx = ctx
         self.clock = clock
         self.cursor_blink = cursor_blink
         self._factories = dict(screen_factories or {entry.mode: entry.build for entry in SCREENS})
-        self.MODES = dict(self._factories)
+        self.MODES = dict(self._factories)  # type: ignore[misc] # Textual reads the instance's
         super().__init__()
         self._retired: list[Context] = []  # contexts switched away from: closed when the app ends
         self._locked_read_only = False
-        self.catalog: CatalogBackend = ThreadBound("catalog", lambda: _open_catalog(ctx))  # type: ignore[assignment]
+        self.catalog: CatalogBackend = ThreadBound("catalog", lambda: _open_catalog(ctx))
         self.services = Services(ctx, self.catalog)
         self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
 
@@ -108,7 +84,7 @@ class MlopsConsole(App):
     def get_line_filters(self):
         # NO_COLOR: Textual's greyscale drew red text near black on dark panels; keep it readable.
         filters = super().get_line_filters()
-        return readable_filters(filters) if self.no_color else filters
+        return readable_filters(list(filters)) if self.no_color else filters
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Snapshot tests switch blinking off so that every frame renders the same.
@@ -181,7 +157,8 @@ class MlopsConsole(App):
         self._retired.append(old)  # its clients may still be in use by a worker that is ending
         if settings.catalog != old.settings.catalog:
             self.catalog.close()
-            self.catalog = ThreadBound("catalog", lambda ctx=self.ctx: _open_catalog(ctx))  # type: ignore[assignment]
+            new_ctx = self.ctx
+            self.catalog = ThreadBound("catalog", lambda: _open_catalog(new_ctx))
         self.services = Services(self.ctx, self.catalog)
         self.run_worker(self._rebuild_screens(then), group="switch-context", exclusive=True)
         where = self.ctx.kube_context or "the kubeconfig's current context"

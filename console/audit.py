@@ -122,14 +122,18 @@ def _short(value: Any) -> str:
 
 
 def change_summary(before: Any, after: Any, *, limit: int = 3) -> str:
-    """before -> after in one line, naming only what differs: "canaryTrafficPercent 10 -> 20".
-    A row without a before (a refusal before anything was read, an import) shows its after."""
+    """before -> after in one line, naming only what the change set and what differs:
+    "canaryTrafficPercent 10 -> 20". A row without a before (a refusal before anything was read,
+    an import) shows its after."""
     if before is None and after is None:
         return ""
     if before is None:
         return ", ".join(f"{k} {_short(v)}" for k, v in list(_flatten(after).items())[:limit])
     old, new = _flatten(before), _flatten(after) if after is not None else {}
-    changed = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+    # A result row records only what the change decides (the status has not moved yet): a field
+    # it leaves out was not removed. The resourceVersion moves with every write: not a change.
+    keys = [k for k in dict.fromkeys([*new, *old]) if k in new and k.split(".")[-1] != "resourceVersion"]
+    changed = [k for k in keys if old.get(k) != new.get(k)]
     if not changed:
         return "no change"
     parts = [f"{k} {_short(old.get(k))} -> {_short(new.get(k))}" for k in changed[:limit]]

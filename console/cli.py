@@ -11,10 +11,12 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from adapters.errors import ConsoleError
 from console.safe_text import LogFormatter, safe
+from console.screen_registry import SCREEN_MODES as SCREEN_NAMES  # light: no Textual
 
 # Command groups, each a module with register(sub, common). Kept as names so that a group's
 # heavy imports happen only when its handler runs.
@@ -39,8 +41,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
-def _common_options() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+def _common_options() -> OneLineParser:
+    common = OneLineParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = common.add_argument_group("global options")
     group.add_argument("--config", metavar="FILE", help="config file (default: $XDG_CONFIG_HOME/mlops-console/config.toml)")
     group.add_argument("--catalog", metavar="PATH", help="model catalog SQLite file")
@@ -54,28 +56,44 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from console import __version__
 
-    common = _common_options()
-    parser = OneLineParser(
+class _NotUiOnly(Exception):
+    pass
+
+
+class _UiOnlyParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _NotUiOnly(message)
+
+
+def _top_parser(parser_class: type[argparse.ArgumentParser], common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = parser_class(
         prog="mlops-console",
         parents=[common],
         description="Keyboard-driven console for the engineer on call for ML models. "
         "With no command it opens the console.",
+        add_help=parser_class is not _UiOnlyParser,
     )
+    parser.add_argument("--screen", choices=SCREEN_NAMES, default=None,
+                        help="the screen the console opens on (default: now)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from console import __version__
+
+    common = _common_options()
+    parser = _top_parser(OneLineParser, common)
     parser.add_argument("--version", action="version", version=f"mlops-console {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    screens = ("now", "catalog", "pipelines", "rollouts", "drift")
-    parser.add_argument("--screen", choices=screens, default=None, help="the screen the console opens on (default: now)")
     ui = sub.add_parser("ui", parents=[common], help="open the console (the default)")
-    ui.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
+    ui.add_argument("--screen", choices=SCREEN_NAMES, default=argparse.SUPPRESS, help="the screen the console opens on")
     ui.set_defaults(func=run_ui)
     demo = sub.add_parser("demo", parents=[common],
                           help="start a local sandbox (cluster, pipelines, metrics, catalog) and open the console on it")
     demo.add_argument("--state-dir", metavar="DIR", help="where the sandbox keeps its files (default: a temporary directory)")
     demo.add_argument("--no-sandbox", action="store_true", help="only the demo catalog, no cluster/pipelines/metrics")
-    demo.add_argument("--screen", choices=screens, default=argparse.SUPPRESS, help="the screen the console opens on")
+    demo.add_argument("--screen", choices=SCREEN_NAMES, default=argparse.SUPPRESS, help="the screen the console opens on")
     demo.set_defaults(func=run_demo)
     for name in COMMAND_MODULES:
         try:
@@ -86,6 +104,19 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub, common)
     return parser
+
+
+def parse_ui_only(argv: Sequence[str] | None) -> argparse.Namespace | None:
+    """The arguments when they only open the console (global options and --screen, no command, no
+    --help): parsed without importing and registering every command group, which the console's
+    first frame would otherwise wait for. None for anything else (build_parser() parses that)."""
+    parser = _top_parser(_UiOnlyParser, _common_options())
+    parser.set_defaults(command=None)  # as the full parser's subcommand slot reads with none given
+    try:
+        args, rest = parser.parse_known_args(argv)
+    except _NotUiOnly:
+        return None
+    return None if rest else args
 
 
 def _setup_logging() -> str:
@@ -125,8 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from console import config
     from console.context import Context
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_ui_only(argv) or build_parser().parse_args(argv)
     flags = {key: getattr(args, key) for key in GLOBAL_KEYS if hasattr(args, key)}
     where = _setup_logging()
     ctx = None

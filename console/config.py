@@ -441,8 +441,9 @@ def resolve(flags: dict[str, Any], environ: dict[str, str] | None = None) -> Set
         env_values["read_only"] = parse_bool("MLOPS_CONSOLE_READ_ONLY", env["MLOPS_CONSOLE_READ_ONLY"])
 
     flag_values = {k: v for k, v in flags.items() if k != "config" and v is not None}
-    if "catalog" in flag_values:
-        flag_values["catalog"] = _expand(str(flag_values["catalog"]))
+    for key in ("catalog", "audit"):
+        if key in flag_values:
+            flag_values[key] = _expand(str(flag_values[key]))
     if flag_values.get("read_only") is False:
         del flag_values["read_only"]  # --read-only can only switch it on
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from adapters.errors import Cancelled, InvalidInput
 from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe

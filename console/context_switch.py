@@ -47,7 +47,7 @@ def cluster_namespaces(kube: Any) -> list[str]:
         found = CoreV1Api(kube.api_client).list_namespace(_request_timeout=kube._timeout())
     except Exception as exc:
         raise kube.map_error(exc, verb="list", resource="namespaces") from None
-    return sorted(item.metadata.name for item in found.items)
+    return sorted(str(item.metadata.name) for item in found.items if item.metadata is not None)
 
 
 def switched(settings: Settings, flags: dict[str, Any] | None, *, context: str | None = None,

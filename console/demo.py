@@ -91,6 +91,11 @@ def run_demo(args: Any, ctx: Any) -> int:
         settings.context = (endpoints.get("contexts") or {}).get("admin")
         settings.prometheus_url = settings.prometheus_url or endpoints.get("prometheus_url")
         settings.kfp_url = settings.kfp_url or endpoints.get("kfp_url")
+    # As if given on the command line: settings resolved again for another context (the palette's
+    # `context NAME`, the Now screen's other contexts) keep the demo's files and endpoints.
+    ctx.flags = {**(ctx.flags or {}), "audit": str(settings.audit), "catalog": str(settings.catalog),
+                 **{key: value for key in ("kubeconfig", "context", "prometheus_url", "kfp_url")
+                    if (value := getattr(settings, key)) is not None}}
     first = getattr(args, "screen", None) or ("catalog" if args.no_sandbox else "now")
     try:
         return run_app(ctx, first)

@@ -138,11 +138,11 @@ class ServedModel:
     namespace: str
     name: str
     model: str  # catalog model name
-    story: str  # healthy | canary | failing | raw
+    story: str  # healthy | canary | failing | raw | standard-canary (KServe 0.20 spec.canary[])
     latest_version: str
     prev_version: str | None = None
     canary_percent: int | None = None
-    deployment_mode: str = "Serverless"  # or RawDeployment
+    deployment_mode: str = "Serverless"  # or RawDeployment, or Standard
     drifting_features: tuple[str, ...] = field(default=())
     error_rate: float = 0.002  # share of 5xx served by the latest revision
 
@@ -156,6 +156,8 @@ SERVED: tuple[ServedModel, ...] = (
     ServedModel("recsys", "search-ranker", "search-ranker", "raw", latest_version="32",
                 deployment_mode="RawDeployment"),
     ServedModel("recsys", "product-embedder", "product-embedder", "healthy", latest_version="25"),
+    ServedModel("ads", "ad-ctr", "ad-ctr", "standard-canary", latest_version="30", prev_version="29",
+                canary_percent=20, deployment_mode="Standard"),
 )
 
 

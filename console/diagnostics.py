@@ -18,17 +18,9 @@ DEFAULT_CONTAINER = "kserve-container"
 
 def age(ts: str | None, now: datetime | None = None) -> str:
     """kubectl's short age: 42s, 5m, 3h, 2d ('-' when unknown)."""
-    if not ts:
-        return "-"
-    try:
-        then = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return "?"
-    seconds = max(0, int(((now or datetime.now(UTC)) - then).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    from console import humanize
+
+    return humanize.age(ts, (now or datetime.now(UTC)).timestamp(), short=True) or "-"
 
 
 def event_row(event: Any) -> dict[str, Any]:

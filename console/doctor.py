@@ -192,8 +192,13 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
         return [_failed("prometheus: request metrics", error, "see the detail")]
     if match.profile:
         isvcs = sorted({f"{ns}/{name}" for ns, name, _ in served})
+        # Standard (RawDeployment) predictors have no revisions: their series name the Deployment
+        # ({isvc}-predictor, {isvc}-{canary}-predictor), which is what a Standard-mode canary is judged by
+        deployments = sorted({f"{ns}/{rev}" for ns, name, rev in served
+                              if rev.startswith(f"{name}-") and rev.endswith("-predictor")})
+        standard = f"; Standard-mode predictors by Deployment: {_some(deployments)}" if deployments else ""
         results.append(CheckResult("prometheus: request metrics", OK,
-                                   f"profile {match.profile.describe()}; series for {_some(isvcs)}"))
+                                   f"profile {match.profile.describe()}; series for {_some(isvcs)}{standard}"))
     else:
         results.append(CheckResult(
             "prometheus: request metrics", WARN,

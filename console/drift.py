@@ -75,13 +75,6 @@ class Histogram:
             return [0.0] * len(self.counts)
         return [c / total for c in self.counts]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"bounds": [_json_bound(b) for b in self.bounds], "counts": list(self.counts)}
-
-
-def _json_bound(b: float) -> float | str:
-    return "+Inf" if b == INF else b
-
 
 @functools.lru_cache(maxsize=4096)  # a handful of distinct `le` labels, parsed for every sample
 def parse_le(value: str | float) -> float:

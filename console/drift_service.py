@@ -81,10 +81,6 @@ class DriftReport:
     span: tuple[float, float, float] | None = None  # (start, end, step) of the series
     message: str | None = None  # why there is nothing to show, when there is nothing
 
-    @property
-    def worst(self) -> drift.FeatureDrift | None:
-        return self.features[0] if self.features else None
-
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for f in self.features:

@@ -39,6 +39,9 @@ class RolloutAction:
         self._actor: str | None = None
         self.before_object: InferenceService | None = None  # what plan() read
         self.after_object: InferenceService | None = None  # what apply() got back
+        # Set by a caller that judged the canary failing (the Rollouts screen's last verdict): shown
+        # first in the confirmation of any change that gives the new revision more traffic.
+        self.health_warning: str | None = None
 
     # -- identity for the audit row --------------------------------------------------------
     def actor(self) -> str | None:
@@ -78,6 +81,11 @@ class RolloutAction:
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return None
 
+    def raises_canary(self, isvc: InferenceService) -> bool:
+        """Whether the change gives the newest revision more of the traffic than it has now."""
+        expected = self.expected_percent(isvc)
+        return expected is not None and expected > (isvc.canary_traffic_percent or 0)
+
     def plan(self) -> Change:
         raw = self.client.get_raw(self.namespace, self.name)
         isvc = parse_inference_service(raw)
@@ -90,6 +98,9 @@ class RolloutAction:
         dry = self.client.patch_inference_service(self.namespace, self.name, patch,
                                                   resource_version=isvc.resource_version, dry_run=True)
         after = parse_inference_service(dry)
+        dropped = rollouts.dry_run_dropped_canary(isvc, after, patch)
+        if dropped:
+            raise InvalidInput(f"{self.kind} on {self.target} refused: {dropped}")
         lines = rollouts.change_lines(isvc, after) or rollouts.patch_lines(isvc, patch)
         if forced:  # in the intent row and the Event: the team sees who overrode a running progress
             lines.append(forced)
@@ -99,7 +110,8 @@ class RolloutAction:
             before=rollouts.spec_view(isvc),
             after=_spec_only(rollouts.spec_view(after)),
             lines=lines,
-            notes=rollouts.notes_for(self.kind, isvc, self.expected_percent(isvc)),
+            notes=([f"WARNING: {self.health_warning}"] if self.health_warning and self.raises_canary(isvc) else [])
+            + rollouts.notes_for(self.kind, isvc, self.expected_percent(isvc)),
             precondition=isvc.resource_version,
             dry_run="accepted by the API server (server-side dry run)",
             payload=patch,
@@ -141,8 +153,9 @@ def event_message(change: Change, reason: str | None, identity: Any) -> str:
 
 def _spec_only(view: dict[str, Any]) -> dict[str, Any]:
     """After a patch the status has not moved yet: keep only what the patch decides."""
-    return {"canaryTrafficPercent": view.get("canaryTrafficPercent"), "storageUri": view.get("storageUri"),
-            "resourceVersion": view.get("resourceVersion")}
+    out = {key: view.get(key) for key in ("canaryTrafficPercent", "storageUri", "resourceVersion")}
+    out.update({key: view[key] for key in ("predictorName", "canaries") if key in view})  # Standard mode
+    return out
 
 
 class SetCanaryPercent(RolloutAction):
@@ -163,7 +176,7 @@ class SetCanaryPercent(RolloutAction):
 
     def patch(self, isvc: InferenceService) -> dict:
         assert self.percent is not None
-        return rollouts.set_percent_patch(self.percent)
+        return rollouts.set_percent_patch(self.percent, isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return self.percent
@@ -201,10 +214,13 @@ class Promote(RolloutAction):
         return rollouts.promote_refusal(isvc)
 
     def patch(self, isvc: InferenceService) -> dict:
-        return rollouts.promote_patch()
+        return rollouts.promote_patch(isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
-        return None
+        return None  # promoting takes the percentage away: the new revision serves everything
+
+    def raises_canary(self, isvc: InferenceService) -> bool:
+        return True
 
 
 class Rollback(RolloutAction):
@@ -215,7 +231,7 @@ class Rollback(RolloutAction):
         return rollouts.rollback_refusal(isvc)
 
     def patch(self, isvc: InferenceService) -> dict:
-        return rollouts.rollback_patch()
+        return rollouts.rollback_patch(isvc)
 
     def expected_percent(self, isvc: InferenceService) -> int | None:
         return 0

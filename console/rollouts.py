@@ -10,23 +10,36 @@ and the Rollouts screen. KServe facts it encodes (DESIGN section 4):
 - a canary of a catalog version = a new storageUri (at spec.predictor.model.storageUri, or
   spec.predictor.<framework>.storageUri when the object uses the older layout) plus
   canaryTrafficPercent.
+
+Standard (RawDeployment) mode, KServe 0.20 (pkg/apis/serving/v1beta1/inference_service.go, CanarySpec):
+- a canary is a spec.canary[] entry {predictor: {name, model...}, trafficPercent}; the entries'
+  percentages sum to at most 100 (the webhook refuses more), the stable predictor takes the rest;
+- set / step = that entry's trafficPercent; promote = the stable predictor takes the canary's name
+  and model and the entry goes (its Deployment is adopted, no restart); roll back = remove the entry;
+- start-canary adds an entry named after the version, without replicas: KServe runs
+  ceil(stable minReplicas x percent / 100) of them.
+The Standard-mode actions act on the first entry (the one latest_* describes).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, StateConflict
-from adapters.kube import InferenceService, parse_inference_service
+from adapters.kube import InferenceService, canary_name, parse_inference_service
+from console.merge_patch import merge_patch
 
 PERCENT_PATH = "spec.predictor.canaryTrafficPercent"
 UNSET = "(unset)"
 
 ROLLBACK_NOTE = ("a rollback sends all traffic back to the previous revision but leaves the new model "
                  "in the spec: the next change to the InferenceService (or a promote) serves it again")
-RAW_REASON = ("canary traffic is not possible in {mode} mode: KServe splits traffic between revisions "
-              "only in Serverless (Knative) mode")
+RAW_REASON = ("canaryTrafficPercent is not possible in {mode} mode: it splits traffic between Knative "
+              "revisions; in Standard mode (KServe 0.20) a canary is a spec.canary[] entry: start one with "
+              "start-canary")
+CANARY_PATH = "spec.canary"
 FIRST_REVISION_REASON = ("no rolled-out revision yet: the first revision always takes 100% of the "
                          "traffic, so there is nothing to split with")
 
@@ -69,7 +82,10 @@ def clamp_percent(value: int) -> int:
 
 def current_percent(isvc: InferenceService) -> int:
     """The canary percentage the spec asks for now: canaryTrafficPercent, or 100 when unset
-    (KServe's default: the latest revision takes everything)."""
+    (KServe's default: the latest revision takes everything); in Standard mode the first
+    spec.canary[] entry's trafficPercent."""
+    if isvc.standard_canary:
+        return clamp_percent(isvc.canaries[0].percent or 0)
     if isvc.canary_traffic_percent is not None:
         return clamp_percent(isvc.canary_traffic_percent)
     return 100
@@ -114,7 +130,7 @@ def canary_refusal(isvc: InferenceService) -> str | None:
     if isvc.deleting:
         return DELETING_REASON
     if isvc.is_raw:
-        return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
+        return None if isvc.canaries else RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
     if not isvc.latest_rolledout_revision:
         return NotNow(FIRST_REVISION_REASON)
     return None
@@ -130,6 +146,8 @@ def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
     reason = canary_refusal(isvc)
     if reason:
         return reason
+    if isvc.is_raw:
+        return standard_set_refusal(isvc, percent)
     if not has_canary_revision(isvc):
         return NotNow(f"no canary to steer: the latest revision {isvc.latest_rolledout_revision} is already "
                       f"rolled out; start a canary of another model version first")
@@ -139,10 +157,8 @@ def set_percent_refusal(isvc: InferenceService, percent: int) -> str | None:
 
 
 def promote_refusal(isvc: InferenceService) -> str | None:
-    if isvc.deleting:
-        return DELETING_REASON
-    if isvc.is_raw:
-        return RAW_REASON.format(mode=isvc.raw_deployment_mode or isvc.mode)
+    if isvc.deleting or isvc.is_raw:
+        return canary_refusal(isvc)
     if isvc.canary_traffic_percent is None:
         if isvc.latest_percent in (None, 100) or not has_canary_revision(isvc):
             return NotNow("nothing to promote: no canary is set (canaryTrafficPercent is unset) and the latest "
@@ -162,7 +178,7 @@ def rolls_back_a_promotion(isvc: InferenceService) -> bool:
 
 def rollback_refusal(isvc: InferenceService) -> str | None:
     reason = canary_refusal(isvc)
-    if reason:
+    if reason or isvc.is_raw:
         return reason
     if not has_canary_revision(isvc) and not rolls_back_a_promotion(isvc):
         return NotNow(f"nothing to roll back: the latest revision {isvc.latest_rolledout_revision} is the "
@@ -174,6 +190,8 @@ def rollback_refusal(isvc: InferenceService) -> str | None:
 
 
 def start_canary_refusal(isvc: InferenceService, storage_uri: str, percent: int) -> str | None:
+    if isvc.is_raw and not isvc.deleting:
+        return standard_start_refusal(isvc, storage_uri, percent)
     reason = canary_refusal(isvc)
     if reason:
         return reason
@@ -182,6 +200,69 @@ def start_canary_refusal(isvc: InferenceService, storage_uri: str, percent: int)
     if storage_uri == isvc.storage_uri:
         return NotNow(f"{storage_uri} is already the model in the spec; pick another version")
     return None
+
+
+def standard_set_refusal(isvc: InferenceService, percent: int) -> str | None:
+    """Standard mode: the first canary's trafficPercent; all entries may sum to at most 100 (the
+    webhook's rule, inference_service_validation.go validateCanarySpecs)."""
+    first, others = isvc.canaries[0], sum(c.percent or 0 for c in isvc.canaries[1:])
+    if first.percent == percent:
+        return NotNow(f"canary {first.name} trafficPercent is already {percent}; nothing to change")
+    if others + percent > 100:
+        return (f"canary percentages would sum to {others + percent}: the other canaries take {others}%, "
+                f"so {first.name} can take at most {100 - others}%")
+    return None
+
+
+def standard_start_refusal(isvc: InferenceService, storage_uri: str, percent: int) -> str | None:
+    """Standard mode: a new spec.canary[] entry for this model version."""
+    name = canary_name_for(storage_uri)
+    taken = sum(c.percent or 0 for c in isvc.canaries)
+    if isvc.predictor_key is None:
+        return "the predictor has no model with a storageUri to run as a canary (spec.predictor.model is missing)"
+    if storage_uri == isvc.storage_uri:
+        return NotNow(f"{storage_uri} is the stable predictor's model already; pick another version")
+    if any(c.storage_uri == storage_uri for c in isvc.canaries):
+        return NotNow(f"{storage_uri} already runs as a canary; step it with set, + or -")
+    if name in {c.name for c in isvc.canaries} | {isvc.predictor_name}:
+        return NotNow(f"a predictor named {name} exists already (derived from the version); promote or roll "
+                      f"it back first")
+    if taken + percent > 100:
+        return (f"canary percentages would sum to {taken + percent}: the canaries already take {taken}%, so a "
+                f"new one can take at most {100 - taken}%")
+    return None
+
+
+def canary_name_for(storage_uri: str) -> str:
+    """The canary's predictor name: the version, the last segment of the storage URI (".../v31")."""
+    return canary_name(storage_uri.rstrip("/").rsplit("/", 1)[-1])
+
+
+def standard_canary_entry(isvc: InferenceService, storage_uri: str, percent: int) -> dict[str, Any]:
+    """A spec.canary[] entry: the stable model's format, the new storageUri, no replicas (KServe runs
+    ceil(stable minReplicas x percent / 100): canaryReplicaCount). The CRD makes the canary's model a
+    full container, so it carries a container name."""
+    key = isvc.predictor_key or "model"
+    model: dict[str, Any] = {"name": "kserve-container", "storageUri": validate_storage_uri(storage_uri)}
+    if key == "model" and isvc.model_format:
+        model["modelFormat"] = {"name": isvc.model_format}
+    return {"trafficPercent": parse_percent(percent),
+            "predictor": {"name": canary_name_for(storage_uri), key: model}}
+
+
+def dry_run_dropped_canary(before: InferenceService, after: InferenceService, patch: dict[str, Any]) -> str | None:
+    """An API server whose CRD predates KServe 0.20 prunes spec.canary silently: the dry run's answer
+    shows it. Then nothing would happen, so say so instead of applying."""
+    wanted = (patch.get("spec") or {}).get("canary")
+    if wanted and len(after.canaries) != len(wanted):
+        return ("the API server dropped spec.canary from the change: this cluster's InferenceService CRD has no "
+                "Standard-mode canaries (KServe 0.20 or later is needed)")
+    return None
+
+
+def canary_replicas(isvc: InferenceService, percent: int) -> int:
+    """KServe's canaryReplicaCount for a canary without minReplicas."""
+    return -(-(isvc.min_replicas if isvc.min_replicas is not None else 1) * percent // 100)
 
 
 def validate_storage_uri(uri: Any) -> str:
@@ -195,21 +276,46 @@ def validate_storage_uri(uri: Any) -> str:
 # Patches (JSON merge patch bodies; the adapter adds metadata.resourceVersion)
 
 
-def set_percent_patch(percent: int) -> dict[str, Any]:
+def set_percent_patch(percent: int, isvc: InferenceService | None = None) -> dict[str, Any]:
+    if isvc is not None and isvc.standard_canary:
+        first = {**isvc.canaries[0].entry, "trafficPercent": parse_percent(percent)}
+        return _canary_list_patch(isvc, [first] + [c.entry for c in isvc.canaries[1:]])
     return {"spec": {"predictor": {"canaryTrafficPercent": parse_percent(percent)}}}
 
 
-def promote_patch() -> dict[str, Any]:
-    """Remove canaryTrafficPercent: merge-patch null deletes the field, the latest revision gets 100%."""
+def promote_patch(isvc: InferenceService | None = None) -> dict[str, Any]:
+    """Remove canaryTrafficPercent: merge-patch null deletes the field, the latest revision gets 100%.
+    Standard mode: the stable predictor takes the first canary's predictor (its name and model,
+    merged over the stable one as KServe's buildCanaryPredictor does; the stable replicas stay) and
+    the entry goes."""
+    if isvc is not None and isvc.standard_canary:
+        predictor = {k: v for k, v in (isvc.canaries[0].entry.get("predictor") or {}).items()
+                     if k != "minReplicas"}
+        patch = _canary_list_patch(isvc, [c.entry for c in isvc.canaries[1:]])
+        patch["spec"]["predictor"] = predictor
+        return patch
     return {"spec": {"predictor": {"canaryTrafficPercent": None}}}
 
 
-def rollback_patch() -> dict[str, Any]:
+def rollback_patch(isvc: InferenceService | None = None) -> dict[str, Any]:
+    if isvc is not None and isvc.standard_canary:  # remove the entry: its Deployment goes
+        return _canary_list_patch(isvc, [c.entry for c in isvc.canaries[1:]])
     return {"spec": {"predictor": {"canaryTrafficPercent": 0}}}
 
 
+def _canary_list_patch(isvc: InferenceService, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """spec.canary is an atomic list (x-kubernetes-list-type: atomic): a merge patch replaces it
+    whole, or deletes it (null) when nothing is left. The resourceVersion precondition makes the
+    replacement safe against a concurrent change."""
+    return {"spec": {"canary": entries or None}}
+
+
 def start_canary_patch(isvc: InferenceService, storage_uri: str, percent: int) -> dict[str, Any]:
-    """New storageUri at whichever place the object keeps it, plus canaryTrafficPercent."""
+    """New storageUri at whichever place the object keeps it, plus canaryTrafficPercent; in
+    Standard mode a new spec.canary[] entry (standard_canary_entry)."""
+    if isvc.is_raw:
+        entries = [c.entry for c in isvc.canaries] + [standard_canary_entry(isvc, storage_uri, percent)]
+        return _canary_list_patch(isvc, entries)
     key = isvc.predictor_key or "model"
     return {"spec": {"predictor": {key: {"storageUri": validate_storage_uri(storage_uri)},
                                    "canaryTrafficPercent": parse_percent(percent)}}}
@@ -229,7 +335,17 @@ def spec_view(isvc: InferenceService) -> dict[str, Any]:
         "prevRevision": isvc.prev_revision,
         "prevPercent": isvc.prev_percent,
         "resourceVersion": isvc.resource_version,
+        **standard_view(isvc),
     }
+
+
+def standard_view(isvc: InferenceService) -> dict[str, Any]:
+    """Standard mode's spec fields (only for such objects, so a Serverless view keeps its shape)."""
+    if not (isvc.is_raw or isvc.canaries or isvc.predictor_name):
+        return {}
+    return {"predictorName": isvc.predictor_name,
+            "canaries": [{"name": c.name, "trafficPercent": c.percent, "storageUri": c.storage_uri}
+                         for c in isvc.canaries]}
 
 
 def _show(value: Any) -> str:
@@ -245,12 +361,28 @@ def change_lines(before: InferenceService, after: InferenceService) -> list[str]
     if before.canary_traffic_percent != after.canary_traffic_percent:
         lines.append(f"{PERCENT_PATH}: {_show(before.canary_traffic_percent)} -> "
                      f"{_show(after.canary_traffic_percent)}")
+    if before.predictor_name != after.predictor_name:
+        lines.append(f"spec.predictor.name: {_show(before.predictor_name)} -> {_show(after.predictor_name)}")
+    old = {c.name: c for c in before.canaries}
+    new = {c.name: c for c in after.canaries}
+    for name in [*old, *(n for n in new if n not in old)]:
+        was, now = old.get(name), new.get(name)
+        if was and now and was.percent != now.percent:
+            lines.append(f"{CANARY_PATH}[{name}].trafficPercent: {_show(was.percent)} -> {_show(now.percent)}")
+        elif was and now and was.storage_uri != now.storage_uri:
+            lines.append(f"{CANARY_PATH}[{name}].storageUri: {_show(was.storage_uri)} -> {_show(now.storage_uri)}")
+        elif bool(was) != bool(now):
+            lines.append(f"{CANARY_PATH}[{name}]: {_canary_text(was)} -> {_canary_text(now)}")
     return lines
+
+
+def _canary_text(canary: Any) -> str:
+    return UNSET if canary is None else f"{canary.storage_uri or '?'} at {_show(canary.percent)}%"
 
 
 def patch_lines(isvc: InferenceService, patch: dict[str, Any]) -> list[str]:
     """The same lines, predicted from a patch without a server (for a screen's preview)."""
-    after_obj = apply_merge_patch(_as_object(isvc), patch)
+    after_obj = merge_patch(_as_object(isvc), patch)
     return change_lines(isvc, parse_inference_service(after_obj))
 
 
@@ -260,20 +392,12 @@ def _as_object(isvc: InferenceService) -> dict[str, Any]:
         predictor["canaryTrafficPercent"] = isvc.canary_traffic_percent
     if isvc.predictor_key:
         predictor[isvc.predictor_key] = {"storageUri": isvc.storage_uri}
-    return {"metadata": {"name": isvc.name, "namespace": isvc.namespace}, "spec": {"predictor": predictor}}
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
+    if isvc.predictor_name:
+        predictor["name"] = isvc.predictor_name
+    spec: dict[str, Any] = {"predictor": predictor}
+    if isvc.canaries:
+        spec["canary"] = [c.entry for c in isvc.canaries]
+    return {"metadata": {"name": isvc.name, "namespace": isvc.namespace}, "spec": spec}
 
 
 def expected_split(isvc: InferenceService, canary_percent: int | None) -> str:
@@ -300,6 +424,8 @@ def split_text(isvc: InferenceService) -> str:
 
 def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = None) -> list[str]:
     """Caveats shown with a change: what the action cannot do, and what the split will become."""
+    if isvc.is_raw:
+        return standard_notes(kind, isvc, canary_percent)
     notes: list[str] = []
     if kind == "rollout.rollback":
         notes.append(ROLLBACK_NOTE)
@@ -318,6 +444,43 @@ def notes_for(kind: str, isvc: InferenceService, canary_percent: int | None = No
     return notes
 
 
+def standard_notes(kind: str, isvc: InferenceService, percent: int | None) -> list[str]:
+    """Standard mode's caveats: the served split now and after (only ready canaries get their
+    weight: httproute_reconciler.go applyCanaryWeights), what promote and rollback do to the
+    Deployments, and the replicas a new canary gets."""
+    notes: list[str] = []
+    first = isvc.canaries[0] if isvc.canaries else None
+    if first is not None and kind in ("rollout.set", "rollout.rollback", "rollout.promote"):
+        stable = isvc.stable_deployment
+        if kind == "rollout.promote":
+            after = f"{first.deployment} 100%"
+        else:
+            share = 0 if kind == "rollout.rollback" else (percent if first.ready else 0) or 0
+            rest = sum((c.percent or 0) for c in isvc.canaries[1:] if c.ready)
+            after = f"{stable} {100 - share - rest}% / {first.deployment} {share}%"
+            if kind == "rollout.set" and not first.ready:
+                after += f" (the canary gets its {percent}% once ready)"
+        notes.append(f"traffic now: {split_text(isvc)}; expected after: {after}")
+    if first is not None and kind == "rollout.promote":
+        notes.append(f"the stable predictor takes {first.name}'s name and model and keeps running in its Deployment "
+                     f"{first.deployment} (no restart); {stable} is deleted")
+        notes.append("merge patch: " + json.dumps(promote_patch(isvc), separators=(", ", ": ")))
+    if first is not None and kind == "rollout.rollback":
+        notes.append(f"removes canary {first.name}: its Deployment {first.deployment} is deleted and "
+                     f"{isvc.stable_deployment} takes its traffic back")
+    if kind == "rollout.start-canary" and percent is not None:
+        replicas = canary_replicas(isvc, percent)
+        notes.append(f"a Deployment with {replicas} replica{'s' if replicas != 1 else ''} (KServe's default: "
+                     f"ceil({isvc.min_replicas if isvc.min_replicas is not None else 1} x {percent} / 100)); "
+                     f"it takes its share only once ready")
+    not_ready = latest_not_ready(isvc)
+    if not_ready:
+        notes.append(not_ready.text)
+    for problem in isvc.problems:
+        notes.append(f"object looks malformed: {problem}")
+    return notes
+
+
 # Conditions that speak of the newest revision, most specific first (KServe's
 # inference_service_status.go copies Knative's ConfigurationsReady into them).
 _REVISION_CONDITIONS = ("LatestDeploymentReady", "PredictorConfigurationReady", "PredictorReady", "Ready")
@@ -330,15 +493,19 @@ class NotReady:
     revision: str
     failed: bool  # a condition says False (RevisionFailed): it will not become ready by itself
     message: str  # the condition's message (or reason), as the cluster wrote it
+    kind: str = "revision"  # or "canary Deployment" (Standard mode)
 
     @property
     def text(self) -> str:
-        return f"revision {self.revision} {'failed' if self.failed else 'is not ready yet'}: {self.message}"
+        return f"{self.kind} {self.revision} {'failed' if self.failed else 'is not ready yet'}: {self.message}"
 
 
 def latest_not_ready(isvc: InferenceService) -> NotReady | None:
     """Why the newest revision takes no traffic, or None when it is the latest ready one. Knative
-    keeps routing "latest" to the last ready revision meanwhile, so its metrics say nothing of it."""
+    keeps routing "latest" to the last ready revision meanwhile, so its metrics say nothing of it.
+    In Standard mode: the first canary that is not ready (the HTTPRoute gives it no traffic)."""
+    if isvc.standard_canary:
+        return canary_not_ready(isvc)
     if not isvc.failing_revision or not isvc.latest_created_revision:
         return None
     by_type = {c.type: c for c in isvc.conditions}
@@ -350,6 +517,18 @@ def latest_not_ready(isvc: InferenceService) -> NotReady | None:
         message = (f"latestCreatedRevision {isvc.latest_created_revision} is not latestReadyRevision "
                    f"{isvc.latest_ready_revision or '(none)'}")
     return NotReady(isvc.latest_created_revision, failed is not None, message)
+
+
+def canary_not_ready(isvc: InferenceService) -> NotReady | None:
+    """A Standard-mode canary whose Deployment has no available replica (canaryStatuses ready
+    false). KServe writes no message for it (reconcileCanaryDeployments): the reason is in its
+    pods; a modelStatus failure, when present, counts as failed."""
+    for c in isvc.canaries:
+        if c.ready is False:
+            message = c.message or (f"CanaryPredictorReady is False: its Deployment {c.deployment} has no available "
+                                    f"replica; its pods say why")
+            return NotReady(c.deployment, c.message is not None, message, "canary Deployment")
+    return None
 
 
 def problems(isvc: InferenceService) -> list[str]:
@@ -364,10 +543,18 @@ def traffic(isvc: InferenceService) -> list[dict[str, Any]]:
              "latest": t.latest, "tag": t.tag} for t in isvc.traffic]
 
 
+def canaries(isvc: InferenceService) -> list[dict[str, Any]]:
+    """Standard-mode canaries (spec.canary[] with their status): percent is the spec's trafficPercent."""
+    return [{"name": c.name, "percent": c.percent, "ready": c.ready, "storage_uri": c.storage_uri}
+            for c in isvc.canaries]
+
+
 def row(isvc: InferenceService) -> dict[str, Any]:
     """The JSON shape of one InferenceService for `rollout list --json`. latest_/prev_revision and
     _percent are what `kubectl get isvc` prints (KServe's printer columns, from the unmerged
-    status traffic); `traffic` is where requests really go."""
+    status traffic); `traffic` is where requests really go. In Standard mode (no printer columns)
+    latest_* is the first canary's Deployment and the share it serves (0 until it is ready),
+    prev_* the stable predictor's; `canaries` lists spec.canary[]."""
     return {
         "namespace": isvc.namespace,
         "name": isvc.name,
@@ -384,6 +571,7 @@ def row(isvc: InferenceService) -> dict[str, Any]:
         "problems": problems(isvc),
         "traffic": traffic(isvc),
         "deleting": isvc.deleting,
+        "canaries": canaries(isvc),
     }
 
 
@@ -453,8 +641,12 @@ def health_target(isvc: InferenceService) -> HealthTarget | None:
     Serverless: the traffic entry with latestRevision (LATEST) against the one tagged prev (PREV),
     as `kubectl get isvc` names them; while the newest revision is not ready both name the last
     ready one, which is then judged alone. RawDeployment has no revisions: its metrics carry the
-    predictor's name, which takes all traffic."""
+    predictor's name, which takes all traffic; a Standard-mode canary is judged by its Deployment's
+    name against the stable predictor's, the names its pods' metrics carry."""
     not_ready = latest_not_ready(isvc)
+    if isvc.standard_canary:
+        traffic = {t.revision: t.percent for t in isvc.traffic if t.revision}
+        return HealthTarget(isvc.canaries[0].deployment, isvc.stable_deployment, traffic, not_ready)
     if isvc.is_raw:
         if not isvc.name:
             return None

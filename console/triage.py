@@ -9,6 +9,8 @@ cannot be reached is an item of its own, never a missing context.
 from __future__ import annotations
 
 import statistics
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -27,6 +29,8 @@ SLOW_FACTOR = 3.0  # a running run is slow past this many times its experiment's
 SLOW_MIN_SAMPLES = 3
 DRIFT_WINDOW = "1h"
 RUNS_PER_STATE = 50
+WATCH_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)  # a lost watch lists again after these delays
+JUDGE_WAIT = 10.0  # how long a poll waits for a context's first list before judging its canaries
 
 
 @dataclass(frozen=True)
@@ -221,8 +225,10 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
     without waiting for the slowest backend."""
     now = now or datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        futures = [pool.submit(job, settings_for, context, scope.namespace, now)
-                   for context in scope.contexts for job in (_serving_items, _runs_of_context)]
+        futures = [pool.submit(_serving_items, settings_for, context, scope.namespace, now)
+                   for context in scope.contexts]
+        futures += [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
+                    for context in kfp_owners(settings_for, scope.contexts)]
         items: list[Item] = []
         pending = len(futures)
         for future in as_completed(futures):
@@ -231,6 +237,39 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
             if on_partial is not None and pending:
                 on_partial(sort_items(items))
     return sort_items(items)
+
+
+def kfp_owners(settings_for: Callable[[str | None], Any], contexts: list[str | None]) -> list[str | None]:
+    """The contexts whose runs to ask for: contexts that share one KFP (the top-level kfp_url, no
+    per-context one) see the same runs, which are asked once and named under the first of them."""
+    seen: set[tuple[str, str | None]] = set()
+    owners = []
+    for context in contexts:
+        try:
+            settings = settings_for(context)
+        except ConsoleError:
+            owners.append(context)
+            continue
+        url = getattr(settings, "kfp_url", None)
+        if url:
+            where = (url, getattr(settings, "namespace", None) or getattr(getattr(settings, "kfp", None), "namespace", None))
+            if where in seen:
+                continue
+            seen.add(where)
+        owners.append(context)
+    return owners
+
+
+def context_name(settings_for: Callable[[str | None], Any], context: str | None) -> str:
+    """The name a context's items carry (None: the kubeconfig's current context)."""
+    if context:
+        return context
+    from console.config import kubeconfig_current_context
+
+    try:
+        return kubeconfig_current_context(getattr(settings_for(None), "kubeconfig", None)) or "(no current context)"
+    except ConsoleError:
+        return "(no current context)"
 
 
 def _serving_items(settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
@@ -325,18 +364,27 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     try:
-        # KFP pages carry each run's details (~20 KB a run): ask for the newest few of each state.
-        failed = _runs(client, "FAILED", RUNS_PER_STATE, namespace)
-        running = _runs(client, "RUNNING", RUNS_PER_STATE, namespace)
-        succeeded = _runs(client, "SUCCEEDED", RUNS_PER_STATE, namespace)
+        # KFP pages carry each run's details (~20 KB a run): the newest few failed and running runs,
+        # asked at once; the succeeded ones (for the usual durations) only when a run is running;
+        # each recent failed run's tasks (to name the failing one) by a GET, as the listing leaves them.
         within = timedelta(hours=settings.triage.failed_within_hours)
-        failed = [_with_details(client, run) for run in failed if (run.finished_at or run.created_at or now) >= now - within]
-        names = {}
-        try:
-            names = {e.experiment_id: e.display_name for e in client.list_experiments(namespace=namespace)}
-        except ConsoleError:
-            pass
-        return run_items(context, failed, running, succeeded, now, names, within)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            asked = {state: pool.submit(_runs, client, state, RUNS_PER_STATE, namespace) for state in ("FAILED", "RUNNING")}
+            running = asked["RUNNING"].result()
+            if running:
+                asked["SUCCEEDED"] = pool.submit(_runs, client, "SUCCEEDED", RUNS_PER_STATE, namespace)
+            recent = [run for run in asked["FAILED"].result()
+                      if (run.finished_at or run.created_at or now) >= now - within]
+            failed = list(pool.map(lambda run: _with_details(client, run), recent))
+            succeeded = asked["SUCCEEDED"].result() if running else []
+        items = run_items(context, failed, running, succeeded, now, None, within)
+        if any(item.kind == "run-slow" for item in items):  # the experiments' names, only to say which
+            try:
+                names = {e.experiment_id: e.display_name for e in client.list_experiments(namespace=namespace)}
+                items = run_items(context, failed, running, succeeded, now, names, within)
+            except ConsoleError:
+                pass
+        return items
     except ConsoleError as error:
         return [unavailable(context, "kubeflow pipelines", error, now)]
     finally:
@@ -344,8 +392,7 @@ def _pipeline_items(settings: Any, context: str, namespace: str | None, now: dat
 
 
 def _runs(client: Any, state: str, limit: int, namespace: str | None) -> list[Any]:
-    page = client.list_runs(page_size=limit, state=state, namespace=namespace)
-    return page.runs
+    return list(client.list_runs(page_size=limit, state=state, namespace=namespace).runs)
 
 
 def _with_details(client: Any, run: Any) -> Any:
@@ -356,3 +403,150 @@ def _with_details(client: Any, run: Any) -> Any:
         return client.get_run(run.run_id)
     except ConsoleError:
         return replace(run)
+
+
+# -- live (the Now screen): serving by watch, runs and metrics by poll -----------------------------
+
+
+class ServingWatch:
+    """One context's InferenceServices, kept by list + watch (KubeClient.follow_inference_services:
+    relists on 410) in the thread that calls run(); read from any thread. Each InferenceService's
+    items are worked out when it changes (not all of them on every event), and the reader hears only
+    of changes to the items. A watch that fails is one backend-unavailable item with the reason and
+    the next retry, and lists again after a backoff; meanwhile the items last seen stay (unknown is
+    not resolved)."""
+
+    def __init__(self, settings_for: Callable[[str | None], Any], context: str | None, namespace: str | None,
+                 backoff: tuple[float, ...] | None = None):
+        self.context, self.namespace, self.backoff = context, namespace, backoff or WATCH_BACKOFF
+        self._settings_for = settings_for
+        self.name = context or "(current context)"  # the kube client's name for it, once built
+        self.answered = threading.Event()  # listed, or failed: a poll may judge what it holds
+        self.changed = threading.Event()  # set on a change of the items, cleared by items(): changes coalesce
+        self._lock = threading.Lock()
+        self._isvcs: dict[str, Any] = {}
+        self._items: dict[str, list[Item]] = {}  # InferenceService key -> its items (none: absent)
+        self._verdicts: dict[str, Any] = {}
+        self._lost: Item | None = None
+
+    def isvcs(self) -> list[Any]:
+        with self._lock:
+            return list(self._isvcs.values())
+
+    def items(self) -> list[Item]:
+        self.changed.clear()
+        with self._lock:
+            return [item for items in self._items.values() for item in items] + ([self._lost] if self._lost else [])
+
+    def judge(self, verdicts: dict[str, Any]) -> None:
+        """The canaries' verdicts from a poll (console.canary.Verdict by namespace/name)."""
+        with self._lock:
+            self._verdicts = verdicts
+            changed = self._work_out(list(self._isvcs))
+        if changed:
+            self.changed.set()
+
+    def _work_out(self, keys: Iterable[str]) -> bool:
+        """Under the lock: the items of these InferenceServices again; True when any changed."""
+        changed = False
+        for key in keys:
+            isvc = self._isvcs.get(key)
+            items = isvc_items(self.name, [isvc], self._verdicts) if isvc is not None else []
+            if items != self._items.get(key, []):
+                changed = True
+                if items:
+                    self._items[key] = items
+                else:
+                    self._items.pop(key, None)
+        return changed
+
+    def run(self, stop: threading.Event, on_change: Callable[[], None]) -> None:
+        """Until stop is set; on_change() when the items change (a list, an event or a failure)
+        unless the last change is still unread, so a burst of events costs the reader one read."""
+        from adapters.kube import Snapshot
+        from console import clients
+
+        def changed() -> None:
+            if not self.changed.is_set():
+                self.changed.set()
+                on_change()
+
+        failures = 0
+        down_since: datetime | None = None
+        while not stop.is_set():
+            try:
+                kube = clients.kube_client(self._settings_for(self.context))
+                self.name = kube.context or context_name(self._settings_for, self.context)
+                try:
+                    for event in kube.follow_inference_services(self.namespace, stop):
+                        with self._lock:
+                            if isinstance(event, Snapshot):
+                                gone = set(self._isvcs)
+                                self._isvcs = {isvc.key: isvc for isvc in event.items}
+                                news = self._work_out(gone | set(self._isvcs)) or self._lost is not None
+                                self._lost, failures, down_since = None, 0, None
+                            elif event.object is None:
+                                continue
+                            else:
+                                if event.type == "DELETED":
+                                    self._isvcs.pop(event.object.key, None)
+                                else:
+                                    self._isvcs[event.object.key] = event.object
+                                news = self._work_out([event.object.key])
+                        first = not self.answered.is_set()
+                        self.answered.set()
+                        if news or first:
+                            changed()
+                finally:
+                    kube.close()
+                error = ConsoleError("the watch ended")
+            except ConsoleError as failed:
+                error = failed
+            except Exception as failed:  # noqa: BLE001 - a bug must not end the watch silently
+                error = ConsoleError(f"{type(failed).__name__}: {failed}")
+            if stop.is_set():
+                return
+            delay = self.backoff[min(failures, len(self.backoff) - 1)]
+            failures += 1
+            down_since = down_since or datetime.now(UTC)
+            retry = time.strftime("%H:%M:%S", time.gmtime(time.time() + delay))
+            if self.name == "(current context)":
+                self.name = context_name(self._settings_for, self.context)
+            lost = unavailable(self.name, "kubernetes", error, down_since)
+            with self._lock:
+                self._lost = replace(lost, summary=f"{lost.summary} · retrying in {delay:g} s (at {retry})")
+            self.answered.set()
+            changed()
+            stop.wait(delay)
+
+
+def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[ServingWatch], *,
+         now: datetime | None = None, max_workers: int = 8,
+         on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
+    """The polled half of the Now screen: each context's pipeline runs (KFP), and the canary
+    verdicts (handed to its watch: ServingWatch.judge) and drift (Prometheus) of the
+    InferenceServices its watch holds. on_partial as gather's."""
+    now = now or datetime.now(UTC)
+
+    def judged(watch: ServingWatch) -> list[Item]:
+        watch.answered.wait(JUDGE_WAIT)
+        try:
+            settings = settings_for(watch.context)
+        except ConsoleError:
+            return []  # the watch names the context's problem
+        verdicts, items = _judge(settings, watch.name, watch.isvcs(), now)
+        watch.judge(verdicts)
+        return items
+
+    with ThreadPoolExecutor(max_workers=max_workers) as pool:
+        futures = [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
+                   for context in kfp_owners(settings_for, scope.contexts)]
+        futures += [pool.submit(judged, watch) for watch in watches]
+        items: list[Item] = []
+        pending = len(futures)
+        for future in as_completed(futures):
+            items += future.result()
+            pending -= 1
+            if on_partial is not None and pending:
+                on_partial(sort_items(items))
+    return sort_items(items)

@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -129,7 +130,8 @@ class AuditScreen(ConsoleScreen):
         table = self.query_one("#audit-rows", DataTable)
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key((min(max(table.cursor_row, 0), table.row_count - 1), 0)).row_key.value
+        row = min(max(table.cursor_row, 0), table.row_count - 1)
+        key = table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
         return next((row for row in self.rows if str(row.id) == key), None)
 
     @on(DataTable.RowHighlighted, "#audit-rows")

@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
@@ -124,9 +125,9 @@ class CatalogScreen(ConsoleScreen):
         models.add_column("vers", key="versions", width=4)
         models.add_column("aliases", key="aliases", width=40)
         models.focus()
-        # After the first frame: opening the catalog imports sqlite-utils (~0.15 s), and that
-        # thread would otherwise hold the interpreter while the first frame is drawn.
-        self.call_after_refresh(self.load_models)
+        # At once: browsing opens the catalog without sqlite-utils (adapters/sqlite_lib.py), so the
+        # first page is read while the screen is laid out and the first frame can show it.
+        self.load_models()
 
     @property
     def models_table(self) -> ListTable:
@@ -218,7 +219,7 @@ class CatalogScreen(ConsoleScreen):
         if page.rows:
             names = [row.model for row in page.rows]
             wanted = self._pending[0] if self._pending else self._selected_model()
-            first = wanted if wanted in names else names[0]
+            first = wanted if wanted is not None and wanted in names else names[0]
             row = table.get_row_index(first)
             if table.cursor_row != row:
                 table.move_cursor(row=row)
@@ -294,7 +295,7 @@ class CatalogScreen(ConsoleScreen):
         table = self.models_table
         if not table.row_count:
             return None
-        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
 
     # -- events ----------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#models")
@@ -396,7 +397,7 @@ class CatalogScreen(ConsoleScreen):
         table = self.versions_table
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         return self._versions.get(key or "")
 
     def action_compare(self) -> None:

@@ -17,6 +17,7 @@ class ConfirmChangeScreen(ModalScreen[str | None]):
     """Dismisses with the reason when applied, None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#confirm-cancel"  # Cancel is focused: enter never applies by accident
 
     def __init__(self, change: Change, *, reason: str = ""):
         super().__init__()
@@ -51,9 +52,6 @@ class ConfirmChangeScreen(ModalScreen[str | None]):
                 yield Button("Apply", id="confirm-apply", variant="warning")
             yield Static("esc cancels · shift+tab: reason · enter in the reason field applies", id="confirm-hint",
                          markup=False)
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm-cancel", Button).focus()
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -5,6 +5,7 @@ can still type one: `namespace NAME` is offered as typed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -32,9 +33,9 @@ class ContextCommands(Provider):
         except ConsoleError:
             pass  # e.g. not allowed to list namespaces: `namespace NAME` is still offered as typed
 
-    def _commands(self) -> list[tuple[str, str, object]]:
+    def _commands(self) -> list[tuple[str, str, Callable[[], object]]]:
         switch = self.app.switch_context  # type: ignore[attr-defined]
-        commands = [(f"context {name}", "Switch every screen to this kube context" +
+        commands: list[tuple[str, str, Callable[[], object]]] = [(f"context {name}", "Switch every screen to this kube context" +
                      (" (the current one)" if name == self.current else ""), partial(switch, context=name))
                     for name in self.contexts]
         commands += [(f"namespace {name}", "Show only this namespace on every screen",
@@ -45,7 +46,7 @@ class ContextCommands(Provider):
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)  # type: ignore[arg-type]
+            yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
@@ -53,7 +54,7 @@ class ContextCommands(Provider):
         for name, help_text, callback in self._commands():
             names.add(name)
             if (score := matcher.match(name)) > 0:
-                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)  # type: ignore[arg-type]
+                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
         typed = query.strip()
         if typed.startswith("namespace ") and len(typed.split()) == 2 and typed not in names:
             namespace = typed.split()[1]

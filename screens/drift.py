@@ -159,7 +159,7 @@ class DriftScreen(ConsoleScreen):
         return self.query_one("#drift-features", DataTable)
 
     def _now(self) -> float:
-        return self.app.clock()  # type: ignore[no-any-return]
+        return self.app.clock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_activate(self) -> None:

@@ -59,10 +59,17 @@ class StatusHeader(Static):
             text.append(" ")
         text.append(" mlops-console ", style="bold reverse")
         text.append(f" {self.screen_title} ", style="bold")
+        width = self.size.width or self.app.size.width
         for label, value in parts:
             if label == "kube":
                 continue
+            room = width - len(text) - len(f"│ {label}: ") - 1
+            if room < 8:  # a label with no value (or "catalog: ~…") says nothing: leave it out
+                break
             text.append(f"│ {label}: ", style="dim")
-            text.append(shorten(value))
+            text.append(shorten(value, min(32, room)))
             text.append(" ")
         self.update(text)
+
+    def on_resize(self) -> None:
+        self.refresh_status()

@@ -2,13 +2,20 @@
 
 Every item says where (context, namespace, name), what (a failed revision, a failing canary, a
 failed or slow run, drift, an unreachable backend), why in one line, and since when. `enter` opens
-it on its screen, selected. The list refreshes itself (a poll that reschedules when its answer is
-in, paused while the screen is hidden); an item that clears stays a minute marked resolved, so a
-fix is seen to land rather than an item silently vanishing.
+it on its screen, selected. The list is live while the screen is shown:
+- serving items (failed or not-ready revisions, canaries) from one watch per context in scope
+  (console.triage.ServingWatch: list + watch in a thread worker, relist on 410; a lost watch is a
+  backend-unavailable item with the next retry);
+- runs (KFP), canary verdicts and drift (Prometheus) from a poll that reschedules when its answer
+  is in (backoff on errors).
+Both stop while the screen is hidden and when the context switches (the app rebuilds the screens).
+An item that clears stays a minute marked resolved, so a fix is seen to land rather than an item
+silently vanishing.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.text import Text
@@ -27,6 +34,8 @@ from screens.list_table import ListTable
 REFRESH_INTERVAL = 15.0
 REFRESH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 RESOLVED_FOR = 60.0
+SERVING_SETTLE = 0.05  # watch events within this are shown together
+FIRST_POLL_AFTER = 1.0
 
 # Symbol and word as well as colour: the severity reads the same under NO_COLOR.
 SEVERITY_CELLS = {
@@ -45,22 +54,18 @@ def item_key(item: Any) -> str:
     return "\x1f".join(str(part) for part in item.key)
 
 
+def place(item: Any) -> tuple[str, str | None, str]:
+    return (item.context, item.namespace, item.name)
+
+
 def where(item: Any, with_context: bool = True) -> str:
     return "/".join(part for part in (item.context if with_context else None, item.namespace, item.name) if part)
 
 
 def age(since: str | None, now: float) -> str:
-    from datetime import datetime
+    from console import humanize
 
-    from console.humanize import duration
-
-    if not since:
-        return ""
-    try:
-        began = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return since
-    return duration(max(0.0, now - began))
+    return humanize.age(since, now) or (since or "")
 
 
 class NowScreen(ConsoleScreen):
@@ -87,14 +92,24 @@ class NowScreen(ConsoleScreen):
             super().__init__()
             self.items, self.error, self.partial = items, error, partial
 
+    class ServingChanged(Message):
+        """A watch has news (coalesced: see ServingWatch.changed)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self._items: dict[str, Any] = {}  # key -> Item, as last gathered
+        self._items: dict[str, Any] = {}  # key -> Item, open now, sorted
+        self._polled: dict[str, Any] = {}  # key -> Item, from the last poll
+        self._serving: dict[str | None, list[Any]] = {}  # context in scope -> its watch's items
+        self._watches: list[Any] = []  # triage.ServingWatch, one per context in scope
+        self._watch_stop: threading.Event | None = None
         self._resolved: dict[str, tuple[Any, float]] = {}  # key -> (Item, when it cleared)
         self._shown: dict[str, tuple[str, ...]] = {}  # row key -> the cells on screen
         self._backoff = Backoff(REFRESH_BACKOFF)
         self._updated_at: float | None = None
         self._loading = False
+        self._sync_pending = False
+        self._poll_waits_for_watch = False
+        self._detail_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield self.header()
@@ -131,37 +146,83 @@ class NowScreen(ConsoleScreen):
         self._shown = {}
         return True
 
-    def focus_after_filter(self) -> DataTable:
+    def focus_after_filter(self) -> DataTable[Any]:
         return self.query_one("#now-items", DataTable)
 
     # -- gathering ------------------------------------------------------------------------------
+    def _scope(self) -> tuple[Any, Any]:
+        from console.triage import Scope, scope_contexts, settings_resolver
+
+        settings = self.services.settings
+        return (settings_resolver(settings, self.services.flags),
+                Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace))
+
     def on_activate(self) -> None:
-        self.schedule("refresh", 0, self._request)
+        from console.triage import ServingWatch
+
+        settings_for, scope = self._scope()
+        self._watch_stop = stop = threading.Event()
+        self._watches = [ServingWatch(settings_for, context, scope.namespace) for context in scope.contexts]
+        for watch in self._watches:
+            self._watch(watch, stop)
+        # The serving items first (critical, and the watches' lists are the bulk of the start): the
+        # poll follows the first watch's answer, or FIRST_POLL_AFTER, whichever comes first.
+        self._poll_waits_for_watch = True
+        self.schedule("refresh", FIRST_POLL_AFTER, self._request)
+
+    def on_deactivate(self) -> None:
+        if self._watch_stop is not None:
+            self._watch_stop.set()
+            self._watch_stop = None
+
+    @work(thread=True, group="now-watch", exit_on_error=False)
+    def _watch(self, watch: Any, stop: threading.Event) -> None:
+        watch.run(stop, lambda: self.post_message(self.ServingChanged()))
+
+    def on_now_screen_serving_changed(self, message: ServingChanged) -> None:
+        if not self.scheduled("serving"):
+            self.schedule("serving", SERVING_SETTLE, self._read_watches)
+
+    def _read_watches(self) -> None:
+        changed = False
+        for watch in self._watches:
+            if watch.changed.is_set():
+                items = watch.items()
+                if items != self._serving.get(watch.context):
+                    self._serving[watch.context] = items
+                    changed = True
+        if self._poll_waits_for_watch:
+            self.cancel("refresh")
+            self._request()
+        if changed or self._updated_at is None:
+            self._updated_at = self.app.clock()
+            self._merge()
 
     def _request(self) -> None:
+        self._poll_waits_for_watch = False
         if self._loading:
             return
         self._loading = True
-        self._gather()
+        self._gather(list(self._watches))
 
     @work(thread=True, exclusive=True, group="now-gather", exit_on_error=False)
-    def _gather(self) -> None:
+    def _gather(self, watches: list[Any]) -> None:
         from adapters.errors import ConsoleError
-        from console.triage import Scope, gather, scope_contexts, settings_resolver
+        from console.triage import poll
 
-        ctx = self.services
-        settings = ctx.settings
+        settings_for, scope = self._scope()
         try:
-            items = gather(settings_resolver(settings, ctx.flags),
-                           Scope(scope_contexts(settings), None if settings.all_namespaces else settings.namespace),
-                           on_partial=lambda so_far: self.post_message(self.Gathered(so_far, None, partial=True)))
+            def partial(so_far: list[Any]) -> None:
+                self.post_message(self.Gathered(so_far, None, partial=True))
+
+            polled = poll(settings_for, scope, watches, on_partial=partial)
         except ConsoleError as error:
             self.post_message(self.Gathered([], error.message))
             return
         except Exception as error:  # noqa: BLE001 - a state of this screen, never a crash
             self.post_message(self.Gathered([], f"{type(error).__name__}: {error}"))
             return
-        self.post_message(self.Gathered(items, None))
+        self.post_message(self.Gathered(polled, None))
 
     def on_now_screen_gathered(self, message: Gathered) -> None:
         self._loading = False
@@ -171,27 +232,41 @@ class NowScreen(ConsoleScreen):
             self.show_state(f"Could not gather: {message.error} · {retry_text(delay, now)}")
             self.schedule("refresh", delay, self._request)
             return
+        fresh = {item_key(item): item for item in message.items}
         if message.partial:
-            # The first answers while slower backends are still asked: shown at once; nothing is
-            # marked resolved until the whole answer is in.
+            # The first answers while slower backends are still asked: shown at once; nothing of the
+            # poll's is marked resolved until its whole answer is in.
             self._loading = True
-            self._items = {**self._items, **{item_key(item): item for item in message.items}}
-            self.call_after_refresh(self._sync_rows)
+            self._polled = {**self._polled, **fresh}
+            self._merge()
             return
         self._backoff.reset()
         self.hide_state()
-        fresh = {item_key(item): item for item in message.items}
+        self._polled = fresh
+        self._updated_at = now
+        self._read_watches()  # with the canaries' new verdicts (ServingWatch.judge)
+        self._merge()
+        self.schedule("refresh", self.refresh_interval, self._request)
+
+    def _merge(self) -> None:
+        """The open items from the watches and the poll; those that left are resolved for a minute."""
+        from console.triage import sort_items
+
+        now = self.app.clock()
+        every = [item for items in self._serving.values() for item in items] + list(self._polled.values())
+        fresh = {item_key(item): item for item in sort_items(every)}
+        places = {place(item) for item in fresh.values()}
         for key, item in self._items.items():
-            if key not in fresh:
+            if key not in fresh and place(item) not in places:  # changed kind (a canary judged): not cleared
                 self._resolved[key] = (item, now)
         for key in fresh:
             self._resolved.pop(key, None)
         self._items = fresh
-        self._updated_at = now
-        # After the next refresh: rows given to a DataTable before its first frame keep the
-        # width of the column labels.
-        self.call_after_refresh(self._sync_rows)
-        self.schedule("refresh", self.refresh_interval, self._request)
+        if not self._sync_pending:
+            # After the next refresh (rows given to a DataTable before its first frame keep the
+            # width of the column labels), once for all the merges before it.
+            self._sync_pending = True
+            self.call_after_refresh(self._sync_rows)
 
     # -- rows -------------------------------------------------------------------------------------
     def _rows(self, now: float) -> list[tuple[str, Any, bool]]:
@@ -227,12 +302,14 @@ class NowScreen(ConsoleScreen):
     def _sync_rows(self) -> None:
         """Update the table by row key: changed cells only. When the order changes (an item comes,
         goes or changes severity: rare, and the list is short) the rows are laid out again."""
+        self._sync_pending = False
         table = self.query_one("#now-items", DataTable)
         now = self.app.clock()
         rows = self._rows(now)
         cells = {key: self._cells(item, resolved, now) for key, item, resolved in rows}
         plain = {key: tuple(c.plain + "\0" + str(c.style) for c in row) for key, row in cells.items()}
         selected = self._selected_key()
+        at_top = table.row_count == 0 or table.cursor_row <= 0  # the top stays on the most severe item
         order = [key for key, _, _ in rows]
         same_order = order == list(self._shown) and all(plain[k][0] == self._shown[k][0] for k in order)
         with self.app.batch_update():
@@ -248,7 +325,9 @@ class NowScreen(ConsoleScreen):
                 for key in order:
                     table.add_row(*cells[key], key=key)
         self._shown = {key: plain[key] for key in order}
-        if selected in self._shown:
+        if at_top and order:
+            table.move_cursor(row=0, animate=False)
+        elif selected in self._shown:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._update_title()
         self._show_detail()
@@ -264,7 +343,9 @@ class NowScreen(ConsoleScreen):
             parts.append(f"filter: {self.filter_text}")
         if self._updated_at is not None:
             parts.append(f"updated {clock_text(self._updated_at)}")
-        table.border_title = literal(" · ".join(parts))
+        title = literal(" · ".join(parts))
+        if title != table.border_title:  # an unchanged title redraws nothing
+            table.border_title = title
 
     # -- selection --------------------------------------------------------------------------------
     def _selected_key(self) -> str | None:
@@ -295,6 +376,7 @@ class NowScreen(ConsoleScreen):
         item = self.selected()
         if item is None:
             if self._updated_at is not None and not self._items:
+                self._detail_shown = None
                 body.update(Text("Nothing needs you now.", style="bold green"))
             return
         text = Text()
@@ -308,7 +390,9 @@ class NowScreen(ConsoleScreen):
         if item.since:
             text.append(f"since {safe(item.since)} ({age(item.since, self.app.clock())} ago)\n", style="dim")
         text.append("\nenter opens it on its screen", style="dim")
-        body.update(text)
+        if text != self._detail_shown:  # an unchanged detail redraws nothing
+            self._detail_shown = text
+            body.update(text)
 
     # -- keys ---------------------------------------------------------------------------------------
     def action_refresh(self) -> None:

@@ -447,9 +447,10 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
             elif self._live and not self._items:
                 body.show(Text(f"No InferenceServices in {self._scope}.", style="dim"))
             return
-        if isvc.storage_uri and isvc.storage_uri not in self._catalog and isvc.storage_uri not in self._catalog_pending:
-            self._catalog_pending.add(isvc.storage_uri)
-            self._lookup_catalog(isvc.storage_uri)
+        for uri in render.catalog_uris(isvc):  # the stable model, and each Standard-mode canary's
+            if uri not in self._catalog and uri not in self._catalog_pending:
+                self._catalog_pending.add(uri)
+                self._lookup_catalog(uri)
         pane = self.query_one("#isvc-detail")
         width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
@@ -471,7 +472,7 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         self._catalog_pending.discard(message.uri)
         self._catalog[message.uri] = message.found
         isvc = self.selected()
-        if isvc is not None and isvc.storage_uri == message.uri:
+        if isvc is not None and message.uri in render.catalog_uris(isvc):
             self._show_detail()
 
     # -- canary health ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from adapters.catalog import VersionRecord
     from adapters.kube import InferenceService, KubeClient
     from console.actions import Action, Outcome
+    from console.canary import Verdict
     from console.services import Services
 
 HEALTH_DEBOUNCE = 0.3  # after a change, the health of the changed row is asked for again this soon
@@ -32,13 +33,15 @@ class RolloutActions:
         _selected: str | None
         _catalog: dict[str, tuple[str, str] | str]
         _last_result: dict[str, str]
+        _verdicts: dict[str, Verdict]
 
         @property
         def services(self) -> Services: ...
         def selected(self) -> InferenceService | None: ...
         def set_status(self, text: str, *, error: bool = False) -> None: ...
         def schedule(self, name: str, delay: float, callback: Callable[[], object]) -> None: ...
-        def start_action(self, action: Action, on_done: Callable[[Outcome], None] | None = None) -> None: ...
+        def start_action(self, action: Action | Callable[[], Action],
+                         on_done: Callable[[Outcome], None] | None = None) -> None: ...
         def _request_health(self) -> None: ...
         def _start_watch(self) -> None: ...
         def _show_detail(self) -> None: ...
@@ -52,7 +55,17 @@ class RolloutActions:
 
     def _act(self, isvc: InferenceService, build: Callable[[KubeClient], Action]) -> None:
         self.set_status(f"Checking the change on {isvc.key}…")
-        self._build_action(isvc.key, build)
+        verdict = self._verdicts.get(isvc.key)
+        warning = (f"this canary is FAILING its health checks ({verdict.text}): more traffic sends more "
+                   "requests to a failing revision" if verdict is not None and verdict.status == "failing" else None)
+
+        def build_with_warning(client: KubeClient) -> Action:
+            action = build(client)
+            if warning and hasattr(action, "health_warning"):
+                action.health_warning = warning
+            return action
+
+        self._build_action(isvc.key, build_with_warning)
 
     @work(thread=True, group="rollouts-client", exit_on_error=False)
     def _build_action(self, key: str, build: Callable[[KubeClient], Action]) -> None:

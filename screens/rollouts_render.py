@@ -59,6 +59,9 @@ def short_revision(isvc: Any, revision: str | None) -> str:
     """"fraud-detector-predictor-00002" -> "00002" (the part that changes); other names as they are."""
     if not revision:
         return ""
+    if isvc.is_raw and revision.startswith(f"{isvc.name}-") and revision.endswith("-predictor"):
+        # Standard mode: "ad-ctr-v30-predictor" -> "v30"; the unnamed stable "ad-ctr-predictor" -> "stable"
+        return safe(revision[len(isvc.name) + 1:-len("-predictor")] or "stable")
     prefix = f"{isvc.name}-predictor-"
     if isvc.name and revision.startswith(prefix) and len(revision) > len(prefix):
         return safe(revision[len(prefix):])
@@ -98,7 +101,9 @@ def age(created_at: str | None, now: float) -> str:
 def mode_label(isvc: Any, short: bool = False) -> str:
     """The deployment mode; short for the table ("Svl" / "Raw"), in full for the detail view."""
     if isvc.is_raw:
-        return "Raw" if short else (isvc.raw_deployment_mode or "RawDeployment")
+        if short:
+            return "Std" if isvc.raw_deployment_mode == "Standard" else "Raw"
+        return isvc.raw_deployment_mode or "RawDeployment"
     if isvc.mode == "Serverless":
         return "Svl" if short else "Serverless"
     return str(isvc.mode)
@@ -107,7 +112,8 @@ def mode_label(isvc: Any, short: bool = False) -> str:
 def ready_cell(isvc: Any) -> Text:
     if isvc.deleting:  # deletionTimestamp set: finalizers hold it until KServe has cleaned up
         return Text("deleting", style="bold magenta")
-    if isvc.ready is True and not isvc.failing_revision:
+    new_model_down = isvc.failing_revision or (isvc.standard_canary and rollouts.latest_not_ready(isvc))
+    if isvc.ready is True and not new_model_down:
         return Text("True", style="green")
     if isvc.ready is True:  # served, but the newest revision never became ready
         return Text("True!", style="yellow")
@@ -156,7 +162,7 @@ def row_cells(isvc: Any, now: float, layout: tuple[tuple[str, str, int], ...] = 
     name_style = "bold red" if failed else "bold yellow" if problems else "bold"
     marks = (" ✗" if failed else "") + (" ⚠" if problems else "")  # the failed revision, a malformed object
     widths = {key: width for key, _, width in layout}
-    spec = isvc.canary_traffic_percent
+    spec = isvc.canaries[0].percent if isvc.standard_canary else isvc.canary_traffic_percent  # what the spec asks
     cells: dict[str, Callable[[], Text]] = {
         "namespace": lambda: literal(isvc.namespace),  # cut with an ellipsis by the column
         "name": lambda: literal(fit(safe(isvc.name), widths["name"] - len(marks)) + marks, name_style),
@@ -166,7 +172,7 @@ def row_cells(isvc: Any, now: float, layout: tuple[tuple[str, str, int], ...] = 
         "latest": lambda: literal(short_revision(isvc, isvc.latest_revision)),
         "prev_pct": lambda: literal(_percent(isvc.prev_percent) if prev else ""),
         "latest_pct": lambda: literal(_percent(latest_percent), latest_style),
-        "spec": lambda: literal(_percent(spec), "dim" if isvc.is_raw else ""),  # ignored in RawDeployment
+        "spec": lambda: literal(_percent(spec), "dim" if isvc.is_raw and not isvc.standard_canary else ""),
         "verdict": lambda: verdict_cell(verdict),
         "age": lambda: literal(age(isvc.created_at, now), "dim"),
     }
@@ -199,6 +205,8 @@ def traffic_bar(isvc: Any, width: int = BAR_WIDTH) -> Text:
         latest 00002 ████░░░░░░░░░░░░░░░░  20%
     """
     text = Text()
+    if isvc.standard_canary:
+        return standard_bar(isvc, width)
     if isvc.is_raw:
         text.append("  no traffic split: RawDeployment serves one Deployment, without revisions\n", style="dim")
         return text
@@ -224,6 +232,44 @@ def traffic_bar(isvc: Any, width: int = BAR_WIDTH) -> Text:
     return text
 
 
+def standard_bar(isvc: Any, width: int = BAR_WIDTH) -> Text:
+    """Standard mode: the HTTPRoute's weighted backends, the stable predictor first:
+
+        stable        ████████████████░░░░  80%
+        canary v30    ████░░░░░░░░░░░░░░░░  20%
+    """
+    text = Text()
+    for target in isvc.traffic:
+        label = "canary" if target.latest else "stable"
+        name = short_revision(isvc, target.revision)
+        text.append(f"  {label:<6} ", style="dim")
+        text.append(f"{'' if name == 'stable' else name:<6}", style="bold")  # an unnamed stable predictor
+        text.append(bar(target.percent, width), style="magenta" if target.latest else "blue")
+        text.append(f" {'?' if target.percent is None else target.percent:>3}%", style="bold" if target.latest else "")
+        if target.latest and target.ready is not True:
+            text.append(" not ready" if target.ready is False else " ready?", style="bold yellow")
+        text.append("\n")
+    return text
+
+
+def _catalog_line(text: Text, uri: str, catalog: dict[str, Any] | None) -> None:
+    found = (catalog or {}).get(uri)
+    if found is None:
+        text.append("  catalog    looking up…\n", style="dim")
+    elif isinstance(found, tuple):
+        text.append("  catalog    ", style="dim")
+        text.append(safe(f"{found[0]} v{found[1]}"), style="bold cyan")
+        text.append("  (c: open in the catalog)\n", style="dim")
+    else:
+        text.append(f"  catalog    {safe(found)}\n", style="yellow")
+
+
+def catalog_uris(isvc: Any) -> list[str]:
+    """The storage URIs the detail maps to catalog versions: the stable model, then each canary's."""
+    uris = [isvc.storage_uri] + [c.storage_uri for c in isvc.canaries]
+    return list(dict.fromkeys(u for u in uris if u))
+
+
 # -- the detail view --------------------------------------------------------------------------
 
 def _section(text: Text, title: str) -> None:
@@ -245,6 +291,9 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
     if last_result:
         text.append(f"  {safe(last_result)}\n", style="green")
     text.append_text(traffic_bar(isvc, bar_width))
+    for canary in isvc.canaries:
+        text.append(f"  spec canary {canary.name} trafficPercent: ", style="dim")
+        text.append(f"{_percent(canary.percent) or '?'}\n")
     if not isvc.is_raw:
         spec = "unset (latest takes 100%)" if isvc.canary_traffic_percent is None else f"{isvc.canary_traffic_percent}"
         text.append("  spec canaryTrafficPercent: ", style="dim")
@@ -269,20 +318,44 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
 
     _section(text, "Model")
     if isvc.storage_uri:
+        if isvc.canaries:
+            text.append(f"  stable     {safe(isvc.predictor_name or '(unnamed)')}\n", style="dim")
         text.append("  storageUri ", style="dim")
         text.append(safe(isvc.storage_uri) + "\n")
-        found = (catalog or {}).get(isvc.storage_uri)
-        if found is None:
-            text.append("  catalog    looking up…\n", style="dim")
-        elif isinstance(found, tuple):
-            text.append("  catalog    ", style="dim")
-            text.append(safe(f"{found[0]} v{found[1]}"), style="bold cyan")
-            text.append("  (c: open in the catalog)\n", style="dim")
-        else:
-            text.append(f"  catalog    {safe(found)}\n", style="yellow")
+        _catalog_line(text, isvc.storage_uri, catalog)
     else:
         text.append("  no storageUri in the predictor spec\n", style="yellow")
+    for canary in isvc.canaries:
+        text.append(f"  canary     {safe(canary.name)}\n", style="dim")
+        text.append("  storageUri ", style="dim")
+        text.append(safe(canary.storage_uri or "-") + "\n")
+        if canary.storage_uri:
+            _catalog_line(text, canary.storage_uri, catalog)
 
+    if isvc.is_raw:
+        _deployments(text, isvc)
+    else:
+        _revisions(text, isvc)
+
+    _conditions(text, isvc)
+    return text
+
+
+def _deployments(text: Text, isvc: Any) -> None:
+    """Standard mode: the predictor's Deployments (stable, then each canary), what each serves."""
+    _section(text, "Deployments")
+    if not isvc.traffic:
+        text.append(f"  {safe(isvc.stable_deployment)}  stable\n", style="dim")
+        return
+    for target in isvc.traffic:
+        text.append(f"  {safe(target.revision or '?'):<24}", style="bold")
+        text.append(f"{'' if target.percent is None else str(target.percent) + '%':>5} ")
+        if target.ready is False:
+            text.append("NOT READY ", style="bold red")
+        text.append("canary\n" if target.latest else "stable\n", style="dim")
+
+
+def _revisions(text: Text, isvc: Any) -> None:
     _section(text, "Revisions")
     revisions = rollouts.revisions(isvc)
     if not revisions:
@@ -296,6 +369,8 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
             text.append("NOT READY ", style="bold red")
         text.append(", ".join(revision["roles"]) + "\n", style="dim")
 
+
+def _conditions(text: Text, isvc: Any) -> None:
     _section(text, "Conditions")
     if not isvc.conditions:
         text.append("  none reported\n", style="dim")
@@ -313,7 +388,6 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
         _section(text, "Problems with this object")
         for problem in isvc.problems:
             text.append(f"  ⚠ {safe(problem)}\n", style="yellow")
-    return text
 
 
 def cannot_lines(isvc: Any) -> list[str]:
@@ -322,6 +396,14 @@ def cannot_lines(isvc: Any) -> list[str]:
     refusal = rollouts.canary_refusal(isvc)
     if refusal:
         lines.append(refusal)
+        return lines
+    if isvc.standard_canary:
+        first = isvc.canaries[0]
+        if first.ready is not True:
+            lines.append(f"canary {first.name} is not ready: it takes no traffic whatever its trafficPercent "
+                         f"(the HTTPRoute weighs in ready canaries only)")
+        lines.append(f"b (roll back) removes canary {first.name} and its Deployment; p (promote) makes it the stable "
+                     f"predictor without restarting its pods")
         return lines
     if isvc.failing_revision:
         lines.append(f"revision {short_revision(isvc, isvc.latest_created_revision)} is not ready: it takes no "

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from console.sandbox.metrics_fake import FakeCluster
 from console.sandbox.metrics_server import MetricsSandbox
+from metrics_fake import FakeCluster
 
 CANARY = "fraud-detector-predictor-00002"
 STABLE = "fraud-detector-predictor-00001"

@@ -22,7 +22,14 @@ def test_change_summary_names_only_what_differs():
     after = {"canaryTrafficPercent": 20, "storageUri": "s3://m/v35", "canary": {"ready": True}}
     assert change_summary(before, after) == "canaryTrafficPercent 10 -> 20"
     assert change_summary({"a": {"b": 1}}, {"a": {"b": 2}, "c": "x"}) == "a.b 1 -> 2, c (none) -> x"
-    assert change_summary({"canaryTrafficPercent": 10}, {}) == "canaryTrafficPercent 10 -> (none)"
+    assert change_summary({"canaryTrafficPercent": 10}, {"canaryTrafficPercent": None}) == \
+        "canaryTrafficPercent 10 -> (none)"
+    # a rollout's result row records only what the patch decides: the served split it leaves out
+    # did not become (none), and the resourceVersion is not a change anyone made
+    spec = {"canaryTrafficPercent": 20, "storageUri": "s3://m/v40", "latestRevision": "m-00002",
+            "latestPercent": 20, "resourceVersion": "41"}
+    assert change_summary(spec, {"canaryTrafficPercent": 30, "storageUri": "s3://m/v40", "resourceVersion": "42"}) \
+        == "canaryTrafficPercent 20 -> 30"
     assert change_summary(None, {"file": "v.jsonl"}) == "file v.jsonl"
     assert change_summary(None, None) == ""
     many = change_summary({f"k{i}": i for i in range(5)}, {f"k{i}": i + 1 for i in range(5)}, limit=2)

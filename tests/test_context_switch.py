@@ -110,3 +110,23 @@ async def test_palette_switches_context_and_namespace_and_every_screen_follows(s
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "catalog" and VIEWER in header(app),
                        what="the Catalog's header on the new context")
+
+
+def test_the_demo_keeps_its_sandbox_across_a_context_switch(sb, tmp_path, monkeypatch):
+    """The demo's kubeconfig, URLs, catalog and journal are not on the command line: a switch that
+    resolved settings from the flags alone lost the sandbox (kubeconfig /root/.kube/config)."""
+    import argparse
+
+    from console import demo
+
+    endpoints = {**sb.endpoints, "prometheus_url": "http://127.0.0.1:9", "kfp_url": "http://127.0.0.1:8"}
+    monkeypatch.setattr(demo, "start_sandbox", lambda state_dir: (None, endpoints))
+    seen = {}
+    monkeypatch.setattr("console.app.run_app", lambda ctx, first: seen.setdefault("ctx", ctx) and 0)
+    ctx = Context(config.resolve({}), flags={})
+    demo.run_demo(argparse.Namespace(state_dir=str(tmp_path), no_sandbox=False, screen=None), ctx)
+    viewer, _ = switched(seen["ctx"].settings, seen["ctx"].flags, context=VIEWER)
+    assert viewer.context == VIEWER
+    assert viewer.kubeconfig == str(sb.kubeconfig_path)
+    assert str(viewer.catalog) == sb.endpoints["catalog"] and viewer.audit == tmp_path / "audit.db"
+    assert viewer.prometheus_url == "http://127.0.0.1:9" and viewer.kfp_url == "http://127.0.0.1:8"

@@ -51,6 +51,15 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+def test_standard_mode_predictors_are_found_by_deployment(full, capsys):
+    """The demo's Standard-mode canary (issue 13): no revisions, its predictors' series are keyed
+    by Deployment, and the doctor names them."""
+    code, checks = doctor(capsys, full, "-n", "ads")
+    detail = checks["prometheus: request metrics"]["detail"]
+    assert code == 0 and "series for ads/ad-ctr" in detail
+    assert detail.endswith("Standard-mode predictors by Deployment: ads/ad-ctr-predictor, ads/ad-ctr-v30-predictor")
+
+
 def test_everything_there_is_ok_and_exits_0(full, capsys):
     code, checks = doctor(capsys, full, "-n", "fraud")
     assert code == 0

@@ -38,9 +38,9 @@ def _need_prometheus() -> None:
 def world(tmp_path_factory):
     _need_prometheus()
     from console.demo_catalog import build_demo_catalog
-    from console.sandbox.metrics_fake import FakeCluster
     from console.sandbox.metrics_server import MetricsSandbox
     from console.sandbox.runner import ADMIN_CONTEXT, Sandbox
+    from metrics_fake import FakeCluster
 
     root = tmp_path_factory.mktemp("drift-world")
     kube = Sandbox(root / "kube", prometheus=False, kfp=False, catalog=False)

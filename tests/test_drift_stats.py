@@ -16,7 +16,7 @@ def gaussian_buckets(shift: float, n: float = 1.0, bins: int = 10) -> list[tuple
     step = 6 / bins
     bounds = [-3 + step * i for i in range(1, bins)]
     cdf = [0.5 * (1 + math.erf((b - shift) / math.sqrt(2))) for b in bounds]
-    return [(repr(b), c * n) for b, c in zip(bounds, cdf)] + [("+Inf", n)]
+    return [(repr(b), c * n) for b, c in zip(bounds, cdf, strict=True)] + [("+Inf", n)]
 
 
 def sampled(shift: float, n: int, rng: random.Random, bins: int = 10) -> Histogram:

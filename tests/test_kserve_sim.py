@@ -8,8 +8,14 @@ import time
 import pytest
 
 from console import demo_data
-from console.sandbox.kserve_sim import (DEPLOYMENT_MODE_ANNOTATION, NEVER_READY_ANNOTATION, KServeController,
-                                        reconcile, seed_demo, traffic_split)
+from console.sandbox.kserve_sim import (
+    DEPLOYMENT_MODE_ANNOTATION,
+    NEVER_READY_ANNOTATION,
+    KServeController,
+    reconcile,
+    seed_demo,
+    traffic_split,
+)
 from console.sandbox.kube_store import ClusterState, KubeError
 
 
@@ -208,6 +214,12 @@ def test_demo_world_tells_its_stories(world):
     assert len({o["metadata"]["namespace"] for o in objs.values()}) >= 2
     for s in demo_data.SERVED:
         o = objs[s.name]
+        if s.story == "standard-canary":  # KServe 0.20: the new version runs as spec.canary[0]
+            assert o["spec"]["canary"][0]["predictor"]["model"]["storageUri"] == demo_data.storage_uri(
+                s.model, s.latest_version)
+            assert o["status"]["canaryStatuses"] == [{"name": f"v{s.latest_version}", "ready": True,
+                                                      "trafficPercent": s.canary_percent}]
+            continue
         assert o["spec"]["predictor"]["model"]["storageUri"] == demo_data.storage_uri(s.model, s.latest_version)
         pred = o["status"]["components"]["predictor"]
         if s.story == "canary":

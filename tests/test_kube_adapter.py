@@ -11,7 +11,7 @@ import pytest
 
 from adapters.errors import Conflict, Forbidden, InvalidInput, NotFound
 from adapters.kube import KubeClient, Snapshot, WatchEvent, WatchExpired, parse_inference_service
-from sandbox_fixtures import kube_sandbox, start_kube_sandbox, wait_until  # noqa: F401
+from sandbox_fixtures import start_kube_sandbox, wait_until  # kube_sandbox: tests/conftest.py
 
 ISVC_BASE = "s3://mlops-models/fraud-detector/v"
 

@@ -5,7 +5,6 @@ a single sample, a counter reset."""
 from __future__ import annotations
 
 import base64
-import json
 import math
 import socket
 import ssl
@@ -91,6 +90,29 @@ def test_long_queries_go_by_post(client, sandbox):
         assert len(proxy.requests[0][1]) < 200
     finally:
         proxy.close()
+
+
+def test_queries_go_through_prometheus_api_client(client, sandbox, monkeypatch):
+    """Issue 10 §2: the library's query API does the asking (with our timeout and headers); only long
+    queries take the raw POST path."""
+    from prometheus_api_client import PrometheusConnect
+
+    calls = []
+    for name in ("custom_query", "custom_query_range"):
+        original = getattr(PrometheusConnect, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            calls.append((_name, dict(self.headers or {}), kwargs.get("params", {})))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(PrometheusConnect, name, spy)
+    end = sandbox.history_end - 0.5  # not a whole second: the library alone would round it
+    assert [s.value for s in client.instant("vector(2)", end)] == [2.0]
+    series = client.range("vector(1)", end - 120, end, 60)
+    assert [name for name, _, _ in calls] == ["custom_query", "custom_query_range"]
+    assert all(headers["Accept"] == "application/json" and params["timeout"].endswith("ms")
+               for _, headers, params in calls)
+    assert [t for t, _ in series[0].points] == [end - 120, end - 60, end]
 
 
 def test_bad_query_gives_prometheus_error_text(client):
@@ -350,7 +372,7 @@ def test_custom_ca(sandbox, tmp_path):
 def _bucket_lines(model, revision, feature, t, cumulative):
     les = ["1.0", "2.0", "+Inf"]
     return [f'model_feature_value_bucket{{namespace="t",model="{model}",revision="{revision}",'
-            f'feature="{feature}",le="{le}"}} {v} {t:.3f}' for le, v in zip(les, cumulative)]
+            f'feature="{feature}",le="{le}"}} {v} {t:.3f}' for le, v in zip(les, cumulative, strict=True)]
 
 
 @pytest.fixture(scope="module")

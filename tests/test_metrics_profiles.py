@@ -151,9 +151,9 @@ def test_a_cluster_half_way_through_a_knative_upgrade(tmp_path):
     in 1.19): each InferenceService is judged from its own profile, and both are listed."""
     import time
 
-    from console.sandbox.metrics_fake import FakeCluster
     from console.sandbox.metrics_model import Simulation, backfill_openmetrics
     from console.sandbox.metrics_server import PrometheusProcess
+    from metrics_fake import FakeCluster
     from metrics_fixtures import need_prometheus
 
     need_prometheus()

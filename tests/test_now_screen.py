@@ -38,12 +38,6 @@ def table(app) -> DataTable:
     return app.screen.query_one("#now-items", DataTable)
 
 
-def gathered(app) -> bool:
-    """The whole answer is in (first answers show while slower backends are asked): the list's
-    title says when it was updated."""
-    return "updated" in str(table(app).border_title)
-
-
 def rows(app) -> list[list[str]]:
     t = table(app)
     return [[str(cell) for cell in t.get_row_at(i)] for i in range(t.row_count)]
@@ -61,10 +55,9 @@ async def test_opens_first_and_lists_the_sandbox_stories_critical_first(sb, tmp_
     app = sandbox_app(sb, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         assert app.current_mode == "now"
-        await wait_for(pilot, lambda: gathered(app) and table(app).row_count >= 3, "the items")
+        await wait_for(pilot, lambda: {"revision-failed", "canary-failing", "run-failed"} <= {r[1] for r in rows(app)},
+                       "the items")
         shown = rows(app)
-        kinds = [r[1] for r in shown]
-        assert "revision-failed" in kinds and "canary-failing" in kinds and "run-failed" in kinds
         severities = [r[0] for r in shown]
         assert severities == sorted(severities, key=lambda s: ["✖ CRIT", "▲ WARN", "· info"].index(s))
         assert "2 critical" in str(table(app).border_title)
@@ -73,7 +66,7 @@ async def test_opens_first_and_lists_the_sandbox_stories_critical_first(sb, tmp_
 async def test_enter_opens_the_item_on_its_screen(sb, tmp_path):
     app = sandbox_app(sb, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: gathered(app) and table(app).row_count >= 3, "the items")
+        await wait_for(pilot, lambda: {"revision-failed", "run-failed"} <= {r[1] for r in rows(app)}, "the items")
         kinds = [r[1] for r in rows(app)]
         table(app).move_cursor(row=kinds.index("revision-failed"))
         await pilot.press("enter")
@@ -93,18 +86,24 @@ async def test_enter_opens_the_item_on_its_screen(sb, tmp_path):
 
 
 class Script:
-    """What gather() answers, one list per call (the last repeats); a ConsoleError fails a call."""
+    """What the poll answers, one list per call (the last repeats); a ConsoleError fails a call.
+    Installed with the watches idle, so the script's items are all there is."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls = 0
 
-    def __call__(self, settings_for, scope, **kwargs):
+    def __call__(self, settings_for, scope, watches, **kwargs):
         answer = self.answers[min(self.calls, len(self.answers) - 1)]
         self.calls += 1
         if isinstance(answer, Exception):
             raise answer
         return triage.sort_items(answer)
+
+    def install(self, monkeypatch) -> Script:
+        monkeypatch.setattr(triage, "poll", self)
+        monkeypatch.setattr(triage.ServingWatch, "run", lambda watch, stop, on_change: stop.wait())
+        return self
 
 
 FAILED = Item(CRITICAL, "revision-failed", "prod-eu", "recsys", "churn-predictor",
@@ -128,8 +127,7 @@ def scripted_app(tmp_path: Path, clock) -> MlopsConsole:
 
 
 async def test_a_cleared_item_stays_a_minute_marked_done(tmp_path, monkeypatch):
-    script = Script([FAILED, RUN, CANARY], [RUN, CANARY])
-    monkeypatch.setattr(triage, "gather", script)
+    script = Script([FAILED, RUN, CANARY], [RUN, CANARY]).install(monkeypatch)
     now = [FROZEN]
     app = scripted_app(tmp_path, lambda: now[0])
     async with app.run_test(size=(100, 30)) as pilot:
@@ -148,8 +146,7 @@ async def test_a_cleared_item_stays_a_minute_marked_done(tmp_path, monkeypatch):
 async def test_gathering_failure_is_a_state_and_retries(tmp_path, monkeypatch):
     from adapters.errors import BackendUnavailable
 
-    script = Script(BackendUnavailable("kubeconfig context prod-eu: TLS handshake failed"), [RUN])
-    monkeypatch.setattr(triage, "gather", script)
+    Script(BackendUnavailable("kubeconfig context prod-eu: TLS handshake failed"), [RUN]).install(monkeypatch)
     monkeypatch.setattr("screens.now.REFRESH_BACKOFF", (0.2,))
     app = scripted_app(tmp_path, lambda: FROZEN)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -161,7 +158,7 @@ async def test_gathering_failure_is_a_state_and_retries(tmp_path, monkeypatch):
 
 
 async def test_filter_and_literal_text(tmp_path, monkeypatch):
-    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    Script([FAILED, RUN, CANARY, DRIFT, DOWN]).install(monkeypatch)
     app = scripted_app(tmp_path, lambda: FROZEN)
     async with app.run_test(size=(120, 35)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 5, "the items")
@@ -176,18 +173,18 @@ async def test_filter_and_literal_text(tmp_path, monkeypatch):
 
 
 async def test_home_end_g_G_go_to_the_first_and_last_item(tmp_path, monkeypatch):
-    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    Script([FAILED, RUN, CANARY, DRIFT, DOWN]).install(monkeypatch)
     app = scripted_app(tmp_path, lambda: FROZEN)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 5, "the items")
         table(app).focus()
         for key, row in (("end", 4), ("home", 0), ("G", 4), ("g", 0)):
             await pilot.press(key)
-            await wait_for(pilot, lambda: table(app).cursor_row == row, f"row {row} after {key}")
+            await wait_for(pilot, lambda row=row: table(app).cursor_row == row, f"row {row} after {key}")
 
 
 def _snapshot_app(tmp_path, monkeypatch):
-    monkeypatch.setattr(triage, "gather", Script([FAILED, RUN, CANARY, DRIFT, DOWN]))
+    Script([FAILED, RUN, CANARY, DRIFT, DOWN]).install(monkeypatch)
     return scripted_app(tmp_path, lambda: FROZEN)
 
 
@@ -233,3 +230,118 @@ async def test_enter_on_another_contexts_item_switches_every_screen_to_it(sb, tm
                        "churn-predictor selected on the viewer context", timeout=60)
         header = str(app.screen.query_one("StatusHeader").render())
         assert header.index("sandbox-viewer") < header.index("catalog")
+
+
+LIVE_ISVC = """apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: live-check
+  namespace: recsys
+  annotations: {"sandbox.mlops-console.dev/never-ready": "%s"}
+spec:
+  predictor:
+    model:
+      modelFormat: {name: sklearn}
+      storageUri: %s
+"""
+
+
+async def test_a_revision_that_fails_shows_from_the_watch_and_its_recovery_is_resolved(tmp_path, monkeypatch):
+    """Issue 11 §1 "refreshes live": the serving items come from a watch per context
+    (KubeClient.follow_inference_services, as the Rollouts screen's), not from the poll: with the
+    poll an hour away, a revision made to fail with kubectl shows by itself, and when a good
+    revision replaces it the item is marked done. Follows Knative's revision readiness as
+    console/sandbox/kserve_sim.py simulates it (a never-ready revision fails its readiness probe)."""
+    from sandbox_fixtures import kubectl, start_kube_sandbox
+
+    sb = start_kube_sandbox(tmp_path / "sb")
+    try:
+        polls = []
+        real_poll = getattr(triage, "poll", None)
+        monkeypatch.setattr(triage, "poll", lambda *a, **k: (polls.append(1), real_poll(*a, **k))[1], raising=False)
+        monkeypatch.setattr("screens.now.NowScreen.refresh_interval", 3600.0)
+        settings = Settings(catalog=Path("no-catalog-here.db"), audit=tmp_path / "audit.db",
+                            kubeconfig=str(sb.kubeconfig_path), context="sandbox-admin")
+        app = MlopsConsole(Context(settings), cursor_blink=False, first_screen="now")
+        async with app.run_test(size=(120, 30)) as pilot:
+            def live_check() -> list[str] | None:
+                return next((r for r in rows(app) if r[2].endswith("recsys/live-check")), None)
+
+            await wait_for(pilot, lambda: table(app).row_count >= 1 and not app.screen._loading, "the first items")
+            assert live_check() is None
+            kubectl(sb, "apply", "-f", "-", input=LIVE_ISVC % ("true", "s3://models/live-check/v1"), check=True)
+            await wait_for(pilot, lambda: live_check() is not None and live_check()[0] == "✖ CRIT",
+                           "the failed revision, from the watch")
+            failed = next(i for i in app.screen._items.values() if i.name == "live-check")
+            assert failed.kind == "revision-failed" and "readiness probe failed" in failed.summary
+            kubectl(sb, "apply", "-f", "-", input=LIVE_ISVC % ("false", "s3://models/live-check/v2"), check=True)
+            await wait_for(pilot, lambda: live_check() is not None and live_check()[0] == "✓ done",
+                           "the recovered item marked done")
+            assert len(polls) <= 1  # the first poll only: only the watch can explain both
+    finally:
+        sb.stop()
+
+
+async def test_a_context_whose_watch_fails_is_one_item_with_the_next_retry(tmp_path, monkeypatch):
+    """A context in scope whose API server is gone: one critical backend-unavailable item naming the
+    reason and the next retry (ServingWatch backs off and lists again), never a blank screen; the
+    other context's items still show. The watches stop when the screen goes."""
+    import socket
+
+    import yaml
+
+    from sandbox_fixtures import start_kube_sandbox
+
+    sb = start_kube_sandbox(tmp_path / "sb")
+    try:
+        config = yaml.safe_load(sb.kubeconfig_path.read_text())
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead_port = s.getsockname()[1]
+        cluster = dict(config["clusters"][0], name="dead")
+        cluster["cluster"] = dict(cluster["cluster"], server=f"https://127.0.0.1:{dead_port}")
+        config["clusters"].append(cluster)
+        admin = next(c for c in config["contexts"] if c["name"] == "sandbox-admin")
+        config["contexts"].append({"name": "dead", "context": dict(admin["context"], cluster="dead")})
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(config))
+        cfg = tmp_path / "config.toml"
+        cfg.write_text('[triage]\ncontexts = ["dead"]\n')
+        flags = {"config": str(cfg), "kubeconfig": str(kubeconfig), "context": "sandbox-admin",
+                 "catalog": "no-catalog-here.db", "audit": str(tmp_path / "audit.db")}
+        from console import config as console_config
+
+        monkeypatch.setattr(triage, "WATCH_BACKOFF", (0.2, 0.4), raising=False)
+        app = MlopsConsole(Context(console_config.resolve(flags), flags=flags), cursor_blink=False,
+                           first_screen="now")
+        async with app.run_test(size=(120, 30)) as pilot:
+            def dead() -> list:
+                return [i for i in app.screen._items.values() if i.context == "dead"]
+
+            await wait_for(pilot, lambda: dead() and any(i.context == "sandbox-admin" for i in app.screen._items.values()),
+                           "the dead context's item and the live one's")
+            assert [(i.kind, i.severity, i.name) for i in dead()] == [("backend-unavailable", "critical", "kubernetes")]
+            assert "unreachable" in dead()[0].summary and "retrying in" in dead()[0].summary
+            stop = getattr(app.screen, "_watch_stop", None)
+            await pilot.press("2")  # another screen: the Now screen's watches stop while it is hidden
+            await wait_for(pilot, lambda: stop is not None and stop.is_set(), "the watches stopped")
+    finally:
+        sb.stop()
+
+
+async def test_the_cursor_stays_on_the_most_severe_item_as_answers_come_in(tmp_path, monkeypatch):
+    """First answers show at once (streamed); a more severe item arriving later goes above them,
+    and a person who has not moved the cursor is on it, not on what came first."""
+    script = Script([RUN, CANARY], [FAILED, RUN, CANARY]).install(monkeypatch)
+    app = scripted_app(tmp_path, lambda: FROZEN)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: table(app).row_count == 2, "the first answer")
+        assert app.screen.selected().kind == "run-failed"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: table(app).row_count == 3, "the second answer")
+        assert app.screen.selected().kind == "revision-failed"
+        await pilot.press("down")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: script.calls >= 3, "a third answer")
+        await pilot.pause()
+        assert app.screen.selected().kind == "run-failed"  # moved by the person: it stays where they put it

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sandbox_fixtures import start_kube_sandbox
 from textual.widgets import DataTable, Log, Static
 
 from console.app import MlopsConsole
 from console.config import LogSettings, Settings
 from console.context import Context
 from console.sandbox.kube_pods import ContainerLog, Lines
+from sandbox_fixtures import start_kube_sandbox
 from screens.object_view import EventsView, LogView, YamlView
 
 CHURN = "recsys/churn-predictor"

@@ -19,11 +19,11 @@ import threading
 import time
 
 import pytest
-from sandbox_fixtures import KUBECTL, kubectl, start_kube_sandbox, wait_until
 
 from adapters.errors import InvalidInput, NotFound
 from adapters.kube import KubeClient
 from console.sandbox.kube_pods import ContainerLog, Lines
+from sandbox_fixtures import KUBECTL, kubectl, start_kube_sandbox, wait_until
 
 CHURN = "serving.kserve.io/inferenceservice=churn-predictor,component=predictor"
 

@@ -14,12 +14,12 @@ import threading
 import time
 
 import pytest
-from sandbox_fixtures import start_kube_sandbox, wait_until
 
 from adapters.errors import InvalidInput
 from adapters.kube import KubeClient
 from console import canary, cli, progress
 from console.sandbox.kserve_sim import NEVER_READY_ANNOTATION
+from sandbox_fixtures import start_kube_sandbox, wait_until
 
 NS = "gates"
 

@@ -15,12 +15,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sandbox_fixtures import kubectl, start_kube_sandbox, wait_until
 
 from adapters import leases
 from adapters.errors import Conflict, StateConflict
 from adapters.kube import KubeClient
 from console import cli, lease
+from sandbox_fixtures import kubectl, start_kube_sandbox, wait_until
 
 NS = "leasetest"
 

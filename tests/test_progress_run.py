@@ -27,12 +27,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sandbox_fixtures import wait_until
 
 from adapters import leases
 from adapters.kube import KubeClient
 from console import cli, lease
 from console.sandbox.runner import Sandbox
+from sandbox_fixtures import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 

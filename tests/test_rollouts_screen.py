@@ -16,6 +16,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from adapters.kube import KubeClient
+from console import demo_data
 from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
@@ -227,7 +228,7 @@ async def test_esc_clears_the_filter_and_home_end_g_G_go_to_the_first_and_last_r
         last = table(app).row_count - 1
         for key, row in (("end", last), ("home", 0), ("G", last), ("g", 0)):
             await pilot.press(key)
-            await wait_for(pilot, lambda: table(app).cursor_row == row, what=f"row {row} after {key}")
+            await wait_for(pilot, lambda row=row: table(app).cursor_row == row, what=f"row {row} after {key}")
 
 
 async def test_watch_brings_changes_made_elsewhere(sandbox, fraud_at_20, tmp_path):
@@ -387,7 +388,7 @@ async def test_r_lists_again_and_b_rolls_back(sandbox, fraud_at_20, tmp_path):
         assert " b Roll back " in bar and " r " not in bar.split("Roll back")[0]
         assert "b (roll back)" in text_of(app, "#isvc-detail-body")  # what the detail says to press
         await pilot.press("r")
-        await wait_for(pilot, lambda: "Listed again: 5 InferenceServices" in text_of(app, "#rollouts-status"),
+        await wait_for(pilot, lambda: f"Listed again: {len(demo_data.SERVED)} InferenceServices" in text_of(app, "#rollouts-status"),
                        what="the new list")
         assert not isinstance(app.screen, ConfirmChangeScreen) and audit_rows(app) == []
         await pilot.press("question_mark")

@@ -12,9 +12,9 @@ import pytest
 
 from adapters.metrics import MetricsClient
 from console import demo_data
-from console.sandbox.metrics_fake import FakeCluster
 from console.sandbox.metrics_model import Simulation, backfill_openmetrics
 from console.sandbox.metrics_server import INSTALL_HINT, Exporter, MetricsSandbox
+from metrics_fake import FakeCluster
 from metrics_fixtures import CANARY, STABLE, start_sandbox, wait_until
 
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$')

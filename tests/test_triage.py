@@ -158,6 +158,16 @@ def test_a_context_that_is_down_is_one_item_and_the_others_still_show(sb, capsys
     assert any(i["context"] == "sandbox-admin" and i["kind"] == "revision-failed" for i in items)
 
 
+def test_contexts_that_share_one_kfp_list_its_runs_once(sb, capsys):
+    """Two contexts with the one (top-level) kfp_url see the same KFP: its failed runs are one
+    item each, under the first context, not one per context."""
+    code, items, _ = triage(capsys, sb, "--json", "--contexts", "sandbox-admin,sandbox-viewer")
+    runs = [(i["kind"], i["name"]) for i in items if i["kind"].startswith("run-")]
+    assert runs and len(runs) == len(set(runs))
+    assert {i["context"] for i in items if i["kind"].startswith("run-")} == {"sandbox-admin"}
+    assert {i["context"] for i in items if i["kind"] == "revision-failed"} == {"sandbox-admin", "sandbox-viewer"}
+
+
 def test_unknown_context_is_named(sb, capsys):
     code, items, _ = triage(capsys, sb, "--json", "--contexts", "nope")
     assert code == 1
@@ -210,6 +220,12 @@ def test_gather_streams_the_first_answers_without_waiting_for_the_slowest_backen
         partials.append([item.kind for item in items])
         kfp_may_answer.set()
 
-    items = triage.gather(lambda context: None, triage.Scope(["prod"], None), on_partial=on_partial)
+    items = triage.gather(lambda context: kfp_at("http://kfp"), triage.Scope(["prod"], None), on_partial=on_partial)
     assert partials == [["revision-failed"]]
     assert [item.kind for item in items] == ["revision-failed", "run-failed"]
+
+
+def kfp_at(url: str | None):
+    from console.config import Settings
+
+    return Settings(kfp_url=url)

@@ -22,6 +22,7 @@ import argparse
 from typing import Any
 
 from adapters.errors import ConsoleError, InvalidInput, ReadOnly
+from console.commands.output import table
 from console.safe_text import safe
 
 
@@ -98,11 +99,6 @@ def clean(value: Any) -> str:
 def _short(value: Any, width: int) -> str:
     text = clean(value)
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def _when(text: str | None) -> str:

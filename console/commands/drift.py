@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters.errors import InvalidInput, NotFound
-from console.safe_text import safe
+from console.commands.output import table
 
 if TYPE_CHECKING:
     from console.rollouts import NotReady
@@ -223,11 +223,10 @@ def drift_show(args, ctx) -> int:
         return 0
     rows = [["FEATURE", "STATUS", "PSI", "JS", "LIVE N", "REF N", "FLOOR"]]
     for f in report.features:
-        rows.append([safe(f.feature), f.status, _fmt(f.psi), _fmt(f.js), _fmt(f.live_count, ".0f"),
+        rows.append([f.feature, f.status, _fmt(f.psi), _fmt(f.js), _fmt(f.live_count, ".0f"),
                      _fmt(f.reference_count, ".0f"), _fmt(f.noise_floor)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    for line in table(rows):
+        out.write(line + "\n")
     notes = [f"{f.feature}: {f.reason}" for f in report.features if f.reason]
     for n in notes:
         out.write(f"  note: {n}\n")
@@ -269,9 +268,8 @@ def health_show(args, ctx) -> int:
             ["success", *["-" if h.success_rate is None else f"{h.success_rate * 100:.2f}%" for h in cols]],
             ["p50", *["-" if h.p50_seconds is None else f"{h.p50_seconds * 1000:.0f} ms" for h in cols]],
             ["p99", *["-" if h.p99_seconds is None else f"{h.p99_seconds * 1000:.0f} ms" for h in cols]]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    for r in rows:
-        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    for line in table(rows):
+        out.write(line + "\n")
     for c in verdict.checks:
         mark = "ok  " if c.passed else ("FAIL" if c.passed is False else "n/a ")
         out.write(f"  {mark} {c.text}\n")

@@ -21,9 +21,11 @@ server-side dry-run -> confirm -> patch with a resourceVersion precondition -> a
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+import time
 from typing import Any
 
+from console import humanize
+from console.commands.output import table
 from console.safe_text import safe
 
 
@@ -321,19 +323,7 @@ def _namespace(ctx, client) -> str:
 
 
 def _age(created: str | None) -> str:
-    if not created:
-        return "-"
-    try:
-        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
-    except ValueError:
-        return "?"
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    if seconds < 0:
-        return "0s"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return humanize.age(created, time.time(), short=True) or "-"
 
 
 def _cell(value: Any) -> str:
@@ -344,12 +334,6 @@ def _cell(value: Any) -> str:
     if value is False:
         return "False"
     return str(value)
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def list_rollouts(args: argparse.Namespace, ctx) -> int:
@@ -371,7 +355,7 @@ def list_rollouts(args: argparse.Namespace, ctx) -> int:
         rows.append([i.namespace, i.name, i.mode, _cell(i.ready), _cell(i.prev_revision), _cell(i.latest_revision),
                      _cell(i.prev_percent), _cell(i.latest_percent), _cell(i.canary_traffic_percent),
                      _age(i.created_at)])
-    for line in _table(rows):
+    for line in table(rows):
         ctx.print(line)
     for i in items:  # on stderr, as kubectl's warnings: the table on stdout stays a table
         for problem in rollouts.problems(i):
@@ -542,7 +526,7 @@ def show_events(args: argparse.Namespace, ctx: Any) -> int:
     rows = [["LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]]
     rows += [[age(e.last_seen), _cell(e.type), _cell(e.reason), e.object, str(e.count or 1), _cell(e.message)]
              for e in events]
-    for line in _table(rows):
+    for line in table(rows):
         ctx.print(line)
     return 0
 

@@ -15,11 +15,12 @@ ctx.run_action (the safe action path); in multi-user KFP they first ask the clus
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from console import humanize
 from console.cli import positive_int
+from console.commands.output import table
 from console.safe_text import safe
 
 
@@ -65,17 +66,11 @@ def pipelines_client(ctx):
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
 def _duration(seconds: float | None) -> str:
     return humanize.duration(seconds) or "-"
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    rows = [[safe(c) for c in r] for r in rows]  # one line per row, whatever a name contains
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
 
 def _states(text: str | None) -> list[str] | None:
@@ -140,7 +135,7 @@ def list_runs(args: argparse.Namespace, ctx) -> int:
     for r in runs:
         rows.append([r.run_id, r.state, r.display_name, names.get(r.experiment_id or "", r.experiment_id or "-"),
                      _when(r.created_at), _duration(r.duration())])
-    for line in _table(rows):
+    for line in table(rows):
         ctx.print(line)
     return 0
 
@@ -190,11 +185,11 @@ def show_run(args: argparse.Namespace, ctx) -> int:
                 errors.append((len(rows) - 1, task.error))
             if task.failed_pods:
                 errors.append((len(rows) - 1, "earlier attempts: " + ", ".join(task.failed_pods)))
-        table = _table(rows)
+        task_lines = table(rows)
         extra: dict[int, list[str]] = {}
         for index, text in errors:
             extra.setdefault(index, []).append(text)
-        for index, line in enumerate(table):
+        for index, line in enumerate(task_lines):
             lines.append("  " + line)
             for text in extra.get(index, []):
                 lines.append("      -> " + text)
@@ -238,7 +233,7 @@ def list_experiments(args: argparse.Namespace, ctx) -> int:
     rows = [["EXPERIMENT ID", "NAME", "NAMESPACE", "LAST RUN (UTC)"]]
     for e in experiments:
         rows.append([e.experiment_id, e.display_name, e.namespace or "-", _when(e.last_run_created_at)])
-    for line in _table(rows):
+    for line in table(rows):
         ctx.print(line)
     return 0
 

@@ -28,6 +28,13 @@ Semantics (Serverless mode):
   and the conditions say why (RevisionFailed);
 - RawDeployment (annotation serving.kserve.io/deploymentMode: RawDeployment or Standard): one
   Deployment, no revisions, no traffic split; canaryTrafficPercent is ignored, as KServe does.
+- Standard-mode canaries (KServe 0.20, components/predictor.go reconcileCanaryDeployments): each
+  spec.canary[] entry runs as its own Deployment {isvc}-{name}-predictor built from the stable
+  predictor merged with the canary's (buildCanaryPredictor), ready after the ready delay (or never,
+  for a broken model); status.canaryStatuses[] {name, ready, trafficPercent} and the condition
+  CanaryPredictorReady (AllCanariesReady / CanariesNotReady; not part of Ready); a Deployment
+  whose entry left the spec is deleted. Promotion (stable predictor takes the canary's name and
+  model, the entry goes) adopts the canary's Deployment as it runs: no restart.
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ import heapq
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
@@ -69,6 +76,7 @@ class SimRecord:
     child_spec: str | None = None  # the Knative Service's (or Deployment's) spec as last written
     child_generation: int = 0  # its metadata.generation: what status.observedGeneration reports
     child_error: str | None = None  # why the last write of the child was refused (Knative's webhook)
+    canaries: dict[str, Revision] = field(default_factory=dict)  # Standard mode: canary name -> its Deployment
 
 
 def deployment_mode(obj: dict) -> str:
@@ -89,6 +97,37 @@ def revision_template(pred: dict) -> str:
     """What makes a new revision: the predictor spec except the traffic setting."""
     tpl = {k: v for k, v in pred.items() if k != "canaryTrafficPercent"}
     return json.dumps(tpl, sort_keys=True, separators=(",", ":"))
+
+
+# Replica and autoscaling settings size a Deployment; they are not part of its pod template.
+_SCALING_FIELDS = {"canaryTrafficPercent", "minReplicas", "maxReplicas", "scaleTarget", "scaleMetric",
+                   "scaleMetricType", "autoScaling"}
+
+
+def deployment_template(pred: dict) -> str:
+    """What restarts a Standard-mode Deployment's pods: the predictor spec except its scaling."""
+    tpl = {k: v for k, v in pred.items() if k not in _SCALING_FIELDS}
+    return json.dumps(tpl, sort_keys=True, separators=(",", ":"))
+
+
+def _override(base: dict, over: dict) -> dict:
+    """mergo.Merge(WithOverride): non-empty values of `over` win, maps merge key by key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _override(out[key], value)
+        elif value not in (None, "", [], {}):
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def canary_predictor(stable: dict, canary: dict) -> dict:
+    """buildCanaryPredictor (components/predictor.go): the stable predictor overridden by the
+    canary's, without the autoscaling fields (the canary runs fixed replicas)."""
+    merged = _override(stable, canary)
+    for key in _SCALING_FIELDS:
+        merged.pop(key, None)
+    return merged
 
 
 def default_failure(obj: dict, pred: dict, broken_uris: set[str] | frozenset = frozenset()) -> str | None:
@@ -139,17 +178,24 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
     template = revision_template(pred)
     if not rec.revisions or rec.revisions[-1].template != template:
         number = len(rec.revisions) + 1
-        why = fail_fn(obj, pred)
+        adopted = rec.canaries.get(pred.get("name") or "") if mode == "RawDeployment" else None
+        if adopted is not None and adopted.template == deployment_template(pred):
+            # a promotion: the stable predictor now is the canary's Deployment, pods as they run
+            ready_at, created, why = adopted.ready_at, adopted.created, adopted.failure
+        else:
+            why = fail_fn(obj, pred)
+            ready_at, created = (None if why else now + max(0.0, ready_delay)), now
         rec.revisions.append(Revision(
-            name=f"{name}-predictor-{number:05d}", number=number, template=template, created=now,
-            ready_at=None if why else now + max(0.0, ready_delay), failure=why,
-            storage_uri=predictor_storage_uri(pred)))
+            name=f"{name}-predictor-{number:05d}", number=number, template=template, created=created,
+            ready_at=ready_at, failure=why, storage_uri=predictor_storage_uri(pred)))
+    canary_wake = _reconcile_canaries(obj, rec, pred, mode, now, ready_delay, fail_fn)
 
     latest = rec.revisions[-1]
     ready = [r for r in rec.revisions if r.ready_at is not None and r.ready_at <= now]
     latest_ready = ready[-1] if ready else None
     latest_ok = latest.ready_at is not None and latest.ready_at <= now
     pending = [r.ready_at for r in rec.revisions if r.ready_at is not None and r.ready_at > now]
+    pending += [canary_wake] if canary_wake is not None else []
     next_wake = min(pending) if pending else None
 
     old_status = obj.get("status") or {}
@@ -179,6 +225,14 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
                                      "True" if latest_ready else "Unknown"))
         conditions.append(_condition(prev_conds, now_s, "PredictorReady", *config))
         conditions.append(_condition(prev_conds, now_s, "Ready", *config))
+        entries = _canary_entries(obj)
+        if entries:
+            statuses = [{"name": e["predictor"]["name"], "ready": _is_ready(rec.canaries[e["predictor"]["name"]], now),
+                         "trafficPercent": int(e.get("trafficPercent") or 0)} for e in entries]
+            status["canaryStatuses"] = statuses
+            all_ready = all(st["ready"] for st in statuses)
+            conditions.append(_condition(prev_conds, now_s, "CanaryPredictorReady", "True" if all_ready else "False",
+                                         "AllCanariesReady" if all_ready else "CanariesNotReady"))
     else:
         # The Knative Service's traffic block (ksvc_reconciler.go, createKnativeService)
         canary_pct = pred.get("canaryTrafficPercent")
@@ -260,6 +314,40 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
     return rec, status, next_wake
 
 
+def _canary_entries(obj: dict) -> list[dict]:
+    """spec.canary[] entries the controller can act on (the webhook refused the others)."""
+    spec = obj.get("spec") or {}
+    return [e for e in spec.get("canary") or [] if isinstance(e, dict)
+            and isinstance(e.get("predictor"), dict) and e["predictor"].get("name")]
+
+
+def _is_ready(r: Revision, now: float) -> bool:
+    return r.ready_at is not None and r.ready_at <= now
+
+
+def _reconcile_canaries(obj: dict, rec: SimRecord, pred: dict, mode: str, now: float, ready_delay: float,
+                        fail_fn: Callable[[dict, dict], str | None]) -> float | None:
+    """One Deployment per canary (reconcileCanaryDeployments); a changed pod template rolls it,
+    a canary gone from the spec loses its Deployment. Returns when one becomes ready next."""
+    entries = _canary_entries(obj) if mode == "RawDeployment" else []
+    isvc = (obj.get("metadata") or {}).get("name", "")
+    wanted = {}
+    for e in entries:
+        cname = e["predictor"]["name"]
+        merged = canary_predictor(pred, e["predictor"])
+        template = deployment_template(merged)
+        old = rec.canaries.get(cname)
+        if old is None or old.template != template:
+            why = fail_fn(obj, merged)
+            old = Revision(name=f"{isvc}-{cname}-predictor", number=0, template=template, created=now,
+                           ready_at=None if why else now + max(0.0, ready_delay), failure=why,
+                           storage_uri=predictor_storage_uri(merged))
+        wanted[cname] = old
+    rec.canaries = wanted
+    pending = [r.ready_at for r in wanted.values() if r.ready_at is not None and r.ready_at > now]
+    return min(pending) if pending else None
+
+
 def _write_child(rec: SimRecord, template: str, targets: list[dict] | None) -> None:
     """Write the Knative Service (targets) or the Deployment (None); its generation moves when its
     spec does. Knative's webhook refuses a traffic percent outside 0..100 (or a sum other than 100)."""
@@ -329,14 +417,22 @@ def status_events(obj: dict, old: dict, new: dict, before: SimRecord | None, rec
 def traffic_split(isvc: dict) -> list[tuple[str, int]]:
     """[(revision, percent)] actually served, summed per revision (for the metrics exporter).
 
-    RawDeployment has no revisions: its one Deployment is reported as `<name>-predictor`.
+    RawDeployment has no revisions: its Deployments are reported by name (`<name>-predictor`, and
+    `<name>-<canary>-predictor` for each ready Standard-mode canary).
     """
     status = isvc.get("status") or {}
     meta = isvc.get("metadata") or {}
     pred = (status.get("components") or {}).get("predictor") or {}
     if status.get("deploymentMode") == "RawDeployment" or deployment_mode(isvc) == "RawDeployment":
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-        return [(f"{meta.get('name')}-predictor", 100)] if ready or pred.get("url") else []
+        if not (ready or pred.get("url")):
+            return []
+        # Standard-mode canaries: the HTTPRoute weighs in only the ready ones (applyCanaryWeights)
+        served = [(f"{meta.get('name')}-{c['name']}-predictor", int(c.get("trafficPercent") or 0))
+                  for c in status.get("canaryStatuses") or [] if c.get("ready")]
+        stable_name = ((isvc.get("spec") or {}).get("predictor") or {}).get("name")
+        stable = f"{meta.get('name')}-{stable_name}-predictor" if stable_name else f"{meta.get('name')}-predictor"
+        return [(stable, 100 - sum(p for _, p in served)), *served]
     out: dict[str, int] = {}
     for t in pred.get("traffic") or []:
         if t.get("revisionName"):
@@ -501,14 +597,24 @@ def demo_isvc(served, version: str, canary: int | None = None) -> dict:
     pred: dict = {"minReplicas": 1, "model": {
         "modelFormat": {"name": model.framework, "version": model.framework_version.split(".")[0]},
         "storageUri": demo_data.storage_uri(served.model, version)}}
-    if canary is not None:
+    spec: dict = {"predictor": pred}
+    if canary is not None and served.deployment_mode == "Standard":
+        # KServe 0.20's Standard-mode canary: the stable predictor keeps the previous version
+        from adapters.kube_model import canary_name
+
+        pred["minReplicas"] = 4
+        pred["model"]["storageUri"] = demo_data.storage_uri(served.model, served.prev_version or version)
+        spec["canary"] = [{"trafficPercent": canary, "predictor": {
+            "name": canary_name(version), "model": {**pred["model"], "name": "kserve-container",
+                                                    "storageUri": demo_data.storage_uri(served.model, version)}}}]
+    elif canary is not None:
         pred["canaryTrafficPercent"] = canary
     return {
         "apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
         "metadata": {"name": served.name, "namespace": served.namespace, "annotations": annotations,
                      "labels": {"app.kubernetes.io/part-of": "mlops-console-demo",
                                 "mlops-console.dev/model": served.model}},
-        "spec": {"predictor": pred},
+        "spec": spec,
     }
 
 

@@ -30,12 +30,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from console.sandbox import kube_patch, kube_validate
+from console.sandbox import kube_patch, kube_pods, kube_validate
 from console.sandbox.faults import stall_or_drop
-from console.sandbox import kube_pods
-from console.sandbox.kube_store import (EVENTS, ISVCS, LEASES, NAMESPACES, PODS, ClusterState, KubeError,
-                                        ResourceType,
-                                        dumps, now_rfc3339)
+from console.sandbox.kube_store import (
+    EVENTS,
+    ISVCS,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    ClusterState,
+    KubeError,
+    ResourceType,
+    dumps,
+    now_rfc3339,
+)
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
                   "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
@@ -356,13 +364,14 @@ def label_matcher(selector: str):
             key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
             checks.append(lambda lb, k=key, o=op, v=vals: (lb.get(k) in v) if o == "in" else (lb.get(k) not in v))
         elif "!=" in term:
-            k, v = term.split("!=", 1)
-            checks.append(lambda lb, k=k.strip(), v=v.strip(): lb.get(k) != v)
+            k, v = (part.strip() for part in term.split("!=", 1))
+            checks.append(lambda lb, k=k, v=v: lb.get(k) != v)
         elif "=" in term:
-            k, v = term.replace("==", "=").split("=", 1)
-            checks.append(lambda lb, k=k.strip(), v=v.strip(): lb.get(k) == v)
+            k, v = (part.strip() for part in term.replace("==", "=").split("=", 1))
+            checks.append(lambda lb, k=k, v=v: lb.get(k) == v)
         elif term.startswith("!"):
-            checks.append(lambda lb, k=term[1:].strip(): k not in lb)
+            absent = term[1:].strip()
+            checks.append(lambda lb, k=absent: k not in lb)
         else:
             checks.append(lambda lb, k=term: k in lb)
     return lambda obj: all(c((obj.get("metadata") or {}).get("labels") or {}) for c in checks)
@@ -545,7 +554,7 @@ class _TLSServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, addr, handler, ssl_context: ssl.SSLContext | None, api: "KubeApiServer"):
+    def __init__(self, addr, handler, ssl_context: ssl.SSLContext | None, api: KubeApiServer):
         self.ssl_context = ssl_context
         self.api = api
         super().__init__(addr, handler)
@@ -659,7 +668,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(KubeError(500, "InternalError", f"Internal error occurred: {exc!r}"))
 
     # -- routing -------------------------------------------------------------------------------
-    def _route(self, api: "KubeApiServer", req: ApiRequest):
+    def _route(self, api: KubeApiServer, req: ApiRequest):
         parts = [p for p in req.path.split("/") if p]
         m = req.method
         if parts[:1] == ["openapi"]:
@@ -730,7 +739,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._resource(api, req, ISVCS, ns, name, sub)
         raise self._no_route(req)
 
-    def _pods(self, api: "KubeApiServer", req: ApiRequest, rest: list[str]):
+    def _pods(self, api: KubeApiServer, req: ApiRequest, rest: list[str]):
         """core/v1 pods: list, get, watch (the generic resource path) and pods/log."""
         ns = rest[1] if len(rest) > 1 else None
         name = rest[3] if len(rest) > 3 else None
@@ -740,7 +749,7 @@ class _Handler(BaseHTTPRequestHandler):
             return kube_pods.serve_log(self, api, ns, name, req.q)
         return self._resource(api, req, PODS, ns, name, sub)
 
-    def _lease_route(self, api: "KubeApiServer", req: ApiRequest, rest: list[str]):
+    def _lease_route(self, api: KubeApiServer, req: ApiRequest, rest: list[str]):
         """/apis/coordination.k8s.io/v1[/namespaces/NS]/leases[/NAME]: no subresources."""
         ns = None
         if len(rest) >= 2 and rest[0] == "namespaces":
@@ -780,7 +789,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return yaml.safe_load(req.body.decode() or "null")
             return json.loads(req.body or b"null")
         except Exception as exc:
-            raise KubeError(400, "BadRequest", f"the body of the request could not be decoded: {exc}")
+            raise KubeError(400, "BadRequest", f"the body of the request could not be decoded: {exc}") from None
 
     def _ssar(self, req: ApiRequest):
         if "protobuf" in (req.headers.get("Content-Type") or ""):
@@ -837,7 +846,7 @@ class _Handler(BaseHTTPRequestHandler):
                "status": {"resourceRules": resource_rules, "nonResourceRules": non_resource, "incomplete": False}}
         return self._send_obj(201, out)
 
-    def _review(self, api: "KubeApiServer", req: ApiRequest, group: str, resource: str):
+    def _review(self, api: KubeApiServer, req: ApiRequest, group: str, resource: str):
         """SubjectAccessReview / TokenReview, as KFP's apiserver creates them to authorize its users
         (k8s.io/api/authorization/v1 and authentication/v1; creating one needs RBAC, e.g.
         system:auth-delegator). Users are looked up by name or token among the sandbox's users."""
@@ -909,7 +918,7 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "Warn":
             req.warnings.extend(e.text().replace('"', '\\"') for e in unknown)
 
-    def _resource(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None,
+    def _resource(self, api: KubeApiServer, req: ApiRequest, rt: ResourceType, ns: str | None,
                   name: str | None, sub: str | None):
         cluster = api.cluster
         m = req.method
@@ -933,6 +942,7 @@ class _Handler(BaseHTTPRequestHandler):
                     body = req.unview(body)
                 dry = self._dry_run(req)
                 self._field_validation(req, rt, body, "")
+                self._admit_update(rt, {}, body)  # the validating webhooks see creates too
                 obj = cluster.create(rt.plural, ns, body, dry_run=dry)
                 return self._send_obj(201, obj, req)
             raise KubeError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
@@ -987,12 +997,12 @@ class _Handler(BaseHTTPRequestHandler):
         """The validating admission webhooks on updates of the main resource (not /status)."""
         if rt.plural != "inferenceservices":
             return
-        why = kube_validate.deployment_mode_change(current, new)
+        why = kube_validate.deployment_mode_change(current, new) or kube_validate.canary_webhook_refusal(new)
         if why:  # controller-runtime's Denied(): 403 Forbidden, prefixed by the API server
             raise KubeError(403, "Forbidden", 'admission webhook "inferenceservice.kserve-webhook-server.validator" '
                                               f"denied the request: {why}")
 
-    def _apply(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
+    def _apply(self, api: KubeApiServer, req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
                sub: str | None):
         """Server-side apply (application/apply-patch+yaml), simplified: the applied configuration is
         merged into the object (created if missing); fields this manager applied before and now
@@ -1062,7 +1072,7 @@ class _Handler(BaseHTTPRequestHandler):
             api.applied[key] = new_owners
         return self._send_obj(200, obj, req)
 
-    def _patch(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
+    def _patch(self, api: KubeApiServer, req: ApiRequest, rt: ResourceType, ns: str | None, name: str,
                sub: str | None):
         cluster = api.cluster
         ctype = (req.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -1128,7 +1138,7 @@ class _Handler(BaseHTTPRequestHandler):
         return lambda o: lab(o) and fld(o)
 
     @staticmethod
-    def _list_rv(api: "KubeApiServer", req: ApiRequest) -> int | None:
+    def _list_rv(api: KubeApiServer, req: ApiRequest) -> int | None:
         """resourceVersion / resourceVersionMatch of a list (k8s.io/apimachinery
         pkg/apis/meta/internalversion/validation ValidateListOptions; the semantics table of the API
         concepts page): the resourceVersion to list at, or None for the most recent."""
@@ -1165,7 +1175,7 @@ class _Handler(BaseHTTPRequestHandler):
                                          "message": "Too large resource version"}], "retryAfterSeconds": 1})
         return rv if match == "Exact" else None
 
-    def _list(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None):
+    def _list(self, api: KubeApiServer, req: ApiRequest, rt: ResourceType, ns: str | None):
         at = self._list_rv(api, req)
         cont = req.q("continue")
         token_rv, start = None, None
@@ -1221,7 +1231,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, ValueError):
             return True
 
-    def _watch(self, api: "KubeApiServer", req: ApiRequest, rt: ResourceType, ns: str | None):
+    def _watch(self, api: KubeApiServer, req: ApiRequest, rt: ResourceType, ns: str | None):
         rv_text = req.q("resourceVersion")
         if rv_text in ("", "0"):
             since = None
@@ -1229,7 +1239,8 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 since = int(rv_text)
             except ValueError:
-                raise KubeError(400, "BadRequest", f'resourceVersion: Invalid value: "{rv_text}": must be an integer')
+                raise KubeError(400, "BadRequest",
+                                f'resourceVersion: Invalid value: "{rv_text}": must be an integer') from None
         initial_end = req.flag("sendInitialEvents")
         if initial_end:
             since = None

@@ -8,22 +8,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from console.merge_patch import merge_patch  # noqa: F401 - the sandbox's patch functions in one place
+
 
 class PatchError(ValueError):
     """The patch could not be applied (bad document, failed test, missing path)."""
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """Apply an RFC 7386 merge patch; returns a new value, never mutates its inputs."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def _unescape(token: str) -> str:

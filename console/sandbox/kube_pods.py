@@ -21,12 +21,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.sandbox.kserve_sim import deployment_template
 from console.sandbox.kube_store import EVENTS, ClusterState, KubeError, make_event, now_rfc3339
 
 NODE = "sandbox-node-1"
@@ -420,6 +422,13 @@ class PodSimulator:
                 continue
             if not raw and r.name not in routed and r is not rec.revisions[-1]:
                 continue
+            stable_name = ((obj.get("spec") or {}).get("predictor") or {}).get("name")
+            if raw and stable_name:  # a named predictor runs as {isvc}-{name}-predictor (maybe a promoted canary)
+                template = deployment_template(json.loads(r.template))
+                name, w = self._deployment_pod(meta, f"{meta['name']}-{stable_name}-predictor", template, r,
+                                               state(r), now)
+                out[name] = w
+                continue
             if raw:
                 name = f"{meta['name']}-predictor-{_hash(meta['uid'], r.template)}-{_hash(meta['uid'], r.name, 'pod', n=5)}"
             else:
@@ -428,7 +437,19 @@ class PodSimulator:
             if state(r) == "crashloop":  # kubelet has been backing off for a while: 10+20+40+80 s
                 created = min(created, now - 180)
             out[name] = _Wanted(None if raw else r.name, state(r), created, r.failure, r.storage_uri, r.number)
+        for c in rec.canaries.values() if raw else ():  # Standard-mode canaries: one Deployment each
+            name, w = self._deployment_pod(meta, c.name, c.template, c, state(c), now)
+            out[name] = w
         return out
+
+    @staticmethod
+    def _deployment_pod(meta: dict[str, Any], deployment: str, template: str, r: Any, state: str,
+                        now: float) -> tuple[str, _Wanted]:
+        """The pod of a Standard-mode Deployment, named by its pod template: a promoted canary's
+        Deployment keeps its pods (same Deployment, same template)."""
+        name = f"{deployment}-{_hash(meta['uid'], template)}-{_hash(meta['uid'], deployment, 'pod', n=5)}"
+        created = min(r.created, now - 180) if state == "crashloop" else r.created
+        return name, _Wanted(None, state, created, r.failure, r.storage_uri, 0, {"app": f"isvc.{deployment}"})
 
     def _labels(self, obj: dict[str, Any], w: _Wanted, name: str) -> dict[str, str]:
         isvc = obj["metadata"]["name"]
@@ -441,6 +462,7 @@ class PodSimulator:
                            "serving.knative.dev/service": f"{isvc}-predictor",
                            "serving.knative.dev/configuration": f"{isvc}-predictor",
                            "serving.knative.dev/configurationGeneration": str(w.number)})
+        labels.update(w.extra_labels)
         return labels
 
     def sync(self, obj: dict[str, Any]) -> None:

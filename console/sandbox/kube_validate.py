@@ -223,10 +223,94 @@ def validate_isvc(obj: dict) -> list[FieldError]:
         out.append(FieldError("spec.predictor", "Invalid",
                               "no predictor implementation: set model (modelFormat + storageUri), a "
                               "framework such as sklearn, or containers", "{}"))
+    _validate_canary_schema(spec.get("canary"), out)
     status = obj.get("status")
     if status is not None and not isinstance(status, dict):
         out.append(FieldError("status", "Type", "must be of type object", status))
     return out
+
+
+def _validate_canary_schema(canary: Any, out: list[FieldError]) -> None:
+    """The CRD's structural schema of spec.canary[] (items require predictor and trafficPercent,
+    an int32 from 0 to 100; a canary's model requires modelFormat and name)."""
+    if canary is None:
+        return
+    if not isinstance(canary, list):
+        out.append(FieldError("spec.canary", "Type", "must be of type array", canary))
+        return
+    for i, entry in enumerate(canary):
+        path = f"spec.canary[{i}]"
+        if not isinstance(entry, dict):
+            out.append(FieldError(path, "Type", "must be of type object", entry))
+            continue
+        pred = entry.get("predictor")
+        if not isinstance(pred, dict):
+            out.append(FieldError(f"{path}.predictor", "Required", "") if pred is None else
+                       FieldError(f"{path}.predictor", "Type", "must be of type object", pred))
+        elif isinstance(pred.get("model"), dict):
+            # the CRD's canary model is a full container: modelFormat and name are required
+            for key in ("modelFormat", "name"):
+                if key not in pred["model"]:
+                    out.append(FieldError(f"{path}.predictor.model.{key}", "Required", ""))
+        pct = entry.get("trafficPercent")
+        if pct is None:
+            out.append(FieldError(f"{path}.trafficPercent", "Required", ""))
+        elif not _is_int(pct):
+            out.append(FieldError(f"{path}.trafficPercent", "Type", "must be of type integer", pct))
+        elif not 0 <= pct <= 100:
+            bound = "less than or equal to 100" if pct > 100 else "greater than or equal to 0"
+            out.append(FieldError(f"{path}.trafficPercent", "Invalid", f"should be {bound}", pct))
+
+
+_AUTOSCALING = ("maxReplicas", "scaleTarget", "scaleMetric", "autoScaling")
+
+
+def canary_webhook_refusal(obj: dict) -> str | None:
+    """KServe's validating webhook on spec.canary[] (pkg/apis/serving/v1beta1/inference_service_validation.go,
+    validateCanarySpecs), with its messages. The defaulter has already turned the legacy
+    "RawDeployment" annotation into "Standard" (inference_service_defaults.go), so both pass."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    canaries = spec.get("canary")
+    schema_errors: list[FieldError] = []
+    _validate_canary_schema(canaries, schema_errors)
+    if not isinstance(canaries, list) or not canaries or schema_errors:
+        return None  # the API server's schema check (422) comes before the webhooks
+    annotations = ((obj.get("metadata") or {}).get("annotations")) or {}
+    if annotations.get(DEPLOYMENT_MODE_ANNOTATION) not in ("Standard", "RawDeployment"):
+        return "canary is only supported in Standard deployment mode"
+    stable = spec.get("predictor") if isinstance(spec.get("predictor"), dict) else {}
+    if not any(isinstance(stable.get(fw), dict) and (fw == "model" or stable[fw].get("storageUri"))
+               for fw in FRAMEWORKS):
+        return "canary requires a stable predictor with a model (multi-model serving is not supported with canary)"
+    names: set[str] = set()
+    total = 0
+    for i, entry in enumerate(canaries):
+        pred = entry.get("predictor") if isinstance(entry, dict) and isinstance(entry.get("predictor"), dict) else {}
+        name = pred.get("name") or ""
+        if not name:
+            return f"canary[{i}] predictor.name is required"
+        if name in names:
+            return f'canary predictor.name "{name}" is duplicated'
+        names.add(name)
+        if name == stable.get("name"):
+            return f'canary predictor.name "{name}" conflicts with stable predictor name'
+        pct = entry.get("trafficPercent") if _is_int(entry.get("trafficPercent")) else 0
+        if not 0 <= pct <= 100:
+            return f'canary "{name}" trafficPercent must be between 0 and 100, got {pct}'
+        total += pct
+        if pred.get("workerSpec") is not None:
+            return f'canary "{name}" must not set workerSpec (multi-node is not yet supported for canary)'
+        for key in _AUTOSCALING:
+            if pred.get(key) not in (None, 0 if key == "maxReplicas" else None):  # MaxReplicas > 0, others != nil
+                return f'canary "{name}" must not set {key} (canary uses fixed replicas)'
+        if _is_int(pred.get("minReplicas")):
+            stable_min = stable.get("minReplicas") if _is_int(stable.get("minReplicas")) else 1
+            if pred["minReplicas"] > stable_min:
+                return (f'canary "{name}" minReplicas ({pred["minReplicas"]}) must not exceed stable predictor '
+                        f"minReplicas ({stable_min})")
+    if total > 100:
+        return f"sum of canary trafficPercent values ({total}) must be <= 100"
+    return None
 
 
 def validate_namespace(obj: dict) -> list[FieldError]:

@@ -128,6 +128,9 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
         meta = isvc.get("metadata") or {}
         ns, name = meta.get("namespace", "default"), meta.get("name", "")
         traffic = (((isvc.get("status") or {}).get("components") or {}).get("predictor") or {}).get("traffic") or []
+        canary_uris = {}
+        if not traffic and (isvc.get("status") or {}).get("canaryStatuses"):
+            traffic, canary_uris = _standard_traffic(isvc)
         uri = _storage_uri(isvc)
         parsed = demo_data.parse_storage_uri(uri) if uri else None
         served = _served(ns, name)
@@ -140,7 +143,12 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
             if not rev:
                 continue
             latest = bool(t.get("latestRevision"))
-            if latest:
+            if rev in canary_uris:  # a Standard-mode canary serves its own entry's model
+                parsed_canary = demo_data.parse_storage_uri(canary_uris[rev]) if canary_uris[rev] else None
+                version = parsed_canary[1] if parsed_canary else latest_version
+            elif canary_uris:  # the stable predictor serves spec.predictor's model
+                version = latest_version
+            elif latest:
                 version = latest_version
             else:
                 version = served.prev_version if served and served.prev_version else latest_version
@@ -153,6 +161,19 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
                 rate=total_rate * float(t.get("percent") or 0) / 100.0,
             ))
     return _merge_duplicates(out)
+
+
+def _standard_traffic(isvc: Mapping) -> tuple[list[dict], dict[str, str | None]]:
+    """Standard mode (KServe 0.20): the HTTPRoute's weighted backends as traffic entries named by
+    Deployment (the name the predictor pods' metrics carry), and each canary Deployment's model."""
+    from console.sandbox.kserve_sim import traffic_split
+
+    name = (isvc.get("metadata") or {}).get("name", "")
+    uris = {f"{name}-{(e.get('predictor') or {}).get('name')}-predictor":
+            _storage_uri({"spec": {"predictor": e.get("predictor") or {}}})
+            for e in (isvc.get("spec") or {}).get("canary") or []}
+    traffic = [{"revisionName": rev, "percent": pct, "latestRevision": rev in uris} for rev, pct in traffic_split(isvc)]
+    return traffic, uris
 
 
 def _merge_duplicates(specs: list[RevisionSpec]) -> list[RevisionSpec]:

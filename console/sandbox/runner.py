@@ -281,27 +281,6 @@ def run_foreground(state_dir: Path, *, out: TextIO = sys.stdout, prometheus: boo
     return 0
 
 
-def add_up_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", type=Path, default=None,
-                        help="where to write kubeconfig, endpoints.json, certificates and data "
-                             "(default: $XDG_STATE_HOME/mlops-console/sandbox)")
-    parser.add_argument("--ready-delay", type=float, default=0.5,
-                        help="seconds a new revision takes to become ready (default 0.5)")
-    parser.add_argument("--no-prometheus", action="store_true", help="do not start the metrics exporter/Prometheus")
-    parser.add_argument("--metrics-profile", default="knative", metavar="PROFILE",
-                        help="whose request metrics the exporter speaks: knative (queue-proxy up to 1.18, the "
-                             "default), knative-otel, knative-otel-target-info, knative-unprefixed, kserve, console")
-    parser.add_argument("--scrape-interval", type=float, default=5.0, metavar="SECONDS",
-                        help="how often the exporter ticks and Prometheus scrapes it (default 5; 1 suits "
-                             "rollout progress --interval 5s --window 30s)")
-    parser.add_argument("--no-kfp", action="store_true", help="do not start the Kubeflow Pipelines endpoint")
-    parser.add_argument("--kfp-multi-user", action="store_true", dest="kfp_multi_user",
-                        help="serve Kubeflow Pipelines in multi-user mode (namespaces, kubeflow-userid header, "
-                             "access reviews); endpoints.json gets the admin's kfp_user_header")
-    parser.add_argument("--no-catalog", action="store_true", help="do not build the demo catalog")
-    parser.add_argument("--empty", action="store_true", help="start with no demo InferenceServices")
-
-
 def up_from_args(args, out: TextIO) -> int:
     from adapters.errors import InvalidInput
     from console.sandbox.metrics_model import EMISSIONS
@@ -327,6 +306,7 @@ def up_from_args(args, out: TextIO) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from adapters.errors import ConsoleError
+    from console.commands.sandbox import add_up_arguments
 
     parser = argparse.ArgumentParser(prog="python -m console.sandbox.runner")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # metrics_fake, a test double
 
 T0 = 1_790_000_040.0
 
@@ -109,9 +110,9 @@ def main() -> int:
         return 0
     from console.config import Settings
     from console.demo_catalog import build_demo_catalog
-    from console.sandbox.metrics_fake import FakeCluster
     from console.sandbox.metrics_server import MetricsSandbox
     from console.sandbox.runner import ADMIN_CONTEXT, Sandbox
+    from metrics_fake import FakeCluster
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

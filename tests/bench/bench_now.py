@@ -8,8 +8,9 @@ distinct context names, as an on-call engineer's kubeconfig is; one KFP sandbox 
 Printed against baselines measured in the same run (timings on these machines drift by 25%):
 - first useful frame: from building the app to the first item row on the Now screen, vs a bare
   Textual app showing one Static, both through App.run_test(); budget 2 s absolute.
-- keys while gathering: the median time of a key press (down) while a gather is in flight, vs
-  the same key press on the idle screen (ratio near 1: the gather never blocks keys).
+- keys while gathering: the median time of a key press (down) while a refresh (`r`: the poll of
+  runs and metrics; the watches keep the InferenceServices) is in flight, vs the same key press on
+  the idle screen (ratio near 1: the refresh never blocks keys).
 """
 
 from __future__ import annotations

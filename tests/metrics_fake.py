@@ -1,6 +1,6 @@
-"""A minimal stand-in for the sandbox cluster, for the metrics sandbox's tests and for running
-the metrics sandbox on its own: InferenceService dicts built from demo_data.SERVED with a
-status traffic split, and a way to move that split (as a rollback or a promote would).
+"""A minimal stand-in for the sandbox cluster, for the metrics sandbox's tests and benchmarks:
+InferenceService dicts built from demo_data.SERVED with a status traffic split, and a way to move
+that split (as a rollback or a promote would).
 
 The real sandbox cluster offers the same `inference_services()` (deep copies of live state).
 """
