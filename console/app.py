@@ -57,6 +57,7 @@ class MlopsConsole(App):
         self.catalog: CatalogBackend = ThreadBound("catalog", lambda: _open_catalog(ctx))
         self.services = Services(ctx, self.catalog)
         self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
+        self.progresses: dict[str, Any] = {}  # key -> screens/rollouts_progress.py ProgressDriver
 
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
@@ -125,7 +126,13 @@ class MlopsConsole(App):
                                 self.action_lock_read_only)
         yield SystemCommand("Dismiss notifications", "Clear every notification, including errors that stay",
                             self.clear_notifications)
-        yield SystemCommand("Quit", "Quit mlops-console (key q)", self.exit)
+        yield SystemCommand("Quit", "Quit mlops-console (key q)", self.action_quit)
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        """Asks first while a progress runs (screens/rollouts_progress.py)."""
+        from screens.rollouts_progress import quit_asking
+
+        quit_asking(self)
 
     def action_audit(self) -> None:
         from screens.audit import AuditScreen
@@ -192,6 +199,8 @@ class MlopsConsole(App):
             header.refresh_status()
 
     def on_unmount(self) -> None:
+        for driver in self.progresses.values():  # the terminal went away: an interruption
+            driver.interrupt("console closed")
         self.catalog.close()
         for ctx in self._retired:
             ctx.close()

@@ -156,7 +156,7 @@ SERVED: tuple[ServedModel, ...] = (
     ServedModel("recsys", "search-ranker", "search-ranker", "raw", latest_version="32",
                 deployment_mode="RawDeployment"),
     ServedModel("recsys", "product-embedder", "product-embedder", "healthy", latest_version="25"),
-    ServedModel("ads", "ad-ctr", "ad-ctr", "standard-canary", latest_version="30", prev_version="29",
+    ServedModel("marketing", "ad-ctr", "ad-ctr", "standard-canary", latest_version="30", prev_version="29",
                 canary_percent=20, deployment_mode="Standard"),
 )
 

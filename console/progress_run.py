@@ -8,6 +8,7 @@ an interruption sets: once set, nothing advances again and the run ends where it
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ class ProgressRun:
         self.analysis = progress.Analysis(plan.threshold)
         self.step_index = 0  # 1-based once the first step is applied
         self.signal_name: str | None = None  # set by whoever sets `stop`, for the messages
+        # The console's keys (screens/rollouts_progress.py): space holds the countdown (no judgement,
+        # no advance); a rolls back at once.
+        self.paused = threading.Event()
+        self.aborted = threading.Event()
 
     @property
     def target(self) -> str:
@@ -105,12 +110,18 @@ class ProgressRun:
 
     # -- waiting --------------------------------------------------------------------------------
     def interrupted(self) -> bool:
-        return self.stop.is_set() or self.holder.lost.is_set()
+        return self.stop.is_set() or self.holder.lost.is_set() or self.aborted.is_set()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep `seconds` showing the countdown; False when interrupted meanwhile."""
+        """Sleep `seconds` showing the countdown; False when interrupted meanwhile. While paused the
+        time left holds."""
         end = time.monotonic() + seconds
+        left = seconds
         while not self.interrupted():
+            if self.paused.is_set():
+                self.stop.wait(POLL)
+                end = time.monotonic() + left
+                continue
             left = end - time.monotonic()
             if left <= 0:
                 return True
@@ -192,7 +203,11 @@ class ProgressRun:
         return progress.EXIT_OK
 
     def end_interrupted(self) -> int:
-        """Never advances again: the InferenceService stays at the current step."""
+        """Never advances again: the InferenceService stays at the current step (or, aborted from
+        the console, rolls back)."""
+        if self.aborted.is_set():
+            self.note("aborted", f"progress aborted at step {self.step_index}", "ProgressAborted", "Warning")
+            return self.rollback(f"aborted at step {self.step_index}")
         if self.holder.lost.is_set() and not self.stop.is_set():
             message = f"progress stopped at step {self.step_index}: the lease was taken: {self.holder.lost_reason}"
             self.reporter.line(message)

@@ -43,6 +43,7 @@ from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
 from screens.list_table import ListTable
 from screens.repaint import TextPane, set_border_title
 from screens.rollouts_actions import HEALTH_DEBOUNCE, RolloutActions
+from screens.rollouts_progress import ProgressKeys
 
 if TYPE_CHECKING:
     from adapters.kube import InferenceService
@@ -62,7 +63,7 @@ def order_key(key: str) -> tuple[str, ...]:
     return tuple(key.split("/", 1))
 
 
-class RolloutsScreen(RolloutActions, ConsoleScreen):
+class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
     screen_title = "Rollouts"
     # Timing, as class attributes so a test (or a benchmark) can shorten them.
     watch_backoff = WATCH_BACKOFF
@@ -88,6 +89,9 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         Binding("o,P", "promote", "Promote"),
         Binding("b", "rollback", "Roll back"),
         Binding("n", "start_canary", "New canary"),
+        Binding("g", "progress", "Progress", show=False, priority=True),  # before the table's g (first row)
+        Binding("space", "progress_pause", "Pause progress", show=False),
+        Binding("a", "progress_abort", "Abort progress", show=False),
         Binding("r", "refresh", "Refresh"),
         Binding("c", "open_catalog", "Catalog ver", show=False),
         Binding("d", "open_drift", "Drift", show=False),
@@ -103,7 +107,8 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
                   "leaves the new model in the spec; n starts a canary of a catalog version. Every change shows "
                   "the exact patch and the server's dry-run verdict and asks for a reason; cancel is the "
                   "default. Canary traffic is impossible in RawDeployment (Standard) mode and on the first "
-                  "revision. c opens the served version in the catalog, d the Drift screen on this model. r lists "
+                  "revision. g runs a progressive rollout (rollout progress): steps, checks, then promote or "
+                  "roll back; it goes on off this screen; space pauses it, a aborts it (rolls back). c opens the served version in the catalog, d the Drift screen on this model. r lists "
                   "again now, as on every list.")
 
     # -- messages from the workers ---------------------------------------------------------
@@ -454,8 +459,11 @@ class RolloutsScreen(RolloutActions, ConsoleScreen):
         pane = self.query_one("#isvc-detail")
         width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
-        body.show(render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
-                                bar_width=bar_width))
+        text = render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
+                             bar_width=bar_width)
+        if (driver := self.progress_of(isvc.key)) is not None:
+            text = Text.assemble(driver.text(), text)
+        body.show(text)
         set_border_title(pane, literal(f"Detail · {isvc.key}"))
 
     @work(thread=True, group="rollouts-catalog", exit_on_error=False)

@@ -54,10 +54,10 @@ def closed_port() -> int:
 def test_standard_mode_predictors_are_found_by_deployment(full, capsys):
     """The demo's Standard-mode canary (issue 13): no revisions, its predictors' series are keyed
     by Deployment, and the doctor names them."""
-    code, checks = doctor(capsys, full, "-n", "ads")
+    code, checks = doctor(capsys, full, "-n", "marketing")
     detail = checks["prometheus: request metrics"]["detail"]
-    assert code == 0 and "series for ads/ad-ctr" in detail
-    assert detail.endswith("Standard-mode predictors by Deployment: ads/ad-ctr-predictor, ads/ad-ctr-v30-predictor")
+    assert code == 0 and "series for marketing/ad-ctr" in detail
+    assert detail.endswith("Standard-mode predictors by Deployment: marketing/ad-ctr-predictor, marketing/ad-ctr-v30-predictor")
 
 
 def test_everything_there_is_ok_and_exits_0(full, capsys):

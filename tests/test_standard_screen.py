@@ -21,7 +21,7 @@ from test_rollouts_screen import (
     wait_until,
 )
 
-AD = "ads/ad-ctr"
+AD = "marketing/ad-ctr"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def standard_sandbox(tmp_path_factory):
     """A sandbox no test changes (its snapshot shows resourceVersions)."""
     sb = start_sandbox(tmp_path_factory.mktemp("standard-screen"))
     with admin(sb) as client:
-        wait_until(lambda: client.get_inference_service("ads", "ad-ctr").canaries[0].ready is True)
+        wait_until(lambda: client.get_inference_service("marketing", "ad-ctr").canaries[0].ready is True)
     yield sb
     sb.stop()
 
@@ -60,13 +60,13 @@ async def test_a_canary_that_never_gets_ready_is_flagged_with_why(tmp_path_facto
         broken = "s3://mlops-models/ad-ctr/v28"
         sb.controller.broken_uris.add(broken)
         with admin(sb) as client:
-            raw = client.get_raw("ads", "ad-ctr")
+            raw = client.get_raw("marketing", "ad-ctr")
             entry = raw["spec"]["canary"][0]
             entry["predictor"]["name"] = "v28"
             entry["predictor"]["model"]["storageUri"] = broken
-            client.patch_inference_service("ads", "ad-ctr", {"spec": {"canary": [entry]}},
+            client.patch_inference_service("marketing", "ad-ctr", {"spec": {"canary": [entry]}},
                                            resource_version=raw["metadata"]["resourceVersion"])
-            wait_until(lambda: client.get_inference_service("ads", "ad-ctr").canaries[0].ready is False)
+            wait_until(lambda: client.get_inference_service("marketing", "ad-ctr").canaries[0].ready is False)
         app = make_app(sb, tmp_path)
         async with app.run_test(size=(100, 40)) as pilot:
             await open_rollouts(pilot, app, select=AD)
