@@ -27,6 +27,7 @@ from console.safe_text import literal, safe
 from screens.base import ConsoleScreen
 from screens.catalog_modals import AliasNameScreen, CompareScreen
 from screens.list_table import ListTable
+from screens.repaint import set_border_title
 
 if TYPE_CHECKING:
     from adapters.catalog_records import ModelSummary, VersionRecord
@@ -212,8 +213,8 @@ class CatalogScreen(ConsoleScreen):
                     table.add_row(*self._model_row(summary)[1], key=summary.model)
             else:
                 table.show_rows([self._model_row(summary) for summary in page.rows])
-        _set_title(table, f"Models {table.row_count}/{page.total}"
-                   + (f" · filter: {self.filter_text}" if self.filter_text else ""))
+        set_border_title(table, literal(f"Models {table.row_count}/{page.total}"
+                                        + (f" · filter: {self.filter_text}" if self.filter_text else "")))
         if message.append:
             return
         if page.rows:
@@ -250,8 +251,8 @@ class CatalogScreen(ConsoleScreen):
                 self._versions = {record.version: record for record in page.rows}
                 table.show_rows([self._version_row(record) for record in page.rows])
         sort = self.sort_keys[self.sort_index] if self.sort_index < len(self.sort_keys) else "created_at"
-        _set_title(table, f"Versions of {self.model} {table.row_count}/{page.total} · "
-                          f"sort: {sort.replace('metric:', '')}")
+        set_border_title(table, literal(f"Versions of {self.model} {table.row_count}/{page.total} · "
+                                        f"sort: {sort.replace('metric:', '')}"))
         if message.append:
             return
         if page.rows:
@@ -452,13 +453,6 @@ class CatalogScreen(ConsoleScreen):
                 self.start_action(action, on_done=lambda outcome: self._reload())
 
         self.app.push_screen(AliasNameScreen(record.model, record.version, record.aliases), chosen)
-
-
-def _set_title(table: DataTable[Any], title: str) -> None:
-    """A border title that did not change is not set again (setting one redraws the table)."""
-    text = literal(title)
-    if not isinstance(table.border_title, Text) or table.border_title.plain != text.plain:
-        table.border_title = text
 
 
 def render_detail(record: VersionRecord) -> Text:

@@ -35,7 +35,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from console.drift import format_duration
 from console.drift_service import evaluation_instant
@@ -57,6 +57,7 @@ from screens.drift_chart import (
     status_text,
 )
 from screens.list_table import ListTable
+from screens.repaint import TextPane, looks, set_border_subtitle, set_border_title
 
 if TYPE_CHECKING:
     from console.drift_service import DriftReport
@@ -72,11 +73,6 @@ COLUMNS = (("feature", "feature"), ("status", "status"), ("PSI", "psi"), ("floor
 
 REFERENCE_WORDS = {"stable": "stable revision", "catalog": "catalog training data",
                    "before": "the window before"}
-
-
-def seen(value: str | Text) -> object:
-    """What a string or Text shows, comparable: Text's own == ignores its base style."""
-    return value if isinstance(value, str) else (value.plain, str(value.style), *value.spans)
 
 
 class DriftScreen(ConsoleScreen):
@@ -135,13 +131,12 @@ class DriftScreen(ConsoleScreen):
         self._seen_isvc: tuple[str, str] | None = None  # app.selected_isvc when last looked at
         self._last_load_monotonic: float | None = None
         self._loading = False
-        self._rows: dict[str, tuple[object, ...]] = {}  # feature -> its cells as shown
-        self._shown: dict[tuple[str, str], object] = {}  # (widget id, part) -> what it shows
+        self._rows: set[str] = set()  # the features in the table
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield self.header()
-        yield Static("", id="drift-context", markup=False)
+        yield TextPane(id="drift-context")
         table = ListTable(id="drift-features", cursor_type="row", zebra_stripes=False)
         table.border_title = "Features"
         yield table
@@ -156,8 +151,8 @@ class DriftScreen(ConsoleScreen):
         table = self.query_one("#drift-features", DataTable)
         for label, key in COLUMNS:
             table.add_column(label, key=key)
-        self._put(self.query_one("#drift-chart-pane"), "PSI over time", "border_title")
-        self._put(self.query_one("#drift-hist"), "Histogram", "border_title")
+        set_border_title(self.query_one("#drift-chart-pane"), "PSI over time")
+        set_border_title(self.query_one("#drift-hist"), "Histogram")
         table.focus()
 
     def focus_after_filter(self) -> Widget:
@@ -280,27 +275,13 @@ class DriftScreen(ConsoleScreen):
         table = self.query_one("#drift-features", DataTable)
         if self.report is None:
             self._clear_panels(Text(safe(message.error, multiline=True), style="red"))
-            self._put(table, "Features · no data", "border_title")
+            set_border_title(table, "Features · no data")
         else:
-            self._put(table, f"Features · {self.window} · updated {clock_text(self.updated_at or 0)} · stale",
-                      "border_title")
+            set_border_title(table, f"Features · {self.window} · updated {clock_text(self.updated_at or 0)} · stale")
         self._show_context()
         self.schedule("refresh", delay, self._tick)
 
     # -- rendering ---------------------------------------------------------------------------
-    def _put(self, widget: Widget, value: str | Text, part: str = "content") -> None:
-        """Show value as widget's content (a Static), border_title or border_subtitle, unless it
-        shows it already: each of these repaints the whole widget."""
-        key = (widget.id or "", part)
-        now = seen(value)
-        if self._shown.get(key) == now:
-            return
-        self._shown[key] = now
-        if part == "content":
-            widget.update(value)  # type: ignore[attr-defined]
-        else:
-            setattr(widget, part, value)
-
     def _show_context(self) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
         target = self.target
@@ -333,7 +314,7 @@ class DriftScreen(ConsoleScreen):
         if report is not None:
             text.append(" at ", style="dim")
             text.append(clock_text(report.at))
-        self._put(self.query_one("#drift-context", Static), text)
+        self.query_one("#drift-context", TextPane).show(text)
 
     def _cells(self, f: Any, report: DriftReport) -> tuple[Text, ...]:
         th = report.thresholds
@@ -343,30 +324,18 @@ class DriftScreen(ConsoleScreen):
                 sparkline([plotted(p) for p in points], SPARK_WIDTH, th.warn, th.drift))
 
     def _fill_table(self, *, rebuild: bool) -> None:
-        """The features as rows, by feature name: only the cells that changed are updated, and
-        the rows are sorted again only when the order changed."""
+        """The features as rows, by feature name: only the cells that changed are repainted, and
+        the rows are laid out again only when the order changed."""
         report = self.report
         assert report is not None
-        table = self.query_one("#drift-features", DataTable)
+        table = self.query_one("#drift-features", ListTable)
         names = [f.feature for f in report.features]
         cells = {f.feature: self._cells(f, report) for f in report.features}
-        shown = {name: tuple(seen(cell) for cell in row) for name, row in cells.items()}
-        rebuild = rebuild or set(self._rows) != set(names)
         with self.app.batch_update():
             if rebuild:
                 table.clear()
-                for name in names:
-                    table.add_row(*cells[name], key=name)
-            else:
-                for name in names:
-                    for (_, column), cell, before, after in zip(COLUMNS, cells[name], self._rows[name], shown[name],
-                                                                    strict=True):
-                        if before != after:
-                            table.update_cell(name, column, cell)
-                if [row.key.value for row in table.ordered_rows] != names:
-                    rank = {name: i for i, name in enumerate(names)}
-                    table.sort(key=lambda row: rank.get(row[0].plain.removeprefix("● "), len(rank)))
-        self._rows = shown
+            table.show_rows([(name, cells[name]) for name in names])
+        self._rows = set(names)
         if self.selected not in names:
             self.selected = names[0] if names else None
         if self.selected is not None:
@@ -376,9 +345,8 @@ class DriftScreen(ConsoleScreen):
         counts = report.counts()
         summary = " · ".join(f"{n} {STATUS_LABELS.get(s, (s,))[0]}" for s, n in
                              sorted(counts.items(), key=lambda kv: status_rank(kv[0])))
-        self._put(table, f"Features by drift · {self.window} · updated {clock_text(self.updated_at or 0)}",
-                  "border_title")
-        self._put(table, summary, "border_subtitle")
+        set_border_title(table, f"Features by drift · {self.window} · updated {clock_text(self.updated_at or 0)}")
+        set_border_subtitle(table, summary)
 
     def _chart_features(self) -> list[str]:
         if self.marked:
@@ -397,7 +365,7 @@ class DriftScreen(ConsoleScreen):
         if report is None or not names or not report.span:
             message = report.message if report is not None and report.message else "no feature selected"
             chart.show(Text(safe(message, multiline=True), style="dim"))
-            self._put(pane, "", "border_subtitle")
+            set_border_subtitle(pane, "")
             return
         th = report.thresholds
         series = {n: [(p.t, plotted(p)) for p in report.series.get(n, [])] for n in names}
@@ -405,9 +373,9 @@ class DriftScreen(ConsoleScreen):
         span = (report.span[0], report.span[1])
         markers = list(self.markers)
         no_color = self.app.no_color
-        self._put(pane, chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None,
-                                     no_color=no_color), "border_subtitle")
-        self._put(pane, f"PSI · {self.window} windows, every {format_duration(report.span[2])}", "border_title")
+        set_border_subtitle(pane, chart_legend(names, th.warn, th.drift, markers, with_floor=floor is not None,
+                                     no_color=no_color))
+        set_border_title(pane, f"PSI · {self.window} windows, every {format_duration(report.span[2])}")
         if not any(v is not None for pts in series.values() for _, v in pts):
             chart.show(Text("no PSI in this span: no samples, or too few, on one side", style="dim"))
             return
@@ -424,10 +392,10 @@ class DriftScreen(ConsoleScreen):
         f = next((x for x in report.features if x.feature == self.selected), None) if report else None
         if f is None:
             hist.show(Text("—", style="dim"))
-            self._put(hist, "Histogram", "border_title")
-            self._put(hist, "", "border_subtitle")
+            set_border_title(hist, "Histogram")
+            set_border_subtitle(hist, "")
             return
-        self._put(hist, literal(f"{f.feature}: reference vs live"), "border_title")
+        set_border_title(hist, literal(f"{f.feature}: reference vs live"))
         live, ref = f.live, f.reference
         bounds = live.bounds if live else (ref.bounds if ref else None)
         live_counts = live.counts if live else None
@@ -440,10 +408,10 @@ class DriftScreen(ConsoleScreen):
             body = histogram_bars(bounds, live_counts, ref_counts, height=height - (1 if note else 0), width=width)
             return note + body if note else body
 
-        hist.set_drawer(draw, (f.feature, bounds, live_counts, ref_counts, seen(note) if note else None))
+        hist.set_drawer(draw, (f.feature, bounds, live_counts, ref_counts, looks(note) if note else None))
         js = f"JS {f.js:.3f}" if f.js is not None else "JS —"
         psi = f"PSI {f.psi:.3f}" if f.psi is not None else "PSI —"
-        self._put(hist, f"{psi} · {js}", "border_subtitle")
+        set_border_subtitle(hist, f"{psi} · {js}")
 
     # -- events ------------------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#drift-features")
@@ -494,20 +462,20 @@ class DriftScreen(ConsoleScreen):
         self.history_start = None
         self.markers = []
         self.updated_at = None
-        self._rows = {}
+        self._rows = set()
         table = self.query_one("#drift-features", DataTable)
         pane = self.query_one("#drift-chart-pane")
         hist = self.query_one("#drift-hist", AnsiChart)
         with self.app.batch_update():
             table.clear()
-            self._put(table, f"Features · {self.window} · loading…", "border_title")
-            self._put(table, "", "border_subtitle")
+            set_border_title(table, f"Features · {self.window} · loading…")
+            set_border_subtitle(table, "")
             self.query_one("#drift-chart", AnsiChart).show(chart_text or Text("Loading…", style="dim"))
-            self._put(pane, "PSI over time", "border_title")
-            self._put(pane, "", "border_subtitle")
+            set_border_title(pane, "PSI over time")
+            set_border_subtitle(pane, "")
             hist.show(Text("—", style="dim"))
-            self._put(hist, "Histogram", "border_title")
-            self._put(hist, "", "border_subtitle")
+            set_border_title(hist, "Histogram")
+            set_border_subtitle(hist, "")
 
     def action_pick_model(self) -> None:
         from screens.drift_picker import ModelPickerScreen

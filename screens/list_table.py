@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+from screens.repaint import looks, update_cell
 
 
 class ListTable(DataTable):
@@ -23,26 +24,32 @@ class ListTable(DataTable):
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence[Any]]]) -> bool:
         """Show `rows` ((key, cells), in order) writing only what changed: when the keys on screen
-        are the same, in the same order, changed cells are updated in place; otherwise the rows
-        are laid out again. Returns whether anything was written."""
+        are the same, in the same order, the changed cells are repainted; otherwise the rows are
+        laid out again. Returns whether anything was written."""
         keys = [key for key, _ in rows]
         if keys != [row.key.value for row in self.ordered_rows]:
             self.clear()
             for key, cells in rows:
                 self.add_row(*cells, key=key)
             return True
-        columns = list(self.columns)
         changed = False
         for key, cells in rows:
-            for column, before, after in zip(columns, self.get_row(key), cells, strict=False):
-                if _looks(before) != _looks(after):
-                    self.update_cell(key, column, after)
-                    changed = True
+            changed = self.put_row(key, cells) or changed
         return changed
 
+    def put_row(self, key: str, cells: Sequence[Any]) -> bool:
+        """Add the row (at the end), or repaint the cells of it that changed (the columns have
+        fixed widths: nothing else moves). Returns whether anything was written."""
+        if key not in self.rows:
+            self.add_row(*cells, key=key)
+            return True
+        changed = False
+        for column, before, after in zip(self.columns, self.get_row(key), cells, strict=False):
+            if looks(before) != looks(after):
+                update_cell(self, key, column, after)
+                changed = True
+        return changed
 
-def _looks(cell: Any) -> tuple[Any, ...]:
-    """What a cell looks like on screen (rich Text compares its text and spans, not its style)."""
-    if isinstance(cell, Text):
-        return (cell.plain, str(cell.style), tuple(cell.spans))
-    return (str(cell),)
+    def drop_row(self, key: str) -> None:
+        if key in self.rows:
+            self.remove_row(key)

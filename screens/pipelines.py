@@ -43,7 +43,8 @@ from screens.pipelines_view import (
     row_cells,
     runs_title,
 )
-from screens.pipelines_widgets import RunDetail, RunsTable, TextPane
+from screens.pipelines_widgets import RunDetail, RunsTable
+from screens.repaint import TextPane
 
 # KFP sends every run with its details and compiled pipeline (~15 KB each): ask for what fills the
 # table, and page in more as the cursor nears the end

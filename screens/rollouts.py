@@ -30,7 +30,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
@@ -41,7 +41,7 @@ from console.safe_text import literal, safe
 from screens import rollouts_render as render
 from screens.base import Backoff, ConsoleScreen, clock_text, retry_text
 from screens.list_table import ListTable
-from screens.repaint import TextPane, set_border_title, update_cell
+from screens.repaint import TextPane, set_border_title
 from screens.rollouts_actions import HEALTH_DEBOUNCE, RolloutActions
 from screens.rollouts_progress import ProgressKeys
 
@@ -63,11 +63,6 @@ def order_key(key: str) -> tuple[str, ...]:
     return tuple(key.split("/", 1))
 
 
-def _drawn(cells: tuple[Text, ...]) -> tuple[str, ...]:
-    """What a row's cells look like on screen, to compare before updating them."""
-    return tuple(cell.plain + "\0" + str(cell.style) for cell in cells)
-
-
 class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
     screen_title = "Rollouts"
     # Timing, as class attributes so a test (or a benchmark) can shorten them.
@@ -80,10 +75,11 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
     #isvcs { height: 2fr; min-height: 5; border: round $primary 50%; }
     #isvcs:focus { border: round $accent; }
     #rollouts-lower { height: 3fr; }
-    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
-    #isvc-detail:focus { border: round $accent; }
-    #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; scrollbar-size-vertical: 1; }
-    #isvc-health:focus { border: round $accent; }
+    #isvc-detail { width: 1fr; border: round $primary 50%; padding: 0 1; }
+    #isvc-detail:focus-within { border: round $accent; }
+    #isvc-health { width: 40%; min-width: 36; max-width: 60; border: round $primary 50%; padding: 0 1; }
+    #isvc-health:focus-within { border: round $accent; }
+    #isvc-detail-body, #isvc-health-body { scrollbar-size-vertical: 1; overflow-y: scroll; }  /* no layout when a text outgrows it */
     """
     BINDINGS = [
         *ConsoleScreen.BINDINGS,  # / and esc, listed by ? with this screen's keys
@@ -149,7 +145,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self._items: dict[str, InferenceService] = {}  # every InferenceService seen, by "ns/name"
-        self._shown: dict[str, tuple[str, ...]] = {}  # row key -> the cells on screen (_drawn)
+        self._shown: set[str] = set()  # the row keys in the table
         self._matching: list[str] = []  # keys that pass the filter, in namespace/name order
         self._limit = PAGE  # how many of them the DataTable holds
         self._layout: tuple[tuple[str, str, int], ...] = ()  # the table's columns (render.columns)
@@ -178,10 +174,10 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         table.border_title = "InferenceServices · connecting…"
         yield table
         with Horizontal(id="rollouts-lower"):
-            with VerticalScroll(id="isvc-detail"):
-                yield TextPane(Text("Waiting for the cluster…", style="dim"), id="isvc-detail-body")
-            with VerticalScroll(id="isvc-health"):
-                yield TextPane(Text("Select an InferenceService.", style="dim"), id="isvc-health-body")
+            with Vertical(id="isvc-detail"):
+                yield TextPane(Text("Waiting for the cluster…", style="dim"), id="isvc-detail-body", can_focus=True)
+            with Vertical(id="isvc-health"):
+                yield TextPane(Text("Select an InferenceService.", style="dim"), id="isvc-health-body", can_focus=True)
         yield self.status_line(id="rollouts-status")
         yield self.key_bar()
 
@@ -207,11 +203,11 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         for key, label, width in layout:
             table.add_column(label, key=key, width=width)
         self._layout = layout
-        self._shown = {}
+        self._shown = set()
         return True
 
-    def _table(self) -> DataTable[Any]:
-        return self.query_one("#isvcs", DataTable)
+    def _table(self) -> ListTable:
+        return self.query_one("#isvcs", ListTable)
 
     def focus_after_filter(self) -> DataTable[Any]:
         return self._table()
@@ -342,7 +338,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             wanted_set = set(wanted)
             for key in [k for k in self._shown if k not in wanted_set]:
                 table.remove_row(key)
-                del self._shown[key]
+                self._shown.discard(key)
             last = max((order_key(k) for k in self._shown), default=None)
             out_of_order = False
             for key in wanted:
@@ -362,20 +358,12 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         elif only is None or only == self._selected:
             self._show_detail()
 
-    def _put_row(self, table: DataTable[Any], key: str, now: float) -> bool:
+    def _put_row(self, table: ListTable, key: str, now: float) -> bool:
         """Add or update one row (only the cells that changed); True when it was added."""
-        cells = render.row_cells(self._items[key], now, self._layout, self._verdicts.get(key))
-        drawn = _drawn(cells)
-        old = self._shown.get(key)
-        self._shown[key] = drawn
-        if old is None:
-            table.add_row(*cells, key=key)
-            return True
-        if old != drawn:
-            for (column, _, _), cell, before, after in zip(self._layout, cells, old, drawn, strict=True):
-                if before != after:
-                    update_cell(table, key, column, cell)
-        return False
+        added = key not in self._shown
+        self._shown.add(key)
+        table.put_row(key, render.row_cells(self._items[key], now, self._layout, self._verdicts.get(key)))
+        return added
 
     def _refresh_row(self, key: str) -> None:
         """Its cells again (a verdict came), leaving the cursor and the selection alone."""
@@ -469,7 +457,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
                 self._catalog_pending.add(uri)
                 self._lookup_catalog(uri)
         pane = self.query_one("#isvc-detail")
-        width = pane.scrollable_content_region.width
+        width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
         text = render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
                              bar_width=bar_width)

@@ -622,7 +622,8 @@ class Repaints:
     def __init__(self, monkeypatch):
         from textual.widget import Widget
 
-        from screens.pipelines_widgets import RunsTable, TextPane
+        from screens.pipelines_widgets import RunsTable
+        from screens.repaint import TextPane, looks
 
         self.full: list[str] = []
         self.cells: list[tuple[str, str]] = []
@@ -649,18 +650,18 @@ class Repaints:
         wrap(Widget, "refresh", refresh)
         for name in ("clear", "add_row", "remove_row", "sort"):
             wrap(RunsTable, name, lambda table, *a, _name=name, **k: log.full.append(_name))
-        wrap(RunsTable, "_set_cell", lambda table, key, row, column, cell:
-             log.cells.append((key, table.ordered_columns[column].key.value)))
-        wrap(TextPane, "update", lambda pane, *a, **k: log.panes.append(pane.id))
+        wrap(RunsTable, "update_cell", lambda table, key, column, cell, **k:
+             log.cells.append((str(key.value if hasattr(key, "value") else key), str(column.value))))
+        wrap(TextPane, "show", lambda pane, text, **k: looks(text) != looks(pane.text) and log.panes.append(pane.id))
 
     def clear(self) -> None:
         self.full, self.cells, self.partial, self.panes = [], [], 0, []
 
 
 def cells_of(table) -> dict[tuple[str, str], tuple]:
-    from screens.pipelines_widgets import signature
+    from screens.repaint import looks
 
-    return {(row.key.value, column.key.value): signature(table.get_cell(row.key, column.key))
+    return {(row.key.value, column.key.value): looks(table.get_cell(row.key, column.key))
             for row in table.ordered_rows for column in table.ordered_columns}
 
 

@@ -39,33 +39,38 @@ def record(widget) -> list[tuple]:
     return calls
 
 
-async def test_a_text_pane_repaints_only_the_lines_that_changed():
+async def test_a_text_pane_repaints_only_the_lines_that_changed_and_never_lays_out():
     app = Pane()
     async with app.run_test(size=(40, 20)) as pilot:
         pane = app.query_one(TextPane)
         pane.show(Text("one\ntwo\nthree"))
         await pilot.pause()
         height = pane.size.height
-        assert height >= 6  # padded to the viewport: a shorter text will not change the layout
+        assert height == 6  # its container's, not its text's
         calls = record(pane)
         assert pane.show(Text("one\ntwo\nthree")) is False and calls == []
         pane.show(Text("one\nTWO\nthree"))
         assert [(tuple(r.y for r in regions), layout) for regions, layout in calls] == [((1,), False)]
         calls.clear()
-        pane.show(Text("one"))  # shorter: lines 1 and 2 go blank, the height stays
+        pane.show(Text("one"))  # shorter: lines 1 and 2 go blank
         assert [(tuple(r.y for r in regions), layout) for regions, layout in calls] == [((1, 2), False)]
+        calls.clear()
+        pane.show(Text("\n".join(str(n) for n in range(40))))  # longer than it is: its scrollbar comes
+        assert any(layout for _, layout in calls)
         await pilot.pause()
-        assert pane.size.height == height and "one" in str(pane.render())
+        assert pane.size.height == height and pane.virtual_size.height == 40 and pane.max_scroll_y > 0
         calls.clear()
-        pane.show(Text("\n".join(str(n) for n in range(40))))  # longer than it is: laid out once
-        assert calls == [((), True)]
+        pane.show(Text("\n".join(f"line {n}" for n in range(30))))  # a scroll range again: no layout
+        assert calls and not any(layout for _, layout in calls) and all(regions for regions, _ in calls)
         await pilot.pause()
         calls.clear()
-        pane.show(Text("asking…"), hold=True)  # a placeholder keeps the height: no layout
-        assert calls and not any(layout for _, layout in calls)
+        pane.show(Text("asking…"), hold=True)  # a placeholder keeps the scroll range
+        assert calls and not any(layout for _, layout in calls) and pane.virtual_size.height == 30
         calls.clear()
-        pane.show(Text("short"))  # much shorter than the height: back to the viewport, once
-        assert calls == [((), True)]
+        pane.show(Text("short"))  # fits: the scrollbar goes
+        assert pane.virtual_size.height == 1
+        await pilot.pause()
+        assert line_of(pane, 0).strip() == "short" and pane.size.height == height
 
 
 async def test_a_border_title_repaints_its_line_and_a_cell_itself():

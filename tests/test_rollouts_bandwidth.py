@@ -89,3 +89,31 @@ async def test_identical_answers_repaint_nothing_and_a_new_row_repaints_its_pane
         assert body.whole + body.partial <= drawn_once + 1  # its last answer; the next is the same
         assert rows.whole == 0
         assert "FAILING CHECKS" in text_of(app, "#isvc-health-body")
+
+
+async def test_a_selection_move_repaints_the_panes_by_line_never_whole(sandbox, tmp_path, monkeypatch):  # noqa: F811
+    """The detail and health panes keep their size whatever their text (a longer text moves the
+    scrollbar): a move to a row never seen repaints the lines that changed, never a whole pane
+    (a pane laid out again is repainted whole, twice, and its container with it)."""
+
+    def fetch(self, key, *_):
+        self.post_message(self.HealthReady(key, ANSWER))
+
+    monkeypatch.setattr(RolloutsScreen, "_fetch_health", fetch)
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await wait_for(pilot, lambda: "FAILING CHECKS" in text_of(app, "#isvc-health-body"), what="the verdict")
+        screen = app.screen
+        panes = [screen.query_one(selector) for selector in
+                 ("#isvc-detail-body", "#isvc-health-body", "#isvc-detail", "#isvc-health")]
+        sizes = [pane.size for pane in panes]
+        repaints = [Repaints(pane) for pane in panes]
+        for key in [row.key.value for row in table(app).ordered_rows][1:]:
+            await move_to(pilot, key)
+            await wait_for(pilot, lambda k=key: k in text_of(app, "#isvc-detail-body")
+                           and "FAILING CHECKS" in text_of(app, "#isvc-health-body"), what=f"{key} shown")
+            await pilot.pause()
+            assert [r.whole for r in repaints] == [0, 0, 0, 0], key
+            assert [pane.size for pane in panes] == sizes
+        assert repaints[0].partial >= 1 and repaints[1].partial >= 1

@@ -55,7 +55,7 @@ def make_app(sb: Sandbox, tmp_path: Path) -> MlopsConsole:
 
 
 def detail(app) -> str:
-    return str(app.screen.query_one("#isvc-detail-body", Static).render())
+    return str(app.screen.query_one("#isvc-detail-body").render())  # a TextPane: its text
 
 
 async def open_on(pilot, app, key: str) -> None:

@@ -117,7 +117,7 @@ def cell(app, key: str, column: str) -> str:
 
 
 def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
+    return str(app.screen.query_one(selector).render())  # a Static, or a TextPane (its text)
 
 
 async def open_rollouts(pilot, app, select: str | None = FRAUD) -> None:

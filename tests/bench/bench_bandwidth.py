@@ -1,7 +1,7 @@
 """Bytes the console writes to the terminal, per screen idle and per key press (issue 10 s.4). Not
 part of the default run:
 
-    .venv/bin/python tests/bench/bench_bandwidth.py [--idle 30] [--keys 5]
+    .venv/bin/python tests/bench/bench_bandwidth.py [--idle 30] [--keys 5] [--screen rollouts]
 
 The console runs in a pseudo-terminal of 80x24 (as over SSH), against a demo sandbox in another
 process; a reader thread counts what reaches the terminal. Bytes are not timings, so they do not
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 COLS, ROWS = 80, 24
+SCREENS = (("1", "catalog"), ("2", "pipelines"), ("3", "rollouts"), ("4", "drift"))
 BARE = ("from textual.app import App\nfrom textual.widgets import Static\n"
         "class Bare(App):\n    def compose(self):\n        yield Static('bare')\nBare().run()\n")
 
@@ -105,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle", type=float, default=30.0, help="seconds of idle measured per screen")
     parser.add_argument("--keys", type=int, default=5, help="selection moves measured per list screen")
+    parser.add_argument("--screen", action="append", choices=[name for _, name in SCREENS],
+                        help="measure only this screen (again for more); default: all")
     args = parser.parse_args()
     from console.demo import start_sandbox, stop_sandbox
 
@@ -125,7 +128,9 @@ def main() -> None:
             term = Terminal(argv, env_for(home))
             term.settle(limit=20)
             print(f"{'screen':<10} {'idle B/s':>9} {'bytes/key (down), each':>40}")
-            for key, name in (("1", "catalog"), ("2", "pipelines"), ("3", "rollouts"), ("4", "drift")):
+            for key, name in SCREENS:
+                if args.screen and name not in args.screen:
+                    continue
                 before = term.written()
                 term.send(key)
                 term.settle(limit=30, after=before)
