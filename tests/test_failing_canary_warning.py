@@ -26,13 +26,15 @@ async def test_stepping_up_a_failing_canary_warns_first_and_stepping_down_does_n
         await open_rollouts(pilot, app, select="fraud/fraud-detector")
         await wait_for(pilot, lambda: "FAILING CHECKS" in text_of(app, "#isvc-health-body"), what="the failing verdict")
         await pilot.press("plus")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="the confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen.query("#confirm-change"),
+                       what="the confirmation")
         text = confirmation_text(app)
         assert "WARNING: this canary is FAILING its health checks (failing checks 1 of 2)" in text
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmChangeScreen)
                        and not app.screen._action_busy, what="the dialog closed")
         await pilot.press("minus")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="the second confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen.query("#confirm-change"),
+                       what="the second confirmation")
         assert "WARNING" not in confirmation_text(app)
         await pilot.press("escape")
