@@ -200,7 +200,7 @@ def demo_aliases() -> dict[str, dict[str, list[str]]]:
         out[model].setdefault(version, []).append(alias)
 
     for served in SERVED:
-        if served.story in ("canary", "failing"):
+        if served.story in demo_data.CANARY_STORIES:
             give(served.model, "production", served.prev_version or served.latest_version)
             give(served.model, "canary", served.latest_version)
         else:

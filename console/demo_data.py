@@ -147,6 +147,10 @@ class ServedModel:
     error_rate: float = 0.002  # share of 5xx served by the latest revision
 
 
+# Stories with a new version beside the served one: the catalog's production alias is on the served
+# (previous) version, its canary alias on the new one.
+CANARY_STORIES = ("canary", "failing", "standard-canary")
+
 SERVED: tuple[ServedModel, ...] = (
     ServedModel("fraud", "fraud-detector", "fraud-detector", "canary", latest_version="40", prev_version="39",
                 canary_percent=20, drifting_features=("amount", "txn_velocity", "device_score"), error_rate=0.04),
