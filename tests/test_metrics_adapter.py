@@ -242,7 +242,9 @@ def test_health_of_the_canary_and_of_a_healthy_model(client, at):
 def test_models_with_metrics(client, at):
     found = DriftService(client).models_with_metrics(at)
     assert ("fraud", "fraud-detector", [STABLE, CANARY]) in found
-    assert len(found) == 5
+    from console import demo_data
+
+    assert {(ns, model) for ns, model, _ in found} == {(s.namespace, s.name) for s in demo_data.SERVED}
 
 
 # -- faults -----------------------------------------------------------------------------------
