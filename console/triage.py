@@ -217,6 +217,18 @@ class Scope:
     namespace: str | None  # None: all namespaces
 
 
+def _collect(futures: list[Any], on_partial: Callable[[list[Item]], Any] | None) -> list[Item]:
+    """The items of every future, sorted; on_partial gets the items so far as each one answers."""
+    items: list[Item] = []
+    pending = len(futures)
+    for future in as_completed(futures):
+        items += future.result()
+        pending -= 1
+        if on_partial is not None and pending:
+            on_partial(sort_items(items))
+    return sort_items(items)
+
+
 def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: datetime | None = None,
            max_workers: int = 8, on_partial: Callable[[list[Item]], object] | None = None) -> list[Item]:
     """Every item of every context in scope, sorted. Each context's serving side (Kubernetes,
@@ -229,14 +241,7 @@ def gather(settings_for: Callable[[str | None], Any], scope: Scope, *, now: date
                    for context in scope.contexts]
         futures += [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
                     for context in kfp_owners(settings_for, scope.contexts)]
-        items: list[Item] = []
-        pending = len(futures)
-        for future in as_completed(futures):
-            items += future.result()
-            pending -= 1
-            if on_partial is not None and pending:
-                on_partial(sort_items(items))
-    return sort_items(items)
+        return _collect(futures, on_partial)
 
 
 def kfp_owners(settings_for: Callable[[str | None], Any], contexts: list[str | None]) -> list[str | None]:
@@ -542,11 +547,4 @@ def poll(settings_for: Callable[[str | None], Any], scope: Scope, watches: list[
         futures = [pool.submit(_runs_of_context, settings_for, context, scope.namespace, now)
                    for context in kfp_owners(settings_for, scope.contexts)]
         futures += [pool.submit(judged, watch) for watch in watches]
-        items: list[Item] = []
-        pending = len(futures)
-        for future in as_completed(futures):
-            items += future.result()
-            pending -= 1
-            if on_partial is not None and pending:
-                on_partial(sort_items(items))
-    return sort_items(items)
+        return _collect(futures, on_partial)
