@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from textual.binding import Binding
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
-from screens.repaint import looks, update_cell
+from screens.repaint import joined, looks, update_cell
 
 
 class ListTable(DataTable):
@@ -53,3 +55,20 @@ class ListTable(DataTable):
     def drop_row(self, key: str) -> None:
         if key in self.rows:
             self.remove_row(key)
+
+    def _set_hover_cursor(self, active: bool) -> None:
+        # Textual's DataTable repaints the hover row on every cursor key even when no hover is
+        # shown (keyboard only): one more whole row written per key over SSH. Skip the no-op.
+        if active != self._show_hover_cursor:
+            super()._set_hover_cursor(active)
+
+    def render_line(self, y: int) -> Strip:
+        return joined(super().render_line(y))  # a row of padded cells, in a third of the bytes
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        # As ScrollView's, but the header row does not move: repaint the rows under it only.
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = new_value
+        if round(old_value) != round(new_value):
+            top = self.header_height if self.show_header and not self.fixed_rows else 0
+            self.refresh(Region(0, top, self.size.width, max(self.size.height - top, 0)))

@@ -7,7 +7,9 @@ changes; these repaint the line or the cell instead.
   the same;
 - update_cell(table, row, column, value): that cell of a DataTable whose column widths are fixed
   (screens/list_table.py ListTable.show_rows and put_row compare the rows and call it);
-- TextPane: a Static for a panel of text replaced in place (a detail view, a health panel).
+- TextPane: a Static for a panel of text replaced in place (a detail view, a health panel);
+- joined(strip): a line with its neighbouring same-looking segments made one (each segment costs
+  its own escape sequences on the wire).
 
 TextPane.show(text) writes nothing when the text did not change, and otherwise repaints only the
 visible lines that changed. A Static whose height changes costs much more: Textual lays the screen
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
 from textual.content import Content
 from textual.geometry import Region, Size
@@ -88,6 +91,27 @@ def update_cell(table: DataTable[Any], row: str, column: str | ColumnKey, value:
     table.refresh_coordinate(table.get_cell_coordinate(row, column))
 
 
+def joined(strip: Strip) -> Strip:
+    """The line with neighbouring segments that look the same joined: Textual writes every
+    segment as its own style, text and reset, so a table row of padded cells costs three times
+    its text. Mouse metadata (a table cell's column) is the first segment's."""
+    segments: list[Segment] = []
+    look = None
+    for segment in strip:
+        style = segment.style
+        this = None if style is None else (style.clear_meta_and_links(), style.link)
+        if segments and not segment.control and this == look and not segments[-1].control:
+            last = segments[-1]
+            segments[-1] = Segment(last.text + segment.text, last.style)
+        else:
+            segments.append(segment)
+            look = this
+    return strip if len(segments) == len(strip) else Strip(segments, strip.cell_length)
+
+
+SCROLL_STEP = 5
+
+
 class TextPane(ScrollView):
     """A panel of text replaced in place (a detail view, a health panel), drawn line by line: its
     size is its container's (CSS), not its text's, so a new text never moves the layout, only the
@@ -117,8 +141,17 @@ class TextPane(ScrollView):
     def _lines_for(self, width: int) -> list[Strip]:
         if width != self._width:
             self._lines, self._width = self._wrap(self._text, width), width
-            self.set_reactive(Widget.virtual_size, Size(width, len(self._lines)))
+            self.set_reactive(Widget.virtual_size, Size(width, self._scroll_range(len(self._lines))))
         return self._lines
+
+    def _scroll_range(self, lines: int) -> int:
+        """The scroll range for `lines` of text: longer than the pane, it grows in steps of
+        SCROLL_STEP lines, so that the scrollbar (redrawn whole, a cell per line, whenever the
+        range changes) stays as it is for most new texts (the last step may end blank)."""
+        view = self.scrollable_content_region.height
+        if not view or lines <= view:
+            return lines
+        return -(-lines // SCROLL_STEP) * SCROLL_STEP
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
         return max((cell_len(line) for line in self._text.plain.split("\n")), default=0)
@@ -127,15 +160,15 @@ class TextPane(ScrollView):
         return len(self._lines_for(width))
 
     def on_resize(self) -> None:
-        self._scroll_update(Size(self.scrollable_content_region.width, len(self._lines_for(
-            self.scrollable_content_region.width))))
+        width = self.scrollable_content_region.width
+        self._scroll_update(Size(width, self._scroll_range(len(self._lines_for(width)))))
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         lines = self._lines_for(width)
         index = y + self.scroll_offset.y
         strip = lines[index] if index < len(lines) else Strip.blank(width)
-        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        return joined(strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style))
 
     def show(self, text: Text, *, hold: bool = False) -> bool:
         """Show `text`; False when it is what is shown already (nothing is repainted). `hold`
@@ -152,7 +185,7 @@ class TextPane(ScrollView):
             return True
         old, new = self._lines_for(width), self._wrap(text, width)
         self._lines = new
-        height = max(len(new), len(old)) if hold else len(new)
+        height = self._scroll_range(max(len(new), len(old)) if hold else len(new))
         if height != self.virtual_size.height:
             scrollbar = self.show_vertical_scrollbar
             self.set_reactive(Widget.virtual_size, Size(width, height))

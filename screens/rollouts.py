@@ -53,6 +53,7 @@ WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 HEALTH_INTERVAL = 15.0
 HEALTH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 HEALTH_WINDOW = "5m"
+HEALTH_PENDING_AFTER = 0.3  # a first health answer this late (after asking) shows "Asking Prometheus…"
 AGE_INTERVAL = 30.0
 PAGE = 80  # rows in the DataTable at a time (it measures every cell it holds: ~1 ms a row here)
 LOAD_MORE_MARGIN = 15
@@ -160,7 +161,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         self._catalog_pending: set[str] = set()
         self._last_result: dict[str, str] = {}
         self._verdicts: dict[str, Verdict] = {}  # row key -> its last canary verdict
-        self._answers: dict[str, tuple[Text, str]] = {}  # row key -> its last health panel and when
+        self._answers: dict[str, Text] = {}  # row key -> its last health panel (it names the row and when)
         self._no_metrics: Text | None = None  # the panel for every row while Prometheus is not configured
         self._health_backoff = Backoff(self.health_backoff)
         self._refreshing = False  # r asked for a new list; the next Listed says so
@@ -183,7 +184,7 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#isvc-detail").border_title = "Detail"
-        self.query_one("#isvc-health").border_title = "Canary health"
+        self.query_one("#isvc-health").border_title = f"Canary health · {HEALTH_WINDOW}"
         self._lay_out_columns()
         self._table().focus()
 
@@ -456,15 +457,13 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             if uri not in self._catalog and uri not in self._catalog_pending:
                 self._catalog_pending.add(uri)
                 self._lookup_catalog(uri)
-        pane = self.query_one("#isvc-detail")
         width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
         text = render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
                              bar_width=bar_width)
         if (driver := self.progress_of(isvc.key)) is not None:
             text = Text.assemble(driver.text(), text)
-        body.show(text)
-        set_border_title(pane, literal(f"Detail · {isvc.key}"))
+        body.show(text)  # its first line names the row: the pane's title stays the same
 
     @work(thread=True, group="rollouts-catalog", exit_on_error=False)
     def _lookup_catalog(self, uri: str) -> None:
@@ -490,7 +489,8 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             return
         target = rollouts.health_target(isvc)
         if target is None:
-            self._set_health(Text("No revision serves traffic yet: nothing to measure.", style="dim"), None)
+            self._set_health(Text(f"{safe(isvc.key)}: no revision serves traffic yet: nothing to measure.",
+                                  style="dim"))
             self.schedule("health", self.health_interval, self._request_health)
             return
         self._fetch_health(isvc.key, isvc.namespace, isvc.name, target)
@@ -534,9 +534,9 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         if message.key != self._selected or isvc is None:
             return
         self._health_backoff.reset()
-        answer = (render.health(message.verdict, isvc), clock_text(self.app.clock()))
+        answer = render.health(message.verdict, isvc, clock_text(self.app.clock()))
         self._answers[message.key] = answer
-        self._set_health(*answer)
+        self._set_health(answer)
         self.schedule("health", self.health_interval, self._request_health)
 
     def on_rollouts_screen_health_failed(self, message: HealthFailed) -> None:
@@ -550,33 +550,40 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             text.append(safe(message.error, multiline=True) + "\n", style="dim")
             text.append("\nThe rest of this screen works without it.", style="dim")
             self._no_metrics = text
-            self._set_health(text, None)
+            self._set_health(text)
             return
         delay = self._health_backoff.next()
         text.append("Prometheus unavailable\n", style="bold red")
         text.append(safe(message.error, multiline=True) + "\n")
         text.append(f"\n{retry_text(delay, self.app.clock())}", style="dim")
-        self._set_health(text, None)
+        self._set_health(text)
         self.schedule("health", delay, self._request_health)
 
     def _show_health_waiting(self) -> None:
-        """A newly selected row: its last answer (with its time) or the words for "not yet"."""
+        """A newly selected row: its last answer (it names its row and time), or, when its first
+        answer is slow, the words for "not yet". Until then the pane keeps what it shows, which
+        names the row it is about: most answers come sooner, and the pane is drawn once (over
+        SSH, "Asking…" and then the answer cost twice the bytes of a move)."""
         isvc = self.selected()
         if isvc is None:
             return
         if isvc.key in self._answers:
-            self._set_health(*self._answers[isvc.key])
+            self._set_health(self._answers[isvc.key])
         elif self._no_metrics is not None:
-            self._set_health(self._no_metrics, None)
-        else:
-            self._set_health(Text(f"Asking Prometheus about {safe(isvc.key)}…", style="dim"), None, hold=True)
+            self._set_health(self._no_metrics)
+        elif not self.query_one("#isvc-health-body", TextPane).text.plain.strip():
+            self._show_health_pending()
+        else:  # the last row's panel (it names its row) stays until this row's answer, or its delay
+            self.schedule("health-pending", HEALTH_DEBOUNCE + HEALTH_PENDING_AFTER, self._show_health_pending)
 
-    def _set_health(self, text: Text, stamp: str | None, *, hold: bool = False) -> None:
+    def _show_health_pending(self) -> None:
+        isvc = self.selected()
+        if isvc is not None and isvc.key not in self._answers:
+            self._set_health(Text(f"Asking Prometheus about {safe(isvc.key)}…", style="dim"), hold=True)
+
+    def _set_health(self, text: Text, *, hold: bool = False) -> None:
+        self.cancel("health-pending")  # whatever is shown now is newer than "Asking…"
         self.query_one("#isvc-health-body", TextPane).show(text, hold=hold)
-        title = f"Canary health · {HEALTH_WINDOW}"
-        if stamp:
-            title += f" · {stamp}"
-        set_border_title(self.query_one("#isvc-health"), Text(title))
 
     # -- why it is failing: e events, l logs, y YAML (screens/object_view.py) ----------------------
     def action_events(self) -> None:

@@ -436,8 +436,10 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
-def health(verdict: Any, isvc: Any) -> Text:
-    """Canary against stable: the verdict, the figures side by side, top drifting features."""
+def health(verdict: Any, isvc: Any, stamp: str | None = None) -> Text:
+    """Canary against stable: the verdict, whose it is and when (`stamp`), the figures side by
+    side, top drifting features. The pane's title stays the same from row to row (a border
+    line is the costliest line to rewrite over SSH): the row's name is in the text."""
     text = Text()
     style = {"healthy": "bold green", "failing": "bold red"}.get(verdict.status, "bold yellow")
     text.append("verdict ", style="dim")
@@ -445,10 +447,13 @@ def health(verdict: Any, isvc: Any) -> Text:
     text.append("\n")
     if verdict.reason:
         text.append(f"{safe(verdict.reason)}\n", style="dim")
+    if stamp is not None:
+        name = safe(isvc.name)
+        text.append(f"{name if len(name) <= 19 else name[:18] + '…'} at {stamp}\n", style="dim")
     canary, stable = verdict.canary, verdict.stable
     columns = [h for h in (canary, stable) if h is not None]
     if columns:
-        text.append(f"\n{'':<9}")
+        text.append(f"{'' if stamp else chr(10)}{'':<9}")
         for h in columns:
             text.append(f"{h.role or 'canary':>10}", style="bold")
         text.append("\n")

@@ -35,8 +35,10 @@ from test_rollouts_screen import (  # noqa: F401 - snapshot_sandbox: a module fi
     _settled,
     admin,
     open_rollouts,
+    select_row,
     snapshot_app,
     snapshot_sandbox,
+    table,
     text_of,
     wait_for,
     wait_until,
@@ -172,8 +174,14 @@ def test_no_color_rollouts_failing_health_checks_80x24(snap_compare, health_worl
     app.clock = lambda: t0
 
     async def run_before(pilot) -> None:
-        await open_rollouts(pilot, app, select="fraud/fraud-detector")
-        await wait_for(pilot, lambda: "FAILING CHECKS" in text_of(app, "#isvc-health-body"), timeout=30,
+        # The first row is selected on arrival and asks for its verdict: wait for it, so that the
+        # frame does not depend on whether it came before the move (a race under load).
+        await open_rollouts(pilot, app, select=None)
+        await wait_for(pilot, lambda: table(app).get_cell("fraud/credit-risk", "verdict").plain == "✓ ok", timeout=30,
+                       what="the first row's verdict")
+        await select_row(pilot, app, "fraud/fraud-detector")
+        await wait_for(pilot, lambda: "FAILING CHECKS" in text_of(app, "#isvc-health-body")
+                       and "fraud-detector at" in text_of(app, "#isvc-health-body"), timeout=30,
                        what="the failing verdict")
         await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
                        and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")

@@ -97,3 +97,55 @@ async def test_a_border_title_repaints_its_line_and_a_cell_itself():
 
 def line_of(widget, y: int) -> str:
     return "".join(strip.text for strip in widget.render_lines(Region(0, y, widget.outer_size.width, 1)))
+
+
+def test_joined_makes_one_segment_of_neighbours_that_look_the_same():
+    from rich.segment import Segment
+    from rich.style import Style
+    from textual.strip import Strip
+
+    from screens.repaint import joined
+
+    grey, bold = Style(color="grey50"), Style(color="grey50", bold=True)
+    cells = [Segment(" fraud ", grey + Style(meta={"column": 0})), Segment(" ", grey + Style(meta={"column": 1})),
+             Segment("detector", bold), Segment("  ", grey), Segment(" ", grey)]
+    line = joined(Strip(cells))
+    assert [(s.text, s.style.bold) for s in line] == [(" fraud  ", None), ("detector", True), ("   ", None)]
+    assert line.text == Strip(cells).text and line.cell_length == Strip(cells).cell_length
+    assert list(line)[0].style.meta == {"column": 0}  # a click still lands on the first cell's column
+    unchanged = Strip([Segment("a", grey), Segment("b", bold)])
+    assert joined(unchanged) is unchanged
+
+
+class Rows(App):
+    def compose(self):
+        from screens.list_table import ListTable
+
+        table = ListTable(id="rows", cursor_type="row")
+        table.add_column("n", key="n", width=5)
+        for n in range(4):
+            table.add_row(str(n), key=str(n))
+        yield table
+
+
+async def test_a_cursor_key_repaints_the_rows_it_leaves_and_enters_only():
+    """Textual's DataTable repaints its (hidden) hover row on every cursor key as well: a third row
+    sent over SSH per key. A ListTable does not."""
+    app = Rows()
+    async with app.run_test(size=(30, 10)) as pilot:
+        table = app.query_one("#rows")
+        table.focus()
+        await pilot.pause()
+        await pilot.press("down")  # row 0 -> 1
+        await pilot.pause()
+        painted: list[int] = []
+        original = table.refresh_row
+
+        def refresh_row(row_index):
+            painted.append(row_index)
+            return original(row_index)
+
+        table.refresh_row = refresh_row
+        await pilot.press("down")  # row 1 -> 2; the hover row (0) is not shown, so not repainted
+        await pilot.pause()
+        assert sorted(painted) == [1, 2]

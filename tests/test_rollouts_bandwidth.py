@@ -114,8 +114,62 @@ async def test_a_selection_move_repaints_the_panes_by_line_never_whole(sandbox, 
         for key in [row.key.value for row in table(app).ordered_rows][1:]:
             await move_to(pilot, key)
             await wait_for(pilot, lambda k=key: k in text_of(app, "#isvc-detail-body")
-                           and "FAILING CHECKS" in text_of(app, "#isvc-health-body"), what=f"{key} shown")
+                           and f"{k.split('/')[1][:18]}" in text_of(app, "#isvc-health-body"), what=f"{key} shown")
             await pilot.pause()
             assert [r.whole for r in repaints] == [0, 0, 0, 0], key
             assert [pane.size for pane in panes] == sizes
         assert repaints[0].partial >= 1 and repaints[1].partial >= 1
+
+
+async def test_a_new_rows_health_is_drawn_once_when_fast_and_says_it_is_asking_when_slow(
+        sandbox, tmp_path, monkeypatch):  # noqa: F811
+    """A row's first answer replaces the last row's panel in one repaint (no "Asking…" in
+    between, which would double the bytes of a move); what stays meanwhile names its own row. An
+    answer slower than HEALTH_PENDING_AFTER shows "Asking Prometheus about <row>…" meanwhile."""
+    import threading
+
+    from screens import rollouts as rollouts_screen
+
+    release = threading.Event()
+    slow: set[str] = set()
+
+    def fetch(self, key, *_):
+        if key in slow:
+            def later():
+                release.wait(30)
+                self.app.call_from_thread(self.post_message, self.HealthReady(key, ANSWER))
+            threading.Thread(target=later, daemon=True).start()
+        else:
+            self.post_message(self.HealthReady(key, ANSWER))
+
+    monkeypatch.setattr(RolloutsScreen, "_fetch_health", fetch)
+    monkeypatch.setattr(rollouts_screen, "HEALTH_PENDING_AFTER", 1.0)  # well after a fast answer, under load too
+    app = make_app(sandbox, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rollouts(pilot, app)
+        await wait_for(pilot, lambda: "fraud-detector at " in text_of(app, "#isvc-health-body"), what="the first answer")
+        order = [row.key.value for row in table(app).ordered_rows]
+        fast, slow_key = order[order.index(FRAUD) + 1], order[order.index(FRAUD) + 2]
+        slow.add(slow_key)
+        body = app.screen.query_one("#isvc-health-body")
+        shown: list[str] = []
+        original = body.show
+
+        def show(text, **kwargs):
+            shown.append(text.plain)
+            return original(text, **kwargs)
+
+        body.show = show
+        await move_to(pilot, fast)
+        name = fast.split("/")[1]
+        await wait_for(pilot, lambda: f"{name[:18]}" in text_of(app, "#isvc-health-body"), what=f"{fast}'s answer")
+        assert not any("Asking Prometheus" in text for text in shown), shown
+        assert all(name[:18] in text for text in shown if text.strip()), shown  # each panel names its row
+
+        shown.clear()
+        await move_to(pilot, slow_key)
+        await wait_for(pilot, lambda: f"Asking Prometheus about {slow_key}" in text_of(app, "#isvc-health-body"),
+                       what="the words for a slow answer")
+        release.set()
+        slow_name = slow_key.split("/")[1][:18]
+        await wait_for(pilot, lambda: f"{slow_name} at " in text_of(app, "#isvc-health-body"), what="the slow answer")
