@@ -7,6 +7,8 @@ A page that comes again (r, or after an alias change) updates only the cells tha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker, WorkerFailed
 
 from adapters.errors import ConsoleError
 from console.catalog_actions import SetAlias, registry_for
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AliasNameScreen", "CatalogScreen", "CompareScreen", "render_detail"]
 
+FIRST_PAGE_WAIT = 0.3  # seconds the first frame waits for the first page (a slow catalog: rows follow)
 PAGE = 60  # two screens of rows at 120x35; more load as the cursor nears the end
 LOAD_MORE_MARGIN = 15
 VERSION_COLUMNS = (("version", "ver", 5), ("created", "created", 10), ("metric", "metric", 8),
@@ -118,7 +122,7 @@ class CatalogScreen(ConsoleScreen):
         yield self.status_line(id="catalog-status")
         yield self.key_bar()
 
-    def on_mount(self) -> None:  # Textual runs the base's on_mount too (it starts the screen's lifecycle)
+    async def on_mount(self) -> None:  # type: ignore[override]  # Textual awaits it, and runs the base's too
         self.query_one("#detail").border_title = "Detail"
         models = self.models_table
         # Fixed widths: the table never re-measures as pages arrive, and frames are reproducible.
@@ -126,9 +130,12 @@ class CatalogScreen(ConsoleScreen):
         models.add_column("vers", key="versions", width=4)
         models.add_column("aliases", key="aliases", width=40)
         models.focus()
-        # At once: browsing opens the catalog without sqlite-utils (adapters/sqlite_lib.py), so the
-        # first page is read while the screen is laid out and the first frame can show it.
-        self.load_models()
+        # The first frame shows the first page (one full render, not an empty one and then the
+        # rows) unless the catalog is slow: then the rows follow. Browsing opens the catalog
+        # without sqlite-utils (adapters/sqlite_lib.py).
+        worker = self.load_models()
+        with contextlib.suppress(asyncio.TimeoutError, WorkerFailed):
+            await asyncio.wait_for(asyncio.shield(worker.wait()), FIRST_PAGE_WAIT)
 
     @property
     def models_table(self) -> ListTable:
@@ -145,11 +152,11 @@ class CatalogScreen(ConsoleScreen):
         self.load_models()
 
     # -- loading ---------------------------------------------------------------------------
-    def load_models(self, *, append: bool = False) -> None:
+    def load_models(self, *, append: bool = False) -> Worker[None]:
         if not append:
             self._models_generation += 1
         offset = self.models_table.row_count if append else 0
-        self._fetch_models(self.filter_text, offset, self._models_generation, append)
+        return self._fetch_models(self.filter_text, offset, self._models_generation, append)
 
     @work(thread=True, group="models", exclusive=True, exit_on_error=False)
     def _fetch_models(self, filter_text: str, offset: int, generation: int, append: bool) -> None:

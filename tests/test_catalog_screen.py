@@ -419,3 +419,24 @@ def test_rows_put_the_aliases_looked_for_first_first():
                      created_at="2026-11-20T09:30:00Z")
     assert version_cells(record, "test.auc", marked=True) == ("● 3", "2026-11-20", "0.9123", "canary, staging, a-b",
                                                                "ana")
+
+
+async def test_the_first_frame_shows_the_first_page_of_models(catalog_file, tmp_path, monkeypatch):
+    """Issue 10 s.5: one full render with the rows, not an empty frame and then the rows (a
+    catalog slower than FIRST_PAGE_WAIT still gets its rows after the first frame)."""
+    from textual.app import App
+
+    frames: list[int] = []
+    display = App._display
+
+    def counting_display(self, screen, renderable):
+        if renderable is not None and isinstance(screen, CatalogScreen) and not frames:
+            frames.append(screen.query_one("#models", DataTable).row_count)
+        return display(self, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", counting_display)
+    settings = Settings(catalog=catalog_file, audit=tmp_path / "audit.db")
+    app = MlopsConsole(Context(settings), clock=lambda: FROZEN, cursor_blink=False, first_screen="catalog")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, app)
+    assert frames and frames[0] > 0, frames
