@@ -59,10 +59,25 @@ class MetricProfile:
     model_suffix: str = ""
     info_join: str | None = None  # the namespace/revision labels are only on this info metric
     source: str = ""
+    deployments: bool = False  # the revision label names Deployments (Standard mode), not Knative revisions
+    # The revision label holds this before the name: KServe before 0.15 labelled Standard-mode
+    # pods app="isvc.<Deployment>" (constants.go GetRawServiceLabel), later ones app="<Deployment>"
+    revision_prefix: str = ""
 
     @property
     def count_metric(self) -> str:
         return self.requests or f"{self.duration}_count"
+
+    def revision_of(self, labels: dict[str, str]) -> str:
+        """The revision (or Standard-mode Deployment) a series is of, without the label's prefix."""
+        return labels.get(self.revision_label, "").removeprefix(self.revision_prefix)
+
+    def revisions_of_isvc(self, isvc: str) -> str:
+        """A regex of the label values of an InferenceService's revisions: Knative names them
+        <isvc>-predictor-NNNNN; Standard-mode Deployments are <isvc>-predictor and
+        <isvc>-<canary>-predictor."""
+        name = re.escape(self.revision_prefix) + re.escape(isvc)
+        return f"{name}(-.+)?-predictor" if self.deployments else f"{name}-predictor-[0-9]+"
 
     def describe(self) -> str:
         names = f"{self.requests}, {self.duration}" if self.requests else self.duration
@@ -89,6 +104,9 @@ PROFILES: tuple[MetricProfile, ...] = (
                   source="Knative queue-proxy, OpenShift Serverless names"),
     MetricProfile("kserve", "request_predict_seconds", revision_label="serving_knative_dev_revision",
                   code_label=None, model_label="model_name", source="KServe model server, pod labels as labels"),
+    MetricProfile("kserve-standard", "request_predict_seconds", revision_label="app", deployments=True,
+                  code_label=None, model_label="model_name",
+                  source="KServe model server in Standard mode, the pod label app=<Deployment> as a label"),
     MetricProfile("console", "model_request_duration_seconds", requests="model_requests_total",
                   model_label="model", source="the console's own contract"),
 )
@@ -154,10 +172,10 @@ class ProfileMatch:
                 "candidates": dict(self.candidates)}
 
 
-def _with_revisions(matcher: str, label: str, revisions: Sequence[str] | None) -> str:
+def _with_revisions(matcher: str, label: str, revisions: Sequence[str] | None, prefix: str = "") -> str:
     if revisions is None:
         return matcher
-    extra = f'{label}=~"{escape_label(_regex_alternatives(revisions))}"'
+    extra = f'{label}=~"{escape_label(_regex_alternatives(prefix + r for r in revisions))}"'
     return "{" + extra + "}" if matcher == "{}" else matcher[:-1] + ", " + extra + "}"
 
 
@@ -170,9 +188,11 @@ def scoped(p: MetricProfile, inner: str, namespace: str | None, revisions: Seque
     rev = list(revisions) if revisions is not None else None
     own = selector(**{p.namespace_label: namespace})
     if rev is None:
-        own = own[:-1] + (", " if own != "{}" else "") + f'{p.revision_label}!=""' + "}"
+        any_revision = (f'{p.revision_label}=~"{escape_label(re.escape(p.revision_prefix))}.+"' if p.revision_prefix
+                        else f'{p.revision_label}!=""')
+        own = own[:-1] + (", " if own != "{}" else "") + any_revision + "}"
     else:
-        own = _with_revisions(own, p.revision_label, rev)
+        own = _with_revisions(own, p.revision_label, rev, p.revision_prefix)
     if not p.info_join:
         return inner.replace("SELECTOR", own)
     info = f"{p.info_join}{own}"
@@ -188,8 +208,8 @@ def isvc_of(p: MetricProfile, labels: dict[str, str]) -> str:
     value = labels.get(p.model_label or "", "")
     if value:
         return value.removesuffix(p.model_suffix) if p.model_suffix else value
-    rev = labels.get(p.revision_label, "")
-    m = re.match(r"^(.+)-predictor-\d+$", rev)
+    rev = p.revision_of(labels)
+    m = re.match(r"^(.+)-predictor(-\d+)?$", rev)
     return m.group(1) if m else rev
 
 
@@ -218,8 +238,8 @@ def detect_profile(prom_client: MetricsClient, namespace: str | None = None, isv
     for p in profiles:
         inner = f"last_over_time({p.count_metric}SELECTOR[{lookback}])"
         if revs is None and isvc:
-            expr = scoped(p, inner, namespace, None, lookback).replace(
-                f'{p.revision_label}!=""', f'{p.revision_label}=~"{escape_label(re.escape(isvc))}-predictor-[0-9]+"')
+            expr = scoped(p, inner, namespace, [], lookback).replace(
+                f'{p.revision_label}=~""', f'{p.revision_label}=~"{escape_label(p.revisions_of_isvc(isvc))}"')
         else:
             expr = scoped(p, inner, namespace, revs, lookback)
         parts.append(f'label_replace(count by ({p.revision_label}) ({expr}), "mlops_profile", "{p.name}", "", "")')
@@ -228,7 +248,7 @@ def detect_profile(prom_client: MetricsClient, namespace: str | None = None, isv
         name = s.labels.get("mlops_profile", "")
         hit = next((x for x in profiles if x.name == name), None)
         if hit is not None and finite_or_none(s.value):
-            found.setdefault(name, {})[s.labels.get(hit.revision_label, "")] = int(s.value)
+            found.setdefault(name, {})[hit.revision_of(s.labels)] = int(s.value)
     for p in profiles:
         if p.name in found:
             per_rev = found[p.name]
@@ -313,7 +333,7 @@ def _regex_alternatives(values: Iterable[str]) -> str:
 
 
 _PROFILE_KEYS = {"requests_metric": "requests", "duration_metric": "duration", "namespace_label": "namespace_label",
-                 "revision_label": "revision_label", "code_label": "code_label"}
+                 "revision_label": "revision_label", "revision_prefix": "revision_prefix", "code_label": "code_label"}
 _FEATURE_KEYS = {"feature_metric": "metric", "feature_namespace_label": "namespace_label",
                  "feature_model_label": "model_label", "feature_revision_label": "revision_label",
                  "feature_label": "feature_label"}
@@ -587,7 +607,7 @@ class MetricsClient:
             f"sum by ({by}) ({scoped(p, f'increase({p.count_metric}SELECTOR[{window}])', namespace, revisions)})", at)
         stats: dict[str, RevisionStats] = {}
         for s in counts:
-            rev = s.labels.get(p.revision_label, "")
+            rev = p.revision_of(s.labels)
             st = stats.setdefault(rev, RevisionStats(rev, requests=0.0, errors=0.0 if p.code_label else None))
             v = finite_or_none(s.value)
             if v is None:
@@ -604,7 +624,7 @@ class MetricsClient:
         for q, attr in ((0.5, "p50_seconds"), (0.99, "p99_seconds")):
             expr = f"histogram_quantile({q}, sum by ({p.revision_label}, le) ({rates}))"
             for s in self.instant(expr, at):
-                rev = s.labels.get(p.revision_label, "")
+                rev = p.revision_of(s.labels)
                 st = stats.setdefault(rev, RevisionStats(rev))
                 v = finite_or_none(s.value)
                 setattr(st, attr, None if v is None else v * p.unit)
@@ -621,7 +641,7 @@ class MetricsClient:
                 continue
             labels = ", ".join(dict.fromkeys(x for x in (p.namespace_label, p.revision_label, p.model_label) if x))
             expr = f"count by ({labels}) ({scoped(p, p.count_metric + 'SELECTOR', namespace, None)})"
-            found |= {(s.labels.get(p.namespace_label, ""), isvc_of(p, s.labels), s.labels.get(p.revision_label, ""))
+            found |= {(s.labels.get(p.namespace_label, ""), isvc_of(p, s.labels), p.revision_of(s.labels))
                       for s in self.instant(expr, at)}
         return sorted(found)
 

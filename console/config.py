@@ -143,6 +143,7 @@ class MetricsSettings:
     duration_unit: str | None = None  # s | ms
     namespace_label: str | None = None
     revision_label: str | None = None
+    revision_prefix: str | None = None  # before the revision in its label's values ("isvc." before KServe 0.15)
     code_label: str | None = None
     # drift inputs: the feature histogram contract
     feature_metric: str | None = None
@@ -155,7 +156,7 @@ class MetricsSettings:
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _PROFILE_OVERRIDES = ("requests_metric", "duration_metric", "duration_unit", "namespace_label", "revision_label",
-                      "code_label")
+                      "revision_prefix", "code_label")
 
 
 def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
@@ -165,8 +166,8 @@ def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
         raise cfg.fail("profile", f"must be {AUTO} or one of {', '.join(PROFILE_NAMES)}, not {m.profile!r}", "metrics")
     for f in fields(MetricsSettings):
         value = getattr(m, f.name)
-        if f.name in ("profile", "duration_unit") or value is None:
-            continue
+        if f.name in ("profile", "duration_unit", "revision_prefix") or value is None:
+            continue  # (a prefix is any text: it is matched literally)
         if value == "" and f.name in ("requests_metric", "code_label"):
             continue  # the system has no counter / no response codes
         pattern = _METRIC_NAME if f.name.endswith("_metric") else _LABEL_NAME

@@ -157,7 +157,8 @@ def test_raw_deployment_has_no_revisions_and_ignores_canary():
     ann = {DEPLOYMENT_MODE_ANNOTATION: "RawDeployment"}
     w.step(isvc(annotations=ann))
     w.step(isvc(uri="s3://m/v2", canary=10, annotations=ann))
-    assert w.status["deploymentMode"] == "RawDeployment"
+    # KServe resolves the legacy name and records "Standard" (constants.go ParseDeploymentMode)
+    assert w.status["deploymentMode"] == "Standard"
     assert "traffic" not in w.pred and "latestCreatedRevision" not in w.pred
     assert w.cond("Ready")["status"] == "True"
     assert traffic_split({**isvc(annotations=ann), "status": w.status}) == [("m-predictor", 100)]
@@ -230,7 +231,7 @@ def test_demo_world_tells_its_stories(world):
             assert pred["latestCreatedRevision"] != pred["latestReadyRevision"]
             assert any(c["type"] == "Ready" and c["status"] == "False" for c in o["status"]["conditions"])
         elif s.story == "raw":
-            assert o["status"]["deploymentMode"] == "RawDeployment"
+            assert o["status"]["deploymentMode"] == "Standard"  # the legacy annotation, resolved
             assert o["metadata"]["annotations"][DEPLOYMENT_MODE_ANNOTATION] == "RawDeployment"
         else:
             assert [t["percent"] for t in pred["traffic"]] == [100]

@@ -202,7 +202,9 @@ def reconcile(obj: dict, rec: SimRecord | None, now: float, *, ready_delay: floa
     prev_conds = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
     now_s = _rfc3339(now)
     host = f"{name}.{ns}.example.com"
-    status: dict = {"deploymentMode": mode}
+    # KServe records the resolved mode, the legacy "RawDeployment" read as "Standard" (constants.go
+    # ParseDeploymentMode; isvc_reconciler GetDeploymentMode)
+    status: dict = {"deploymentMode": "Standard" if mode == "RawDeployment" else mode}
     conditions: list[dict] = []
 
     if latest_ok:
@@ -423,7 +425,7 @@ def traffic_split(isvc: dict) -> list[tuple[str, int]]:
     status = isvc.get("status") or {}
     meta = isvc.get("metadata") or {}
     pred = (status.get("components") or {}).get("predictor") or {}
-    if status.get("deploymentMode") == "RawDeployment" or deployment_mode(isvc) == "RawDeployment":
+    if status.get("deploymentMode") in RAW_MODES or deployment_mode(isvc) == "RawDeployment":
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         if not (ready or pred.get("url")):
             return []

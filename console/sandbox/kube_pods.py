@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.sandbox.kserve_sim import deployment_template
+from console.sandbox.kserve_sim import RAW_MODES, deployment_template
 from console.sandbox.kube_store import EVENTS, ClusterState, KubeError, make_event, now_rfc3339
 
 NODE = "sandbox-node-1"
@@ -414,7 +414,7 @@ class PodSimulator:
                 return "ready"
             return "crashloop" if r.failure else "starting"
 
-        raw = status.get("deploymentMode") == "RawDeployment"
+        raw = status.get("deploymentMode") in RAW_MODES
         routed = {t.get("revisionName") for t in pred.get("traffic") or []}
         out: dict[str, _Wanted] = {}
         for r in rec.revisions:
@@ -449,12 +449,12 @@ class PodSimulator:
         Deployment keeps its pods (same Deployment, same template)."""
         name = f"{deployment}-{_hash(meta['uid'], template)}-{_hash(meta['uid'], deployment, 'pod', n=5)}"
         created = min(r.created, now - 180) if state == "crashloop" else r.created
-        return name, _Wanted(None, state, created, r.failure, r.storage_uri, 0, {"app": f"isvc.{deployment}"})
+        return name, _Wanted(None, state, created, r.failure, r.storage_uri, 0, {"app": deployment})
 
     def _labels(self, obj: dict[str, Any], w: _Wanted, name: str) -> dict[str, str]:
         isvc = obj["metadata"]["name"]
         labels = {"serving.kserve.io/inferenceservice": isvc, "component": "predictor",
-                  "app": w.revision or f"isvc.{isvc}-predictor",
+                  "app": w.revision or f"{isvc}-predictor",  # KServe 0.15+ GetRawServiceLabel
                   "pod-template-hash": name.rsplit("-", 2)[-2]}
         if w.revision:
             labels.update({"serving.knative.dev/revision": w.revision,

@@ -89,6 +89,7 @@ class RevisionSpec:
     error_rate: float
     latency_median: float
     rate: float  # requests per second for this revision under the current split
+    deployment: bool = False  # a Standard-mode Deployment (its pods have no Knative revision label)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -158,7 +159,7 @@ def revision_specs(isvcs: Iterable[Mapping], models: Mapping[str, demo_data.Demo
                 percent=float(t.get("percent") or 0), latest=latest,
                 error_rate=served.error_rate if (sick and served) else BASE_ERROR_RATE,
                 latency_median=LATENCY_MEDIAN * (CANARY_SLOWDOWN if sick else 1.0),
-                rate=total_rate * float(t.get("percent") or 0) / 100.0,
+                rate=total_rate * float(t.get("percent") or 0) / 100.0, deployment=bool(canary_uris),
             ))
     return _merge_duplicates(out)
 
@@ -189,7 +190,7 @@ def _merge_duplicates(specs: list[RevisionSpec]) -> list[RevisionSpec]:
         keep = seen if not seen.latest else spec
         merged[spec.key] = RevisionSpec(keep.namespace, keep.isvc, keep.revision, keep.model, keep.version,
                                         seen.percent + spec.percent, keep.latest, keep.error_rate,
-                                        keep.latency_median, seen.rate + spec.rate)
+                                        keep.latency_median, seen.rate + spec.rate, keep.deployment)
     return list(merged.values())
 
 
@@ -487,8 +488,10 @@ class Emission:
     def _kserve(self, states):
         def labels(st, _code):
             s = st.spec
-            return [("model_name", s.isvc), ("namespace", s.namespace), ("pod", pod_name(s.revision)),
-                    ("serving_knative_dev_revision", s.revision)]
+            # the scrape copies pod labels: a Knative revision's, or a Standard-mode Deployment's
+            # app=<Deployment> (KServe 0.15+ constants.go GetRawServiceLabel)
+            pod_label = ("app", s.revision) if s.deployment else ("serving_knative_dev_revision", s.revision)
+            return [("model_name", s.isvc), ("namespace", s.namespace), ("pod", pod_name(s.revision)), pod_label]
 
         yield ("request_predict_seconds", "histogram", "predict latency",
                self._hist_rows("request_predict_seconds", states, labels, by_code=False))
