@@ -197,8 +197,10 @@ def metric_checks(client: Any, settings: Settings) -> list[CheckResult]:
         deployments = sorted({f"{ns}/{rev}" for ns, name, rev in served
                               if rev.startswith(f"{name}-") and rev.endswith("-predictor")})
         standard = f"; Standard-mode predictors by Deployment: {_some(deployments)}" if deployments else ""
-        results.append(CheckResult("prometheus: request metrics", OK,
-                                   f"profile {match.profile.describe()}; series for {_some(isvcs)}{standard}"))
+        # a Knative and a Standard install side by side (or an upgrade half done): every profile found
+        found = (f"profile {match.profile.describe()}" if len(match.candidates) <= 1 else
+                 "profiles " + ", ".join(f"{name} ({count} series)" for name, count in match.candidates.items()))
+        results.append(CheckResult("prometheus: request metrics", OK, f"{found}; series for {_some(isvcs)}{standard}"))
     else:
         results.append(CheckResult(
             "prometheus: request metrics", WARN,

@@ -102,3 +102,14 @@ def test_a_prefixed_label_is_matched_and_read_back_without_its_prefix():
     assert p.revision_of({"app": "isvc.ad-ctr-v30-predictor"}) == CANARY
     assert 'app=~"isvc\\\\..+"' in scoped(p, "xSELECTOR", "marketing", None)
     assert p.revisions_of_isvc("ad-ctr") == r"isvc\.ad\-ctr(-.+)?-predictor"
+
+
+def test_the_doctor_names_both_profiles_and_the_standard_deployments(kserve_sandbox):
+    from console.config import Settings
+    from console.doctor import metric_checks
+
+    client = MetricsClient(kserve_sandbox.endpoints["prometheus_url"], timeout=10)
+    [requests] = [c for c in metric_checks(client, Settings()) if c.check == "prometheus: request metrics"]
+    assert requests.status == "ok", requests
+    assert "kserve (" in requests.detail and "kserve-standard (" in requests.detail
+    assert f"marketing/{CANARY}" in requests.detail and f"marketing/{STABLE}" in requests.detail
