@@ -59,6 +59,8 @@ def rollout_state(isvc: InferenceService) -> RolloutState:
         why = (ready.message or ready.reason) if ready is not None else None
         return RolloutState(WAITING, f"Ready is {ready.status if ready else 'not reported yet'}"
                                      + (f": {why}" if why else ""))
+    if isvc.standard_canary:  # KServe 0.20: ready canary Deployments, weighted by the HTTPRoute
+        return _standard_state(isvc)
     newest = isvc.latest_created_revision or isvc.latest_ready_revision
     if isvc.is_raw:
         return RolloutState(READY, f"{newest or 'the deployment'} is ready (RawDeployment: no traffic split)")
@@ -67,6 +69,23 @@ def rollout_state(isvc: InferenceService) -> RolloutState:
     if served != want:
         return RolloutState(WAITING, f"revision {newest} serves {served}%, waiting for {want}%")
     return RolloutState(READY, f"revision {newest} is ready and serves {want}%")
+
+
+def _standard_state(isvc: InferenceService) -> RolloutState:
+    """A Standard-mode canary is ready when CanaryPredictorReady is True (every canary Deployment
+    has its replicas available: reconcileCanaryDeployments) and each canary is served the
+    trafficPercent its spec asks for (the HTTPRoute weighs in only ready canaries)."""
+    gate = next((c for c in isvc.conditions if c.type == "CanaryPredictorReady"), None)
+    if gate is None or gate.status != "True":
+        why = (gate.message or gate.reason) if gate is not None else None
+        return RolloutState(WAITING, f"CanaryPredictorReady is {gate.status if gate else 'not reported yet'}"
+                                     + (f": {why}" if why else ""))
+    for c in isvc.canaries:
+        served = next((t.percent or 0 for t in isvc.traffic if t.revision == c.deployment), 0)
+        if served != (c.percent or 0):
+            return RolloutState(WAITING, f"canary {c.name} serves {served}%, waiting for {c.percent or 0}%")
+    first = isvc.canaries[0]
+    return RolloutState(READY, f"canary {first.name} ({first.deployment}) is ready and serves {first.percent or 0}%")
 
 
 # ----------------------------------------------------------------------------------------------

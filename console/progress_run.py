@@ -46,13 +46,16 @@ class Plan:
     window: str
     threshold: int
     reason: str | None
+    standard: bool = False  # a Standard-mode canary (spec.canary[0].trafficPercent), else canaryTrafficPercent
 
     def lines(self) -> list[str]:
+        promote, rollback = (("make the canary the stable predictor", "remove the canary entry") if self.standard
+                             else ("remove canaryTrafficPercent", "canaryTrafficPercent 0"))
         return [f"rollout.progress on {self.namespace}/{self.name}:",
-                "  steps: " + " -> ".join(f"{s}%" for s in self.steps) + " -> promote (remove canaryTrafficPercent)",
+                "  steps: " + " -> ".join(f"{s}%" for s in self.steps) + f" -> promote ({promote})",
                 f"  each step: ready, then a check every {self.interval:g}s over a {self.window} window "
                 f"(the verdict of `health`)",
-                f"  rollback (canaryTrafficPercent 0) at {self.threshold} failed checks; without enough data, "
+                f"  rollback ({rollback}) at {self.threshold} failed checks; without enough data, "
                 f"{self.threshold} more intervals, then stop where it is"]
 
 
@@ -150,7 +153,9 @@ class ProgressRun:
     def rollback(self, why: str) -> int:
         self.reporter.line(f"rolling back: {why}")
         self.reporter.line("rolled back: " + self.act(Rollback(self.client, self.plan.namespace, self.plan.name)))
-        self.reporter.line("the new model stays in the spec; canaryTrafficPercent 0 sends all traffic to the "
+        self.reporter.line("the canary entry is removed (and its Deployment): all traffic goes to the stable predictor"
+                           if self.plan.standard else
+                           "the new model stays in the spec; canaryTrafficPercent 0 sends all traffic to the "
                            "previous revision")
         return progress.EXIT_FAILING
 
@@ -165,7 +170,8 @@ class ProgressRun:
             self.step_index = index
             self.reporter.step(index, total, percent)
             isvc = self.client.get_inference_service(plan.namespace, plan.name)
-            if isvc.canary_traffic_percent != percent:
+            asked = isvc.canaries[0].percent if isvc.standard_canary else isvc.canary_traffic_percent
+            if asked != percent:
                 if self.interrupted():  # a signal while reading: still no advance
                     return self.end_interrupted()
                 action = SetCanaryPercent(self.client, plan.namespace, plan.name, percent)

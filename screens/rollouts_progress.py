@@ -408,7 +408,7 @@ class ProgressKeys:
             if request is None:
                 return
             plan = Plan(isvc.namespace, isvc.name, request.steps, request.interval, request.window,
-                        request.threshold, request.reason)
+                        request.threshold, request.reason, isvc.standard_canary)
             start(self.app, self.services, isvc, plan, self)
             self.set_status(f"Progress started on {isvc.key}: " + " -> ".join(f"{s}%" for s in plan.steps)
                             + " -> promote; space pauses, a aborts.")

@@ -249,7 +249,8 @@ def run_progress(args: argparse.Namespace, ctx) -> int:
     namespace = _namespace(ctx, client)
     metrics = ctx.client("metrics")  # no Prometheus: refused before anything changes
     service = drift_service(ctx, metrics)
-    plan = Plan(namespace, args.name, steps, interval, window, threshold, args.reason)
+    standard = client.get_inference_service(namespace, args.name).standard_canary
+    plan = Plan(namespace, args.name, steps, interval, window, threshold, args.reason, standard)
     for line in plan.lines():
         ctx.err.write(line + "\n")
     first = SetCanaryPercent(client, namespace, args.name, steps[0])
