@@ -531,6 +531,38 @@ def canary_not_ready(isvc: InferenceService) -> NotReady | None:
     return None
 
 
+def pods_selector(isvc: InferenceService, not_ready: NotReady) -> str:
+    """The label selector of the pods behind a revision or a Standard-mode Deployment: Knative
+    labels a revision's pods serving.knative.dev/revision; KServe labels a Standard-mode
+    Deployment's pods app=<Deployment> (0.15+, constants.go GetRawServiceLabel)."""
+    from adapters.kube_pods import predictor_selector
+
+    if not_ready.kind == "canary Deployment":
+        return f"app={not_ready.revision}"
+    return predictor_selector(isvc.name, not_ready.revision)
+
+
+def pods_say(pods: list[Any]) -> str | None:
+    """Why pods are not ready, in kubectl describe's words: the first container that is not
+    ready, its state's reason and message, and how its previous run ended (a crash's last line)."""
+    for pod in pods:
+        for status in pod.statuses:
+            if status.ready:
+                continue
+            said = status.reason or status.state
+            if status.message:
+                said += f": {status.message}"
+            if status.last_reason or status.last_exit_code is not None:
+                ended = ", ".join(x for x in (status.last_reason, status.last_exit_code is not None
+                                              and f"exit code {status.last_exit_code}") if x)
+                said += f"; last run: {ended}"
+                last_line = (status.last_message or "").strip().splitlines()[-1:]
+                if last_line:
+                    said += f": {last_line[0]}"
+            return f"pod {pod.name}, container {status.name}: {said}"
+    return None
+
+
 def problems(isvc: InferenceService) -> list[str]:
     """What is wrong: a failed newest revision first, then what is malformed in the object."""
     not_ready = latest_not_ready(isvc)

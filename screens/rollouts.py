@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -53,6 +54,7 @@ WATCH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 HEALTH_INTERVAL = 15.0
 HEALTH_BACKOFF = (5.0, 10.0, 20.0, 40.0, 60.0)
 HEALTH_WINDOW = "5m"
+PODS_AGAIN = 15.0  # seconds before a not-ready revision's pods are asked again why
 HEALTH_PENDING_AFTER = 0.3  # a first health answer this late (after asking) shows "Asking Prometheus…"
 AGE_INTERVAL = 30.0
 PAGE = 80  # rows in the DataTable at a time (it measures every cell it holds: ~1 ms a row here)
@@ -138,6 +140,11 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             super().__init__()
             self.key, self.error, self.kind, self.retry = key, error, kind, retry
 
+    class PodsSaid(Message):
+        def __init__(self, key: str, revision: str, said: str | None):
+            super().__init__()
+            self.key, self.revision, self.said = key, revision, said
+
     class CatalogFound(Message):
         def __init__(self, uri: str, found: tuple[str, str] | str):
             super().__init__()
@@ -159,6 +166,9 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
         self._updated_at: float | None = None
         self._catalog: dict[str, tuple[str, str] | str] = {}  # storage URI -> (model, version) | why not
         self._catalog_pending: set[str] = set()
+        # why a not-ready revision's (or canary Deployment's) pods are not ready: key -> (revision, words, when)
+        self._pods_said: dict[str, tuple[str, str | None, float]] = {}
+        self._pods_pending: set[str] = set()
         self._last_result: dict[str, str] = {}
         self._verdicts: dict[str, Verdict] = {}  # row key -> its last canary verdict
         self._answers: dict[str, Text] = {}  # row key -> its last health panel (it names the row and when)
@@ -457,13 +467,43 @@ class RolloutsScreen(ProgressKeys, RolloutActions, ConsoleScreen):
             if uri not in self._catalog and uri not in self._catalog_pending:
                 self._catalog_pending.add(uri)
                 self._lookup_catalog(uri)
+        self._ask_pods_why(isvc)
         width = body.scrollable_content_region.width
         bar_width = max(8, min(40, width - 21)) if width else render.BAR_WIDTH
+        said = self._pods_said.get(isvc.key)
+        not_ready = rollouts.latest_not_ready(isvc)
+        pods = said[1] if said is not None and not_ready is not None and said[0] == not_ready.revision else None
         text = render.detail(isvc, catalog=self._catalog, last_result=self._last_result.get(isvc.key),
-                             bar_width=bar_width)
+                             bar_width=bar_width, pods_say=pods)
         if (driver := self.progress_of(isvc.key)) is not None:
             text = Text.assemble(driver.text(), text)
         body.show(text)  # its first line names the row: the pane's title stays the same
+
+    def _ask_pods_why(self, isvc: InferenceService) -> None:
+        """For a revision (or Standard-mode canary) that is not ready, what its pods say, asked
+        again every PODS_AGAIN seconds while it is shown."""
+        not_ready = rollouts.latest_not_ready(isvc)
+        if not_ready is None or isvc.key in self._pods_pending:
+            return
+        said = self._pods_said.get(isvc.key)
+        if said is not None and said[0] == not_ready.revision and time.monotonic() - said[2] < PODS_AGAIN:
+            return
+        self._pods_pending.add(isvc.key)
+        self._fetch_pods_why(isvc.key, isvc.namespace, not_ready.revision, rollouts.pods_selector(isvc, not_ready))
+
+    @work(thread=True, group="rollouts-pods", exit_on_error=False)
+    def _fetch_pods_why(self, key: str, namespace: str, revision: str, selector: str) -> None:
+        try:
+            said = rollouts.pods_say(self.services.kube().list_pods(namespace, selector))
+        except ConsoleError as error:
+            said = f"(its pods could not be read: {error.message})"
+        self.post_message(self.PodsSaid(key, revision, said))
+
+    def on_rollouts_screen_pods_said(self, message: PodsSaid) -> None:
+        self._pods_pending.discard(message.key)
+        self._pods_said[message.key] = (message.revision, message.said, time.monotonic())
+        if message.key == self._selected:
+            self._show_detail()
 
     @work(thread=True, group="rollouts-catalog", exit_on_error=False)
     def _lookup_catalog(self, uri: str) -> None:

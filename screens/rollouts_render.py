@@ -277,9 +277,10 @@ def _section(text: Text, title: str) -> None:
 
 
 def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str | None = None,
-           bar_width: int = BAR_WIDTH) -> Text:
+           bar_width: int = BAR_WIDTH, pods_say: str | None = None) -> Text:
     """Everything about one InferenceService. `catalog` maps storage URI -> (model, version) or
-    an error string / None while unknown."""
+    an error string / None while unknown; `pods_say`: why the not-ready revision's pods are not
+    ready (console/rollouts.py pods_say)."""
     text = Text()
     text.append(f"{safe(isvc.namespace)}/{safe(isvc.name)}\n", style="bold")
     text.append(f"  {mode_label(isvc)}", style="dim")
@@ -309,6 +310,9 @@ def detail(isvc: Any, *, catalog: dict[str, Any] | None = None, last_result: str
         else:
             text.append(f"  … {short} (the new model) is not ready yet", style="bold yellow")
         text.append(f": {safe(not_ready.message)}\n", style="red" if not_ready.failed else "yellow")
+        if pods_say:
+            text.append("    its pods: ", style="dim")
+            text.append(f"{safe(pods_say)}\n", style="red" if not_ready.failed else "yellow")
 
     cannot = cannot_lines(isvc)
     if cannot:

@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from adapters.kube import KubeClient
-from console import demo_data
+from console import demo_data, rollouts
 from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
@@ -198,6 +198,11 @@ async def test_a_failed_canary_is_marked_in_the_list_and_explained_in_the_detail
         detail = " ".join(text_of(app, "#isvc-detail-body").split())
         assert f"{failed.rsplit('-', 1)[1]} (the new model) FAILED: {' '.join(message.split())}" in detail
         assert "latest 00001" in detail and "100%" in detail and "spec canaryTrafficPercent: 10" in detail
+        # what its pods say (fetched: Knative labels them with the revision), as kubectl describe would
+        await wait_for(pilot, lambda: "its pods:" in text_of(app, "#isvc-detail-body"), what="what the pods say")
+        detail = " ".join(text_of(app, "#isvc-detail-body").split())
+        assert f"its pods: pod {failed}-deployment-" in detail and "container kserve-container:" in detail
+        assert "CrashLoopBackOff: back-off" in detail and "last run: Error, exit code 1" in detail
 
 
 async def test_filter_narrows_and_keys_are_commands_again_after_enter(sandbox, tmp_path):
@@ -526,6 +531,9 @@ def _settled(select: str):
         await wait_for(pilot, lambda: "catalog    " in text_of(app, "#isvc-detail-body")
                        and "looking up" not in text_of(app, "#isvc-detail-body"), what="the catalog lookup")
         await wait_for(pilot, lambda: "Prometheus not configured" in text_of(app, "#isvc-health-body"))
+        isvc = app.screen.selected()
+        if isvc is not None and rollouts.latest_not_ready(isvc) is not None:  # what its pods say, fetched
+            await wait_for(pilot, lambda: "its pods:" in text_of(app, "#isvc-detail-body"), what="what the pods say")
         await settled_frame(pilot)
     return run_before
 

@@ -395,13 +395,21 @@ def test_a_canary_that_never_gets_ready_is_named_with_its_reason(sb, capsys):
     isvc = wait_until(lambda: (lambda i: i if i.canaries and i.canaries[0].ready is False else None)(
         client.get_inference_service(NS, "nr")))
     assert (isvc.latest_percent, isvc.prev_percent) == (0, 100)
-    code, out, _ = _cli(capsys, sb, "rollout", "status", "nr", "-n", NS, "--json")
-    assert code == 0 and any("canary Deployment nr-v39-predictor is not ready yet" in p
-                             for p in _json.loads(out)["problems"] + [rollouts.latest_not_ready(isvc).text])
-    pods = wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.nr-v39-predictor", "-o",
+    # KServe 0.15+ labels a Standard-mode Deployment's pods app=<Deployment> (GetRawServiceLabel)
+    pods = wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=nr-v39-predictor", "-o",
                                       "jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}",
                                       check=True).stdout.strip())
     assert "CrashLoopBackOff" in pods
+    code, out, _ = _cli(capsys, sb, "rollout", "status", "nr", "-n", NS, "--json")
+    problems = _json.loads(out)["problems"]
+    assert code == 0 and any("canary Deployment nr-v39-predictor is not ready yet" in p
+                             for p in problems + [rollouts.latest_not_ready(isvc).text])
+    # the canary's failure, fetched from its pods: the container's state and its last crash
+    said = [p for p in problems if p.startswith("its pods: ")]
+    assert len(said) == 1 and "container kserve-container: CrashLoopBackOff: back-off" in said[0], problems
+    assert "last run: Error, exit code 1" in said[0]
+    code, out, _ = _cli(capsys, sb, "rollout", "status", "nr", "-n", NS)
+    assert "its pods: pod nr-v39-predictor-" in out and "CrashLoopBackOff" in out
 
 
 def test_serverless_and_raw_objects_keep_their_refusals(sb, capsys):

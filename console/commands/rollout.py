@@ -378,6 +378,10 @@ def show_status(args: argparse.Namespace, ctx) -> int:
     client = kube_client(ctx)
     isvc = client.get_inference_service(_namespace(ctx, client), args.name)
     data = rollouts.status(isvc)
+    not_ready = rollouts.latest_not_ready(isvc)
+    pods_say = _pods_say(client, isvc, not_ready) if not_ready else None
+    if pods_say:  # why the not-ready revision's (or canary Deployment's) pods are not ready
+        data["problems"].append(f"its pods: {pods_say}")
     if args.json:
         ctx.print_json(data)
         return 0
@@ -389,9 +393,10 @@ def show_status(args: argparse.Namespace, ctx) -> int:
     cannot = rollouts.canary_refusal(isvc)
     if cannot:
         ctx.print(f"  canary:  not possible: {cannot}")
-    not_ready = rollouts.latest_not_ready(isvc)
     if not_ready:
         ctx.print(f"  warning: {not_ready.text} (latest ready: {isvc.latest_ready_revision or 'none'})")
+        if pods_say:
+            ctx.print(f"           its pods: {pods_say}")
     ctx.print("  revisions:")
     for r in data["revisions"]:
         pct = f"{r['percent']}%" if r["percent"] is not None else "-"
@@ -403,6 +408,18 @@ def show_status(args: argparse.Namespace, ctx) -> int:
     for problem in isvc.problems:
         ctx.print(f"  warning: {problem}")
     return 0
+
+
+def _pods_say(client, isvc, not_ready) -> str | None:
+    """What the pods of a not-ready revision say, or why they could not be read (never fatal:
+    the status is worth showing without it)."""
+    from adapters.errors import ConsoleError
+    from console import rollouts
+
+    try:
+        return rollouts.pods_say(client.list_pods(isvc.namespace, rollouts.pods_selector(isvc, not_ready)))
+    except ConsoleError as error:
+        return f"(could not be read: {error.message})"
 
 
 def _run(ctx, args, action) -> int:
