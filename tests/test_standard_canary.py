@@ -245,8 +245,11 @@ def test_controller_runs_the_canary_deployment_and_its_pods(sb):
     out = wait_until(lambda: (lambda o: o if (o.get("status") or {}).get("canaryStatuses", [{}])[0].get("ready")
                               else None)(sb.cluster.get("inferenceservices", NS, "live")))
     assert out["status"]["canaryStatuses"] == [{"name": "v39", "ready": True, "trafficPercent": 20}]
-    res = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.live-v39-predictor", "-o", "name", check=True)
+    # its pods labelled app=<Deployment> (KServe 0.15+ GetRawServiceLabel), its Deployment served
+    res = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=live-v39-predictor", "-o", "name", check=True)
     assert res.stdout.strip().startswith("pod/live-v39-predictor-")
+    res = kubectl(sb, "-n", NS, "get", "deploy", "live-v39-predictor", "-o", "name", check=True)
+    assert res.stdout.strip() == "deployment.apps/live-v39-predictor"
 
 
 def test_standard_canary_objects_validate_against_the_kserve_crd(sb):
@@ -333,7 +336,7 @@ def test_set_refuses_a_total_above_100(sb, capsys):
 
 def test_promote_does_kserves_promotion_with_the_exact_patch(sb, capsys):
     client = _live(sb, "pr")
-    pods_before = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.pr-v39-predictor", "-o",
+    pods_before = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=pr-v39-predictor", "-o",
                           "jsonpath={.items[*].metadata.uid}", check=True).stdout
     code, _, err = _cli(capsys, sb, "rollout", "promote", "pr", "-n", NS, "--reason", "green", "--yes")
     assert code == 0, err
@@ -350,7 +353,7 @@ def test_promote_does_kserves_promotion_with_the_exact_patch(sb, capsys):
         client.get_inference_service(NS, "pr")))
     assert isvc.stable_deployment == "pr-v39-predictor" and isvc.storage_uri == CANARY_URI
     # no restart: the canary's pods now serve as the stable predictor
-    pods_after = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.pr-v39-predictor", "-o",
+    pods_after = kubectl(sb, "-n", NS, "get", "pods", "-l", "app=pr-v39-predictor", "-o",
                          "jsonpath={.items[*].metadata.uid}", check=True).stdout
     assert pods_after == pods_before != ""
     code, _, err = _cli(capsys, sb, "rollout", "promote", "pr", "-n", NS, "--reason", "again", "--yes")
@@ -364,7 +367,7 @@ def test_rollback_removes_the_entry(sb, capsys):
     assert f"spec.canary[v39]: {CANARY_URI} at 20% -> (unset)" in err
     raw = client.get_raw(NS, "rb")
     assert "canary" not in raw["spec"] and raw["spec"]["predictor"]["model"]["storageUri"] == STABLE_URI
-    wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=isvc.rb-v39-predictor", "-o", "name",
+    wait_until(lambda: kubectl(sb, "-n", NS, "get", "pods", "-l", "app=rb-v39-predictor", "-o", "name",
                                check=True).stdout.strip() == "")
 
 

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from console.sandbox import kube_patch, kube_pods, kube_validate
 from console.sandbox.faults import stall_or_drop
 from console.sandbox.kube_store import (
+    DEPLOYMENTS,
     EVENTS,
     ISVCS,
     LEASES,
@@ -131,6 +132,8 @@ GROUPS = {
     "serving.kserve.io": ("v1beta1", lambda: _api_resource(ISVCS)),
     "events.k8s.io": ("v1", lambda: _api_resource(EVENTS_V1)),
     LEASES.group: (LEASES.version, lambda: _api_resource(LEASES)),
+    DEPLOYMENTS.group: (DEPLOYMENTS.version, lambda: [{**r, "categories": ["all"]} if r["name"] == "deployments" else r
+                                                      for r in _api_resource(DEPLOYMENTS)]),
     "authorization.k8s.io": ("v1", lambda: [
         {"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview", "namespaced": False,
          "kind": "SelfSubjectAccessReview", "verbs": ["create"]},
@@ -195,7 +198,8 @@ def _schema_name(rt: ResourceType) -> str:
 
 
 OPENAPI_GV = {"api/v1": (NAMESPACES, EVENTS), f"apis/{ISVCS.group}/{ISVCS.version}": (ISVCS,),
-              f"apis/{LEASES.group}/{LEASES.version}": (LEASES,)}
+              f"apis/{LEASES.group}/{LEASES.version}": (LEASES,),
+              f"apis/{DEPLOYMENTS.group}/{DEPLOYMENTS.version}": (DEPLOYMENTS,)}
 
 
 def _openapi_gv(rts: tuple[ResourceType, ...]) -> dict:
@@ -298,6 +302,20 @@ def _event_cells(obj: dict) -> list:
 
 
 TABLE_COLUMNS["pods"] = kube_pods.pod_columns(NAME_COL, AGE_COL)
+# deploymentColumnDefinitions / printDeployment of kubernetes pkg/printers/internalversion/printers.go
+TABLE_COLUMNS["deployments"] = [NAME_COL, _col("Ready"), _col("Up-to-date", "integer"), _col("Available", "integer"),
+                                AGE_COL, {**_col("Containers"), "priority": 1}, {**_col("Images"), "priority": 1},
+                                {**_col("Selector"), "priority": 1}]
+
+
+def _deployment_cells(obj: dict) -> list:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    selector = ",".join(f"{k}={v}" for k, v in ((spec.get("selector") or {}).get("matchLabels") or {}).items())
+    return [obj["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+            int(status.get("updatedReplicas") or 0), int(status.get("availableReplicas") or 0),
+            _human_age(obj["metadata"].get("creationTimestamp")), ",".join(c.get("name", "") for c in containers),
+            ",".join(c.get("image", "") for c in containers), selector]
 
 
 def _cells(rt: ResourceType, obj: dict) -> list:
@@ -309,6 +327,8 @@ def _cells(rt: ResourceType, obj: dict) -> list:
         return _event_cells(obj)
     if rt.plural == "leases":
         return _lease_cells(obj)
+    if rt.plural == "deployments":
+        return _deployment_cells(obj)
     return [obj["metadata"]["name"], (obj.get("status") or {}).get("phase", "Active"),
             _human_age(obj["metadata"].get("creationTimestamp"))]
 
@@ -725,6 +745,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._resource(api, req, EVENTS_V1, ns, rest[1] if len(rest) == 2 else None, None)
         if parts[:3] == ["apis", LEASES.group, LEASES.version]:
             return self._lease_route(api, req, parts[3:])
+        if parts[:3] == ["apis", DEPLOYMENTS.group, DEPLOYMENTS.version]:
+            return self._deployment_route(api, req, parts[3:])
         if parts[:3] == ["apis", ISVCS.group, ISVCS.version]:
             rest = parts[3:]
             ns = None
@@ -748,6 +770,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._authorize(req, PODS, "get", ns, name, "log")
             return kube_pods.serve_log(self, api, ns, name, req.q)
         return self._resource(api, req, PODS, ns, name, sub)
+
+    def _deployment_route(self, api: KubeApiServer, req: ApiRequest, rest: list[str]):
+        """/apis/apps/v1[/namespaces/NS]/deployments[/NAME[/status]]."""
+        ns = None
+        if len(rest) >= 2 and rest[0] == "namespaces":
+            ns, rest = rest[1], rest[2:]
+        if not rest or rest[0] != DEPLOYMENTS.plural or len(rest) > 3 or (ns is None and len(rest) >= 2):
+            raise self._no_route(req)
+        return self._resource(api, req, DEPLOYMENTS, ns, rest[1] if len(rest) >= 2 else None,
+                              rest[2] if len(rest) == 3 else None)
 
     def _lease_route(self, api: KubeApiServer, req: ApiRequest, rest: list[str]):
         """/apis/coordination.k8s.io/v1[/namespaces/NS]/leases[/NAME]: no subresources."""

@@ -238,6 +238,51 @@ def _probe(port: int) -> dict[str, Any]:
             "successThreshold": 1, "failureThreshold": 3}
 
 
+def deployment_of(pod: str) -> str:
+    """The Deployment a pod belongs to: its name without the ReplicaSet's and the pod's hashes."""
+    return pod.rsplit("-", 2)[0]
+
+
+def build_deployment(name: str, pod: dict[str, Any], w: Any, *, isvc_uid: str) -> dict[str, Any]:
+    """The apps/v1 Deployment behind a predictor pod, one replica, its status from the pod's:
+    Knative's `<revision>-deployment` (owned by the Revision) or KServe Standard mode's
+    `<isvc>-predictor` / `<isvc>-<canary>-predictor` (owned by the InferenceService). Conditions as
+    the deployment controller writes them (kubernetes pkg/controller/deployment/util)."""
+    meta = pod["metadata"]
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
+    isvc = labels.get("serving.kserve.io/inferenceservice", "")
+    if w.revision:
+        owner = {"apiVersion": "serving.knative.dev/v1", "kind": "Revision", "name": w.revision,
+                 "uid": _hash(isvc_uid, w.revision, n=8)}
+    else:
+        owner = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "name": isvc, "uid": isvc_uid}
+    ready = w.state == "ready"
+    replica_set = meta["name"].rsplit("-", 1)[0]
+    status: dict[str, Any] = {"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1}
+    if ready:
+        status.update(readyReplicas=1, availableReplicas=1)
+    else:
+        status["unavailableReplicas"] = 1
+    stamp = meta.get("creationTimestamp")
+    status["conditions"] = [
+        {"type": "Available", "status": "True" if ready else "False",
+         "reason": "MinimumReplicasAvailable" if ready else "MinimumReplicasUnavailable",
+         "message": "Deployment has minimum availability." if ready else
+         "Deployment does not have minimum availability.", "lastUpdateTime": stamp, "lastTransitionTime": stamp},
+        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable" if ready else "ReplicaSetUpdated",
+         "message": f'ReplicaSet "{replica_set}" has successfully progressed.' if ready else
+         f'ReplicaSet "{replica_set}" is progressing.', "lastUpdateTime": stamp, "lastTransitionTime": stamp}]
+    containers = [{"name": c.get("name"), "image": c.get("image")} for c in (pod.get("spec") or {}).get("containers") or []]
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": meta["namespace"], "labels": labels, "generation": 1,
+                         "ownerReferences": [{**owner, "controller": True, "blockOwnerDeletion": True}]},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": labels.get("app", name)}},
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}}},
+            "status": status}
+
+
 def build_pod(*, namespace: str, name: str, labels: dict[str, str], owner: dict[str, Any], image: str,
               storage_uri: str | None, created: float, state: str, last: dict[str, Any] | None = None,
               knative: bool = True) -> dict[str, Any]:
@@ -476,11 +521,23 @@ class PodSimulator:
             ns = meta["namespace"]
             self._collect(ns, meta["name"], keep=set(wanted))
             for name, w in wanted.items():
-                self._ensure(obj, name, w)
+                pod = self._ensure(obj, name, w)
+                if pod is not None:  # its Deployment says what the pod says (one replica each)
+                    self._ensure_deployment(obj, deployment_of(name), pod, w)
 
     def _collect(self, ns: str, isvc: str, keep: set[str]) -> None:
         """Knative scales a revision that left the route to zero; the garbage collector deletes the
         pods of a deleted owner."""
+        deployments, _ = self.cluster.snapshot("deployments", ns)
+        keep_deployments = {deployment_of(name) for name in keep}
+        for deployment in deployments:
+            labels = deployment["metadata"].get("labels") or {}
+            if labels.get("serving.kserve.io/inferenceservice") == isvc \
+                    and deployment["metadata"]["name"] not in keep_deployments:
+                try:
+                    self.cluster.delete("deployments", ns, deployment["metadata"]["name"])
+                except KubeError:
+                    pass
         pods, _ = self.cluster.snapshot("pods", ns)
         for pod in pods:
             if (pod["metadata"].get("labels") or {}).get("serving.kserve.io/inferenceservice") != isvc:
@@ -495,7 +552,8 @@ class PodSimulator:
             for key in [k for k in self.cluster.pod_logs if k[:2] == (ns, name)]:
                 self.cluster.pod_logs.pop(key, None)
 
-    def _ensure(self, obj: dict[str, Any], name: str, w: _Wanted) -> None:
+    def _ensure(self, obj: dict[str, Any], name: str, w: _Wanted) -> dict[str, Any] | None:
+        """The pod as it should be; returns it when it was written (None: it already was)."""
         meta = obj["metadata"]
         ns, isvc = meta["namespace"], meta["name"]
         spec_pred = (obj.get("spec") or {}).get("predictor") or {}
@@ -508,7 +566,7 @@ class PodSimulator:
             current = None
         if current is not None and (current["metadata"].get("annotations") or {}).get(
                 "sandbox.mlops-console.dev/state") == w.state:
-            return
+            return None
         last = None
         crash_lines: list[str] = []
         if w.state == "crashloop":
@@ -530,6 +588,18 @@ class PodSimulator:
             made = self.cluster.update("pods", ns, name, pod, require_rv=False)
         self._logs(ns, name, isvc, fmt, w, crash_lines)
         self._events(made, w, fmt, new=current is None)
+        return made
+
+    def _ensure_deployment(self, obj: dict[str, Any], name: str, pod: dict[str, Any], w: _Wanted) -> None:
+        meta = obj["metadata"]
+        dep = build_deployment(name, pod, w, isvc_uid=meta["uid"])
+        try:
+            current = self.cluster.get("deployments", meta["namespace"], name)
+        except KubeError:
+            self.cluster.create("deployments", meta["namespace"], dep, created_at=w.created)
+            return
+        dep["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        self.cluster.update("deployments", meta["namespace"], name, dep, require_rv=False)
 
     def _logs(self, ns: str, name: str, isvc: str, fmt: str, w: _Wanted, crash_lines: list[str]) -> None:
         logs = self.cluster.pod_logs

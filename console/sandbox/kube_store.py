@@ -85,7 +85,10 @@ PODS = ResourceType("pods", "pod", "Pod", "", "v1", True, ("po",))
 # coordination.k8s.io/v1 Leases (a progress's lock); updates need a resourceVersion, as
 # pkg/registry/coordination/lease/strategy.go says (AllowUnconditionalUpdate: false)
 LEASES = ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1", True)
-RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS, LEASES)}
+# apps/v1 Deployments: written whole by the sandbox's controllers (console/sandbox/kube_pods.py), as
+# Knative's (<revision>-deployment) and KServe's Standard mode (<isvc>-predictor, <isvc>-<canary>-predictor)
+DEPLOYMENTS = ResourceType("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",))
+RESOURCES = {r.plural: r for r in (NAMESPACES, ISVCS, EVENTS, PODS, LEASES, DEPLOYMENTS)}
 
 
 def now_rfc3339(ts: float | None = None) -> str:
