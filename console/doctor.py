@@ -82,7 +82,9 @@ def _kube_checks(client: Any, settings: Settings) -> list[CheckResult]:
         return results
     results.append(CheckResult("kubernetes: InferenceService CRD", OK,
                                f"{KSERVE_GROUP}/{KSERVE_VERSION} inferenceservices is served"))
-    namespace = None if settings.all_namespaces else client.namespace
+    # the scope the screens use: -n NAMESPACE, else every namespace (not the kubeconfig's "default",
+    # where no model may live: a walkthrough found the doctor judging the wrong namespace)
+    namespace = None if settings.all_namespaces or not settings.namespace else settings.namespace
     scope = f"namespace {namespace}" if namespace else "all namespaces"
     for what, verbs, resource, group, refused_status, without in KUBE_PERMISSIONS:
         results.append(_permission_check(client, f"kubernetes: {what}", verbs, resource, group, namespace, scope,

@@ -142,7 +142,8 @@ def render_detail(run: Run, *, experiment: str, now: datetime, width: int = 76,
         text.append(local(run.finished_at, "%H:%M:%S"))
     duration = run.duration(now)
     if duration is not None:
-        text.append("  took " if run.finished else "  running for ", style="dim")
+        waiting = {"PENDING": "  pending for ", "PAUSED": "  paused for ", "CANCELING": "  canceling for "}
+        text.append("  took " if run.finished else waiting.get(run.state, "  running for "), style="dim")
         text.append(fmt_duration(duration))
     text.append("\n")
     if versions:

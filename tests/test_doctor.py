@@ -72,6 +72,16 @@ def test_everything_there_is_ok_and_exits_0(full, capsys):
     assert "12 models" in checks["catalog: readable"]["detail"]
 
 
+def test_without_a_namespace_permissions_are_judged_where_the_screens_look(full, capsys):
+    """No -n: the screens list every namespace, so the doctor asks for every namespace, not the
+    kubeconfig's "default" (walkthrough: it said "namespace default", where no model lives)."""
+    code, checks = doctor(capsys, full)
+    permission = checks["kubernetes: change InferenceServices"]["detail"]
+    assert "all namespaces" in permission and "namespace default" not in permission, permission
+    code, checks = doctor(capsys, full, "-n", "fraud")
+    assert "namespace fraud" in checks["kubernetes: change InferenceServices"]["detail"]
+
+
 def test_text_output_names_the_fix(full, capsys):
     code = cli.main(["doctor", "--kubeconfig", str(full.kubeconfig_path), "--context", "sandbox-viewer", "-n", "fraud",
                      "--catalog", str(full.endpoints["catalog"])])

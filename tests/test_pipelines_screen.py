@@ -801,3 +801,19 @@ async def test_multi_user_without_a_namespace_says_so(multi, catalog, tmp_path):
     async with app.run_test(size=(120, 30)) as pilot:
         await open_pipelines(pilot)
         await until(pilot, lambda: "multi-user mode" in screen_text(app), "the multi-user message")
+
+
+@pytest.mark.parametrize(("state", "words"), [("PENDING", "pending for"), ("RUNNING", "running for"),
+                                              ("PAUSED", "paused for"), ("SUCCEEDED", "took")])
+def test_the_detail_says_how_long_in_the_runs_own_words(state, words):
+    """A run waiting for a node is not "running" (walkthrough: a PENDING run read "running for")."""
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.pipelines import Run
+    from screens.pipelines_view import render_detail
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    run = Run("r1", "train", None, state, created_at=now - timedelta(minutes=5),
+              finished_at=now if state == "SUCCEEDED" else None)
+    text = render_detail(run, experiment="exp", now=now).plain
+    assert f"{words} 5m" in text and ("running for" not in text or state == "RUNNING"), text

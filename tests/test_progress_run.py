@@ -171,7 +171,8 @@ def test_bad_input_and_dry_run_change_nothing(sb, capsys):
     code = cli.main(argv(sb, "search-ranker", "-n", "prog-dry", "--dry-run"))
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert "steps: 10% -> 25% -> 50% -> 100% -> promote" in err and "nothing was changed" in out
+    assert "steps: 10% -> 25% -> 50% -> 100% -> promote" in err and "first step were checked" in out
+    assert (out + err).count("nothing was changed") == 1  # said once (walkthrough: it was said twice)
     assert kc(sb).get_inference_service("prog-dry", "search-ranker").canary_traffic_percent == 0
     code = cli.main(argv(sb, "search-ranker", "-n", "prog-dry", "--reason", "x"))  # no terminal, no --yes
     assert code == 2 and "pass --yes" in capsys.readouterr().err

@@ -257,7 +257,7 @@ def run_progress(args: argparse.Namespace, ctx) -> int:
     first.force = args.force
     if args.dry_run:  # the first step through the action path's checks and the server's dry run
         ctx.run_action(first, reason=args.reason, yes=True, dry_run=True)
-        ctx.print(f"{namespace}/{args.name}: dry run: the plan above was checked; nothing was changed")
+        ctx.print(f"{namespace}/{args.name}: dry run: the plan above and its first step were checked")
         return 0
     if not args.yes:
         if not ctx.interactive:
