@@ -289,13 +289,17 @@ def _fmt_bound(b: float) -> str:
     return f"{b:.4g}"
 
 
+REFERENCE_FULL = "░"  # the reference's full cells: a shade, so it reads apart from live without colour
+
+
 def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[float] | None,
                    ref_counts: Sequence[float] | None, *, height: int, width: int,
                    live_label: str = "live", ref_label: str = "reference") -> Text:
     """Reference and live bin shares side by side, as vertical bars (eighth blocks).
 
-    Each bin is two columns: reference (blue) then live (yellow), a gap between bins. The last
-    line names the range of the first and last bins.
+    Each bin is two columns: reference (blue, shaded ░) then live (yellow, solid █), a gap between
+    bins: the shade tells them apart without colour (NO_COLOR). The last line names the range of
+    the first and last bins.
     """
     text = Text(no_wrap=True, overflow="crop")
     live_ok = live_counts is not None and sum(live_counts) > 0
@@ -319,10 +323,10 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
     gap = 1 if bins * 3 <= width else 0
     col = max(1, (width // bins - gap) // 2) if bins else 1  # columns per series in a bin
     text.append(f"{top * 100:.0f}% ", style="dim")
-    text.append("▇", style="blue")
+    text.append(REFERENCE_FULL, style="blue")
     text.append(f" {ref_label}" if ref_ok else f" {ref_label}: no samples", style="dim")
     text.append("  ")
-    text.append("▇", style="yellow")
+    text.append("█", style="yellow")
     text.append(f" {live_label}" if live_ok else f" {live_label}: no samples", style="dim")
     text.append("\n")
     for r in range(rows, 0, -1):
@@ -334,7 +338,7 @@ def histogram_bars(live_bounds: Sequence[float] | None, live_counts: Sequence[fl
                 level = s[i] / top * rows  # in rows
                 full = level - (r - 1)
                 if full >= 1:
-                    ch = "█"
+                    ch = REFERENCE_FULL if s is ref_s else "█"
                 elif full > 0:
                     ch = BLOCKS[max(1, int(round(full * 8)))]
                 else:

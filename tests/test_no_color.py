@@ -192,3 +192,14 @@ def test_no_color_rollouts_failing_health_checks_80x24(snap_compare, health_worl
         assert "✗ success rate" in text_of(app, "#isvc-health-body")  # the check that fails, by symbol and words
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_no_color_histogram_tells_reference_from_live_by_shape():
+    """Walkthrough: under NO_COLOR the legend's two series looked the same (one glyph, two
+    colours). The reference's bars are shaded, live's solid, in the legend and in the bars."""
+    from screens.drift_chart import histogram_bars
+
+    text = histogram_bars([1.0, 2.0, 3.0], [10, 40, 50], [30, 40, 30], height=8, width=20).plain
+    legend, *bars = text.splitlines()
+    assert "░ reference" in legend and "█ live" in legend
+    assert any("░" in line for line in bars) and any("█" in line for line in bars)
