@@ -345,3 +345,54 @@ async def test_the_cursor_stays_on_the_most_severe_item_as_answers_come_in(tmp_p
         await wait_for(pilot, lambda: script.calls >= 3, "a third answer")
         await pilot.pause()
         assert app.screen.selected().kind == "run-failed"  # moved by the person: it stays where they put it
+
+
+async def test_two_clusters_each_with_its_own_items_and_one_going_down(tmp_path, monkeypatch):
+    """Issue 11 s.1 across clusters: two sandbox clusters (each its own API server, CA and token)
+    under distinct context names in one kubeconfig, as an on-call engineer's is. Each cluster's
+    failed revision is its own item, named by its context; when one cluster goes away it becomes one
+    "unreachable" item and the other's items stay."""
+    import yaml
+
+    from console import config as console_config
+    from sandbox_fixtures import start_kube_sandbox
+
+    monkeypatch.setattr(triage, "WATCH_BACKOFF", (0.2, 0.4), raising=False)
+    sandboxes = [start_kube_sandbox(tmp_path / f"sb{i}") for i in (1, 2)]
+    try:
+        merged: dict = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+        for name, sb in zip(("east", "west"), sandboxes, strict=True):
+            cfg = yaml.safe_load(sb.kubeconfig_path.read_text())
+            user = next(u for u in cfg["users"] if u["name"] == "sandbox-admin")
+            merged["clusters"].append({"name": name, "cluster": cfg["clusters"][0]["cluster"]})
+            merged["users"].append({"name": name, "user": user["user"]})
+            merged["contexts"].append({"name": name, "context": {"cluster": name, "user": name}})
+        merged["current-context"] = "east"
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(merged))
+        cfg = tmp_path / "config.toml"
+        cfg.write_text('[triage]\ncontexts = ["west"]\n')
+        flags = {"config": str(cfg), "kubeconfig": str(kubeconfig), "catalog": "no-catalog-here.db",
+                 "audit": str(tmp_path / "audit.db")}
+        app = MlopsConsole(Context(console_config.resolve(flags), flags=flags), cursor_blink=False,
+                           first_screen="now")
+        async with app.run_test(size=(120, 30)) as pilot:
+            def items(context: str, kind: str | None = None) -> list:
+                return [i for i in app.screen._items.values() if i.context == context and (kind is None or i.kind == kind)
+                        and not getattr(i, "resolved_at", None)]
+
+            await wait_for(pilot, lambda: items("east", "revision-failed") and items("west", "revision-failed"),
+                           "each cluster's failed revision")
+            assert [i.name for i in items("east", "revision-failed")] == ["churn-predictor"]
+            assert [i.name for i in items("west", "revision-failed")] == ["churn-predictor"]
+            shown = rows(app)
+            assert any("east" in " ".join(r) and "churn-predictor" in " ".join(r) for r in shown)
+            assert any("west" in " ".join(r) and "churn-predictor" in " ".join(r) for r in shown)
+
+            sandboxes[1].stop()  # the west cluster goes away
+            await wait_for(pilot, lambda: items("west", "backend-unavailable"), "west unreachable")
+            assert "unreachable" in items("west", "backend-unavailable")[0].summary
+            assert items("east", "revision-failed")  # the other cluster's items stay
+    finally:
+        for sb in sandboxes:
+            sb.stop()
