@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import chop_cells
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -26,6 +28,7 @@ from textual.widgets import DataTable, Log, Static
 
 from adapters.errors import ConsoleError
 from console.safe_text import literal, safe
+from screens.keybar import KeyBar
 
 VIEW_CSS = """
 EventsView, LogView, YamlView { background: $surface; }
@@ -33,7 +36,9 @@ EventsView, LogView, YamlView { background: $surface; }
 .view-status { height: 1; color: $text-muted; padding: 0 1; }
 .view-status.error { color: $error; }
 #events-table, #log-lines, #yaml-scroll { height: 1fr; }
+#event-detail { height: auto; max-height: 5; padding: 0 1; border-top: solid $primary 50%; }
 """
+MESSAGE_CELL = 60  # characters of a message in its cell; the whole of it is under the table
 FLUSH_EVERY = 0.1  # s: lines reach the screen in batches, so a fast log cannot flood the event loop
 FLUSH_LINES = 500
 
@@ -65,7 +70,9 @@ class _View(Screen[None]):
 
 
 class EventsView(_View):
-    """Events of an object and of its pods, newest first (as `rollout events`)."""
+    """Events of an object and of its pods, newest first (as `rollout events`). At 80 columns the
+    count and the start of the message come before the (long) object name, and the highlighted
+    event's object and whole message are shown wrapped under the table."""
 
     BINDINGS = [*_View.BINDINGS, Binding("r", "reload", "Reload")]
 
@@ -77,11 +84,13 @@ class EventsView(_View):
         yield self.title_widget()
         table: DataTable[Any] = DataTable(id="events-table", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static("", id="event-detail", markup=False)
         yield Static("loading events…", classes="view-status", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE")
+        table.add_columns("LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE", "OBJECT")
+        self.events: list[Any] = []
         table.focus()
         self.action_reload()
 
@@ -102,13 +111,28 @@ class EventsView(_View):
 
         table = self.query_one(DataTable)
         table.clear()
+        self.events = events
         for e in events:
             style = "bold red" if e.type == "Warning" else ""
+            message = e.message if len(e.message) <= MESSAGE_CELL else e.message[:MESSAGE_CELL - 1] + "…"
             table.add_row(literal(age(e.last_seen)), literal(e.type, style), literal(e.reason, style),
-                          literal(e.object), literal(e.count or 1), literal(e.message))
+                          literal(e.count or 1), literal(message.replace("\n", " ")), literal(e.object))
+        self._show_event(0)
         warnings = sum(1 for e in events if e.type == "Warning")
         self.set_status(f"{len(events)} events ({warnings} warnings), newest first · r reload · esc back"
                         if events else "no events (they expire after an hour) · r reload · esc back")
+
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_event(event.cursor_row)
+
+    def _show_event(self, index: int) -> None:
+        detail = self.query_one("#event-detail", Static)
+        if not 0 <= index < len(self.events):
+            detail.update("")
+            return
+        e = self.events[index]
+        detail.update(Text.assemble((f"{safe(e.object)}: ", "bold"), safe(e.message, multiline=True)))
 
 
 class YamlView(_View):
@@ -156,11 +180,15 @@ class LogTarget:
 
 
 class LogView(_View):
+    """A pod's log. Long lines wrap to the view's width (w turns it off: then left/right scroll);
+    the title names the pod and container shown, the key bar the keys."""
+
     BINDINGS = [*_View.BINDINGS,
                 Binding("c", "next_container", "Container"),
                 Binding("n", "next_pod", "Pod"),
                 Binding("p", "toggle_previous", "Previous"),
-                Binding("f", "toggle_follow", "Follow")]
+                Binding("f", "toggle_follow", "Follow"),
+                Binding("w", "toggle_wrap", "Wrap")]
 
     def __init__(self, target: LogTarget, max_lines: int = 10_000, *, follow: bool = False):
         super().__init__(target.title)
@@ -174,12 +202,15 @@ class LogView(_View):
         self.namespace = ""
         self.pods: list[Any] = []
         self.received = 0
+        self.wrap = True
+        self._kept: deque[str] = deque(maxlen=max_lines)  # the lines as read (re-wrapped on w)
         self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield self.title_widget()
         yield Log(id="log-lines", max_lines=self.max_lines, auto_scroll=True)
         yield Static("loading…", classes="view-status", markup=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Log).focus()
@@ -194,7 +225,20 @@ class LogView(_View):
 
     @property
     def shown_lines(self) -> int:
-        return self.query_one(Log).line_count
+        return len(self._kept)
+
+    def _wrapped(self, lines: Iterable[str]) -> list[str]:
+        """Each line cut to the view's width, continuations indented two cells."""
+        width = self.query_one(Log).scrollable_content_region.width
+        if not self.wrap or width < 20:
+            return list(lines)
+        out: list[str] = []
+        for line in lines:
+            first, *rest = chop_cells(line, width) or [""]
+            out.append(first)
+            if rest:
+                out.extend("  " + part for part in chop_cells("".join(rest), width - 2))
+        return out
 
     @work(thread=True, exclusive=True, group="log-resolve")
     def _resolve(self) -> None:
@@ -217,6 +261,7 @@ class LogView(_View):
         self._stop.set()
         self._stop = threading.Event()
         self.received = 0
+        self._kept.clear()
         self.query_one(Log).clear()
         if self.pod is None:
             self.set_status("no pods", error=True)
@@ -229,8 +274,11 @@ class LogView(_View):
         dropped = max(0, self.received - self.shown_lines)
         cap = f" · oldest {dropped} dropped (max {self.max_lines})" if dropped else ""
         pod = self.pod.name if self.pod is not None else "-"
-        self.set_status(f"{doing}: {pod} [{self.container}] {mode} · {self.received} lines{cap} · "
-                        f"c container · n pod · p previous · f follow · esc back")
+        title = literal(f"{self.view_title} · {self.container}{' (previous)' if self.previous else ''} · pod {pod}")
+        title.no_wrap, title.overflow = True, "ellipsis"
+        self.query_one(".view-title", Static).update(title)
+        self.set_status(f"{doing}: [{self.container}] {mode} · {self.received} lines{cap}"
+                        + ("" if self.wrap else " · not wrapped: left/right scroll"))
 
     @work(thread=True, exclusive=True, group="log-read")
     def _read(self, pod: str, container: str, previous: bool, follow: bool, stop: threading.Event) -> None:
@@ -256,7 +304,8 @@ class LogView(_View):
             return
         if lines:
             self.received += len(lines)
-            self.query_one(Log).write_lines(lines)
+            self._kept.extend(lines)
+            self.query_one(Log).write_lines(self._wrapped(lines))
         self._describe("ended" if done else "following" if self.follow else "reading")
 
     def action_next_container(self) -> None:
@@ -281,6 +330,13 @@ class LogView(_View):
         self.follow = not self.follow
         self._restart()
 
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        log = self.query_one(Log)
+        log.clear()
+        log.write_lines(self._wrapped(self._kept))
+        self._describe("shown")
+
 
 # -- what the screens open (their actions stay one line each) -----------------------------------
 
@@ -301,7 +357,7 @@ def isvc_logs(services: Any, namespace: str, name: str) -> LogView:
         client = services.kube()
         return client, namespace, pods_for_logs(client, namespace, name)[1]
 
-    return LogView(LogTarget(f"Logs · {namespace}/{name} (predictor)", resolve), services.settings.logs.max_lines)
+    return LogView(LogTarget(f"Logs · {namespace}/{name}", resolve), services.settings.logs.max_lines)
 
 
 def task_logs(services: Any, run: Any, task: Any) -> LogView:
@@ -315,5 +371,5 @@ def task_logs(services: Any, run: Any, task: Any) -> LogView:
         client = services.kube()
         return client, namespace, [client.get_pod(namespace, task.pod_name)]
 
-    return LogView(LogTarget(f"Logs · task {task.display_name} of run {run.display_name} (pod {task.pod_name})",
+    return LogView(LogTarget(f"Logs · task {task.display_name} of run {run.display_name}",
                              resolve, container="main"), services.settings.logs.max_lines)

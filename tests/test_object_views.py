@@ -76,11 +76,11 @@ async def test_e_shows_the_events_of_the_isvc_and_its_pods_newest_first(sb, tmp_
                        and app.screen.query_one(DataTable).row_count > 0, "events listed")
         table = app.screen.query_one(DataTable)
         reasons = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
-        objects = {table.get_row_at(i)[3].plain.split("/")[0] for i in range(table.row_count)}
+        objects = {table.get_row_at(i)[5].plain.split("/")[0] for i in range(table.row_count)}
         assert {"BackOff", "Unhealthy", "LatestCreatedFailed"} <= set(reasons)
         assert {"inferenceservice", "configuration", "pod"} <= objects
         backoff = next(table.get_row_at(i) for i in range(table.row_count) if reasons[i] == "BackOff")
-        assert int(backoff[4].plain) > 1 and "newest first" in status(app)
+        assert int(backoff[3].plain) > 1 and "newest first" in status(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.current_mode == "rollouts" and not isinstance(app.screen, EventsView),
                        "back on Rollouts")
@@ -96,10 +96,13 @@ async def test_l_shows_the_crashed_container_then_c_p_switch(sb, tmp_path):
         await pilot.press("l")
         await wait_for(pilot, lambda: isinstance(app.screen, LogView) and any(
             "ModelLoadFailed" in line for line in log_lines(app)), "the crash in the log")
-        assert "[kserve-container]" in status(app) and "-00002-deployment-" in status(app)
+        title = lambda: str(app.screen.query_one(".view-title", Static).render())  # noqa: E731
+        assert "[kserve-container]" in status(app) and "-00002-deployment-" in title()
+        assert " · kserve-container · pod " in title() and "(predictor)" not in title()
         await pilot.press("c")
         await wait_for(pilot, lambda: "[queue-proxy]" in status(app) and any(
             "Starting queue-proxy" in line for line in log_lines(app)), "queue-proxy's log")
+        assert " · queue-proxy · pod " in title()  # the title follows c (walkthrough: it did not)
         assert not any("ModelLoadFailed" in line for line in log_lines(app))
         await pilot.press("p")
         await wait_for(pilot, lambda: "previous terminated container" in status(app), "no previous instance")
@@ -165,3 +168,50 @@ async def test_l_on_pipelines_shows_the_oomkilled_trainers_last_lines(sb, tmp_pa
             "memory limit 8Gi" in line for line in log_lines(app)), "the trainer's last lines")
         assert "[main]" in status(app) and "train-model" in app.screen.view_title
         assert "rss=7.95GiB" in log_lines(app)[-2]
+
+
+async def test_events_at_80x24_show_count_and_message_and_the_whole_message_below(sb, tmp_path):
+    """Walkthrough: at 80 columns the object names pushed COUNT and MESSAGE off the screen. The
+    count and the message come first, and the highlighted event's object and whole message are
+    shown wrapped under the table."""
+    app = make_app(sb, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_churn(pilot, app)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EventsView)
+                       and app.screen.query_one(DataTable).row_count > 0, "events listed")
+        await pilot.pause()
+        header = app.screen.query_one(DataTable)
+        columns = [c.label.plain for c in header.ordered_columns]
+        assert columns[:5] == ["LAST SEEN", "TYPE", "REASON", "COUNT", "MESSAGE"]
+        first = app.screen.events[0]
+        detail = str(app.screen.query_one("#event-detail", Static).render())
+        assert first.object in detail and " ".join(first.message.split())[:40] in " ".join(detail.split())
+        await pilot.press("down")
+        second = app.screen.events[1]
+        await wait_for(pilot, lambda: second.object in str(app.screen.query_one("#event-detail", Static).render()),
+                       "the next event's message")
+
+
+async def test_long_log_lines_wrap_at_80_columns_and_w_unwraps(sb, tmp_path):
+    """Walkthrough: at 80 columns the log's long lines (the model server's traceback) were cut.
+    They wrap to the view's width, continuations indented; w shows them whole again (left/right
+    scroll); the keys are in the key bar."""
+    app = make_app(sb, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_churn(pilot, app)
+        await pilot.press("l")
+        await wait_for(pilot, lambda: isinstance(app.screen, LogView) and any(
+            "ModelLoadFailed" in line for line in log_lines(app)), "the crash in the log")
+        width = app.screen.query_one(Log).scrollable_content_region.width
+        wrapped = log_lines(app)
+        assert all(len(line) <= width for line in wrapped)
+        longest = max(app.screen._kept, key=len)
+        assert len(longest) > width  # this log has lines longer than the view
+        assert any(line.startswith("  ") for line in wrapped)
+        assert "".join(wrapped).replace(" ", "").count(longest.replace(" ", "")) == 1  # nothing lost
+        await pilot.press("w")
+        await wait_for(pilot, lambda: longest in log_lines(app), "the line whole again")
+        assert "not wrapped" in status(app)
+        keys = str(app.screen.query_one("KeyBar").render())
+        assert "Container" in keys and "Wrap" in keys and "Previous" in keys
