@@ -33,7 +33,7 @@ from screens.keybar import KeyBar
 VIEW_CSS = """
 EventsView, LogView, YamlView { background: $surface; }
 .view-title { height: 1; background: $primary 30%; padding: 0 1; text-style: bold; }
-.view-status { height: 1; color: $text-muted; padding: 0 1; }
+.view-status { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
 .view-status.error { color: $error; }
 #events-table, #log-lines, #yaml-scroll { height: 1fr; }
 #event-detail { height: auto; max-height: 5; padding: 0 1; border-top: solid $primary 50%; }

@@ -215,3 +215,9 @@ async def test_long_log_lines_wrap_at_80_columns_and_w_unwraps(sb, tmp_path):
         assert "not wrapped" in status(app)
         keys = str(app.screen.query_one("KeyBar").render())
         assert "Container" in keys and "Wrap" in keys and "Previous" in keys
+        # p on a container with no previous instance: kubelet's whole answer, wrapped, not cut at 80
+        await pilot.press("c", "p")
+        await wait_for(pilot, lambda: "previous terminated container" in status(app), "kubelet's refusal")
+        await pilot.pause()
+        line = app.screen.query_one(".view-status", Static)
+        assert len(status(app)) > line.size.width and line.size.height >= 2 and status(app).rstrip().endswith("not found")
