@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-from console import rollouts
+from console import humanize, rollouts
 from console.safe_text import literal, safe
 
 BAR_WIDTH = 20
@@ -68,34 +67,9 @@ def short_revision(isvc: Any, revision: str | None) -> str:
     return safe(revision)
 
 
-def parse_timestamp(value: str | None) -> float | None:
-    if not value:
-        return None
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
-    return stamp.timestamp()
-
-
 def age(created_at: str | None, now: float) -> str:
-    """kubectl's AGE: 45s, 12m, 5h, 3d (blank when unknown)."""
-    created = parse_timestamp(created_at)
-    if created is None:
-        return ""
-    seconds = max(0, int(now - created))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 2 * 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    """The AGE column: 45s, 12m, 5h, 3d (blank when unknown): the one duration formatter's first unit."""
+    return humanize.age(created_at, now, short=True)
 
 
 def mode_label(isvc: Any, short: bool = False) -> str:
