@@ -380,8 +380,7 @@ def show_status(args: argparse.Namespace, ctx) -> int:
     data = rollouts.status(isvc)
     not_ready = rollouts.latest_not_ready(isvc)
     pods_say = _pods_say(client, isvc, not_ready) if not_ready else None
-    if pods_say:  # why the not-ready revision's (or canary Deployment's) pods are not ready
-        data["problems"].append(f"its pods: {pods_say}")
+    data["pods_say"] = pods_say  # why the not-ready revision's (or canary Deployment's) pods are not ready
     if args.json:
         ctx.print_json(data)
         return 0
