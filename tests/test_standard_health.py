@@ -113,3 +113,17 @@ def test_the_doctor_names_both_profiles_and_the_standard_deployments(kserve_sand
     assert requests.status == "ok", requests
     assert "kserve (" in requests.detail and "kserve-standard (" in requests.detail
     assert f"marketing/{CANARY}" in requests.detail and f"marketing/{STABLE}" in requests.detail
+
+
+def test_drift_compares_the_canary_deployments_inputs_with_the_stable_ones(kserve_sandbox, capsys):
+    """The feature histograms of a Standard-mode canary are keyed by Deployment, as its request
+    metrics are: `drift show` on it compares the canary Deployment's inputs with the stable one's
+    (walkthrough: the Drift screen once said "no PSI" for the Standard-mode canary)."""
+    sb = kserve_sandbox
+    code = main(["--kubeconfig", str(sb.kubeconfig_path), "--prometheus-url", sb.endpoints["prometheus_url"],
+                 "drift", "show", "ad-ctr", "-n", "marketing", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    body = json.loads(out)
+    assert body["live_revision"] == CANARY and body["reference_revision"] == STABLE
+    assert body["features"] and all(f["psi"] is not None and f["live_count"] > 0 for f in body["features"]), body
