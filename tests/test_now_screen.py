@@ -81,12 +81,15 @@ async def select_kind(pilot, app, kind: str) -> Item:
 async def test_enter_opens_the_item_on_its_screen(sb, tmp_path):
     app = sandbox_app(sb, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: {"revision-failed", "run-failed"} <= {r[1] for r in rows(app)}, "the items")
-        await select_kind(pilot, app, "revision-failed")
+        # every critical item in first: one arriving later could take the top row (the cursor on the
+        # top row stays on the most severe item) between choosing an item and pressing enter
+        await wait_for(pilot, lambda: {"revision-failed", "canary-failing", "run-failed"} <= {r[1] for r in rows(app)},
+                       "the items")
+        item = await select_kind(pilot, app, "revision-failed")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_mode == "rollouts", "the Rollouts screen")
         await wait_for(pilot, lambda: getattr(app.screen.selected(), "key", None) == "recsys/churn-predictor",
-                       "churn-predictor selected")
+                       f"churn-predictor selected (the item chosen: {item.namespace}/{item.name})")
         assert app.selected_isvc == ("recsys", "churn-predictor")
         await pilot.press("0")
         await wait_for(pilot, lambda: app.current_mode == "now", "back to Now")
