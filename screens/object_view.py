@@ -32,7 +32,8 @@ from screens.keybar import KeyBar
 
 VIEW_CSS = """
 EventsView, LogView, YamlView { background: $surface; }
-.view-title { height: 1; background: $primary 30%; padding: 0 1; text-style: bold; }
+.view-title { height: 1; background: $primary 30%; padding: 0 1; text-style: bold; text-wrap: nowrap;
+              text-overflow: ellipsis; }
 .view-status { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
 .view-status.error { color: $error; }
 #events-table, #log-lines, #yaml-scroll { height: 1fr; }

@@ -423,11 +423,11 @@ def health(verdict: Any, isvc: Any, stamp: str | None = None) -> Text:
     text.append("verdict ", style="dim")
     text.append(safe(verdict.text.upper() if verdict.status == "failing" else verdict.text), style=style)
     text.append("\n")
-    if verdict.reason:
-        text.append(f"{safe(verdict.reason)}\n", style="dim")
-    if stamp is not None:
+    if stamp is not None:  # second, before a reason of any length: the row's name is always in view
         name = safe(isvc.name)
         text.append(f"{name if len(name) <= 19 else name[:18] + '…'} at {stamp}\n", style="dim")
+    if verdict.reason:
+        text.append(f"{safe(verdict.reason)}\n", style="dim")
     canary, stable = verdict.canary, verdict.stable
     columns = [h for h in (canary, stable) if h is not None]
     if columns:
