@@ -59,6 +59,11 @@ class MlopsConsole(App):
         self.crash_line: str | None = None  # set by a bug; run_app prints it once the terminal is back
         self.progresses: dict[str, Any] = {}  # key -> screens/rollouts_progress.py ProgressDriver
 
+    def on_ready(self) -> None:
+        from console import startup
+
+        startup.collect_as_usual()  # the first frame is drawn (console/startup.py)
+
     # -- what the header shows -------------------------------------------------------------
     def connection_summary(self) -> list[tuple[str, str]]:
         """(label, value) pairs for the header, most important first (it is cut at 80 columns)."""

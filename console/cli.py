@@ -141,6 +141,9 @@ def _setup_logging() -> str:
 
 
 def run_ui(args: argparse.Namespace, ctx: Any) -> int:
+    from console import startup
+
+    startup.collect_rarely()  # until the first frame (the app sets it back)
     from console.app import run_app
 
     return run_app(ctx, getattr(args, "screen", None) or "now")

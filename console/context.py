@@ -9,13 +9,13 @@ from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
 from adapters.errors import Cancelled, InvalidInput
-from console.actions import Action, ActionPath, AuditIncomplete, Outcome, describe
-from console.audit import AuditJournal, Identity
 from console.config import Settings, kubeconfig_current_context
 from console.safe_text import SafeStream, json_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported on first use: the console's first frame does not wait for them
     from adapters.catalog_backend import CatalogBackend
+    from console.actions import Action, ActionPath, Outcome
+    from console.audit import AuditJournal
 
 
 class Context:
@@ -51,6 +51,8 @@ class Context:
 
     @cached_property
     def audit(self) -> AuditJournal:
+        from console.audit import AuditJournal
+
         journal = AuditJournal(self.settings.audit)
         self._closers.append(journal.close)
         return journal
@@ -63,6 +65,9 @@ class Context:
 
     @cached_property
     def actions(self) -> ActionPath:
+        from console.actions import ActionPath
+        from console.audit import Identity
+
         return ActionPath(self.audit, read_only=self.settings.read_only, identity=Identity.current(),
                           context=self.kube_context)
 
@@ -83,6 +88,8 @@ class Context:
 
     def run_action(self, action: Action, *, reason: str | None, yes: bool = False, dry_run: bool = False) -> Outcome:
         """The command-line side of the action path: show the change, confirm, apply, report."""
+        from console.actions import AuditIncomplete, describe
+
         path = self.actions
         if not dry_run and not (reason and reason.strip()) and (yes or not self.interactive):
             # Nobody can be asked for one: refuse before any server is asked anything.

@@ -136,6 +136,16 @@ class ConsoleScreen(ActionFlowMixin, Screen):
         self.filter_text = ""
         self._scheduled: dict[str, Timer] = {}
 
+    def _compositor_refresh(self) -> None:
+        # Textual renders a frame while the app holds a batch (all through its own start-up:
+        # compose, mount, our first-page wait) and then drops it at the display; the first frame
+        # paid for two full renders. Keep the screen to repaint when the batch is over instead.
+        app = self.app
+        if app._batch_count and self is app.screen and not app.is_inline:
+            self._repaint_required = True
+            return
+        super()._compositor_refresh()
+
     @property
     def services(self) -> Services:
         """The typed backends (console/services.py): settings, catalog, actions, kube(), ..."""

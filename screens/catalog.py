@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from textual.worker import Worker, WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from adapters.errors import ConsoleError
 from console.catalog_actions import SetAlias, registry_for
@@ -75,6 +75,7 @@ class CatalogScreen(ConsoleScreen):
         def __init__(self, page: Page, append: bool):
             super().__init__()
             self.page, self.append = page, append
+            self.shown = False  # the first page is shown by on_mount, before its message arrives
 
     class VersionsPage(Message):
         def __init__(self, model: str, page: Page, append: bool, metric: str | None):
@@ -104,8 +105,12 @@ class CatalogScreen(ConsoleScreen):
         self._detail: object = None  # what the detail panel shows (a record, or a message)
         self._loading_more = False
         self._pending: tuple[str, str | None] | None = None  # a jump from another screen
+        self._first_page: Worker[CatalogScreen.ModelsPage | None]
 
     def compose(self) -> ComposeResult:
+        # The first page is read (on the catalog's thread) while Textual composes and lays out
+        # the screen; on_mount waits for it.
+        self._first_page = self.load_models()
         yield self.header()
         with Horizontal(id="catalog-body"):
             with Vertical(id="models-pane"):
@@ -133,9 +138,10 @@ class CatalogScreen(ConsoleScreen):
         # The first frame shows the first page (one full render, not an empty one and then the
         # rows) unless the catalog is slow: then the rows follow. Browsing opens the catalog
         # without sqlite-utils (adapters/sqlite_lib.py).
-        worker = self.load_models()
-        with contextlib.suppress(asyncio.TimeoutError, WorkerFailed):
-            await asyncio.wait_for(asyncio.shield(worker.wait()), FIRST_PAGE_WAIT)
+        with contextlib.suppress(asyncio.TimeoutError, WorkerFailed, WorkerCancelled):
+            page = await asyncio.wait_for(asyncio.shield(self._first_page.wait()), FIRST_PAGE_WAIT)
+            if page is not None:
+                self.on_catalog_screen_models_page(page)
 
     @property
     def models_table(self) -> ListTable:
@@ -152,14 +158,14 @@ class CatalogScreen(ConsoleScreen):
         self.load_models()
 
     # -- loading ---------------------------------------------------------------------------
-    def load_models(self, *, append: bool = False) -> Worker[None]:
+    def load_models(self, *, append: bool = False) -> Worker[ModelsPage | None]:
         if not append:
             self._models_generation += 1
         offset = self.models_table.row_count if append else 0
         return self._fetch_models(self.filter_text, offset, self._models_generation, append)
 
     @work(thread=True, group="models", exclusive=True, exit_on_error=False)
-    def _fetch_models(self, filter_text: str, offset: int, generation: int, append: bool) -> None:
+    def _fetch_models(self, filter_text: str, offset: int, generation: int, append: bool) -> ModelsPage | None:
         catalog = self.services.catalog
         try:
             text = filter_text or None
@@ -167,8 +173,10 @@ class CatalogScreen(ConsoleScreen):
             rows = catalog.list_models(text, offset=offset, limit=PAGE)
         except ConsoleError as error:
             self.post_message(self.Failed("models", error.message))
-            return
-        self.post_message(self.ModelsPage(Page(rows, total, offset, generation), append))
+            return None
+        message = self.ModelsPage(Page(rows, total, offset, generation), append)
+        self.post_message(message)
+        return message
 
     def load_versions(self, model: str, *, append: bool = False) -> None:
         if not append:
@@ -208,8 +216,9 @@ class CatalogScreen(ConsoleScreen):
 
     def on_catalog_screen_models_page(self, message: ModelsPage) -> None:
         page = message.page
-        if page.generation != self._models_generation:
-            return  # an older filter's answer
+        if page.generation != self._models_generation or message.shown:
+            return  # an older filter's answer, or the first page that on_mount has shown
+        message.shown = True
         self._loading_more = False
         self._models_total = page.total
         self.shown_models_generation = page.generation

@@ -69,3 +69,90 @@ def test_sqlite_utils_comes_without_pandas_or_numpy(tmp_path):
     loaded = json.loads(run_python(code, tmp_path))
     assert "sqlite_utils" in loaded
     assert not [m for m in loaded if m.split(".")[0] in ("pandas", "numpy")]
+
+
+def test_the_collector_runs_rarely_from_start_up_until_the_app_runs(tmp_path):
+    code = ("import gc, json\nimport console.app\n"
+            "console.app.run_app = lambda ctx, screen: print(json.dumps(gc.get_threshold())) or 0\n"
+            "import console.cli as cli\ncli.main(['--catalog', 'none.db', '--screen', 'catalog'])\n")
+    from console.startup import STARTUP_GEN0_THRESHOLD
+
+    assert json.loads(run_python(code, tmp_path))[0] == STARTUP_GEN0_THRESHOLD
+
+
+def _catalog_app(tmp_path: Path):
+    from adapters.catalog import Catalog
+    from console.app import MlopsConsole
+    from console.config import Settings
+    from console.context import Context
+
+    catalog = tmp_path / "catalog.db"
+    with Catalog(catalog) as writer:
+        writer.import_records([{"model": f"model-{number}", "version": "1", "created_at": "2026-11-01T00:00:00Z",
+                                "author": "ana"} for number in range(1, 4)])
+    settings = Settings(catalog=catalog, audit=tmp_path / "audit.db")
+    return MlopsConsole(Context(settings), cursor_blink=False, first_screen="catalog")
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the screen did not reach the expected state in time")
+
+
+async def test_the_collector_runs_as_usual_once_the_first_frame_is_drawn(tmp_path):
+    import gc
+
+    from console import startup
+
+    usual = gc.get_threshold()
+    startup.collect_rarely()
+    try:
+        app = _catalog_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: gc.get_threshold() == usual)
+            assert app.screen.query_one("#models").row_count == 3  # drawn: the app is ready
+    finally:
+        gc.set_threshold(*usual)
+
+
+async def test_no_frame_is_rendered_while_the_app_batches_its_start_up(tmp_path, monkeypatch):
+    """Textual drops what is rendered during a batch (all its start-up is one): rendering it was
+    half the first frame's render work. The screen waits for the batch's end instead."""
+    from textual._compositor import Compositor
+
+    batches_at_render: list[int] = []
+    render_update = Compositor.render_update
+
+    def recording_render_update(self, *args, **kwargs):
+        batches_at_render.append(app._batch_count)
+        return render_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(Compositor, "render_update", recording_render_update)
+    app = _catalog_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one("#versions").row_count == 1)
+        await pilot.pause()
+    assert batches_at_render and set(batches_at_render) == {0}, batches_at_render
+
+
+async def test_the_first_page_is_put_in_the_table_once(tmp_path, monkeypatch):
+    """on_mount shows the first page before the first frame; its message, arriving after, is not
+    shown again (a second full table write for the same rows)."""
+    from screens.list_table import ListTable
+
+    shown: list[str] = []
+    show_rows = ListTable.show_rows
+
+    def recording_show_rows(self, rows):
+        shown.append(self.id)
+        return show_rows(self, rows)
+
+    monkeypatch.setattr(ListTable, "show_rows", recording_show_rows)
+    app = _catalog_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one("#versions").row_count == 1)
+        await pilot.pause(0.2)
+    assert shown.count("models") == 1, shown
