@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.worker import Worker, WorkerState
 
 from adapters.errors import ConsoleError
-from console.actions import Action, AuditIncomplete, Change, Outcome
-from screens.confirm import ConfirmChangeScreen
 
-Done = Callable[[Outcome], None]
+if TYPE_CHECKING:  # the action path and its modal are imported with the first change, not at start-up
+    from console.actions import Action, Change, Outcome
+
+Done = Callable[["Outcome"], None]
 STICKY = 24 * 3600.0  # seconds: an error notification that stays until dismissed (click, or the palette)
 log = logging.getLogger("mlops-console")
 
@@ -99,6 +100,8 @@ class ActionFlowMixin:
             else:
                 self._apply_action(action, change, reason, on_done)
 
+        from screens.confirm import ConfirmChangeScreen
+
         self._status("")  # the modal now says what is happening
         self.app.push_screen(ConfirmChangeScreen(change), answered)
 
@@ -121,6 +124,8 @@ class ActionFlowMixin:
 
     @work(thread=True, group="action")
     def _apply_action(self, action: Action, change: Change, reason: str, on_done: Done | None) -> None:
+        from console.actions import AuditIncomplete
+
         try:
             try:
                 outcome = self.app.services.actions.execute(action, change, reason)
@@ -151,6 +156,8 @@ class ActionFlowMixin:
 
     def _report_error(self, action: Action, error: ConsoleError) -> None:
         # An applied change the journal could not finish, or a bug: stays until dismissed.
+        from console.actions import AuditIncomplete
+
         sticky = isinstance(error, (AuditIncomplete, UnexpectedError))
         self.app.notify(error.message, title=f"{action.kind}: {error.kind}", severity="error",
                         timeout=STICKY if sticky else 10, markup=False)

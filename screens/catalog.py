@@ -24,18 +24,16 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from adapters.errors import ConsoleError
-from console.catalog_actions import SetAlias, registry_for
 from console.catalog_view import format_number, model_cells, version_cells
 from console.safe_text import literal, safe
 from screens.base import ConsoleScreen
-from screens.catalog_modals import AliasNameScreen, CompareScreen
 from screens.list_table import ListTable
 from screens.repaint import set_border_title
 
 if TYPE_CHECKING:
     from adapters.catalog_records import ModelSummary, VersionRecord
 
-__all__ = ["AliasNameScreen", "CatalogScreen", "CompareScreen", "render_detail"]
+__all__ = ["CatalogScreen", "render_detail"]
 
 FIRST_PAGE_WAIT = 0.3  # seconds the first frame waits for the first page (a slow catalog: rows follow)
 PAGE = 60  # two screens of rows at 120x35; more load as the cursor nears the end
@@ -445,6 +443,8 @@ class CatalogScreen(ConsoleScreen):
         except ConsoleError as error:
             self.post_message(self.Failed("compare", error.message))
             return
+        from screens.catalog_modals import CompareScreen  # the modals load with their first use
+
         self.app.call_from_thread(self.app.push_screen, CompareScreen(a, b))
 
     def action_show_run(self) -> None:
@@ -461,6 +461,8 @@ class CatalogScreen(ConsoleScreen):
         if record is None:
             self.set_status("Select a version first.")
             return
+        from console.catalog_actions import SetAlias, registry_for
+        from screens.catalog_modals import AliasNameScreen
 
         def chosen(alias: str | None) -> None:
             if alias:

@@ -9,11 +9,12 @@ import ssl
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from console.sandbox.metrics_server import MetricsSandbox
+from console.sandbox.server_base import SandboxHTTPServer
 from metrics_fake import FakeCluster
 
 CANARY = "fraud-detector-predictor-00002"
@@ -63,8 +64,7 @@ class Server:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = SandboxHTTPServer(("127.0.0.1", 0), Handler)
         scheme = "http"
         if tls_context is not None:
             self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)

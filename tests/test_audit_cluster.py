@@ -227,7 +227,8 @@ async def test_pressing_minus_twice_opens_one_confirmation(sandbox, fraud_at_20,
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmChangeScreen), what="the modal closed")
         await wait_for(pilot, lambda: not app.screen._action_busy, what="the flow free again")
         await pilot.press("minus")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="a new confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
+                       what="a new confirmation")
 
 
 # -- the header ---------------------------------------------------------------------------------------

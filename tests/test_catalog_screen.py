@@ -14,7 +14,8 @@ from console.app import MlopsConsole
 from console.config import Settings
 from console.context import Context
 from console.demo_catalog import build_demo_catalog
-from screens.catalog import CatalogScreen, CompareScreen
+from screens.catalog import CatalogScreen
+from screens.catalog_modals import CompareScreen
 from screens.confirm import ConfirmChangeScreen
 
 FROZEN = 1_795_000_000.0  # 2026-11-18
@@ -137,7 +138,7 @@ async def test_compare_two_versions_colours_better_and_worse(catalog_file, tmp_p
         await pilot.press("tab")  # to the versions table
         assert app.focused is versions_table(app)
         await pilot.press("c", "down", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.focused is not None)
         compare = app.screen
         first, second = compare.a, compare.b
         assert (first.version, second.version) == ("40", "39")
@@ -175,7 +176,7 @@ async def move_alias(pilot, app, reason: str | None) -> ConfirmChangeScreen:
     assert "not valid" in str(app.screen.query_one("#alias-error", Static).render())
     assert app.screen.query_one("#alias-name", Input).value == "Prod!"
     await pilot.press(*["backspace"] * 5, *"production", "enter")
-    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen))
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None)
     confirm = app.screen
     assert confirm.change.lines == ["fraud-detector alias production: 39 -> 40"]
     assert app.focused.id == "confirm-cancel"  # cancel is the default
@@ -317,7 +318,7 @@ async def test_compare_fits_both_versions_at_80_columns(catalog_file, tmp_path):
         await pilot.press("slash", *"fraud-detector", "enter")
         await wait_for(pilot, lambda: versions_table(app).row_count == 40)
         await pilot.press("tab", "c", "down", "c")
-        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.focused is not None)
         await pilot.pause(0.1)
         table = app.screen.query_one("#compare", DataTable)
         assert table.virtual_size.width <= table.scrollable_content_region.width

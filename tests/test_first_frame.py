@@ -156,3 +156,25 @@ async def test_the_first_page_is_put_in_the_table_once(tmp_path, monkeypatch):
         await wait_until(pilot, lambda: app.screen.query_one("#versions").row_count == 1)
         await pilot.pause(0.2)
     assert shown.count("models") == 1, shown
+
+
+def test_the_catalog_screen_opens_without_the_action_path(tmp_path):
+    """The action path (journal, confirm modal, alias and compare modals) loads with the first
+    change, not on the first frame's path."""
+    code = ("import asyncio, json, sys\nfrom pathlib import Path\n"
+            "from adapters.catalog import Catalog\nfrom console.app import MlopsConsole\n"
+            "from console.config import Settings\nfrom console.context import Context\n"
+            f"tmp = Path({str(tmp_path)!r})\n"
+            "with Catalog(tmp / 'c.db') as c:\n"
+            "    c.import_records([{'model': 'm', 'version': '1', 'created_at': '2026-11-01T00:00:00Z'}])\n"
+            "async def main():\n"
+            "    app = MlopsConsole(Context(Settings(catalog=tmp / 'c.db', audit=tmp / 'a.db')), first_screen='catalog')\n"
+            "    async with app.run_test() as pilot:\n"
+            "        while app.screen.query_one('#versions').row_count < 1:\n"
+            "            await pilot.pause(0.05)\n"
+            "    print(json.dumps(sorted(sys.modules)))\n"
+            "asyncio.run(main())\n")
+    loaded = set(json.loads(run_python(code, tmp_path).splitlines()[-1]))
+    assert "screens.catalog" in loaded
+    assert not loaded & {"console.actions", "console.audit", "screens.confirm", "screens.catalog_modals",
+                         "console.catalog_actions"}

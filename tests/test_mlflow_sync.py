@@ -512,10 +512,10 @@ async def test_catalog_screen_alias_is_set_in_mlflow_then_followed_here(server, 
         await wait_for(pilot, lambda: (app.screen.selected_version() is not None
                                        and app.screen.selected_version().version == "2"))
         await pilot.press("a")
-        await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+        await wait_for(pilot, lambda: app.screen.query("#alias-name") and app.focused is not None)
         app.screen.query_one("#alias-name", Input).value = "production"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None)
         assert app.screen.change.lines == [f"{name} alias production: 1 -> 2 in MLflow at {server.url}"]
         await pilot.press("shift+tab", *"canary healthy", "enter")
         await wait_for(pilot, lambda: any(r.outcome == "applied" for r in app.ctx.audit.list()))

@@ -279,7 +279,7 @@ async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp,
         await until(pilot, lambda: not screen._action_busy, "the flow free again")  # one change at a time
         # then: a reason, applied
         await pilot.press("t")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), "confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None, "confirm")
         await pilot.press("shift+tab")
         await pilot.press(*"stuck on a dead node")
         await pilot.press("enter")
@@ -541,7 +541,7 @@ async def test_after_a_retry_the_detail_and_target_follow_the_cursor(own_kfp, ca
         table = await loaded(pilot, screen)
         await select(pilot, screen, run_id)
         await pilot.press("R")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), "confirm")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None, "confirm")
         await pilot.press("shift+tab")
         await pilot.press(*"transient S3 timeout")
         await pilot.press("enter")

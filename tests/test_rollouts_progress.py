@@ -71,7 +71,7 @@ async def open_on(pilot, app, key: str) -> None:
 
 async def start_progress(pilot, app, reason: str) -> None:
     await pilot.press("g")
-    await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen), what="the progress dialog")
+    await wait_for(pilot, lambda: isinstance(app.screen, ProgressScreen) and app.focused is not None, what="the progress dialog")
     dialog = app.screen
     assert app.focused is dialog.query_one("#progress-cancel", Button)
     dialog.query_one("#progress-steps", Input).value = "50,25"
@@ -84,7 +84,7 @@ async def start_progress(pilot, app, reason: str) -> None:
     assert app.screen is dialog  # still open
     dialog.query_one("#progress-steps", Input).value = "50,100"
     dialog.query_one("#progress-start", Button).press()
-    await wait_for(pilot, lambda: not isinstance(app.screen, ProgressScreen), what="the dialog closed")
+    await wait_for(pilot, lambda: not isinstance(app.screen, ProgressScreen) and app.focused is not None, what="the dialog closed")
 
 
 def driver_of(app, key: str) -> ProgressDriver:
@@ -122,7 +122,7 @@ async def test_g_starts_a_progress_space_pauses_it_and_a_rolls_it_back(sb, tmp_p
         assert "checks: healthy" in detail(app)
 
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen), what="the abort question")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen) and app.focused is not None, what="the abort question")
         assert app.focused is app.screen.query_one("#ask-cancel", Button)
         app.screen.query_one("#ask-yes", Button).press()
         await wait_for(pilot, lambda: not driver.running, timeout=30, what="the progress ended")
@@ -149,13 +149,13 @@ async def test_quitting_mid_progress_asks_then_interrupts_and_the_step_stays(sb,
         await start_progress(pilot, app, "v31 quit test")
         await wait_for(pilot, lambda: "next check in" in detail(app), timeout=60, what="the countdown of step 1")
         await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen), what="the quit question")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen) and app.focused is not None, what="the quit question")
         assert app.is_running
         app.screen.query_one("#ask-cancel", Button).press()  # cancelled: still running
-        await wait_for(pilot, lambda: not isinstance(app.screen, AskScreen), what="the question gone")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AskScreen) and app.focused is not None, what="the question gone")
         assert app.is_running and driver_of(app, key).running
         await pilot.press("q")
-        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen), what="the quit question again")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskScreen) and app.focused is not None, what="the quit question again")
         app.screen.query_one("#ask-yes", Button).press()
         await wait_for(pilot, lambda: not app.is_running, timeout=30, what="the console quit")
     assert not driver_of(app, key).running

@@ -325,11 +325,13 @@ async def test_set_exact_percent_and_a_bad_value(sandbox, fraud_at_20, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await open_rollouts(pilot, app)
         await pilot.press("p")
-        await wait_for(pilot, lambda: app.screen.query("#percent-value"), what="the percent modal")
+        await wait_for(pilot, lambda: app.screen.query("#percent-value") and app.focused is not None,
+                       what="the percent modal")
         await pilot.press(*["backspace"] * 3, *"150", "enter")
         await wait_for(pilot, lambda: "from 0 to 100, not 150" in text_of(app, "#percent-error"), what="the refusal")
         await pilot.press(*["backspace"] * 3, *"35", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen), what="the confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None,
+                       what="the confirmation")
         assert "canaryTrafficPercent: 20 -> 35" in str(app.screen.query_one("#confirm-change", Static).render())
         await pilot.press("shift+tab", *"more traffic", "enter")
         await wait_for(pilot, lambda: cell(app, FRAUD, "latest_pct") == "35", what="35%")

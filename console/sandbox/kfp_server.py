@@ -26,13 +26,14 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from console.sandbox.faults import Faults, stall_or_drop
 from console.sandbox.kfp_world import ApiError, World, read_catalog_versions
+from console.sandbox.server_base import SandboxHTTPServer
 
 API = "/apis/v2beta1"
 STATE_FILE = "kfp_state.json"
@@ -104,16 +105,8 @@ def _attributes_text(attributes: dict[str, str]) -> str:
         ",FieldSelector:nil,LabelSelector:nil,}"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(SandboxHTTPServer):
     sandbox: KfpSandbox
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)  # a client that hung up mid-page is not news
 
 
 class _Handler(BaseHTTPRequestHandler):

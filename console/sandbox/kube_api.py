@@ -26,7 +26,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +45,7 @@ from console.sandbox.kube_store import (
     dumps,
     now_rfc3339,
 )
+from console.sandbox.server_base import SandboxHTTPServer
 
 SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-mlops-sandbox",
                   "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
@@ -569,9 +570,7 @@ class ApiRequest:
         return self.q(name).lower() in ("1", "true")
 
 
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _TLSServer(SandboxHTTPServer):
     request_queue_size = 128
 
     def __init__(self, addr, handler, ssl_context: ssl.SSLContext | None, api: KubeApiServer):

@@ -34,11 +34,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from console.sandbox import die_with_parent
 from console.sandbox.metrics_model import EMISSIONS, Simulation, backfill_openmetrics
+from console.sandbox.server_base import SandboxHTTPServer
 
 DEFAULT_PROFILE = "knative"  # what a Serverless-mode KServe install exports out of the box
 
@@ -64,7 +65,7 @@ class Exporter:
         self.t = start_time  # the simulation has advanced up to here
         self._lock = threading.Lock()
         self._last_isvcs: list = []
-        self._server: ThreadingHTTPServer | None = None
+        self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url: str | None = None
 
@@ -106,8 +107,7 @@ class Exporter:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = SandboxHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-exporter", daemon=True)
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
