@@ -21,6 +21,8 @@ KNOWN_FIELDS = (
 
 @dataclass
 class ModelSummary:
+    """One model: how many versions, its aliases and its latest version."""
+
     model: str
     versions: int
     aliases: dict[str, str]  # alias -> version
@@ -43,6 +45,8 @@ class ModelSummary:
 
 @dataclass
 class VersionRecord:
+    """One model version with every piece of its metadata."""
+
     model: str
     version: str
     aliases: list[str]
@@ -84,6 +88,8 @@ class VersionRecord:
 
 @dataclass
 class ImportResult:
+    """What an import did, in versions."""
+
     inserted: int
     updated: int
     unchanged: int
@@ -104,6 +110,8 @@ class RegistrySnapshot:
 
 @dataclass
 class SyncResult:
+    """What a registry sync changed."""
+
     models_added: list[str] = field(default_factory=list)
     models_changed: list[str] = field(default_factory=list)
     models_deleted: list[str] = field(default_factory=list)

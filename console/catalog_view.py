@@ -51,6 +51,8 @@ def version_cells(record: VersionRecord, metric: str | None, marked: bool) -> tu
 
 @dataclass(frozen=True)
 class CompareRow:
+    """One line of a two-version comparison."""
+
     label: str
     a: str
     b: str

@@ -72,6 +72,8 @@ from console import paths
 
 @dataclass
 class PrometheusAuth:
+    """How to reach Prometheus: the config's [prometheus] table."""
+
     bearer_token: str | None = None
     bearer_token_file: str | None = None
     username: str | None = None
@@ -82,6 +84,8 @@ class PrometheusAuth:
 
 @dataclass
 class KfpAuth:
+    """How to reach Kubeflow Pipelines: the config's [kfp] table."""
+
     token: str | None = None
     token_file: str | None = None
     token_env: str | None = None
@@ -94,6 +98,8 @@ class KfpAuth:
 
 @dataclass
 class MlflowSettings:
+    """An MLflow registry the catalog syncs from: the config's [catalog.mlflow] table."""
+
     url: str | None = None
     ca_file: str | None = None
     insecure_tls: bool = False
@@ -103,16 +109,22 @@ class MlflowSettings:
 
 @dataclass
 class RolloutSettings:
+    """The config's [rollout] table."""
+
     step: int = 10
 
 
 @dataclass
 class LogSettings:
+    """The config's [logs] table."""
+
     max_lines: int = 10_000
 
 
 @dataclass
 class DriftSettings:
+    """Drift thresholds: the config's [drift] table."""
+
     warn: float = 0.1
     drift: float = 0.25
     floor_factor: float = 3.0
@@ -121,6 +133,8 @@ class DriftSettings:
 
 @dataclass
 class HealthSettings:
+    """When a canary is judged unhealthy: the config's [health] table."""
+
     min_success_rate: float = 0.99
     max_p99_seconds: float = 0.5
     min_requests: int = 20
@@ -136,6 +150,8 @@ class TriageSettings:
 
 @dataclass
 class MetricsSettings:
+    """Whose request metrics to read, and their names: the config's [metrics] table."""
+
     profile: str = "auto"
     # request metrics: each replaces the picked profile's own name (needs profile != auto)
     requests_metric: str | None = None
@@ -186,6 +202,8 @@ def _check_metrics(cfg: _ConfigFile, m: MetricsSettings) -> MetricsSettings:
 
 @dataclass
 class ContextSettings:
+    """What one kube context overrides: a [contexts.NAME] table."""
+
     prometheus_url: str | None = None
     kfp_url: str | None = None
     read_only: bool | None = None
@@ -195,6 +213,8 @@ class ContextSettings:
 
 @dataclass
 class Settings:
+    """Everything resolved: flags over environment over config file over defaults."""
+
     config_path: Path | None = None
     catalog: Path = field(default_factory=lambda: paths.data_dir() / "catalog.db")
     audit: Path = field(default_factory=lambda: paths.data_dir() / "audit.db")

@@ -44,6 +44,8 @@ VERSION_COLUMNS = (("version", "ver", 5), ("created", "created", 10), ("metric",
 
 @dataclass
 class Page:
+    """One page of rows as the catalog answered it, for the filter generation that asked."""
+
     rows: list[Any]
     total: int
     offset: int
