@@ -34,6 +34,21 @@ def start_kube_sandbox(state_dir: Path, **kwargs) -> Sandbox:
     return sb
 
 
+def start_progress_sandbox(state_dir: Path) -> Sandbox:
+    """A cluster and a real Prometheus scraping it every second (no KFP, no catalog): what
+    `rollout progress` reads. Skips without the prometheus package; fails if Prometheus does not start."""
+    from console.sandbox.runner import Sandbox
+
+    if not (shutil.which("prometheus") and shutil.which("promtool")):
+        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
+    sb = Sandbox(state_dir, prometheus=True, kfp=False, catalog=False, ready_delay=0.2, scrape_interval=1.0)
+    endpoints = sb.start()
+    if not endpoints.get("prometheus_url"):
+        sb.stop()
+        pytest.fail(f"the sandbox did not start Prometheus: {endpoints.get('messages')}")
+    return sb
+
+
 @pytest.fixture(scope="module")
 def kube_sandbox(tmp_path_factory):
     sb = start_kube_sandbox(tmp_path_factory.mktemp("kube-sandbox"))

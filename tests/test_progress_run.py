@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,22 +30,14 @@ import pytest
 from adapters import leases
 from adapters.kube import KubeClient
 from console import cli, lease
-from console.sandbox.runner import Sandbox
-from sandbox_fixtures import wait_until
+from sandbox_fixtures import start_progress_sandbox, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory):
-    if not (shutil.which("prometheus") and shutil.which("promtool")):
-        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
-    sandbox = Sandbox(tmp_path_factory.mktemp("progress"), prometheus=True, kfp=False, catalog=False,
-                      ready_delay=0.2, scrape_interval=1.0)
-    endpoints = sandbox.start()
-    if not endpoints.get("prometheus_url"):
-        sandbox.stop()
-        pytest.fail(f"the sandbox did not start Prometheus: {endpoints.get('messages')}")
+    sandbox = start_progress_sandbox(tmp_path_factory.mktemp("progress"))
     yield sandbox
     sandbox.stop()
 

@@ -9,14 +9,11 @@ removed)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from adapters.kube import KubeClient
 from console import cli
-from console.sandbox.runner import Sandbox
-from sandbox_fixtures import wait_until
+from sandbox_fixtures import start_progress_sandbox, wait_until
 from test_progress_run import audit, config, events
 
 MODE = {"serving.kserve.io/deploymentMode": "Standard"}
@@ -28,14 +25,7 @@ def model(version: str) -> dict:
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory):
-    if not (shutil.which("prometheus") and shutil.which("promtool")):
-        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
-    sandbox = Sandbox(tmp_path_factory.mktemp("progress-standard"), prometheus=True, kfp=False, catalog=False,
-                      ready_delay=0.2, scrape_interval=1.0)
-    endpoints = sandbox.start()
-    if not endpoints.get("prometheus_url"):
-        sandbox.stop()
-        pytest.fail(f"the sandbox did not start Prometheus: {endpoints.get('messages')}")
+    sandbox = start_progress_sandbox(tmp_path_factory.mktemp("progress-standard"))
     yield sandbox
     sandbox.stop()
 

@@ -16,7 +16,6 @@ inferenceservice/reconcilers/knative/ksvc_reconciler.go for the split) and Flagg
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -28,20 +27,14 @@ from console.config import HealthSettings, Settings
 from console.context import Context
 from console.sandbox.runner import Sandbox
 from pilot_wait import wait_for
+from sandbox_fixtures import start_progress_sandbox
 from screens.rollouts_progress import AskScreen, ProgressDriver, ProgressScreen
 from test_progress_run import events, kc, new_canary
 
 
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory):
-    if not (shutil.which("prometheus") and shutil.which("promtool")):
-        pytest.skip("the prometheus package is not installed (apt-get install prometheus)")
-    sandbox = Sandbox(tmp_path_factory.mktemp("progress-tui"), prometheus=True, kfp=False, catalog=False,
-                      ready_delay=0.2, scrape_interval=1.0)
-    endpoints = sandbox.start()
-    if not endpoints.get("prometheus_url"):
-        sandbox.stop()
-        pytest.fail(f"the sandbox did not start Prometheus: {endpoints.get('messages')}")
+    sandbox = start_progress_sandbox(tmp_path_factory.mktemp("progress-tui"))
     yield sandbox
     sandbox.stop()
 
