@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from console.cli import build_parser, parse_ui_only
+from pilot_wait import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,14 +95,6 @@ def _catalog_app(tmp_path: Path):
     return MlopsConsole(Context(settings), cursor_blink=False, first_screen="catalog")
 
 
-async def wait_until(pilot, condition, timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the screen did not reach the expected state in time")
-
-
 async def test_the_collector_runs_as_usual_once_the_first_frame_is_drawn(tmp_path):
     import gc
 
@@ -112,7 +105,7 @@ async def test_the_collector_runs_as_usual_once_the_first_frame_is_drawn(tmp_pat
     try:
         app = _catalog_app(tmp_path)
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: gc.get_threshold() == usual)
+            await wait_for(pilot, lambda: gc.get_threshold() == usual, what="the usual collector")
             assert app.screen.query_one("#models").row_count == 3  # drawn: the app is ready
     finally:
         gc.set_threshold(*usual)
@@ -133,7 +126,7 @@ async def test_no_frame_is_rendered_while_the_app_batches_its_start_up(tmp_path,
     monkeypatch.setattr(Compositor, "render_update", recording_render_update)
     app = _catalog_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query_one("#versions").row_count == 1)
+        await wait_for(pilot, lambda: app.screen.query_one("#versions").row_count == 1, what="the versions")
         await pilot.pause()
     assert batches_at_render and set(batches_at_render) == {0}, batches_at_render
 
@@ -153,7 +146,7 @@ async def test_the_first_page_is_put_in_the_table_once(tmp_path, monkeypatch):
     monkeypatch.setattr(ListTable, "show_rows", recording_show_rows)
     app = _catalog_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_until(pilot, lambda: app.screen.query_one("#versions").row_count == 1)
+        await wait_for(pilot, lambda: app.screen.query_one("#versions").row_count == 1, what="the versions")
         await pilot.pause(0.2)
     assert shown.count("models") == 1, shown
 
