@@ -29,3 +29,28 @@ async def settled_frame(pilot, *, quiet_frames: int = 3, timeout: float = 30.0) 
             return
         last = frame
     raise AssertionError(f"the screen kept changing for {timeout:g} s")
+
+
+def palette_offers(app, title: str) -> bool:
+    """The open command palette lists a command whose prompt contains `title`."""
+    from textual.command import CommandList
+
+    found = app.screen.query(CommandList)
+    if not found:
+        return False
+    options = found.first()
+    return any(title in str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
+
+
+async def run_from_palette(pilot, command: str) -> None:
+    """Open the palette with ':', type `command` once its input has the focus, and press enter once
+    the palette offers it (its search runs in the background: an early enter runs nothing)."""
+    from textual.command import CommandPalette
+
+    app = pilot.app
+    await pilot.press("colon")
+    await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette) and app.focused is not None,
+                   what="the command palette")
+    await pilot.press(*command)
+    await wait_for(pilot, lambda: palette_offers(app, command), what=f"the palette to offer {command!r}")
+    await pilot.press("enter")

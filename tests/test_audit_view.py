@@ -11,7 +11,7 @@ from console.app import MlopsConsole
 from console.audit import AuditJournal, Identity, change_summary
 from console.config import Settings
 from console.context import Context
-from pilot_wait import wait_for
+from pilot_wait import run_from_palette, wait_for
 from screens.audit import AuditScreen
 
 ALICE = Identity(os_user="alice", ssh_client="10.0.0.7", kube_identity="alice@example.com")
@@ -65,16 +65,6 @@ def app_for(tmp_path: Path) -> MlopsConsole:
     return MlopsConsole(Context(settings), cursor_blink=False, first_screen="catalog")
 
 
-def offers(app, title: str) -> bool:
-    from textual.command import CommandList
-
-    found = app.screen.query(CommandList)
-    if not found:
-        return False
-    options = found.first()
-    return any(title in str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
-
-
 def cells(app) -> list[list[str]]:
     table = app.screen.query_one("#audit-rows", DataTable)
     return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
@@ -87,10 +77,7 @@ async def test_palette_opens_the_audit_view_newest_first_and_it_follows_new_rows
     audit = journal(tmp_path)
     app = app_for(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("colon")
-        await pilot.press(*"Audit journal")
-        await wait_for(pilot, lambda: offers(app, "Audit journal"), what="the palette to offer the Audit view")
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Audit journal")
         await wait_for(pilot, lambda: isinstance(app.screen, AuditScreen) and len(cells(app)) == 2,
                        what="the two journal rows")
         newest, oldest = cells(app)

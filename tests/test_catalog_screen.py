@@ -166,7 +166,7 @@ async def move_alias(pilot, app, reason: str | None) -> ConfirmChangeScreen:
     await wait_for(pilot, lambda: row_keys(models_table(app)) == ["fraud-detector"])
     await wait_for(pilot, lambda: versions_table(app).row_count == 40)
     await pilot.press("tab", "a")  # newest version (40) is selected
-    await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+    await wait_for(pilot, lambda: app.screen.query("#alias-name") and app.focused is not None)
     assert app.screen.query_one("#alias-name", Input).value == ""  # nothing chosen for the user
     await pilot.press("enter")  # empty: refused in place, the modal stays
     await pilot.pause(0.1)
@@ -219,7 +219,7 @@ async def test_read_only_refuses_alias_change_and_shows_the_lock(catalog_file, t
         await loaded(pilot, app)
         assert "READ-ONLY" in str(app.screen.query_one("StatusHeader").render())
         await pilot.press("tab", "a")
-        await wait_for(pilot, lambda: app.screen.query("#alias-name"))
+        await wait_for(pilot, lambda: app.screen.query("#alias-name") and app.focused is not None)
         await pilot.press(*"production", "enter")
         await wait_for(pilot, lambda: app.ctx.audit.list())
         await pilot.pause(0.2)

@@ -14,7 +14,7 @@ from console import config
 from console.app import MlopsConsole
 from console.context import Context
 from console.context_switch import kube_contexts, switched
-from pilot_wait import wait_for
+from pilot_wait import run_from_palette, wait_for
 from test_rollouts_screen import FRAUD, open_rollouts, select_row, start_sandbox
 
 VIEWER = "sandbox-viewer"
@@ -50,29 +50,12 @@ def test_switched_settings_take_the_new_contexts_section(sb, tmp_path):
     assert kube_contexts(str(sb.kubeconfig_path)) == sorted(sb.endpoints["contexts"].values())
 
 
-def offers(app, title: str) -> bool:
-    from textual.command import CommandList
-
-    found = app.screen.query(CommandList)
-    if not found:
-        return False
-    options = found.first()
-    return any(title in str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
-
-
 def header(app) -> str:
     return str(app.screen.query_one("StatusHeader").render())
 
 
 def rows(app) -> list[str]:
     return [row.key.value for row in app.screen.query_one("#isvcs", DataTable).ordered_rows]
-
-
-async def palette(pilot, app, command: str) -> None:
-    await pilot.press("colon")
-    await pilot.press(*command)
-    await wait_for(pilot, lambda: offers(app, command), what=f"the palette to offer {command!r}")
-    await pilot.press("enter")
 
 
 async def test_palette_switches_context_and_namespace_and_every_screen_follows(sb, tmp_path):
@@ -86,7 +69,7 @@ async def test_palette_switches_context_and_namespace_and_every_screen_follows(s
         namespaces = {key.split("/")[0] for key in rows(app)}
         assert len(namespaces) > 1
 
-        await palette(pilot, app, f"context {VIEWER}")
+        await run_from_palette(pilot, f"context {VIEWER}")
         await wait_for(pilot, lambda: app.screen is not before and app.screen.query("#isvcs")
                        and len(rows(app)) >= 5, what="the Rollouts screen built again on the viewer context")
         assert app.current_mode == "rollouts"
@@ -101,7 +84,7 @@ async def test_palette_switches_context_and_namespace_and_every_screen_follows(s
         [row] = app.services.audit.list()
         assert row.outcome == "refused: read-only" and row.context == VIEWER
 
-        await palette(pilot, app, "namespace fraud")
+        await run_from_palette(pilot, "namespace fraud")
         await wait_for(pilot, lambda: app.screen.query("#isvcs") and rows(app)
                        and {key.split("/")[0] for key in rows(app)} == {"fraud"}, what="only the fraud namespace")
         assert f"{VIEWER}/fraud" in header(app)

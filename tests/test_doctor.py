@@ -231,11 +231,10 @@ def _config(folder: Path, text: str) -> Path:
 
 
 async def test_palette_doctor_shows_every_check(full, tmp_path):
-    from textual.command import CommandPalette
-
     from console.app import MlopsConsole
     from console.config import Settings
     from console.context import Context
+    from pilot_wait import run_from_palette, wait_for
     from screens.doctor import DoctorScreen
 
     settings = Settings(catalog=Path(full.endpoints["catalog"]), audit=tmp_path / "audit.db",
@@ -243,17 +242,11 @@ async def test_palette_doctor_shows_every_check(full, tmp_path):
                         kfp_url=full.endpoints["kfp_url"], prometheus_url=full.endpoints["prometheus_url"])
     app = MlopsConsole(Context(settings), cursor_blink=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("colon")
-        await pilot.pause()
-        assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"doctor", "enter")
-        await pilot.pause()
-        assert isinstance(app.screen, DoctorScreen)
+        await run_from_palette(pilot, "Doctor")
+        await wait_for(pilot, lambda: isinstance(app.screen, DoctorScreen) and app.screen.query("#doctor-results"),
+                       what="the doctor screen")
         results = app.screen.query_one("#doctor-results")
-        for _ in range(300):
-            if "audit: writable" in str(results.render()):
-                break
-            await pilot.pause(0.05)
+        await wait_for(pilot, lambda: "audit: writable" in str(results.render()), what="every check's answer")
         text = str(results.render())
         for name in PIECES:
             assert name in text, name

@@ -267,7 +267,8 @@ async def test_terminate_asks_cancel_by_default_then_applies_and_audits(own_kfp,
         await select(pilot, screen, run_id)
         # first: cancel at the confirmation (the default) changes nothing
         await pilot.press("t")
-        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None and app.screen,
+                            "confirm")
         assert isinstance(app.focused, Button) and app.focused.id == "confirm-cancel"
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
         # single-user KFP authorizes nothing (resource_manager.go IsAuthorized): the confirmation says so
@@ -305,7 +306,8 @@ async def test_retry_reruns_a_failed_run(own_kfp, catalog, tmp_path):
         await loaded(pilot, screen)
         await select(pilot, screen, run_id)
         await pilot.press("R")
-        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None and app.screen,
+                            "confirm")
         assert any("re-runs task ingest-data" in line for line in modal.change.lines)
         await pilot.press("shift+tab")
         await pilot.press(*"transient S3 timeout")
@@ -554,7 +556,8 @@ async def test_after_a_retry_the_detail_and_target_follow_the_cursor(own_kfp, ca
         await until(pilot, lambda: "train-ad-ctr-v31" in body.render().plain, "the detail of the highlighted run")
         await until(pilot, lambda: not screen._action_busy, "the flow free again")  # one change at a time
         await pilot.press("t")  # the action goes to the highlighted (now running) run
-        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.screen, "confirm")
+        modal = await until(pilot, lambda: isinstance(app.screen, ConfirmChangeScreen) and app.focused is not None and app.screen,
+                            "confirm")
         assert any("RUNNING -> CANCELING" in line for line in modal.change.lines)
         await pilot.press("enter")  # Cancel
 
