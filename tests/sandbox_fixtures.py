@@ -85,6 +85,12 @@ def wait_until(fn, timeout: float = 5.0, interval: float = 0.02):
     raise AssertionError(f"condition not reached in {timeout}s (last value: {last!r})")
 
 
+def settled(isvc, percent: int) -> bool:
+    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
+    shows the percent, on the old revision), so the controller writes no more status."""
+    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
+
+
 def split_of(obj: dict) -> dict[str, int]:
     """{revisionName: percent} from status.components.predictor.traffic (summed per revision)."""
     out: dict[str, int] = {}

@@ -19,7 +19,7 @@ import pytest
 
 from adapters.kube import KubeClient
 from console import cli
-from sandbox_fixtures import start_kube_sandbox, wait_until
+from sandbox_fixtures import settled, start_kube_sandbox, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "clitest"
@@ -49,12 +49,6 @@ def make_canary(sb, name: str, percent: int = 20) -> None:
     obj["spec"]["predictor"]["canaryTrafficPercent"] = percent
     sb.cluster.put(obj)
     wait_until(lambda: settled(c.get_inference_service(NS, name), percent))
-
-
-def settled(isvc, percent: int) -> bool:
-    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
-    shows the percent, on the old revision), so the controller writes no more status."""
-    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
 
 
 def run(capsys, sb, *argv, kubeconfig: str | None = None) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ from adapters.kube import KubeClient, WatchExpired
 from console.actions import ActionPath
 from console.audit import AuditJournal, Identity
 from console.rollout_actions import Rollback
-from sandbox_fixtures import start_kube_sandbox, wait_until
+from sandbox_fixtures import settled, start_kube_sandbox, wait_until
 
 NS = "faults"
 
@@ -72,12 +72,6 @@ def make_canary(sb, name: str, percent: int = 20) -> None:
     obj["spec"]["predictor"]["canaryTrafficPercent"] = percent
     sb.cluster.put(obj)
     wait_until(lambda: settled(c.get_inference_service(NS, name), percent))
-
-
-def settled(isvc, percent: int) -> bool:
-    """The new revision is ready and takes `percent` (while it is not ready, kubectl's LATEST already
-    shows the percent, on the old revision), so the controller writes no more status."""
-    return isvc.latest_percent == percent and isvc.latest_revision == isvc.latest_created_revision
 
 
 # -- the server is not there ------------------------------------------------------------------

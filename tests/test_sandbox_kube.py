@@ -221,6 +221,8 @@ def test_client_patch_with_precondition_and_conflict(kube_sandbox, custom, ns):
             break
         except ApiException as exc:  # the controller wrote status in between (as KServe does): read again
             assert exc.status == 409 and kube_sandbox.cluster.get(P, ns, "rv-check")["metadata"]["resourceVersion"] != rv
+    else:
+        pytest.fail("20 patches with a just-read resourceVersion were all refused")
     assert ok["spec"]["predictor"]["canaryTrafficPercent"] == 0 and ok["metadata"]["resourceVersion"] != rv
     with pytest.raises(ApiException) as err:
         custom.patch_namespaced_custom_object(G, V, ns, P, "rv-check", {
